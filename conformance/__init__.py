@@ -1,0 +1,1 @@
+"""Conformance suites that judge an ingest server (camsim's refserver or anyone's)."""

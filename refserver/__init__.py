@@ -1,0 +1,1 @@
+"""refserver: the reference ingest server (RTSP pull, RTMP/RTMPS push, HLS out)."""

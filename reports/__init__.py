@@ -1,0 +1,1 @@
+"""HTML report rendering shared by camsim and the conformance runner."""

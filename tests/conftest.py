@@ -1,0 +1,38 @@
+"""Project-wide pytest plumbing.
+
+``@pytest.mark.interop("ffprobe", ...)`` names the real third-party programs a test needs. When one
+is missing the test is skipped with the reason, except under ``CI=true`` where a missing peer is a
+failure: CI installs every peer, so a skip there would hide a broken install.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in item.iter_markers(name="interop"):
+        missing = [name for name in marker.args if shutil.which(name) is None]
+        if missing:
+            reason = f"real peer not installed: {', '.join(missing)} (scripts/install-peers)"
+            if in_ci():
+                pytest.fail(f"CI=true and {reason}", pytrace=False)
+            pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The team's shared folder beside the checkout; tests that read from it skip without it."""
+    if not SHARED_DIR.is_dir():
+        pytest.skip(f"{SHARED_DIR} is not present")
+    return SHARED_DIR
