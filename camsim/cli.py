@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import click
 
+from camsim.media.cli import media
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="camsim")
 def main() -> None:
     """camsim: simulated IP cameras and encoders for testing live video ingest."""
+
+
+main.add_command(media)

@@ -9,9 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
+
+from camsim.media.make import make_sample
+from camsim.media.spec import SampleSpec
 
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
 
@@ -36,3 +41,25 @@ def shared_dir() -> Path:
     if not SHARED_DIR.is_dir():
         pytest.skip(f"{SHARED_DIR} is not present")
     return SHARED_DIR
+
+
+# Small and quick to encode, but with every feature of the default sample: 2 s GOP at 15 fps,
+# stamps, AAC.
+SMALL_SPEC = SampleSpec(
+    width=320, height=240, fps=Fraction(15), duration=Fraction(4), bitrate=400_000
+)
+
+SampleFactory = Callable[..., Path]
+
+
+@pytest.fixture(scope="session")
+def make_test_sample(tmp_path_factory: pytest.TempPathFactory) -> SampleFactory:
+    """Makes (once per session and spec) a small sample; keyword arguments change SMALL_SPEC."""
+    folder = tmp_path_factory.mktemp("samples")
+
+    def make(**changes: object) -> Path:
+        spec = SMALL_SPEC.with_changes(**changes)
+        path = folder / f"{spec.cache_key()}.mp4"
+        return path if path.exists() else make_sample(spec, path)
+
+    return make

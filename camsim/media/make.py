@@ -1,0 +1,163 @@
+"""Make synthetic samples with PyAV: test pattern + tone, H.264/H.265 + AAC in MP4, every video
+frame carrying the camsim SEI stamp.
+
+Encoder settings are chosen to look like an IP camera: constant bitrate with a VBV buffer of one
+second, a fixed GOP with scene-cut detection off (keyframes exactly every ``gop_seconds``), no
+B-frames unless asked. The output is deterministic: the same spec gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import av.container
+import av.stream
+import platformdirs
+
+from camsim.media.pattern import TestPattern
+from camsim.media.spec import DEFAULT_SPEC, SampleSpec
+from camsim.media.tone import tone_block
+from wire.codec.nal import VideoCodec, is_vcl, join_annexb, split_annexb
+from wire.codec.stamp import stamp_sei_nal
+
+AAC_FRAME_SAMPLES = 1024
+
+Progress = Callable[[int, int], None]
+
+
+def cache_dir() -> Path:
+    """Where generated samples are kept (``$CAMSIM_CACHE_DIR`` or the user's cache directory)."""
+    override = os.environ.get("CAMSIM_CACHE_DIR")
+    return Path(override) if override else Path(platformdirs.user_cache_dir("camsim")) / "samples"
+
+
+def cached_sample(spec: SampleSpec = DEFAULT_SPEC, progress: Progress | None = None) -> Path:
+    """The sample for ``spec`` from the cache, made first if it is not there yet."""
+    path = cache_dir() / f"{spec.cache_key()}.mp4"
+    if not path.exists():
+        make_sample(spec, path, progress)
+    return path
+
+
+def default_sample(progress: Progress | None = None) -> Path:
+    """The default sample (1280x720, 30 fps, H.264 High, AAC, 30 s), made once and cached."""
+    return cached_sample(DEFAULT_SPEC, progress)
+
+
+def make_sample(spec: SampleSpec, out: Path, progress: Progress | None = None) -> Path:
+    """Encode ``spec`` into the MP4 file ``out``, written atomically (temporary file + rename)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
+    try:
+        with av.open(str(partial), "w", format="mp4") as container:
+            _encode(spec, container, progress)
+        os.replace(partial, out)
+    finally:
+        partial.unlink(missing_ok=True)
+    return out
+
+
+def _video_stream(spec: SampleSpec, container: av.container.OutputContainer) -> av.VideoStream:
+    encoder = "libx264" if spec.codec is VideoCodec.H264 else "libx265"
+    stream = container.add_stream(encoder, rate=spec.fps)
+    assert isinstance(stream, av.VideoStream)
+    stream.width = spec.width
+    stream.height = spec.height
+    stream.pix_fmt = "yuv420p"
+    stream.bit_rate = spec.bitrate
+    kbps = spec.bitrate // 1000
+    common = f"keyint={spec.keyint}:min-keyint={spec.keyint}:scenecut=0:bframes={spec.bframes}"
+    if spec.codec is VideoCodec.H264:
+        stream.options = {
+            "preset": "veryfast",
+            "profile": spec.profile.value,
+            # One thread: x264's threaded rate control under VBV varies from run to run.
+            "x264-params": (
+                f"{common}:bitrate={kbps}:vbv-maxrate={kbps}:vbv-bufsize={kbps}:open-gop=0:"
+                "threads=1"
+            ),
+        }
+    else:
+        stream.options = {
+            "preset": "ultrafast",
+            "x265-params": (
+                f"{common}:bitrate={kbps}:vbv-maxrate={kbps}:vbv-bufsize={kbps}:open-gop=0:"
+                "log-level=error:info=0:frame-threads=1:pools=none:lookahead-slices=0"
+            ),
+        }
+    stream.codec_context.time_base = 1 / spec.fps
+    return stream
+
+
+def _audio_stream(spec: SampleSpec, container: av.container.OutputContainer) -> av.AudioStream:
+    stream = container.add_stream("aac", rate=spec.sample_rate)
+    assert isinstance(stream, av.AudioStream)
+    stream.layout = "stereo" if spec.channels == 2 else "mono"
+    stream.bit_rate = spec.audio_bitrate
+    return stream
+
+
+def _encode(
+    spec: SampleSpec, container: av.container.OutputContainer, progress: Progress | None
+) -> None:
+    video = _video_stream(spec, container)
+    audio = _audio_stream(spec, container) if spec.audio else None
+    pattern = TestPattern(spec.width, spec.height, spec.fps)
+    total_samples = int(spec.duration * spec.sample_rate)
+    audio_pos = 0
+
+    for index in range(spec.frame_count):
+        frame = av.VideoFrame.from_ndarray(pattern.render(index), format="yuv420p")
+        frame.pts = index
+        frame.time_base = video.codec_context.time_base
+        for packet in video.encode(frame):
+            container.mux(_stamped(spec.codec, packet, video))
+        if audio is not None:
+            # Keep audio encoded up to the video's media time so the muxer interleaves cheaply.
+            until = min(int(Fraction(index + 1) / spec.fps * spec.sample_rate), total_samples)
+            while audio_pos + AAC_FRAME_SAMPLES <= until or (
+                index == spec.frame_count - 1 and audio_pos < total_samples
+            ):
+                count = min(AAC_FRAME_SAMPLES, total_samples - audio_pos)
+                container.mux(audio.encode(_audio_frame(spec, audio_pos, count)))
+                audio_pos += count
+        if progress is not None:
+            progress(index + 1, spec.frame_count)
+
+    for packet in video.encode(None):
+        container.mux(_stamped(spec.codec, packet, video))
+    if audio is not None:
+        container.mux(audio.encode(None))
+
+
+def _audio_frame(spec: SampleSpec, start: int, count: int) -> av.AudioFrame:
+    samples = tone_block(start, count, spec.sample_rate, spec.channels)
+    layout = "stereo" if spec.channels == 2 else "mono"
+    frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout=layout)
+    frame.sample_rate = spec.sample_rate
+    frame.pts = start
+    frame.time_base = Fraction(1, spec.sample_rate)
+    return frame
+
+
+def _stamped(codec: VideoCodec, packet: av.Packet[Any], stream: av.VideoStream) -> av.Packet[Any]:
+    """A copy of an encoder packet (Annex B) with the stamp SEI inserted before the first slice."""
+    if packet.pts is None or packet.time_base is None:
+        raise RuntimeError("encoder produced a packet without a timestamp")
+    frame_index = round(packet.pts * packet.time_base * stream.codec_context.framerate)
+    nals = split_annexb(bytes(packet))
+    first_slice = next(i for i, nal in enumerate(nals) if is_vcl(codec, nal))
+    nals.insert(first_slice, stamp_sei_nal(codec, frame_index))
+    out = av.Packet(join_annexb(nals))
+    out.pts = packet.pts
+    out.dts = packet.dts
+    out.duration = packet.duration
+    out.time_base = packet.time_base
+    out.is_keyframe = packet.is_keyframe
+    out.stream = stream
+    return out

@@ -1,0 +1,95 @@
+"""What a synthetic sample is made of: :class:`SampleSpec` and its defaults."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, replace
+from enum import StrEnum
+from fractions import Fraction
+
+from wire.codec.nal import VideoCodec
+
+# Bump when the generator's output changes for the same spec, so cached samples are remade.
+GENERATOR_VERSION = 1
+
+
+class H264Profile(StrEnum):
+    BASELINE = "baseline"
+    MAIN = "main"
+    HIGH = "high"
+
+
+@dataclass(frozen=True, slots=True)
+class SampleSpec:
+    codec: VideoCodec = VideoCodec.H264
+    profile: H264Profile = H264Profile.HIGH  # H.264 only; H.265 is always Main
+    width: int = 1280
+    height: int = 720
+    fps: Fraction = Fraction(30)
+    gop_seconds: Fraction = Fraction(2)
+    bitrate: int = 2_000_000
+    duration: Fraction = Fraction(30)
+    bframes: int = 0
+    audio: bool = True
+    audio_bitrate: int = 128_000
+    sample_rate: int = 48_000
+    channels: int = 2
+
+    def __post_init__(self) -> None:
+        if self.width % 2 or self.height % 2 or self.width < 64 or self.height < 64:
+            raise ValueError(f"size {self.width}x{self.height}: need even sizes of at least 64x64")
+        if not 1 <= self.fps <= 240:
+            raise ValueError(f"frame rate {self.fps} is outside 1..240")
+        if self.duration <= 0:
+            raise ValueError("duration must be positive")
+        if self.keyint < 1:
+            raise ValueError("GOP must be at least one frame")
+        if self.bframes and self.codec is VideoCodec.H264 and self.profile is H264Profile.BASELINE:
+            raise ValueError("H.264 Baseline has no B-frames")
+
+    @property
+    def frame_count(self) -> int:
+        return max(round(self.duration * self.fps), 1)
+
+    @property
+    def keyint(self) -> int:
+        """Keyframe interval in frames."""
+        return round(self.gop_seconds * self.fps)
+
+    def with_changes(self, **changes: object) -> SampleSpec:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def cache_key(self) -> str:
+        fields = {k: str(v) for k, v in asdict(self).items()}
+        fields["generator"] = str(GENERATOR_VERSION)
+        digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+        return f"{self.codec.value}-{self.width}x{self.height}-{digest[:12]}"
+
+
+DEFAULT_SPEC = SampleSpec()
+
+
+def parse_fps(text: str) -> Fraction:
+    """``30``, ``29.97`` (NTSC, taken as 30000/1001) or ``30000/1001``."""
+    ntsc = {
+        "23.976": Fraction(24000, 1001),
+        "29.97": Fraction(30000, 1001),
+        "59.94": Fraction(60000, 1001),
+    }
+    if text in ntsc:
+        return ntsc[text]
+    try:
+        value = Fraction(text)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"frame rate {text!r}: expected e.g. 30, 29.97 or 30000/1001") from None
+    return value.limit_denominator(1001)
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``1280x720`` → (1280, 720)."""
+    try:
+        w, h = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"size {text!r}: expected WIDTHxHEIGHT, e.g. 1280x720") from None
+    return w, h
