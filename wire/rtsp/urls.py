@@ -1,0 +1,51 @@
+"""Control URLs: the base of a presentation and the URL of each stream (RFC 2326 §C.1.1).
+
+The base is ``Content-Base``, else ``Content-Location``, else the request URL. A control
+attribute of ``*`` names the base itself, an absolute URL stands for itself, and anything else is
+appended to the base. RFC 2326 asks for RFC 1808 resolution there, which would drop the last path
+segment of a base without a trailing slash; FFmpeg, live555 and gortsplib append instead, and the
+servers they talk to expect it, so that is what is done here.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin, urlsplit
+
+from wire.rtsp.headers import Headers
+
+AGGREGATE_CONTROL = "*"
+
+_ABSOLUTE_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+# host:port/... without a scheme, as some cameras send in Content-Base (moonfire-nvr#356).
+_SCHEMELESS_RE = re.compile(r"[^/?#:]+:\d+(?:[/?#]|$)")
+
+
+def _absolute(candidate: str, request_url: str) -> str:
+    if _ABSOLUTE_RE.match(candidate):
+        return candidate
+    if _SCHEMELESS_RE.match(candidate):
+        return f"{urlsplit(request_url).scheme}://{candidate}"
+    return urljoin(request_url, candidate)  # a relative path (gortsplib#636)
+
+
+def base_url(request_url: str, headers: Headers) -> str:
+    """The base URL of a DESCRIBE answer to ``request_url``."""
+    for name in ("Content-Base", "Content-Location"):
+        value = headers.get(name, "").strip()
+        if value:
+            return _absolute(value, request_url)
+    return request_url
+
+
+def resolve_control(base: str, control: str) -> str:
+    """The absolute URL of a control attribute relative to ``base``."""
+    control = control.strip()
+    if not control or control == AGGREGATE_CONTROL:
+        return base
+    if _ABSOLUTE_RE.match(control):
+        return control
+    if control.startswith("/"):
+        return urljoin(base, control)
+    separator = "" if base.endswith("/") or control.startswith("?") else "/"
+    return base + separator + control
