@@ -94,6 +94,13 @@ class BitReader:
                 raise self.error(f"Exp-Golomb code too long in {field}")
         return (1 << zeros) - 1 + self.u(zeros, field)
 
+    def ue_at_most(self, field: str, limit: int) -> int:
+        """``ue(v)`` with the range check the semantics of most fields impose."""
+        value = self.ue(field)
+        if value > limit:
+            raise self.error(f"{field} {value} exceeds {limit}")
+        return value
+
     def se(self, field: str) -> int:
         """Signed Exp-Golomb ``se(v)``: 0, 1, -1, 2, -2, ..."""
         k = self.ue(field)

@@ -96,13 +96,6 @@ def _skip_scaling_list(r: BitReader, size: int) -> None:
         last_scale = last_scale if next_scale == 0 else next_scale
 
 
-def _ue_at_most(r: BitReader, field: str, limit: int) -> int:
-    value = r.ue(field)
-    if value > limit:
-        raise r.error(f"{field} {value} exceeds {limit}")
-    return value
-
-
 @dataclass(frozen=True)
 class H264Sps:
     """The fields of an H.264 sequence parameter set that size, time and label a stream."""
@@ -137,29 +130,29 @@ class H264Sps:
         profile_idc = r.u(8, "profile_idc")
         constraint_flags = r.u(8, "constraint_set_flags")
         level_idc = r.u(8, "level_idc")
-        sps_id = _ue_at_most(r, "seq_parameter_set_id", 31)
+        sps_id = r.ue_at_most("seq_parameter_set_id", 31)
         chroma_format_idc, separate_colour_plane = 1, False
         bit_depth_luma = bit_depth_chroma = 8
         if profile_idc in _CHROMA_FORMAT_PROFILES:
-            chroma_format_idc = _ue_at_most(r, "chroma_format_idc", 3)
+            chroma_format_idc = r.ue_at_most("chroma_format_idc", 3)
             if chroma_format_idc == 3:
                 separate_colour_plane = r.flag("separate_colour_plane_flag")
-            bit_depth_luma = 8 + _ue_at_most(r, "bit_depth_luma_minus8", 6)
-            bit_depth_chroma = 8 + _ue_at_most(r, "bit_depth_chroma_minus8", 6)
+            bit_depth_luma = 8 + r.ue_at_most("bit_depth_luma_minus8", 6)
+            bit_depth_chroma = 8 + r.ue_at_most("bit_depth_chroma_minus8", 6)
             r.flag("qpprime_y_zero_transform_bypass_flag")
             if r.flag("seq_scaling_matrix_present_flag"):
                 for i in range(8 if chroma_format_idc != 3 else 12):
                     if r.flag("seq_scaling_list_present_flag"):
                         _skip_scaling_list(r, 16 if i < 6 else 64)
-        log2_max_frame_num = 4 + _ue_at_most(r, "log2_max_frame_num_minus4", _MAX_LOG2_MINUS4)
-        pic_order_cnt_type = _ue_at_most(r, "pic_order_cnt_type", 2)
+        log2_max_frame_num = 4 + r.ue_at_most("log2_max_frame_num_minus4", _MAX_LOG2_MINUS4)
+        pic_order_cnt_type = r.ue_at_most("pic_order_cnt_type", 2)
         if pic_order_cnt_type == 0:
-            _ue_at_most(r, "log2_max_pic_order_cnt_lsb_minus4", _MAX_LOG2_MINUS4)
+            r.ue_at_most("log2_max_pic_order_cnt_lsb_minus4", _MAX_LOG2_MINUS4)
         elif pic_order_cnt_type == 1:
             r.flag("delta_pic_order_always_zero_flag")
             r.se("offset_for_non_ref_pic")
             r.se("offset_for_top_to_bottom_field")
-            cycle = _ue_at_most(r, "num_ref_frames_in_pic_order_cnt_cycle", 255)
+            cycle = r.ue_at_most("num_ref_frames_in_pic_order_cnt_cycle", 255)
             for _ in range(cycle):
                 r.se("offset_for_ref_frame")
         max_num_ref_frames = r.ue("max_num_ref_frames")
@@ -315,8 +308,8 @@ class H264Pps:
     @classmethod
     def parse(cls, nal: bytes) -> H264Pps:
         r = _rbsp(nal, H264_NAL_PPS, "PPS")
-        pps_id = _ue_at_most(r, "pic_parameter_set_id", 255)
-        sps_id = _ue_at_most(r, "seq_parameter_set_id", 31)
+        pps_id = r.ue_at_most("pic_parameter_set_id", 255)
+        sps_id = r.ue_at_most("seq_parameter_set_id", 31)
         return cls(pps_id, sps_id, r.flag("entropy_coding_mode_flag"))
 
 

@@ -69,13 +69,6 @@ def _rbsp(nal: bytes, expected_type: int, what: str) -> BitReader:
     return BitReader(unescape_rbsp(nal[2:]), what)
 
 
-def _ue_at_most(r: BitReader, field: str, limit: int) -> int:
-    value = r.ue(field)
-    if value > limit:
-        raise r.error(f"{field} {value} exceeds {limit}")
-    return value
-
-
 @dataclass(frozen=True)
 class ProfileTierLevel:
     """The general part of profile_tier_level() (H.265 §7.3.3)."""
@@ -181,7 +174,7 @@ class H265Vps:
         ptl = ProfileTierLevel.read(r, max_sub_layers_minus1)
         _skip_sub_layer_ordering_info(r, max_sub_layers_minus1)
         max_layer_id = r.u(6, "vps_max_layer_id")
-        num_layer_sets_minus1 = _ue_at_most(r, "vps_num_layer_sets_minus1", 1023)
+        num_layer_sets_minus1 = r.ue_at_most("vps_num_layer_sets_minus1", 1023)
         r.skip(num_layer_sets_minus1 * (max_layer_id + 1), "layer_id_included_flag")
         timing = (0, 0)
         if r.flag("vps_timing_info_present_flag"):
@@ -245,7 +238,7 @@ def _skip_hrd_parameters(r: BitReader, max_sub_layers_minus1: int) -> None:
             low_delay = r.flag("low_delay_hrd_flag")
         cpb_count = 1
         if not low_delay:
-            cpb_count = _ue_at_most(r, "cpb_cnt_minus1", 31) + 1
+            cpb_count = r.ue_at_most("cpb_cnt_minus1", 31) + 1
         for present in (nal_hrd, vcl_hrd):
             if present:
                 _skip_sub_layer_hrd(r, cpb_count, sub_pic)
@@ -282,8 +275,8 @@ def _read_short_term_rps(r: BitReader, previous: Sequence[ShortTermRps]) -> Shor
             used = r.flag("used_by_curr_pic_flag")
             use_delta.append(used or r.flag("use_delta_flag"))
         return _predict_rps(ref, delta_rps, use_delta)
-    negative = _ue_at_most(r, "num_negative_pics", _MAX_DPB_SIZE)
-    positive = _ue_at_most(r, "num_positive_pics", _MAX_DPB_SIZE - negative)
+    negative = r.ue_at_most("num_negative_pics", _MAX_DPB_SIZE)
+    positive = r.ue_at_most("num_positive_pics", _MAX_DPB_SIZE - negative)
     s0: list[int] = []
     for _ in range(negative):
         s0.append((s0[-1] if s0 else 0) - r.ue("delta_poc_s0_minus1") - 1)
@@ -359,8 +352,8 @@ def _read_vui(r: BitReader, max_sub_layers_minus1: int) -> _Vui:
     min_spatial_segmentation_idc = 0
     if r.flag("bitstream_restriction_flag"):
         r.skip(3, "tiles_fixed_structure, motion_vectors and restricted_ref_pic_lists flags")
-        min_spatial_segmentation_idc = _ue_at_most(
-            r, "min_spatial_segmentation_idc", _MAX_SPATIAL_SEGMENTATION
+        min_spatial_segmentation_idc = r.ue_at_most(
+            "min_spatial_segmentation_idc", _MAX_SPATIAL_SEGMENTATION
         )
     return _Vui(num_units_in_tick, time_scale, min_spatial_segmentation_idc)
 
@@ -404,8 +397,8 @@ class H265Sps:
             raise r.error("sps_max_sub_layers_minus1 7 is reserved")
         nesting = r.flag("sps_temporal_id_nesting_flag")
         ptl = ProfileTierLevel.read(r, max_sub_layers_minus1)
-        sps_id = _ue_at_most(r, "sps_seq_parameter_set_id", 15)
-        chroma_format_idc = _ue_at_most(r, "chroma_format_idc", 3)
+        sps_id = r.ue_at_most("sps_seq_parameter_set_id", 15)
+        chroma_format_idc = r.ue_at_most("chroma_format_idc", 3)
         separate_colour_plane = chroma_format_idc == 3 and r.flag("separate_colour_plane_flag")
         width = r.ue("pic_width_in_luma_samples")
         height = r.ue("pic_height_in_luma_samples")
@@ -417,9 +410,9 @@ class H265Sps:
                 r.ue("conf_win_top_offset"),
                 r.ue("conf_win_bottom_offset"),
             )
-        bit_depth_luma = 8 + _ue_at_most(r, "bit_depth_luma_minus8", 8)
-        bit_depth_chroma = 8 + _ue_at_most(r, "bit_depth_chroma_minus8", 8)
-        log2_max_poc_lsb = 4 + _ue_at_most(r, "log2_max_pic_order_cnt_lsb_minus4", 12)
+        bit_depth_luma = 8 + r.ue_at_most("bit_depth_luma_minus8", 8)
+        bit_depth_chroma = 8 + r.ue_at_most("bit_depth_chroma_minus8", 8)
+        log2_max_poc_lsb = 4 + r.ue_at_most("log2_max_pic_order_cnt_lsb_minus4", 12)
         _skip_sub_layer_ordering_info(r, max_sub_layers_minus1)
         r.ue("log2_min_luma_coding_block_size_minus3")
         r.ue("log2_diff_max_min_luma_coding_block_size")
@@ -435,13 +428,13 @@ class H265Sps:
             r.ue("log2_min_pcm_luma_coding_block_size_minus3")
             r.ue("log2_diff_max_min_pcm_luma_coding_block_size")
             r.flag("pcm_loop_filter_disabled_flag")
-        count = _ue_at_most(r, "num_short_term_ref_pic_sets", 64)
+        count = r.ue_at_most("num_short_term_ref_pic_sets", 64)
         rps: list[ShortTermRps] = []
         for _ in range(count):
             rps.append(_read_short_term_rps(r, rps))
         num_long_term = 0
         if r.flag("long_term_ref_pics_present_flag"):
-            num_long_term = _ue_at_most(r, "num_long_term_ref_pics_sps", 32)
+            num_long_term = r.ue_at_most("num_long_term_ref_pics_sps", 32)
             for _ in range(num_long_term):
                 r.u(log2_max_poc_lsb, "lt_ref_pic_poc_lsb_sps")
                 r.flag("used_by_curr_pic_lt_sps_flag")
@@ -528,8 +521,8 @@ class H265Pps:
     @classmethod
     def parse(cls, nal: bytes) -> H265Pps:
         r = _rbsp(nal, H265_NAL_PPS, "PPS")
-        pps_id = _ue_at_most(r, "pps_pic_parameter_set_id", 63)
-        sps_id = _ue_at_most(r, "pps_seq_parameter_set_id", 15)
+        pps_id = r.ue_at_most("pps_pic_parameter_set_id", 63)
+        sps_id = r.ue_at_most("pps_seq_parameter_set_id", 15)
         r.skip(1 + 1 + 3 + 1 + 1, "slice header flags")
         r.ue("num_ref_idx_l0_default_active_minus1")
         r.ue("num_ref_idx_l1_default_active_minus1")
