@@ -1,0 +1,68 @@
+"""What sources hand to the HLS packager: track configurations and frames.
+
+RTMP ingest and RTSP pull both turn what they receive into these, so the packager never knows
+where media came from. Timestamps are 90 kHz ticks for every track (MPEG-TS time), integers
+that keep growing (no 33-bit wrap); audio sources convert from their sample clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from wire.codec.aac import AudioSpecificConfig
+from wire.codec.nal import VideoCodec
+
+CLOCK_RATE = 90_000
+
+
+class FrameKind(StrEnum):
+    VIDEO = "video"
+    AUDIO = "audio"
+
+
+@dataclass(frozen=True, slots=True)
+class VideoConfig:
+    """A video track: codec and parameter sets (VPS for H.265, SPS, PPS) as NAL units."""
+
+    codec: VideoCodec
+    parameter_sets: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AudioConfig:
+    """An AAC track, described by its AudioSpecificConfig."""
+
+    asc: AudioSpecificConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One picture (``nalus``, without start codes) or one raw AAC frame (``data``).
+
+    ``wallclock_us`` is the capture time when the source knows it (microseconds since the
+    epoch); without it the packager looks for the camsim SEI stamp in the picture.
+    """
+
+    kind: FrameKind
+    pts: int
+    dts: int
+    keyframe: bool = False
+    nalus: tuple[bytes, ...] = ()
+    data: bytes = b""
+    wallclock_us: int | None = None
+
+    @classmethod
+    def video(
+        cls,
+        pts: int,
+        dts: int,
+        nalus: tuple[bytes, ...],
+        keyframe: bool,
+        wallclock_us: int | None = None,
+    ) -> Frame:
+        return cls(FrameKind.VIDEO, pts, dts, keyframe, nalus=nalus, wallclock_us=wallclock_us)
+
+    @classmethod
+    def audio(cls, pts: int, data: bytes) -> Frame:
+        return cls(FrameKind.AUDIO, pts, pts, True, data=data)

@@ -1,0 +1,341 @@
+"""The HLS packager of one stream: frames in, MPEG-TS segments and a live media playlist out.
+
+Segments start at a video keyframe once the open one has reached the target duration, so every
+segment starts with an IDR (H.265: IRAP) and the playlist says ``EXT-X-INDEPENDENT-SEGMENTS``.
+A discontinuity (the source restarted, the codec or parameter sets changed, timestamps went
+backwards) closes the open segment and marks the next one ``EXT-X-DISCONTINUITY``. The playlist
+is a sliding window; removed segments stay in storage as long as RFC 8216 §6.2.2 asks, then go.
+Each segment is written before the playlist that lists it, both atomically.
+
+The first playlist fixes ``EXT-X-TARGETDURATION`` for the stream's life (§6.2.1 allows no
+change): the configured target, or the first segment's rounded duration when the source's GOP
+is longer. A later segment longer than that is counted in ``stats.target_duration_overruns``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from refserver.hls.media import CLOCK_RATE, AudioConfig, Frame, FrameKind, VideoConfig
+from refserver.hls.retention import Retention
+from refserver.hls.stats import HlsStats
+from refserver.hls.storage import Storage
+from wire.codec.aac import AudioSpecificConfig
+from wire.codec.errors import CodecError
+from wire.codec.nal import VideoCodec, nal_type, parameter_set_types
+from wire.codec.stamp import read_stamp_nalus
+from wire.hls.playlist import MediaPlaylist, MediaSegment, round_duration
+from wire.hls.render import render
+from wire.ts.muxer import TsMuxer
+
+logger = logging.getLogger(__name__)
+
+# RFC 8216 §6.2.2: never shrink the playlist below three target durations.
+MIN_TARGET_DURATIONS = 3
+# A keyframe this close to the target still closes the segment (fps rounding, 29.97 etc.).
+CUT_TOLERANCE = CLOCK_RATE // 1000
+DEFAULT_FRAME_TICKS = CLOCK_RATE // 30
+AAC_FRAME_SAMPLES = 1024
+
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True, slots=True)
+class HlsOptions:
+    """``target_duration`` in seconds; ``window`` segments in the live playlist."""
+
+    target_duration: float = 2.0
+    window: int = 6
+    playlist_name: str = "index.m3u8"
+    segment_name: str = "segment{sequence}.ts"
+
+    def __post_init__(self) -> None:
+        if self.target_duration <= 0:
+            raise ValueError(f"HLS target duration {self.target_duration} s is not positive")
+        if self.window < 1:
+            raise ValueError(f"HLS window of {self.window} segments")
+
+
+@dataclass(slots=True)
+class _OpenSegment:
+    sequence: int
+    start_pts: int
+    end_pts: int
+    discontinuity: bool
+    program_date_time: datetime | None
+    data: bytearray
+
+
+class HlsSegmenter:
+    """Packages one stream into ``storage``; ``clock`` gives wallclock seconds (time.time)."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        video: VideoConfig | None = None,
+        audio: AudioConfig | None = None,
+        options: HlsOptions | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        if video is None and audio is None:
+            raise ValueError("HLS segmenter: needs a video or an audio track")
+        self.storage = storage
+        self.options = options or HlsOptions()
+        self.stats = HlsStats()
+        self._clock = clock
+        self._video = video
+        self._audio = audio
+        self._muxer = TsMuxer(*self._muxer_config())
+        self._segments: list[MediaSegment] = []
+        self._media_sequence = 0
+        self._discontinuity_sequence = 0
+        self._next_sequence = 0
+        self._target_duration: int | None = None
+        self._open: _OpenSegment | None = None
+        self._pending_discontinuity = False
+        self._last_dts: int | None = None
+        self._frame_ticks = DEFAULT_FRAME_TICKS
+        self._anchor: tuple[int, float] | None = None  # (pts, wallclock seconds)
+        self._retention = Retention()
+        self._ended = False
+
+    # Public API
+
+    @property
+    def playlist(self) -> MediaPlaylist | None:
+        """The playlist as last written, None before the first segment is complete."""
+        if self._target_duration is None:
+            return None
+        return MediaPlaylist(
+            target_duration=self._target_duration,
+            segments=tuple(self._segments),
+            version=3,
+            media_sequence=self._media_sequence,
+            discontinuity_sequence=self._discontinuity_sequence,
+            independent_segments=True,
+            endlist=self._ended,
+        )
+
+    def configure(self, video: VideoConfig | None, audio: AudioConfig | None) -> None:
+        """New track configurations (a new sequence header); a change is a discontinuity."""
+        if (video, audio) == (self._video, self._audio):
+            return
+        if video is None and audio is None:
+            raise ValueError("HLS segmenter: needs a video or an audio track")
+        self._break("track configuration changed")
+        self._video, self._audio = video, audio
+        self._muxer.configure(*self._muxer_config())
+
+    def discontinuity(self) -> None:
+        """The source restarted: close the open segment, mark the next a discontinuity."""
+        self._break("source restarted")
+
+    def push(self, frame: Frame) -> None:
+        """Add one frame, in decode order."""
+        if self._ended:
+            raise ValueError("HLS segmenter: frame pushed after finish(endlist=True)")
+        if frame.kind is FrameKind.VIDEO:
+            self._push_video(frame)
+        else:
+            self._push_audio(frame)
+        self.expire()
+
+    def finish(self, *, endlist: bool = False) -> None:
+        """Close the open segment; with ``endlist`` the stream is over for good."""
+        if self._open is not None:
+            self._close(self._open.end_pts)
+        if endlist and self._target_duration is not None:
+            self._ended = True
+            self._write_playlist()
+
+    def expire(self) -> None:
+        """Delete removed segments whose retention time has passed."""
+        for name in self._retention.due(self._clock()):
+            self.storage.delete(name)
+            self.stats.segments_deleted += 1
+
+    # Frames
+
+    def _push_video(self, frame: Frame) -> None:
+        video = self._video
+        if video is None:
+            raise ValueError("HLS segmenter: video frame without a video track")
+        if self._last_dts is not None and frame.dts < self._last_dts:
+            self._break(f"video DTS went back from {self._last_dts} to {frame.dts}")
+        if frame.keyframe:
+            self._adopt_parameter_sets(video, frame)
+        self._note_wallclock(frame)
+        if frame.keyframe and (self._open is None or self._due(frame.pts)):
+            self._start(frame.pts)
+        if self._last_dts is not None and frame.dts > self._last_dts:
+            self._frame_ticks = frame.dts - self._last_dts
+        self._last_dts = frame.dts
+        if self._open is None:
+            self.stats.frames_dropped += 1
+            return
+        self._open.data += self._muxer.video_access_unit(
+            frame.nalus, frame.pts, frame.dts, frame.keyframe
+        )
+        self._open.end_pts = max(self._open.end_pts, frame.pts + self._frame_ticks)
+
+    def _push_audio(self, frame: Frame) -> None:
+        audio = self._audio
+        if audio is None:
+            raise ValueError("HLS segmenter: audio frame without an audio track")
+        ticks = AAC_FRAME_SAMPLES * CLOCK_RATE // audio.asc.sample_rate
+        if self._video is None:
+            # Audio alone drives the timeline: every frame is a random access point.
+            if self._last_dts is not None and frame.dts < self._last_dts:
+                self._break(f"audio PTS went back from {self._last_dts} to {frame.dts}")
+            if self._open is None or self._due(frame.pts):
+                self._start(frame.pts)
+            self._last_dts = frame.dts
+        if self._open is None:
+            self.stats.frames_dropped += 1
+            return
+        self._open.data += self._muxer.audio_frame(frame.data, frame.pts)
+        if self._video is None:
+            self._open.end_pts = max(self._open.end_pts, frame.pts + ticks)
+
+    def _due(self, pts: int) -> bool:
+        assert self._open is not None
+        target = self.options.target_duration * CLOCK_RATE
+        return pts - self._open.start_pts >= target - CUT_TOLERANCE
+
+    def _adopt_parameter_sets(self, video: VideoConfig, frame: Frame) -> None:
+        """In-band parameter sets that differ from the track's are a new configuration."""
+        wanted = parameter_set_types(video.codec)
+        try:
+            in_band = {
+                nal_type(video.codec, nal): nal
+                for nal in frame.nalus
+                if nal and nal_type(video.codec, nal) in wanted
+            }
+        except CodecError:
+            return
+        current = {nal_type(video.codec, nal): nal for nal in video.parameter_sets}
+        if all(current.get(kind) == nal for kind, nal in in_band.items()):
+            return
+        merged = tuple({**current, **in_band}[kind] for kind in wanted if kind in current | in_band)
+        self.configure(VideoConfig(video.codec, merged), self._audio)
+
+    def _note_wallclock(self, frame: Frame) -> None:
+        wallclock_us = frame.wallclock_us
+        if wallclock_us is None and self._video is not None:
+            try:
+                stamp = read_stamp_nalus(self._video.codec, frame.nalus)
+            except CodecError:
+                stamp = None
+            if stamp is not None and stamp.stamped:
+                wallclock_us = stamp.wallclock_us
+        if wallclock_us is None:
+            return
+        wallclock = wallclock_us / 1_000_000
+        self._anchor = (frame.pts, wallclock)
+        self.stats.last_stamp_latency = self._clock() - wallclock
+
+    def _wallclock_at(self, pts: int) -> float:
+        if self._anchor is None:
+            self._anchor = (pts, self._clock())
+        anchor_pts, anchor_wallclock = self._anchor
+        return anchor_wallclock + (pts - anchor_pts) / CLOCK_RATE
+
+    # Segments and the playlist
+
+    def _start(self, pts: int) -> None:
+        if self._open is not None:
+            self._close(pts)
+        milliseconds = round(self._wallclock_at(pts) * 1000)
+        self._open = _OpenSegment(
+            sequence=self._next_sequence,
+            start_pts=pts,
+            end_pts=pts,
+            discontinuity=self._pending_discontinuity,
+            program_date_time=datetime.fromtimestamp(milliseconds / 1000, UTC),
+            data=bytearray(self._muxer.tables()),
+        )
+        self._next_sequence += 1
+        self._pending_discontinuity = False
+
+    def _break(self, reason: str) -> None:
+        started = self._open is not None or self._next_sequence > 0
+        if self._open is not None:
+            self._close(self._open.end_pts)
+        self._last_dts = None
+        self._anchor = None
+        if started:
+            logger.info("HLS discontinuity after segment %d: %s", self._next_sequence - 1, reason)
+            self._pending_discontinuity = True
+            self.stats.discontinuities += 1
+
+    def _close(self, end_pts: int) -> None:
+        segment = self._open
+        assert segment is not None
+        self._open = None
+        end_pts = max(end_pts, segment.start_pts + self._frame_ticks)
+        duration = round((end_pts - segment.start_pts) / CLOCK_RATE, 6)
+        name = self.options.segment_name.format(sequence=segment.sequence)
+        self.storage.write(name, bytes(segment.data))
+        now = self._clock()
+        self.stats.segments_written += 1
+        self.stats.bytes_written += len(segment.data)
+        self.stats.last_segment_at = now
+        if self._target_duration is None:
+            self._target_duration = max(
+                round_duration(self.options.target_duration), round_duration(duration)
+            )
+        elif round_duration(duration) > self._target_duration:
+            self.stats.target_duration_overruns += 1
+            logger.warning(
+                "HLS segment %s lasts %.3f s, over the target duration %d s (GOP too long)",
+                name,
+                duration,
+                self._target_duration,
+            )
+        self._segments.append(
+            MediaSegment(
+                uri=name,
+                duration=duration,
+                discontinuity=segment.discontinuity,
+                program_date_time=segment.program_date_time,
+            )
+        )
+        self._slide(now)
+        self._write_playlist()
+
+    def _slide(self, now: float) -> None:
+        assert self._target_duration is not None
+        minimum = MIN_TARGET_DURATIONS * self._target_duration
+        remaining = sum(s.duration for s in self._segments)
+        while (
+            len(self._segments) > self.options.window
+            and remaining - self._segments[0].duration >= minimum
+        ):
+            removed = self._segments.pop(0)
+            remaining -= removed.duration
+            self._media_sequence += 1
+            if removed.discontinuity:
+                self._discontinuity_sequence += 1
+            self._retention.removed(removed.uri, removed.duration, now)
+
+    def _write_playlist(self) -> None:
+        playlist = self.playlist
+        assert playlist is not None
+        self.storage.write(self.options.playlist_name, render(playlist).encode())
+        self.stats.playlists_written += 1
+        self._retention.published([s.uri for s in playlist.segments], playlist.duration)
+
+    def _muxer_config(
+        self,
+    ) -> tuple[VideoCodec | None, AudioSpecificConfig | None, tuple[bytes, ...]]:
+        video, audio = self._video, self._audio
+        return (
+            video.codec if video is not None else None,
+            audio.asc if audio is not None else None,
+            video.parameter_sets if video is not None else (),
+        )

@@ -1,0 +1,93 @@
+"""Where segments and playlists go: a directory on disk, or memory for tests.
+
+Writes are atomic: a reader sees the old file or the new one, never a partial one. On disk that
+is a temporary file in the same directory renamed over the target (rename is atomic within a
+file system, POSIX ``rename(2)``).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+
+class Storage(Protocol):
+    """The packager's view of one stream's folder."""
+
+    def write(self, name: str, data: bytes) -> None:
+        """Replace ``name`` with ``data`` atomically."""
+
+    def read(self, name: str) -> bytes | None:
+        """The file's bytes, None when absent."""
+
+    def delete(self, name: str) -> None:
+        """Remove ``name``; absent names are fine."""
+
+    def names(self) -> list[str]:
+        """Every stored name, sorted."""
+
+
+class MemoryStorage:
+    """Files in a dict; ``writes`` records every write in order."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.writes: list[str] = []
+
+    def write(self, name: str, data: bytes) -> None:
+        self.files[name] = bytes(data)
+        self.writes.append(name)
+
+    def read(self, name: str) -> bytes | None:
+        return self.files.get(name)
+
+    def delete(self, name: str) -> None:
+        self.files.pop(name, None)
+
+    def names(self) -> list[str]:
+        return sorted(self.files)
+
+
+class DirectoryStorage:
+    """Files in one directory, created when missing."""
+
+    TEMP_PREFIX = ".tmp-"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def _target(self, name: str) -> Path:
+        if not name or "/" in name or name.startswith(".") or name != os.path.basename(name):
+            raise ValueError(f"storage name {name!r} is not a plain file name")
+        return self.path / name
+
+    def write(self, name: str, data: bytes) -> None:
+        target = self._target(name)
+        fd, temp = tempfile.mkstemp(prefix=self.TEMP_PREFIX, dir=self.path)
+        try:
+            os.fchmod(fd, 0o644)  # mkstemp makes 0600; segments are served to others
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+            os.replace(temp, target)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+    def read(self, name: str) -> bytes | None:
+        try:
+            return self._target(name).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def delete(self, name: str) -> None:
+        self._target(name).unlink(missing_ok=True)
+
+    def names(self) -> list[str]:
+        return sorted(
+            entry.name
+            for entry in self.path.iterdir()
+            if entry.is_file() and not entry.name.startswith(self.TEMP_PREFIX)
+        )

@@ -1,0 +1,1 @@
+"""Validation rules for HLS media playlists, one small function per rule, registered by name."""

@@ -1,0 +1,185 @@
+"""An MPEG-TS muxer for HLS segments: H.264/H.265 video, ADTS AAC audio, one program.
+
+It writes what FFmpeg's ``mpegts`` muxer writes for HLS: PAT and PMT at the start of each
+segment, an access unit delimiter before each picture and the parameter sets before each
+keyframe that lacks them (H.264 §7.4.1.2.3 order: AUD, SPS, PPS, then the rest), a PCR on the
+video PID with every video PES, the random access indicator on keyframes, and continuity
+counters that keep counting across segments so that concatenated segments are one valid stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from wire.codec.aac import AudioSpecificConfig, adts_frame
+from wire.codec.nal import (
+    H264_NAL_AUD,
+    H265_NAL_AUD,
+    VideoCodec,
+    join_annexb,
+    nal_type,
+    parameter_set_types,
+)
+from wire.ts.errors import TsError
+from wire.ts.packet import (
+    MAX_PAYLOAD_SIZE,
+    PCR_PER_90KHZ_TICK,
+    PID_PAT,
+    AdaptationField,
+    TsPacket,
+)
+from wire.ts.pes import STREAM_ID_AUDIO, STREAM_ID_VIDEO, PesPacket
+from wire.ts.psi import (
+    STREAM_TYPE_ADTS_AAC,
+    STREAM_TYPE_H264,
+    STREAM_TYPE_H265,
+    Pat,
+    Pmt,
+    PmtStream,
+)
+
+# FFmpeg's defaults, so that segments look familiar in any analyser.
+PROGRAM_NUMBER = 1
+PID_PMT = 0x1000
+PID_VIDEO = 0x100
+PID_AUDIO = 0x101
+
+# The PCR runs this far behind the DTS, the decoder's buffering time (T-STD, §2.4.2).
+PCR_DELAY = 9000  # 100 ms at 90 kHz
+
+STREAM_TYPES = {VideoCodec.H264: STREAM_TYPE_H264, VideoCodec.H265: STREAM_TYPE_H265}
+
+# Access unit delimiters: H.264 primary_pic_type 7 (any slice type), H.265 pic_type 2 (I, P, B),
+# each followed by the RBSP stop bit.
+AUD_NAL = {
+    VideoCodec.H264: bytes([H264_NAL_AUD, 0xF0]),
+    VideoCodec.H265: bytes([H265_NAL_AUD << 1, 0x01, 0x50]),
+}
+
+
+class TsMuxer:
+    """Turns access units into TS packets; one instance per stream, kept across segments."""
+
+    def __init__(
+        self,
+        video: VideoCodec | None = None,
+        audio: AudioSpecificConfig | None = None,
+        parameter_sets: Sequence[bytes] = (),
+    ) -> None:
+        self._counters: dict[int, int] = {}
+        self._pmt_version = -1
+        self.video: VideoCodec | None = None
+        self.audio: AudioSpecificConfig | None = None
+        self.parameter_sets: tuple[bytes, ...] = ()
+        self.configure(video, audio, parameter_sets)
+
+    def configure(
+        self,
+        video: VideoCodec | None,
+        audio: AudioSpecificConfig | None,
+        parameter_sets: Sequence[bytes] = (),
+    ) -> None:
+        """Set the tracks (a new PMT version when they change); counters keep counting."""
+        if video is None and audio is None:
+            raise TsError("TS muxer: needs a video or an audio track")
+        if (video, audio) != (self.video, self.audio):
+            self._pmt_version = (self._pmt_version + 1) % 32
+        self.video, self.audio = video, audio
+        self.parameter_sets = tuple(parameter_sets)
+
+    @property
+    def pcr_pid(self) -> int:
+        return PID_VIDEO if self.video is not None else PID_AUDIO
+
+    def pmt(self) -> Pmt:
+        streams = []
+        if self.video is not None:
+            streams.append(PmtStream(STREAM_TYPES[self.video], PID_VIDEO))
+        if self.audio is not None:
+            streams.append(PmtStream(STREAM_TYPE_ADTS_AAC, PID_AUDIO))
+        return Pmt(PROGRAM_NUMBER, self.pcr_pid, tuple(streams), self._pmt_version)
+
+    def tables(self) -> bytes:
+        """A PAT and a PMT packet: the start of every segment."""
+        pat = Pat({PROGRAM_NUMBER: PID_PMT})
+        return self._section(PID_PAT, pat.serialize()) + self._section(
+            PID_PMT, self.pmt().serialize()
+        )
+
+    def video_access_unit(
+        self, nalus: Sequence[bytes], pts: int, dts: int, keyframe: bool
+    ) -> bytes:
+        """One picture as a PES on the video PID, AUD and parameter sets added as needed."""
+        if self.video is None:
+            raise TsError("TS muxer: no video track configured")
+        payload = join_annexb(self._complete(self.video, nalus, keyframe))
+        pes = PesPacket(STREAM_ID_VIDEO, payload, pts, dts, data_alignment=True, bounded=False)
+        pcr = max(0, dts - PCR_DELAY) * PCR_PER_90KHZ_TICK
+        return self._packetize(PID_VIDEO, pes.serialize(), pcr=pcr, random_access=keyframe)
+
+    def audio_frame(self, raw: bytes, pts: int) -> bytes:
+        """One raw AAC frame behind its ADTS header as a PES on the audio PID."""
+        if self.audio is None:
+            raise TsError("TS muxer: no audio track configured")
+        pes = PesPacket(STREAM_ID_AUDIO, adts_frame(self.audio, raw), pts, data_alignment=True)
+        pcr = max(0, pts - PCR_DELAY) * PCR_PER_90KHZ_TICK if self.video is None else None
+        return self._packetize(PID_AUDIO, pes.serialize(), pcr=pcr, random_access=True)
+
+    def _complete(self, codec: VideoCodec, nalus: Sequence[bytes], keyframe: bool) -> list[bytes]:
+        units = [nal for nal in nalus if nal]
+        aud = AUD_NAL[codec]
+        out = []
+        if not units or nal_type(codec, units[0]) != nal_type(codec, aud):
+            out.append(aud)
+        else:
+            out.append(units.pop(0))
+        if keyframe:
+            present = {nal_type(codec, nal) for nal in units}
+            wanted = parameter_set_types(codec)
+            out.extend(
+                nal
+                for nal in self.parameter_sets
+                if nal_type(codec, nal) in wanted and nal_type(codec, nal) not in present
+            )
+        out.extend(units)
+        return out
+
+    def _next_counter(self, pid: int) -> int:
+        counter = self._counters.get(pid, -1)
+        counter = (counter + 1) % 16
+        self._counters[pid] = counter
+        return counter
+
+    def _section(self, pid: int, section: bytes) -> bytes:
+        # pointer_field 0, the section, then 0xFF fill to the end of the packet (§2.4.4.2).
+        payload = b"\x00" + section
+        if len(payload) > MAX_PAYLOAD_SIZE:
+            raise TsError(f"TS muxer: PSI section of {len(section)} bytes needs one packet")
+        payload += b"\xff" * (MAX_PAYLOAD_SIZE - len(payload))
+        packet = TsPacket(pid, self._next_counter(pid), payload, payload_unit_start=True)
+        return packet.serialize()
+
+    def _packetize(self, pid: int, pes: bytes, *, pcr: int | None, random_access: bool) -> bytes:
+        out = bytearray()
+        pos = 0
+        first = True
+        while pos < len(pes):
+            adaptation = None
+            if first and (pcr is not None or random_access):
+                adaptation = AdaptationField(random_access=random_access, pcr=pcr)
+            room = MAX_PAYLOAD_SIZE - (adaptation.size if adaptation is not None else 0)
+            chunk = pes[pos : pos + room]
+            short = room - len(chunk)
+            if short:
+                adaptation = (
+                    AdaptationField.stuffing(short)
+                    if adaptation is None
+                    else adaptation.with_stuffing(short)
+                )
+            packet = TsPacket(
+                pid, self._next_counter(pid), chunk, payload_unit_start=first, adaptation=adaptation
+            )
+            out += packet.serialize()
+            pos += len(chunk)
+            first = False
+        return bytes(out)
