@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections import deque
 
-from wire.amf0 import Amf0Error, Amf0Value
+from wire.amf0 import Amf0Error, Amf0Value, decode
 from wire.rtmp.chunk import DEFAULT_CHUNK_SIZE, ChunkReader, ChunkWriter, RtmpMessage
 from wire.rtmp.errors import LocalProtocolError, RemoteProtocolError, RtmpError
 from wire.rtmp.events import (
@@ -189,7 +189,7 @@ class RtmpConnection(ABC):
             if bandwidth.size != self._sent_window:
                 self._send_window_ack_size(bandwidth.size)
         elif kind in (MessageType.COMMAND_AMF0, MessageType.COMMAND_AMF3):
-            self._handle_command(message, Command.parse(_amf0_body(message)))
+            self._handle_command(message, _parse_command(_amf0_body(message)))
         elif kind in (MessageType.DATA_AMF0, MessageType.DATA_AMF3):
             self._handle_data(message, DataMessage.parse(_amf0_body(message)))
         elif kind in (MessageType.AUDIO, MessageType.VIDEO):
@@ -257,6 +257,21 @@ class RtmpConnection(ABC):
         self._deadlines.clear()
         self._on_terminated()
         self._events.append(ConnectionTerminated(reason))
+
+
+def _parse_command(body: bytes) -> Command:
+    """A command; a lone name string is taken as a notification with transaction id 0, since
+    FFmpeg's listen mode answers FCPublish with a bare ``onFCPublish``."""
+    try:
+        return Command.parse(body)
+    except RtmpError:
+        try:
+            values = decode(body)
+        except Amf0Error:
+            values = []
+        if len(values) == 1 and isinstance(values[0], str):
+            return Command(values[0], 0.0)
+        raise
 
 
 def _amf0_body(message: RtmpMessage) -> bytes:

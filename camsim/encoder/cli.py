@@ -1,0 +1,148 @@
+"""``camsim push URL --streams N``: publish the sample over RTMP/RTMPS as encoders do."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import sys
+from pathlib import Path
+
+import click
+
+from camsim.encoder.fleet import Fleet
+from camsim.encoder.flv_source import FlvPlan, PlanError
+from camsim.encoder.publisher import Backoff
+from camsim.encoder.session import DEFAULT_CHUNK_SIZE, DEFAULT_TIMEOUT, PublishOptions
+from camsim.encoder.stats import StreamState, StreamStats
+from camsim.encoder.status import LiveStatus, format_summary
+from camsim.encoder.target import STREAM_INDEX_PLACEHOLDER, PushTarget, TargetError, expand
+from camsim.media.loader import LoaderError, load
+from camsim.media.make import default_sample
+from wire.rtmp.chunk import MAX_CHUNK_SIZE
+
+
+def tls_context(ca: Path | None, insecure: bool) -> ssl.SSLContext:
+    """Certificate and host name verification on (system roots, or ``ca`` alone), unless
+    ``insecure``."""
+    context = ssl.create_default_context(cafile=str(ca) if ca is not None else None)
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def load_plan(media: Path | None, enhanced: bool) -> FlvPlan:
+    path = media if media is not None else default_sample()
+    try:
+        return FlvPlan.build(load(path), enhanced=enhanced)
+    except (LoaderError, PlanError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def parse_targets(url: str, streams: int) -> list[PushTarget]:
+    if streams > 1 and STREAM_INDEX_PLACEHOLDER not in url:
+        raise click.BadParameter(
+            f"{streams} streams would all publish the same name; put {{n}} in the URL "
+            "(e.g. rtmp://host/live/cam{n})",
+            param_hint="URL",
+        )
+    try:
+        return [PushTarget.parse(expand(url, n)) for n in range(1, streams + 1)]
+    except TargetError as exc:
+        raise click.BadParameter(str(exc), param_hint="URL") from None
+
+
+@click.command()
+@click.argument("url")
+@click.option("--streams", type=click.IntRange(1), default=1, show_default=True)
+@click.option(
+    "--media",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Sample to publish (looped); the default sample otherwise.",
+)
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Seconds.")
+@click.option(
+    "--chunk-size",
+    type=click.IntRange(1, MAX_CHUNK_SIZE),
+    default=DEFAULT_CHUNK_SIZE,
+    show_default=True,
+    help="Outgoing RTMP chunk size (announced with Set Chunk Size unless 128).",
+)
+@click.option("--enhanced", is_flag=True, help="Enhanced RTMP video (hvc1, or avc1 for H.264).")
+@click.option("--reconnect", is_flag=True, help="Reconnect after errors, with capped backoff.")
+@click.option(
+    "--reconnect-cap",
+    type=click.FloatRange(min=0, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Longest wait between reconnect attempts, in seconds.",
+)
+@click.option(
+    "--start-timestamp",
+    type=click.IntRange(0, 0xFFFFFFFF),
+    default=0,
+    show_default=True,
+    help="Timestamp of the first frame in ms (e.g. 16770000 crosses 2^24 ms in 7 s).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    help="Seconds allowed for each phase (TCP, TLS, handshake, connect, publish, stalls).",
+)
+@click.option(
+    "--ca",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Trust only this CA bundle (PEM) for rtmps://.",
+)
+@click.option("--insecure", is_flag=True, help="Do not verify the rtmps:// certificate.")
+@click.option("--json", "as_json", is_flag=True, help="Print per-stream stats as JSON.")
+def push(
+    url: str,
+    streams: int,
+    media: Path | None,
+    duration: float | None,
+    chunk_size: int,
+    enhanced: bool,
+    reconnect: bool,
+    reconnect_cap: float,
+    start_timestamp: int,
+    timeout: float,
+    ca: Path | None,
+    insecure: bool,
+    as_json: bool,
+) -> None:
+    """Publish the sample to URL like OBS or FFmpeg, N streams at once.
+
+    URL is rtmp://host[:port]/app/name or rtmps://...; {n} in it becomes the stream index
+    (1..N). Media is paced in real time and looped with continuous timestamps; each frame's
+    SEI wallclock stamp is rewritten as it is sent. Runs until --duration or Ctrl-C; exits
+    non-zero when a stream failed (a rejected publish prints the server's onStatus code).
+    """
+    targets = parse_targets(url, streams)
+    plan = load_plan(media, enhanced)
+    options = PublishOptions(
+        chunk_size=chunk_size,
+        timeout=timeout,
+        start_timestamp=start_timestamp,
+        ssl_context=tls_context(ca, insecure) if targets[0].tls else None,
+    )
+    fleet = Fleet(targets, plan, options, reconnect=reconnect, backoff=Backoff(cap=reconnect_cap))
+    live = LiveStatus(sys.stderr) if sys.stderr.isatty() else None
+    results = asyncio.run(fleet.run(duration, on_status=live))
+    report(results, as_json)
+
+
+def report(results: list[StreamStats], as_json: bool) -> None:
+    """Print the outcome; exit 1 when any stream failed."""
+    if as_json:
+        click.echo(json.dumps({"streams": [s.to_json() for s in results]}, indent=2))
+    else:
+        click.echo(format_summary(results))
+    failed = [s for s in results if s.state is StreamState.FAILED]
+    for stats in failed:
+        click.echo(f"stream {stats.index} ({stats.url}): {stats.error}", err=True)
+    if failed:
+        sys.exit(1)
