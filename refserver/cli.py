@@ -1,15 +1,133 @@
-"""The ``refserver`` command line."""
+"""The ``refserver`` command line: flags over a TOML config over the defaults."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+
 import click
 
+from refserver import logs
+from refserver.config import (
+    LOG_FORMATS,
+    LOG_LEVELS,
+    ConfigError,
+    Limits,
+    ServerConfig,
+    load_config,
+    parse_stream_key,
+)
+from refserver.hls import HlsOptions
+from refserver.server import ReferenceServer
 
-@click.command()
+logger = logging.getLogger("refserver")
+
+PORT = click.IntRange(0, 65535)
+OptionsT = TypeVar("OptionsT", HlsOptions, Limits)
+
+
+@click.command(context_settings={"show_default": True})
 @click.version_option(package_name="camsim")
-def main() -> None:
-    """The reference server: RTSP pull and RTMP/RTMPS ingest to HLS over HTTP.
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file with any of the settings below; flags win over it.",
+)
+@click.option("--bind", help="Address to listen on.  [default: 127.0.0.1]")
+@click.option("--rtmp-port", type=PORT, help="RTMP port; 0 picks a free one.  [default: 1935]")
+@click.option("--rtmps-port", type=PORT, help="RTMPS port.  [default: 1936]")
+@click.option("--http-port", type=PORT, help="HTTP port (HLS, index, API).  [default: 8080]")
+@click.option("--no-rtmps", is_flag=True, help="Do not listen for RTMPS.")
+@click.option(
+    "--cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="RTMPS certificate (PEM); without it a self-signed one is generated and kept.",
+)
+@click.option(
+    "--key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The certificate's private key (PEM).",
+)
+@click.option("--app", help="RTMP application name publishers use.  [default: live]")
+@click.option(
+    "--hls-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where segments and playlists go; a temporary folder removed at exit otherwise.",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the generated certificate is kept; the user's data folder otherwise.",
+)
+@click.option(
+    "--stream-key",
+    "stream_keys",
+    multiple=True,
+    metavar="NAME=KEY",
+    help="Only publishes of NAME?key=KEY are accepted; '*=KEY' for any name. Repeatable.",
+)
+@click.option("--target-duration", type=click.FloatRange(min=0, min_open=True), help="Seconds.")
+@click.option("--window", type=click.IntRange(1), help="Segments in the live playlist.")
+@click.option("--max-connections", type=click.IntRange(1))
+@click.option("--idle-timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds.")
+@click.option("--log-format", type=click.Choice(LOG_FORMATS), help="[default: text]")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), help="[default: info]")
+def main(
+    config_path: Path | None,
+    no_rtmps: bool,
+    stream_keys: tuple[str, ...],
+    target_duration: float | None,
+    window: int | None,
+    max_connections: int | None,
+    idle_timeout: float | None,
+    **flags: object,
+) -> None:
+    """The reference server: RTMP/RTMPS ingest to HLS, served over HTTP.
 
-    The ingest and HLS parts are not built yet; this command only reports that.
+    With no arguments: RTMP on 127.0.0.1:1935, RTMPS on :1936 and HTTP on :8080. Publish to
+    rtmp://127.0.0.1:1935/live/NAME and play http://127.0.0.1:8080/live/NAME/index.m3u8, or
+    open http://127.0.0.1:8080/ for every live stream. Ctrl-C finishes the open segments and
+    playlists, then exits.
     """
-    raise click.ClickException("refserver: RTMP ingest and HLS serving are not available yet")
+    try:
+        config = load_config(config_path) if config_path is not None else ServerConfig()
+        if stream_keys:
+            flags["stream_keys"] = dict(parse_stream_key(text) for text in stream_keys)
+        config = config.with_changes(
+            hls=_with(config.hls, target_duration=target_duration, window=window),
+            limits=_with(config.limits, max_connections=max_connections, idle_timeout=idle_timeout),
+            **flags,
+        )
+        if no_rtmps:
+            config = replace(config, rtmps_port=None)
+    except (ConfigError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    logs.configure(config.log_format, config.log_level)
+    try:
+        asyncio.run(_serve(config))
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen: {exc}") from None
+
+
+def _with(options: OptionsT, **changes: Any) -> OptionsT:
+    """``options`` with the flags that were given."""
+    return replace(options, **{k: v for k, v in changes.items() if v is not None})
+
+
+async def _serve(config: ServerConfig) -> None:
+    server = ReferenceServer(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    try:
+        await stop.wait()
+        logger.info("shutting down")
+    finally:
+        await server.stop()

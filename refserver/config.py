@@ -1,0 +1,237 @@
+"""refserver's settings: defaults, a TOML file (``--config``) and command-line flags on top.
+
+Every flag has a TOML twin, so a deployment can be described in one file::
+
+    bind = "127.0.0.1"
+    hls_dir = "/var/lib/refserver/hls"     # default: a temporary folder, removed at exit
+    state_dir = "/var/lib/refserver"       # the generated certificate lives here
+
+    [rtmp]
+    port = 1935                            # 0 turns the listener off
+    app = "live"
+    chunk_size = 4096
+
+    [rtmps]
+    port = 1936
+    cert = "cert.pem"                      # both absent: a self-signed one is generated and kept
+    key = "key.pem"
+
+    [http]
+    port = 8080
+
+    [hls]
+    target_duration = 2.0
+    window = 6
+
+    [limits]
+    max_connections = 256
+    max_chunk_size = 65536
+    max_message_size = 8388608
+    handshake_timeout = 10.0
+    setup_timeout = 30.0
+    idle_timeout = 20.0
+    offline_timeout = 300.0
+
+    [publish.keys]                         # stream name = key; "*" is a key for any name
+    test = "secret"
+
+    [log]
+    format = "text"                        # or "json"
+    level = "info"
+
+A publisher gives its key in the stream name, as OBS's stream key field does:
+``rtmp://host/live/test?key=secret``. Without any keys configured every name may publish.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from refserver.hls import HlsOptions
+
+DEFAULT_BIND = "127.0.0.1"
+DEFAULT_RTMP_PORT = 1935
+DEFAULT_RTMPS_PORT = 1936
+DEFAULT_HTTP_PORT = 8080
+DEFAULT_APP = "live"
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class ConfigError(ValueError):
+    """A configuration file or flag value that cannot be used; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one peer may cost the server; every phase of a connection has a deadline."""
+
+    max_connections: int = 256
+    max_chunk_size: int = 65536
+    """Largest Set Chunk Size a publisher may announce (SRS allows 128-65536)."""
+    max_message_size: int = 8 * 1024 * 1024
+    handshake_timeout: float = 10.0
+    setup_timeout: float = 30.0
+    """From TCP accept to ``publish``."""
+    idle_timeout: float = 20.0
+    """Silence after which a connection is dropped, in any phase."""
+    offline_timeout: float = 300.0
+    """How long a stream whose publisher left waits for a republish before it is ended."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Everything ``refserver`` needs to run; ``None`` ports are turned off."""
+
+    bind: str = DEFAULT_BIND
+    rtmp_port: int | None = DEFAULT_RTMP_PORT
+    rtmps_port: int | None = DEFAULT_RTMPS_PORT
+    http_port: int | None = DEFAULT_HTTP_PORT
+    app: str = DEFAULT_APP
+    chunk_size: int = 4096
+    cert: Path | None = None
+    key: Path | None = None
+    hls_dir: Path | None = None
+    state_dir: Path | None = None
+    stream_keys: Mapping[str, str] = field(default_factory=dict)
+    hls: HlsOptions = field(default_factory=HlsOptions)
+    limits: Limits = field(default_factory=Limits)
+    log_format: str = "text"
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        for name in ("rtmp_port", "rtmps_port", "http_port"):
+            port = getattr(self, name)
+            if port is not None and not 0 <= port <= 65535:
+                raise ConfigError(f"{name} {port} is outside 0-65535")
+        if (self.cert is None) != (self.key is None):
+            raise ConfigError("give both a certificate and its key, or neither")
+        if not 128 <= self.chunk_size <= self.limits.max_chunk_size:
+            raise ConfigError(
+                f"chunk_size {self.chunk_size} is outside 128-{self.limits.max_chunk_size}"
+            )
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"log format {self.log_format!r} is not one of {LOG_FORMATS}")
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigError(f"log level {self.log_level!r} is not one of {LOG_LEVELS}")
+        if not self.app or "/" in self.app:
+            raise ConfigError(f"application name {self.app!r} is empty or has a '/'")
+        for name, key in self.stream_keys.items():
+            if not key:
+                raise ConfigError(f"stream key for {name!r} is empty")
+
+    def with_changes(self, **changes: Any) -> ServerConfig:
+        """A copy with top-level fields changed; ``None`` values are left out (flag not given)."""
+        return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+# TOML layout: table -> key -> (field, converter). Top-level keys live in table "".
+_Converter = Any
+_TOP: dict[str, tuple[str, _Converter]] = {
+    "bind": ("bind", str),
+    "hls_dir": ("hls_dir", Path),
+    "state_dir": ("state_dir", Path),
+}
+_TABLES: dict[str, dict[str, tuple[str, _Converter]]] = {
+    "rtmp": {"port": ("rtmp_port", int), "app": ("app", str), "chunk_size": ("chunk_size", int)},
+    "rtmps": {"port": ("rtmps_port", int), "cert": ("cert", Path), "key": ("key", Path)},
+    "http": {"port": ("http_port", int)},
+    "log": {"format": ("log_format", str), "level": ("log_level", str)},
+}
+_HLS_KEYS = {"target_duration": float, "window": int}
+_LIMIT_KEYS = {f.name: (float if f.type == "float" else int) for f in fields(Limits)}
+
+
+def load_config(path: Path, base: ServerConfig | None = None) -> ServerConfig:
+    """Read a TOML file over ``base`` (the defaults); relative paths are taken from its folder."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    try:
+        return from_mapping(data, base or ServerConfig(), root=path.parent)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def from_mapping(data: Mapping[str, Any], base: ServerConfig, *, root: Path) -> ServerConfig:
+    """Apply a parsed TOML document to ``base``."""
+    changes: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _TOP:
+            field_name, convert = _TOP[key]
+            changes[field_name] = _convert(key, value, convert)
+        elif key in _TABLES:
+            for sub, sub_value in _table(key, value).items():
+                if sub not in _TABLES[key]:
+                    raise ConfigError(f"unknown setting {key}.{sub}")
+                field_name, convert = _TABLES[key][sub]
+                changes[field_name] = _convert(f"{key}.{sub}", sub_value, convert)
+        elif key == "hls":
+            changes["hls"] = _options(key, value, _HLS_KEYS, HlsOptions, base.hls)
+        elif key == "limits":
+            changes["limits"] = _options(key, value, _LIMIT_KEYS, Limits, base.limits)
+        elif key == "publish":
+            changes["stream_keys"] = _stream_keys(value)
+        else:
+            raise ConfigError(f"unknown setting {key}")
+    for name in ("hls_dir", "state_dir", "cert", "key"):
+        if isinstance(changes.get(name), Path):
+            changes[name] = root / changes[name]
+    try:
+        return replace(base, **changes)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _table(name: str, value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{name} must be a table")
+    return value
+
+
+def _convert(name: str, value: object, convert: _Converter) -> Any:
+    expected = str if convert is Path else convert
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, expected) or isinstance(value, bool):
+        raise ConfigError(f"{name} must be a {expected.__name__}, not {value!r}")
+    return convert(value)
+
+
+def _options(name: str, value: object, keys: Mapping[str, type], kind: Any, base: Any) -> Any:
+    changes = {}
+    for key, item in _table(name, value).items():
+        if key not in keys:
+            raise ConfigError(f"unknown setting {name}.{key}")
+        changes[key] = _convert(f"{name}.{key}", item, keys[key])
+    try:
+        return replace(base, **changes)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
+def _stream_keys(value: object) -> dict[str, str]:
+    publish = _table("publish", value)
+    unknown = set(publish) - {"keys"}
+    if unknown:
+        raise ConfigError(f"unknown setting publish.{sorted(unknown)[0]}")
+    keys = _table("publish.keys", publish.get("keys", {}))
+    for name, key in keys.items():
+        if not isinstance(key, str):
+            raise ConfigError(f"publish.keys.{name} must be a string")
+    return dict(keys)
+
+
+def parse_stream_key(text: str) -> tuple[str, str]:
+    """``NAME=KEY`` from the command line; ``*=KEY`` is a key for every name."""
+    name, sep, key = text.partition("=")
+    if not sep or not name or not key:
+        raise ConfigError(f"stream key {text!r} is not NAME=KEY")
+    return name, key

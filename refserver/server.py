@@ -1,0 +1,113 @@
+"""The whole reference server: RTMP/RTMPS ingest, the stream registry and HTTP, in one loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import ssl
+import tempfile
+from pathlib import Path
+
+import platformdirs
+from aiohttp import web
+
+from refserver.config import ServerConfig
+from refserver.http import create_app
+from refserver.ingest.keys import StreamKeys
+from refserver.ingest.server import IngestServer
+from refserver.ingest.session import IngestContext
+from refserver.streams import StreamRegistry
+from refserver.tls import self_signed_certificate, server_context
+
+logger = logging.getLogger("refserver")
+
+TICK_SECONDS = 1.0
+"""How often expired segments are deleted and offline streams checked."""
+
+
+def default_state_dir() -> Path:
+    """Where the generated certificate is kept when no ``state_dir`` is configured."""
+    return Path(platformdirs.user_data_dir("refserver"))
+
+
+class ReferenceServer:
+    """``start()`` binds every listener, ``stop()`` closes them and finishes every playlist."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self._temporary_hls_dir = config.hls_dir is None
+        self.hls_dir = config.hls_dir or Path(tempfile.mkdtemp(prefix="refserver-hls-"))
+        self.registry = StreamRegistry(
+            self.hls_dir, config.hls, offline_timeout=config.limits.offline_timeout
+        )
+        context = IngestContext(
+            registry=self.registry,
+            keys=StreamKeys(config.stream_keys),
+            limits=config.limits,
+            app=config.app,
+            chunk_size=config.chunk_size,
+        )
+        self.ingest = IngestServer(
+            context,
+            bind=config.bind,
+            rtmp_port=config.rtmp_port,
+            rtmps_port=config.rtmps_port,
+            ssl_context=self._ssl_context() if config.rtmps_port is not None else None,
+        )
+        self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
+        self._ticker: asyncio.Task[None] | None = None
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        config = self.config
+        if config.cert is not None and config.key is not None:
+            cert, key = config.cert, config.key
+        else:
+            cert, key = self_signed_certificate(config.state_dir or default_state_dir())
+        return server_context(cert, key)
+
+    @property
+    def http_port(self) -> int | None:
+        """The bound HTTP port (useful when configured as 0)."""
+        if self._runner is None or not self._runner.addresses:
+            return None
+        port: int = self._runner.addresses[0][1]
+        return port
+
+    async def start(self) -> None:
+        self.hls_dir.mkdir(parents=True, exist_ok=True)
+        await self.ingest.start()
+        if self.config.http_port is not None:
+            self._runner = web.AppRunner(create_app(self.registry), access_log=None)
+            await self._runner.setup()
+            self._site = web.TCPSite(
+                self._runner, self.config.bind, self.config.http_port, reuse_address=True
+            )
+            await self._site.start()
+            address = f"http://{self.config.bind}:{self.http_port}/"
+            logger.info("listening", extra={"protocol": "http", "address": address})
+        self._ticker = asyncio.create_task(self._tick())
+        logger.info("hls folder", extra={"path": str(self.hls_dir)})
+
+    async def stop(self) -> None:
+        """Clean shutdown: stop accepting, close publishers, finish segments and playlists."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            self._ticker = None
+        await self.ingest.stop()
+        self.registry.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = self._site = None
+        if self._temporary_hls_dir:
+            shutil.rmtree(self.hls_dir, ignore_errors=True)
+        logger.info("stopped")
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            try:
+                self.registry.tick()
+            except OSError as exc:
+                logger.error("cleaning the HLS folder failed", extra={"error": str(exc)})

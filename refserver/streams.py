@@ -1,0 +1,307 @@
+"""The stream registry: which names are live, who publishes them, and what they have cost.
+
+A :class:`LiveStream` outlives its publisher. When the publisher leaves, the open segment is
+closed and the stream waits ``offline_timeout`` seconds for a republish, which continues the same
+HLS playlist after an ``EXT-X-DISCONTINUITY``; after that it is ended (``EXT-X-ENDLIST``) and
+forgotten. The HLS packager is made when the first track configuration is known.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import shutil
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from refserver.hls import (
+    AudioConfig,
+    DirectoryStorage,
+    Frame,
+    FrameKind,
+    HlsOptions,
+    HlsSegmenter,
+    VideoConfig,
+)
+
+logger = logging.getLogger(__name__)
+
+STREAM_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
+"""Names that are safe as a folder and in a URL path."""
+BITRATE_WINDOW = 5.0
+LATENCY_SAMPLES = 1800
+"""Enough for a minute of 30 fps video."""
+
+Clock = Callable[[], float]
+
+
+class StreamBusy(Exception):
+    """The name is being published by someone else."""
+
+
+def valid_stream_name(name: str) -> bool:
+    return STREAM_NAME.fullmatch(name) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Publisher:
+    """Who publishes a stream: the peer's address, ``rtmp`` or ``rtmps``, and since when."""
+
+    address: str
+    protocol: str
+    since: float
+    connection_id: int
+
+
+class RateMeter:
+    """Bytes per second over the last ``window`` seconds, in whole-second buckets."""
+
+    def __init__(self, window: float = BITRATE_WINDOW) -> None:
+        self.window = window
+        self._buckets: deque[list[float]] = deque()  # [second, bytes]
+
+    def add(self, size: int, now: float) -> None:
+        second = math.floor(now)
+        if self._buckets and self._buckets[-1][0] == second:
+            self._buckets[-1][1] += size
+        else:
+            self._buckets.append([second, size])
+            self._trim(now)
+
+    def bits_per_second(self, now: float) -> float:
+        self._trim(now)
+        return 8 * sum(size for _, size in self._buckets) / self.window
+
+    def _trim(self, now: float) -> None:
+        while self._buckets and self._buckets[0][0] <= now - self.window - 1:
+            self._buckets.popleft()
+
+
+class LatencyWindow:
+    """The latest per-frame latencies (seconds) and their nearest-rank percentiles."""
+
+    def __init__(self, size: int = LATENCY_SAMPLES) -> None:
+        self._samples: deque[float] = deque(maxlen=size)
+
+    def add(self, latency: float) -> None:
+        self._samples.append(latency)
+
+    def __len__(self) -> int:
+        return len(self._samples)
+
+    def percentiles(self, *ranks: float) -> dict[str, float | None]:
+        """``{"p50": ..., ...}`` by the nearest-rank method; ``None`` without samples."""
+        ordered = sorted(self._samples)
+        result: dict[str, float | None] = {}
+        for rank in ranks:
+            key = f"p{rank:g}"
+            if not ordered:
+                result[key] = None
+                continue
+            index = max(math.ceil(rank / 100 * len(ordered)) - 1, 0)
+            result[key] = ordered[index]
+        return result
+
+
+@dataclass(slots=True)
+class IngestStats:
+    """What the publishers of one stream sent, across republishes."""
+
+    video_frames: int = 0
+    audio_frames: int = 0
+    bytes: int = 0
+    publishes: int = 0
+    rate: RateMeter = field(default_factory=RateMeter)
+    latency: LatencyWindow = field(default_factory=LatencyWindow)
+
+
+class LiveStream:
+    """One stream name: its publisher (when live), packager and counters."""
+
+    def __init__(self, name: str, folder: Path, options: HlsOptions, clock: Clock) -> None:
+        self.name = name
+        self.folder = folder
+        self.options = options
+        self.clock = clock
+        self.storage = DirectoryStorage(folder)
+        self.publisher: Publisher | None = None
+        self.segmenter: HlsSegmenter | None = None
+        self.stats = IngestStats()
+        self.metadata: dict[str, object] = {}
+        self.offline_since: float | None = None
+        self.video: VideoConfig | None = None
+        self.audio: AudioConfig | None = None
+        self._restarted = False
+
+    @property
+    def live(self) -> bool:
+        return self.publisher is not None
+
+    def configure(self, video: VideoConfig | None, audio: AudioConfig | None) -> None:
+        """The publisher's tracks; the packager starts with the first, later ones reconfigure."""
+        self.video, self.audio = video, audio
+        if self.segmenter is None:
+            self.segmenter = HlsSegmenter(
+                self.storage, video=video, audio=audio, options=self.options, clock=self.clock
+            )
+            return
+        if self._restarted:
+            self._restarted = False
+            self.segmenter.discontinuity()
+        self.segmenter.configure(video, audio)
+
+    def describe_tracks(self) -> dict[str, str | None]:
+        """The codecs being packaged: ``h264``/``h265`` and the AAC codecs string."""
+        video, audio = self.video, self.audio
+        return {
+            "video": video.codec.value if video is not None else None,
+            "audio": audio.asc.codec_string if audio is not None else None,
+        }
+
+    def push(self, frame: Frame, size: int) -> None:
+        """One frame of ``size`` bytes on the wire, after :meth:`configure`."""
+        stats = self.stats
+        now = self.clock()
+        stats.bytes += size
+        stats.rate.add(size, now)
+        if frame.kind is FrameKind.VIDEO:
+            stats.video_frames += 1
+            if frame.wallclock_us is not None:
+                stats.latency.add(now - frame.wallclock_us / 1_000_000)
+        else:
+            stats.audio_frames += 1
+        if self.segmenter is not None:
+            self.segmenter.push(frame)
+
+    def start(self, publisher: Publisher) -> None:
+        self.publisher = publisher
+        self.offline_since = None
+        self.stats.publishes += 1
+        self._restarted = self.segmenter is not None
+
+    def stop(self) -> None:
+        """The publisher left: close the open segment, keep the playlist for a republish."""
+        self.publisher = None
+        self.offline_since = self.clock()
+        if self.segmenter is not None:
+            self.segmenter.finish()
+
+    def end(self) -> None:
+        """The stream is over for good: ``EXT-X-ENDLIST``."""
+        self.publisher = None
+        if self.segmenter is not None:
+            self.segmenter.finish(endlist=True)
+
+    def expire(self) -> None:
+        if self.segmenter is not None:
+            self.segmenter.expire()
+
+    def describe(self, now: float) -> dict[str, object]:
+        """The JSON the HTTP API serves for this stream."""
+        stats = self.stats
+        segmenter = self.segmenter
+        publisher = self.publisher
+        playlist = segmenter.playlist if segmenter is not None else None
+        return {
+            "name": self.name,
+            "live": self.live,
+            "playlist": f"/live/{self.name}/{self.options.playlist_name}",
+            "publisher": None
+            if publisher is None
+            else {
+                "address": publisher.address,
+                "protocol": publisher.protocol,
+                "since": publisher.since,
+                "seconds": round(now - publisher.since, 3),
+            },
+            "offline_since": self.offline_since,
+            "tracks": self.describe_tracks(),
+            "publishes": stats.publishes,
+            "bitrate": round(stats.rate.bits_per_second(now)),
+            "frames": {"video": stats.video_frames, "audio": stats.audio_frames},
+            "bytes": stats.bytes,
+            "latency": {
+                "samples": len(stats.latency),
+                **stats.latency.percentiles(50, 95, 99),
+            },
+            "hls": None
+            if segmenter is None
+            else {
+                "media_sequence": playlist.media_sequence if playlist is not None else None,
+                "segments": len(playlist.segments) if playlist is not None else 0,
+                "segments_written": segmenter.stats.segments_written,
+                "discontinuities": segmenter.stats.discontinuities,
+                "frames_dropped": segmenter.stats.frames_dropped,
+                "target_duration_overruns": segmenter.stats.target_duration_overruns,
+            },
+            "metadata": {k: v for k, v in self.metadata.items() if _plain(v)},
+        }
+
+
+def _plain(value: object) -> bool:
+    return isinstance(value, str | int | float | bool) or value is None
+
+
+class StreamRegistry:
+    """Every stream this server knows, live or waiting for a republish."""
+
+    def __init__(
+        self,
+        hls_dir: Path,
+        options: HlsOptions,
+        *,
+        offline_timeout: float = 300.0,
+        clock: Clock = time.time,
+    ) -> None:
+        self.hls_dir = hls_dir
+        self.options = options
+        self.offline_timeout = offline_timeout
+        self.clock = clock
+        self._streams: dict[str, LiveStream] = {}
+
+    def __iter__(self) -> Iterator[LiveStream]:
+        return iter(sorted(self._streams.values(), key=lambda s: s.name))
+
+    def get(self, name: str) -> LiveStream | None:
+        return self._streams.get(name)
+
+    def claim(self, name: str, publisher: Publisher) -> LiveStream:
+        """Start publishing ``name``; raises :class:`StreamBusy` when it is live already."""
+        stream = self._streams.get(name)
+        if stream is None:
+            folder = self.hls_dir / name
+            if folder.exists():
+                shutil.rmtree(folder)  # a previous run's files would show under new names
+            stream = self._streams[name] = LiveStream(name, folder, self.options, self.clock)
+        elif stream.live:
+            raise StreamBusy(name)
+        stream.start(publisher)
+        return stream
+
+    def release(self, stream: LiveStream, publisher: Publisher) -> None:
+        """``publisher`` stopped publishing ``stream``."""
+        if stream.publisher is publisher:
+            stream.stop()
+
+    def tick(self) -> None:
+        """Delete expired segments; end and forget streams offline for too long."""
+        now = self.clock()
+        for name, stream in list(self._streams.items()):
+            stream.expire()
+            if (
+                stream.offline_since is not None
+                and now - stream.offline_since >= self.offline_timeout
+            ):
+                logger.info("stream ended", extra={"stream": name, "reason": "offline timeout"})
+                stream.end()
+                del self._streams[name]
+                shutil.rmtree(stream.folder, ignore_errors=True)
+
+    def close(self) -> None:
+        """Shutdown: finish every stream's open segment and playlist with ``EXT-X-ENDLIST``."""
+        for stream in self._streams.values():
+            stream.end()

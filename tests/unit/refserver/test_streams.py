@@ -1,0 +1,84 @@
+"""The stream registry, the bitrate meter and latency percentiles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from refserver.hls import HlsOptions
+from refserver.streams import (
+    LatencyWindow,
+    Publisher,
+    RateMeter,
+    StreamBusy,
+    StreamRegistry,
+)
+
+
+def test_rate_meter_counts_the_last_window():
+    meter = RateMeter(window=2.0)
+    meter.add(1000, 10.2)
+    meter.add(1000, 10.9)
+    meter.add(500, 11.5)
+    assert meter.bits_per_second(11.9) == 8 * 2500 / 2
+    # The bucket of second 10 falls out once it is more than the window behind.
+    assert meter.bits_per_second(13.0) == 8 * 500 / 2
+    assert meter.bits_per_second(20.0) == 0
+
+
+def test_latency_percentiles_by_nearest_rank():
+    window = LatencyWindow(size=100)
+    assert window.percentiles(50) == {"p50": None}
+    for value in range(1, 101):
+        window.add(value / 100)
+    assert window.percentiles(50, 95, 99) == {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+    window.add(5.0)  # the oldest sample (0.01) leaves
+    assert len(window) == 100
+    assert window.percentiles(99, 100) == {"p99": 1.0, "p100": 5.0}
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_claim_release_republish_and_offline_timeout(tmp_path: Path):
+    clock = FakeClock()
+    registry = StreamRegistry(tmp_path, HlsOptions(), offline_timeout=30, clock=clock)
+    first = Publisher("127.0.0.1:1", "rtmp", clock.now, 1)
+    stream = registry.claim("cam", first)
+    assert stream.live
+    assert stream.folder == tmp_path / "cam"
+    with pytest.raises(StreamBusy):
+        registry.claim("cam", Publisher("127.0.0.1:2", "rtmp", clock.now, 2))
+    registry.release(stream, Publisher("127.0.0.1:2", "rtmp", clock.now, 2))
+    assert stream.live  # only its own publisher can release it
+    registry.release(stream, first)
+    assert not stream.live
+    assert stream.offline_since == 1000.0
+
+    again = registry.claim("cam", Publisher("127.0.0.1:3", "rtmps", clock.now, 3))
+    assert again is stream
+    assert stream.stats.publishes == 2
+    assert again.publisher is not None
+    registry.release(stream, again.publisher)
+
+    clock.now += 29
+    registry.tick()
+    assert registry.get("cam") is stream
+    clock.now += 1
+    registry.tick()
+    assert registry.get("cam") is None
+    assert not (tmp_path / "cam").exists()
+
+
+def test_claim_clears_a_previous_runs_files(tmp_path: Path):
+    (tmp_path / "cam").mkdir()
+    (tmp_path / "cam" / "segment0.ts").write_bytes(b"old")
+    registry = StreamRegistry(tmp_path, HlsOptions())
+    registry.claim("cam", Publisher("127.0.0.1:1", "rtmp", 0.0, 1))
+    assert list((tmp_path / "cam").iterdir()) == []
