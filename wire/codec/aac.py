@@ -8,6 +8,7 @@ segments need in front of every raw AAC frame.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -505,7 +506,13 @@ class AdtsHeader:
 
 def adts_frame(asc: AudioSpecificConfig, raw_frame: bytes) -> bytes:
     """One raw AAC frame behind the ADTS header that describes it, ready for MPEG-TS."""
-    return AdtsHeader.build(asc, len(raw_frame)).serialize() + raw_frame
+    return _adts_header(asc, len(raw_frame)) + raw_frame
+
+
+@functools.lru_cache(maxsize=4096)
+def _adts_header(asc: AudioSpecificConfig, raw_length: int) -> bytes:
+    # A stream's headers differ only in the frame length, so a muxer builds each one once.
+    return AdtsHeader.build(asc, raw_length).serialize()
 
 
 def split_adts(data: bytes) -> Iterator[tuple[AdtsHeader, bytes]]:

@@ -25,6 +25,7 @@ from wire.ts.packet import (
     MAX_PAYLOAD_SIZE,
     PCR_PER_90KHZ_TICK,
     PID_PAT,
+    SYNC_BYTE,
     AdaptationField,
     TsPacket,
 )
@@ -37,6 +38,8 @@ from wire.ts.psi import (
     Pmt,
     PmtStream,
 )
+
+PAYLOAD_UNIT_START = 0x40  # payload_unit_start_indicator in the second header byte (§2.4.3.2)
 
 # FFmpeg's defaults, so that segments look familiar in any analyser.
 PROGRAM_NUMBER = 1
@@ -161,25 +164,43 @@ class TsMuxer:
 
     def _packetize(self, pid: int, pes: bytes, *, pcr: int | None, random_access: bool) -> bytes:
         out = bytearray()
+        view = memoryview(pes)
+        end = len(pes)
         pos = 0
+        counter = self._counters.get(pid, -1)
+        # Only the first packet (PCR, random access) and the last (stuffing) need an adaptation
+        # field; every packet between is a fixed 4-byte header and 184 bytes of payload.
+        middle_header = bytes([SYNC_BYTE, (pid >> 8) & 0x1F, pid & 0xFF, 0x10])
         first = True
-        while pos < len(pes):
-            adaptation = None
-            if first and (pcr is not None or random_access):
-                adaptation = AdaptationField(random_access=random_access, pcr=pcr)
-            room = MAX_PAYLOAD_SIZE - (adaptation.size if adaptation is not None else 0)
-            chunk = pes[pos : pos + room]
-            short = room - len(chunk)
-            if short:
-                adaptation = (
-                    AdaptationField.stuffing(short)
-                    if adaptation is None
-                    else adaptation.with_stuffing(short)
+        while pos < end:
+            counter = (counter + 1) & 0x0F
+            needs_adaptation = first and (pcr is not None or random_access)
+            if not needs_adaptation and end - pos >= MAX_PAYLOAD_SIZE:
+                header = bytearray(middle_header)
+                header[3] |= counter
+                if first:
+                    header[1] |= PAYLOAD_UNIT_START
+                out += header
+                out += view[pos : pos + MAX_PAYLOAD_SIZE]
+                pos += MAX_PAYLOAD_SIZE
+            else:
+                adaptation = None
+                if needs_adaptation:
+                    adaptation = AdaptationField(random_access=random_access, pcr=pcr)
+                room = MAX_PAYLOAD_SIZE - (adaptation.size if adaptation is not None else 0)
+                chunk = pes[pos : pos + room]
+                short = room - len(chunk)
+                if short:
+                    adaptation = (
+                        AdaptationField.stuffing(short)
+                        if adaptation is None
+                        else adaptation.with_stuffing(short)
+                    )
+                packet = TsPacket(
+                    pid, counter, chunk, payload_unit_start=first, adaptation=adaptation
                 )
-            packet = TsPacket(
-                pid, self._next_counter(pid), chunk, payload_unit_start=first, adaptation=adaptation
-            )
-            out += packet.serialize()
-            pos += len(chunk)
+                out += packet.serialize()
+                pos += len(chunk)
             first = False
+        self._counters[pid] = counter
         return bytes(out)
