@@ -22,11 +22,14 @@ from wire.codec.nal import (
 )
 from wire.ts.errors import TsError
 from wire.ts.packet import (
+    AF_PCR,
+    AF_RANDOM_ACCESS,
     MAX_PAYLOAD_SIZE,
+    PCR_BASE_MODULUS,
     PCR_PER_90KHZ_TICK,
+    PCR_SIZE,
     PID_PAT,
     SYNC_BYTE,
-    AdaptationField,
     TsPacket,
 )
 from wire.ts.pes import STREAM_ID_AUDIO, STREAM_ID_VIDEO, PesPacket
@@ -163,44 +166,71 @@ class TsMuxer:
         return packet.serialize()
 
     def _packetize(self, pid: int, pes: bytes, *, pcr: int | None, random_access: bool) -> bytes:
-        out = bytearray()
         view = memoryview(pes)
         end = len(pes)
-        pos = 0
-        counter = self._counters.get(pid, -1)
+        counter = (self._counters.get(pid, -1) + 1) & 0x0F
         # Only the first packet (PCR, random access) and the last (stuffing) need an adaptation
-        # field; every packet between is a fixed 4-byte header and 184 bytes of payload.
-        middle_header = bytes([SYNC_BYTE, (pid >> 8) & 0x1F, pid & 0xFF, 0x10])
-        first = True
-        while pos < end:
-            counter = (counter + 1) & 0x0F
-            needs_adaptation = first and (pcr is not None or random_access)
-            if not needs_adaptation and end - pos >= MAX_PAYLOAD_SIZE:
-                header = bytearray(middle_header)
-                header[3] |= counter
-                if first:
-                    header[1] |= PAYLOAD_UNIT_START
-                out += header
-                out += view[pos : pos + MAX_PAYLOAD_SIZE]
-                pos += MAX_PAYLOAD_SIZE
-            else:
-                adaptation = None
-                if needs_adaptation:
-                    adaptation = AdaptationField(random_access=random_access, pcr=pcr)
-                room = MAX_PAYLOAD_SIZE - (adaptation.size if adaptation is not None else 0)
-                chunk = pes[pos : pos + room]
-                short = room - len(chunk)
-                if short:
-                    adaptation = (
-                        AdaptationField.stuffing(short)
-                        if adaptation is None
-                        else adaptation.with_stuffing(short)
-                    )
-                packet = TsPacket(
-                    pid, counter, chunk, payload_unit_start=first, adaptation=adaptation
+        # field; every packet between is one of 16 fixed headers and 184 bytes of payload.
+        if pcr is not None or random_access or end < MAX_PAYLOAD_SIZE:
+            flagged = pcr is not None or random_access
+            room = MAX_PAYLOAD_SIZE - (2 + (PCR_SIZE if pcr is not None else 0) if flagged else 0)
+            pos = min(room, end)
+            parts: list[bytes | memoryview] = [
+                _adapted_packet(
+                    pid, counter, True, view[:pos], random_access=random_access, pcr=pcr
                 )
-                out += packet.serialize()
-                pos += len(chunk)
-            first = False
+            ]
+        else:
+            pos = MAX_PAYLOAD_SIZE
+            parts = [_full_header(pid, counter, True), view[:pos]]
+        headers = _FULL_HEADERS.get(pid) or _full_headers(pid)
+        while end - pos >= MAX_PAYLOAD_SIZE:
+            counter = (counter + 1) & 0x0F
+            parts += (headers[counter], view[pos : pos + MAX_PAYLOAD_SIZE])
+            pos += MAX_PAYLOAD_SIZE
+        if pos < end:
+            counter = (counter + 1) & 0x0F
+            parts.append(_adapted_packet(pid, counter, False, view[pos:]))
         self._counters[pid] = counter
-        return bytes(out)
+        return b"".join(parts)
+
+
+def _adapted_packet(
+    pid: int,
+    counter: int,
+    unit_start: bool,
+    payload: bytes | memoryview,
+    *,
+    random_access: bool = False,
+    pcr: int | None = None,
+) -> bytes:
+    """A packet whose adaptation field (§2.4.3.4) takes what ``payload`` leaves of the 184
+    bytes: flags, the PCR, then 0xFF stuffing. A single spare byte is a field of length 0."""
+    field_size = MAX_PAYLOAD_SIZE - len(payload)
+    start = PAYLOAD_UNIT_START if unit_start else 0
+    header = bytes([SYNC_BYTE, start | (pid >> 8) & 0x1F, pid & 0xFF, 0x30 | counter])
+    if field_size == 1:
+        return header + b"\x00" + payload
+    flags = (AF_RANDOM_ACCESS if random_access else 0) | (AF_PCR if pcr is not None else 0)
+    field = bytes([field_size - 1, flags])
+    if pcr is not None:
+        # program_clock_reference_base (33 bits, wrapping like PTS and DTS), reserved (6, all
+        # ones), extension (9).
+        base, extension = divmod(pcr, PCR_PER_90KHZ_TICK)
+        base %= PCR_BASE_MODULUS
+        field += ((base << 15) | (0x3F << 9) | extension).to_bytes(PCR_SIZE, "big")
+    return header + field + b"\xff" * (field_size - len(field)) + payload
+
+
+_FULL_HEADERS: dict[int, tuple[bytes, ...]] = {}
+
+
+def _full_header(pid: int, counter: int, unit_start: bool) -> bytes:
+    """The 4-byte header of a packet with payload only (§2.4.3.2)."""
+    start = PAYLOAD_UNIT_START if unit_start else 0
+    return bytes([SYNC_BYTE, start | (pid >> 8) & 0x1F, pid & 0xFF, 0x10 | counter])
+
+
+def _full_headers(pid: int) -> tuple[bytes, ...]:
+    headers = _FULL_HEADERS[pid] = tuple(_full_header(pid, cc, False) for cc in range(16))
+    return headers

@@ -17,12 +17,12 @@ MAX_PID = 0x1FFF
 PCR_BASE_MODULUS = 1 << 33
 PCR_PER_90KHZ_TICK = 300
 
-_AF_DISCONTINUITY = 0x80
-_AF_RANDOM_ACCESS = 0x40
-_AF_ES_PRIORITY = 0x20
-_AF_PCR = 0x10
-_AF_OTHER_FLAGS = 0x0F  # OPCR, splicing point, private data, extension
-_PCR_SIZE = 6
+AF_DISCONTINUITY = 0x80
+AF_RANDOM_ACCESS = 0x40
+AF_ES_PRIORITY = 0x20
+AF_PCR = 0x10
+AF_OTHER_FLAGS = 0x0F  # OPCR, splicing point, private data, extension
+PCR_SIZE = 6
 
 MAX_PAYLOAD_SIZE = TS_PACKET_SIZE - TS_HEADER_SIZE
 
@@ -72,17 +72,17 @@ class AdaptationField:
         """Bytes on the wire, the length byte included."""
         if self.length_only:
             return 1
-        return 2 + (_PCR_SIZE if self.pcr is not None else 0) + len(self.trailer)
+        return 2 + (PCR_SIZE if self.pcr is not None else 0) + len(self.trailer)
 
     def serialize(self) -> bytes:
         if self.length_only:
             return b"\x00"
         flags = (
-            (_AF_DISCONTINUITY if self.discontinuity else 0)
-            | (_AF_RANDOM_ACCESS if self.random_access else 0)
-            | (_AF_ES_PRIORITY if self.es_priority else 0)
-            | (_AF_PCR if self.pcr is not None else 0)
-            | (self.other_flags & _AF_OTHER_FLAGS)
+            (AF_DISCONTINUITY if self.discontinuity else 0)
+            | (AF_RANDOM_ACCESS if self.random_access else 0)
+            | (AF_ES_PRIORITY if self.es_priority else 0)
+            | (AF_PCR if self.pcr is not None else 0)
+            | (self.other_flags & AF_OTHER_FLAGS)
         )
         out = bytearray([self.size - 1, flags])
         if self.pcr is not None:
@@ -90,7 +90,7 @@ class AdaptationField:
             if not 0 <= base < PCR_BASE_MODULUS:
                 raise TsError(f"adaptation field: PCR {self.pcr} does not fit 42 bits")
             # program_clock_reference_base (33), reserved (6, all ones), extension (9).
-            out += ((base << 15) | (0x3F << 9) | extension).to_bytes(_PCR_SIZE, "big")
+            out += ((base << 15) | (0x3F << 9) | extension).to_bytes(PCR_SIZE, "big")
         out += self.trailer
         return bytes(out)
 
@@ -103,18 +103,18 @@ class AdaptationField:
         flags = data[1]
         pos = 2
         pcr = None
-        if flags & _AF_PCR:
-            if length < 1 + _PCR_SIZE:
+        if flags & AF_PCR:
+            if length < 1 + PCR_SIZE:
                 raise TsError(f"adaptation field: PCR flag set in a field of {length} bytes")
             value = int.from_bytes(data[2:8], "big")
             pcr = (value >> 15) * PCR_PER_90KHZ_TICK + (value & 0x1FF)
             pos = 8
         return cls(
-            discontinuity=bool(flags & _AF_DISCONTINUITY),
-            random_access=bool(flags & _AF_RANDOM_ACCESS),
-            es_priority=bool(flags & _AF_ES_PRIORITY),
+            discontinuity=bool(flags & AF_DISCONTINUITY),
+            random_access=bool(flags & AF_RANDOM_ACCESS),
+            es_priority=bool(flags & AF_ES_PRIORITY),
             pcr=pcr,
-            other_flags=flags & _AF_OTHER_FLAGS,
+            other_flags=flags & AF_OTHER_FLAGS,
             trailer=bytes(data[pos : 1 + length]),
         )
 

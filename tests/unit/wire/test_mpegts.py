@@ -27,6 +27,7 @@ from wire.ts import (
     demux,
 )
 from wire.ts.muxer import AUD_NAL, PCR_DELAY
+from wire.ts.packet import PCR_PER_90KHZ_TICK
 from wire.ts.psi import STREAM_TYPE_ADTS_AAC, STREAM_TYPE_H264, STREAM_TYPE_H265
 
 SPS = bytes.fromhex("6764000cacb40a0fd080000003008000000f078a1550")
@@ -319,3 +320,13 @@ def test_corrupted_stream_demuxes_or_raises_ts_error(changes):
         data[offset] = value
     with contextlib.suppress(TsError):
         demux(bytes(data))
+
+
+def test_pcr_wraps_with_the_timestamps_after_26_hours() -> None:
+    # 2**33 ticks of 90 kHz is 26.5 h; PTS and DTS wrap there, and so must the PCR base.
+    muxer = TsMuxer(VideoCodec.H264, None, (b"\x67\x42\xc0\x1e", b"\x68\xce\x3c\x80"))
+    dts = (1 << 33) + PCR_DELAY + 5
+    first = TsPacket.parse(muxer.video_access_unit([b"\x65\x88\x84"], dts, dts, True)[:188])
+    assert first.adaptation is not None
+    assert first.adaptation.pcr == 5 * PCR_PER_90KHZ_TICK
+    assert first.adaptation.random_access
