@@ -166,16 +166,17 @@ def _read_ff_coded(rbsp: bytes, pos: int, field: str) -> tuple[int, int]:
 
 
 def read_stamp_nalus(codec: VideoCodec, nalus: Iterable[bytes]) -> Stamp | None:
-    """The stamp among an access unit's NAL units (e.g. from an RTP depacketizer), if any."""
+    """The stamp among an access unit's NAL units (e.g. from an RTP depacketizer), if any.
+
+    Only SEI NAL units are looked at. The stamp needs no emulation prevention, so it is found by
+    its UUID and decoded in place without unescaping or walking the SEI messages: this runs on
+    every frame an observer sees. :func:`parse_sei` checks an SEI's structure when that matters.
+    """
     for nal in nalus:
-        if not _is_sei(codec, nal):
-            continue
-        for message in parse_sei(codec, nal):
-            if (
-                message.payload_type == SEI_USER_DATA_UNREGISTERED
-                and message.payload[: len(STAMP_UUID)] == STAMP_UUID
-            ):
-                return Stamp.parse(message.payload)
+        if _is_sei(codec, nal):
+            offset = find_stamp(nal)
+            if offset >= 0:
+                return Stamp.parse(nal, offset)
     return None
 
 
