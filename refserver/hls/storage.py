@@ -8,7 +8,6 @@ file system, POSIX ``rename(2)``).
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Protocol
 
@@ -66,14 +65,17 @@ class DirectoryStorage:
 
     def write(self, name: str, data: bytes) -> None:
         target = self._target(name)
-        fd, temp = tempfile.mkstemp(prefix=self.TEMP_PREFIX, dir=self.path)
+        # One writer per directory (one stream's packager), so each file has one fixed temporary
+        # name: no random names to make, and a leftover from a crash is simply overwritten.
+        temp = self.path / f"{self.TEMP_PREFIX}{name}"
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            os.fchmod(fd, 0o644)  # mkstemp makes 0600; segments are served to others
+            os.fchmod(fd, 0o644)  # whatever the umask: segments are served to others
             with os.fdopen(fd, "wb") as file:
                 file.write(data)
             os.replace(temp, target)
         except BaseException:
-            Path(temp).unlink(missing_ok=True)
+            temp.unlink(missing_ok=True)
             raise
 
     def read(self, name: str) -> bytes | None:
