@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from camsim.camera.cli import run
 from camsim.encoder.cli import push
 from camsim.media.cli import media
 
@@ -16,3 +17,4 @@ def main() -> None:
 
 main.add_command(media)
 main.add_command(push)
+main.add_command(run)

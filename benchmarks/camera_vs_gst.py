@@ -1,0 +1,319 @@
+"""camsim cameras against GStreamer's gst-rtsp-server: the same sample, the same consumers.
+
+For each lower transport (TCP interleaved, then UDP) both servers serve N cameras of the sample
+and :mod:`benchmarks.rtsp_load` pulls every camera with one client. Measured over the same window
+(after a warm-up that covers every client's SETUP and PLAY):
+
+- CPU of the server process (all its threads; user + system time from /proc) as a fraction of
+  one core, and camsim's ratio to gst-rtsp-server;
+- peak RSS of the server process;
+- camsim's own send-time error, from ``camsim run --json``: the 99th percentile and maximum since
+  the start (setup included), and the packets sent late within the window (clients that all
+  connect at once make the server late while it answers them; that is not pacing);
+- what the consumers received.
+
+Then the most cameras one camsim process (one core: it is single-threaded) sustains with no late
+packet: camera counts are tried upwards with UDP consumers that do not read (so they cost next
+to nothing) until a step sees a late packet or the core is saturated.
+
+    python -m benchmarks.camera_vs_gst --cameras 50 --seconds 20 --json report.json
+
+gst-rtsp-server is run with the system Python (``/usr/bin/python3`` with python3-gi) from
+``benchmarks/peers/gst_cameras.py``; it plays the file once, so a window must end before the
+sample does (30 s for the default one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from camsim.media.make import default_sample
+
+PEERS = Path(__file__).resolve().parent / "peers"
+SYSTEM_PYTHON = "/usr/bin/python3"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CAMSIM = [sys.executable, "-c", "from camsim.cli import main; main()", "run"]
+
+
+@dataclass
+class Measurement:
+    server: str
+    transport: str
+    cameras: int
+    seconds: float
+    cpu: float
+    """Fraction of one core."""
+    rss_mb: float
+    packets: int = 0
+    receiving: int = 0
+    failures: list[str] = field(default_factory=list)
+    p99_error_ms: float | None = None
+    max_error_ms: float | None = None
+    late_packets: int | None = None
+    """Within the window."""
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system time of a process and all its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class PeakRss:
+    """Samples a process's RSS twice a second."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_mb(self.pid))
+            self._stop.wait(0.5)
+
+
+class Server:
+    """A server process under measurement."""
+
+    def __init__(self, name: str, command: list[str], ready: str) -> None:
+        self.name = name
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        self.lines: list[str] = []
+        assert self.process.stdout is not None
+        deadline = time.monotonic() + 120
+        for line in self.process.stdout:
+            self.lines.append(line)
+            if ready in line:
+                break
+            if time.monotonic() > deadline:
+                break
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{name} exited: {''.join(self.lines)[-2000:]}")
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(5)
+
+    def last_status(self) -> dict[str, Any] | None:
+        for line in reversed(self.lines):
+            if line.startswith("{"):
+                record: dict[str, Any] = json.loads(line)
+                if record.get("event") in ("status", "stopped"):
+                    return record
+        return None
+
+
+def camsim_server(sample: Path, cameras: int, port: int) -> Server:
+    command = [
+        *CAMSIM,
+        "--cameras",
+        str(cameras),
+        "--port",
+        str(port),
+        "--media",
+        str(sample),
+        "--json",
+        "--interval",
+        "1",
+    ]
+    return Server("camsim", command, '"started"')
+
+
+def gst_server(sample: Path, cameras: int, port: int) -> Server:
+    command = [SYSTEM_PYTHON, str(PEERS / "gst_cameras.py"), str(sample), str(cameras), str(port)]
+    return Server("gst-rtsp-server", command, "ready")
+
+
+def urls(port: int, cameras: int) -> list[str]:
+    return [f"rtsp://127.0.0.1:{port}/cam{i}" for i in range(1, cameras + 1)]
+
+
+def measure(
+    server: Server,
+    port: int,
+    cameras: int,
+    transport: str,
+    seconds: float,
+    warmup: float,
+    discard: bool = False,
+) -> Measurement:
+    """Load ``server`` with one client per camera; measure ``seconds`` after ``warmup``."""
+    load_command = [
+        sys.executable,
+        "-m",
+        "benchmarks.rtsp_load",
+        "--seconds",
+        str(seconds + warmup),
+        "--transport",
+        transport,
+        *(["--discard"] if discard else []),
+        *urls(port, cameras),
+    ]
+    load = subprocess.Popen(load_command, stdout=subprocess.PIPE, text=True)
+    pid = server.process.pid
+    time.sleep(warmup)
+    status_before = server.last_status()
+    before = cpu_seconds(pid)
+    started = time.monotonic()
+    with PeakRss(pid) as rss:
+        time.sleep(seconds)
+        cpu = (cpu_seconds(pid) - before) / (time.monotonic() - started)
+    status = server.last_status()
+    output, _ = load.communicate(timeout=seconds + warmup + 60)
+    result = json.loads(output) if output.strip() else {}
+    measurement = Measurement(
+        server.name,
+        transport,
+        cameras,
+        seconds,
+        round(cpu, 4),
+        round(rss.peak, 1),
+        packets=result.get("packets", 0),
+        receiving=result.get("receiving", 0),
+        failures=result.get("failures", ["no output from the consumer"]),
+    )
+    if status is not None:
+        measurement.p99_error_ms = round(status["p99_error"] * 1000, 2)
+        measurement.max_error_ms = round(status["max_error"] * 1000, 2)
+        late_before = status_before["late_packets"] if status_before is not None else 0
+        measurement.late_packets = status["late_packets"] - late_before
+    return measurement
+
+
+def side_by_side(
+    sample: Path, cameras: int, port: int, seconds: float, warmup: float, with_gst: bool
+) -> list[Measurement]:
+    results = []
+    for transport in ("tcp", "udp"):
+        makers = [camsim_server] + ([gst_server] if with_gst else [])
+        for make in makers:
+            server = make(sample, cameras, port)
+            try:
+                results.append(measure(server, port, cameras, transport, seconds, warmup))
+            finally:
+                server.stop()
+            print(_row(results[-1]), flush=True)
+    return results
+
+
+def max_cameras_per_core(
+    sample: Path, port: int, steps: list[int], seconds: float, warmup: float
+) -> tuple[int, list[Measurement]]:
+    """The largest step with no late packet and the core not saturated."""
+    sustained = 0
+    results = []
+    for cameras in steps:
+        server = camsim_server(sample, cameras, port)
+        try:
+            result = measure(server, port, cameras, "udp", seconds, warmup, discard=True)
+        finally:
+            server.stop()
+        results.append(result)
+        print(_row(result), flush=True)
+        if result.late_packets or result.cpu > 0.95 or result.failures:
+            break
+        sustained = cameras
+    return sustained, results
+
+
+def _row(m: Measurement) -> str:
+    pacing = "" if m.p99_error_ms is None else f"  p99 {m.p99_error_ms} ms  late {m.late_packets}"
+    failures = f"  failures {len(m.failures)}" if m.failures else ""
+    return (
+        f"{m.server:<16} {m.transport}  {m.cameras:4d} cameras  cpu {m.cpu * 100:6.1f}%  "
+        f"rss {m.rss_mb:6.1f} MB  packets {m.packets}{pacing}{failures}"
+    )
+
+
+def summary(results: list[Measurement], sustained: int | None) -> dict[str, Any]:
+    report: dict[str, Any] = {"measurements": [asdict(m) for m in results]}
+    for transport in ("tcp", "udp"):
+        ours = next((m for m in results if m.server == "camsim" and m.transport == transport), None)
+        theirs = next(
+            (m for m in results if m.server == "gst-rtsp-server" and m.transport == transport),
+            None,
+        )
+        if ours is not None and theirs is not None and theirs.cpu > 0:
+            report[f"cpu_ratio_{transport}"] = round(ours.cpu / theirs.cpu, 3)
+    if sustained is not None:
+        report["max_cameras_per_core"] = sustained
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cameras", type=int, default=50)
+    parser.add_argument("--port", type=int, default=18654)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--media", type=Path, help="default: the default sample")
+    parser.add_argument("--no-gst", action="store_true", help="measure camsim alone")
+    parser.add_argument(
+        "--max-steps",
+        default="100,200,300,400,600",
+        help="camera counts tried for the cameras-per-core figure ('' to skip)",
+    )
+    parser.add_argument("--json", type=Path, help="write the report here")
+    args = parser.parse_args(argv)
+    sample = args.media or default_sample()
+    results = side_by_side(
+        sample, args.cameras, args.port, args.seconds, args.warmup, not args.no_gst
+    )
+    sustained = None
+    steps = [int(s) for s in args.max_steps.split(",") if s.strip()]
+    if steps:
+        sustained, steps_results = max_cameras_per_core(
+            sample, args.port, steps, min(args.seconds, 10.0), args.warmup
+        )
+        results += steps_results
+    report = summary(results, sustained)
+    text = json.dumps(report, indent=2)
+    if args.json is not None:
+        args.json.write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

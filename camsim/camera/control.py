@@ -1,0 +1,435 @@
+"""One RTSP control connection of a camera server: a thin pump around
+:class:`wire.rtsp.RtspServerConnection`, and the camera's answers to each method.
+
+Bytes and time go in (:meth:`RtspControl.receive_data`, the connection's timer); events come out
+and are answered; whatever the connection wants to send is written at once, so an answer always
+reaches the client before the RTP it announces. The same class serves plain, TLS and HTTP-tunnelled
+connections: it only needs a transport to write to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from camsim.camera.device import Camera, track_control
+from camsim.camera.quirks.base import Quirks
+from camsim.camera.sender import (
+    DEFAULT_MAX_BUFFERED,
+    InterleavedSink,
+    MediaSink,
+    RtpSender,
+    TimestampJump,
+)
+from camsim.camera.session import MediaSession, Stream, choose_transport, new_session_id, new_ssrc
+from camsim.camera.udp import UdpMedia
+from wire.rtp import RtcpReceiverReport, RtcpSenderReport, RtpError, parse_compound
+from wire.rtsp import (
+    Authenticator,
+    ConnectionTerminated,
+    Event,
+    Headers,
+    InterleavedFrameReceived,
+    Method,
+    Range,
+    ReaderLimits,
+    RemoteProtocolError,
+    Request,
+    RequestReceived,
+    RequestRejected,
+    Response,
+    RtpInfo,
+    RtpInfoEntry,
+    RtspServerConnection,
+    ServerConfig,
+    SessionExpired,
+    StatusCode,
+    Transport,
+)
+from wire.rtsp.server import DEFAULT_SERVER_METHODS
+
+logger = logging.getLogger(__name__)
+
+SDP_CONTENT_TYPE = "application/sdp"
+BYE_REASON = b"camera shutting down"
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What every connection of a camera server shares.
+
+    ``request_timeout`` bounds a request that has started arriving (slowloris);
+    ``idle_timeout`` closes a connection that has no session and sends nothing.
+    """
+
+    authenticator: Authenticator | None = None
+    session_timeout: int = 60
+    request_timeout: float = 10.0
+    idle_timeout: float = 60.0
+    limits: ReaderLimits = field(default_factory=ReaderLimits)
+    max_buffered: int = DEFAULT_MAX_BUFFERED
+    report_interval: float = 5.0
+    server_name: str = "camsim"
+
+
+class CameraDirectory(Protocol):
+    """The server a connection belongs to."""
+
+    settings: ServerSettings
+    udp: UdpMedia | None
+
+    def find(self, url: str) -> tuple[Camera, str] | None:
+        """The camera ``url`` names and the rest of its path ('' for the camera itself)."""
+
+    def url_of(self, camera: Camera, request_url: str) -> str:
+        """The camera's absolute URL as the client addressed the server."""
+
+    def forget(self, control: RtspControl) -> None:
+        """The connection has closed."""
+
+
+@dataclass
+class ControlCounters:
+    requests: int = 0
+    rejected: int = 0
+    malformed_rtcp: int = 0
+
+
+class RtspControl:
+    """One client connection to a camera server."""
+
+    def __init__(
+        self, server: CameraDirectory, transport: asyncio.WriteTransport, peer_host: str
+    ) -> None:
+        settings = server.settings
+        self.server = server
+        self.transport = transport
+        self.peer_host = peer_host
+        self.connection = RtspServerConnection(
+            ServerConfig(
+                methods=DEFAULT_SERVER_METHODS,
+                authenticator=settings.authenticator,
+                unauthenticated_methods=frozenset({Method.OPTIONS}),
+                request_timeout=settings.request_timeout,
+                limits=settings.limits,
+            )
+        )
+        self.sessions: dict[str, MediaSession] = {}
+        self.counters = ControlCounters()
+        self._loop = asyncio.get_running_loop()
+        self._last_activity = self._loop.time()
+        self._timer: asyncio.TimerHandle | None = None
+        self._rtcp_channels: dict[int, str] = {}  # interleaved RTCP channel -> session id
+        self._handlers: dict[str, Callable[[Request, MediaSession | None], Response]] = {
+            Method.OPTIONS: self._handle_options,
+            Method.DESCRIBE: self._handle_describe,
+            Method.SETUP: self._handle_setup,
+            Method.PLAY: self._handle_play,
+            Method.PAUSE: self._handle_pause,
+            Method.TEARDOWN: self._handle_teardown,
+            Method.GET_PARAMETER: self._handle_parameter,
+            Method.SET_PARAMETER: self._handle_parameter,
+        }
+        self._arm_timer()
+
+    @property
+    def closed(self) -> bool:
+        return self.connection.closed
+
+    @property
+    def playing_sessions(self) -> int:
+        return sum(1 for s in self.sessions.values() if s.playing)
+
+    # Pumping bytes and time.
+
+    def receive_data(self, data: bytes) -> None:
+        now = self._loop.time()
+        self._last_activity = now
+        self.connection.receive_data(data, now)
+        self._pump()
+
+    def receive_eof(self) -> None:
+        self.connection.receive_eof()
+        self._pump()
+
+    def close(self, reason: str) -> None:
+        self.connection.close(reason)
+        self._pump()
+
+    def shutdown(self) -> None:
+        """Say RTCP BYE on every stream that plays, then close (the server is stopping)."""
+        now = self._loop.time()
+        for session in self.sessions.values():
+            session.say_bye(now, BYE_REASON)
+        self.close("server shutting down")
+
+    def _pump(self) -> None:
+        while (event := self.connection.next_event()) is not None:
+            self._handle_event(event)
+            self._flush()
+        self._flush()
+        if self.connection.closed:
+            self._finish()
+        else:
+            self._arm_timer()
+
+    def _flush(self) -> None:
+        data = self.connection.data_to_send()
+        if data and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def _arm_timer(self) -> None:
+        deadline = self.connection.get_timer()
+        if not self.sessions:
+            idle = self._last_activity + self.server.settings.idle_timeout
+            deadline = idle if deadline is None else min(deadline, idle)
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if deadline is not None:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        now = self._loop.time()
+        self.connection.handle_timer(now)
+        idle_timeout = self.server.settings.idle_timeout
+        if not self.sessions and now >= self._last_activity + idle_timeout:
+            self.connection.close(f"no request for {idle_timeout:g} s")
+        self._pump()
+
+    def _finish(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        for session in self.sessions.values():
+            session.close()
+        self.sessions.clear()
+        self._rtcp_channels.clear()
+        if not self.transport.is_closing():
+            self.transport.close()
+        self.server.forget(self)
+
+    # Events.
+
+    def _handle_event(self, event: Event) -> None:
+        if isinstance(event, RequestReceived):
+            self.counters.requests += 1
+            self._handle_request(event.request, event.session_id)
+        elif isinstance(event, InterleavedFrameReceived):
+            self._handle_interleaved(event.channel, event.payload)
+        elif isinstance(event, SessionExpired):
+            session = self.sessions.pop(event.session_id, None)
+            if session is not None:
+                logger.info("session %s on %s expired", event.session_id, session.camera.path)
+                self._drop_channels(event.session_id)
+                session.close()
+                self._last_activity = self._loop.time()  # idle from now, not from the last request
+        elif isinstance(event, RequestRejected):
+            self.counters.requests += 1
+            self.counters.rejected += 1
+            logger.debug("answered %d: %s", event.status_code, event.reason)
+        elif isinstance(event, ConnectionTerminated):
+            logger.debug("connection from %s closed: %s", self.peer_host, event.reason)
+
+    def _handle_request(self, request: Request, session_id: str | None) -> None:
+        session = self.sessions.get(session_id) if session_id is not None else None
+        found = self.server.find(request.url)
+        camera = session.camera if session is not None else found[0] if found else None
+        try:
+            response = self._handlers[request.method](request, session)
+        except Exception:  # a bug here must cost one answer, not the server
+            logger.exception("%s %s failed", request.method, request.url)
+            response = Response(StatusCode.INTERNAL_SERVER_ERROR)
+        response.headers.add("Server", self.server.settings.server_name)
+        quirks = camera.quirks if camera is not None else Quirks()
+        edited = quirks.edit_response(request, response)
+        if edited is not None:
+            self.connection.send_response(request, edited)
+
+    def _handle_interleaved(self, channel: int, payload: bytes) -> None:
+        session_id = self._rtcp_channels.get(channel)
+        if session_id is None:
+            return  # RTP from the client, or a channel we never set up: ignored
+        try:
+            packets = parse_compound(payload)
+        except RtpError:
+            self.counters.malformed_rtcp += 1
+            return
+        if any(isinstance(p, RtcpReceiverReport | RtcpSenderReport) for p in packets):
+            self.connection.refresh_session(session_id, self._loop.time())
+
+    def _drop_channels(self, session_id: str) -> None:
+        for channel in [c for c, s in self._rtcp_channels.items() if s == session_id]:
+            del self._rtcp_channels[channel]
+
+    # Methods.
+
+    def _handle_options(self, request: Request, session: MediaSession | None) -> Response:
+        public = ", ".join(m.value for m in Method if m in DEFAULT_SERVER_METHODS)
+        return Response(StatusCode.OK, headers=Headers([("Public", public)]))
+
+    def _handle_describe(self, request: Request, session: MediaSession | None) -> Response:
+        found = self.server.find(request.url)
+        if found is None or found[1]:
+            return Response(StatusCode.NOT_FOUND)
+        accept = request.headers.get("Accept")
+        if accept is not None and not any(
+            kind.split(";")[0].strip() in (SDP_CONTENT_TYPE, "application/*", "*/*")
+            for kind in accept.split(",")
+        ):
+            return Response(StatusCode.NOT_ACCEPTABLE)
+        camera = found[0]
+        base = self.server.url_of(camera, request.url) + "/"
+        host = urlsplit(base).hostname or "0.0.0.0"
+        headers = Headers([("Content-Base", base), ("Content-Type", SDP_CONTENT_TYPE)])
+        body = camera.session_description(host if ":" not in host else "0.0.0.0")
+        return Response(StatusCode.OK, headers=headers, body=body)
+
+    def _handle_setup(self, request: Request, session: MediaSession | None) -> Response:
+        found = self.server.find(request.url)
+        if found is None:
+            return Response(StatusCode.NOT_FOUND)
+        camera, rest = found
+        track = _track_of(camera, rest)
+        if track is None:
+            # The aggregate URL names a stream only when there is just one (§C.1.1).
+            return Response(StatusCode.NOT_FOUND)
+        if session is not None and session.camera is not camera:
+            return Response(StatusCode.AGGREGATE_OPERATION_NOT_ALLOWED)
+        value = request.headers.get("Transport")
+        if value is None:
+            return Response(StatusCode.BAD_REQUEST, "Transport Header Required")
+        try:
+            requested = Transport.parse(value)
+        except RemoteProtocolError:
+            return Response(StatusCode.UNSUPPORTED_TRANSPORT)
+        udp = self.server.udp
+        reply = choose_transport(requested, track, udp)
+        if reply is None:
+            return Response(StatusCode.UNSUPPORTED_TRANSPORT)
+        reply = camera.quirks.edit_transport(replace(reply, ssrc=new_ssrc()), requested.first)
+        ssrc = reply.ssrc if reply.ssrc is not None else new_ssrc()
+        session_id = session.session_id if session is not None else new_session_id()
+        sink: MediaSink
+        rtcp_address = None
+        if reply.interleaved is not None:
+            channels = reply.interleaved
+            rtcp_channel = channels.last if channels.last is not None else channels.first + 1
+            sink = InterleavedSink(
+                self.transport,
+                channels.first,
+                rtcp_channel,
+                max_buffered=self.server.settings.max_buffered,
+            )
+            self._rtcp_channels[rtcp_channel] = session_id
+        else:
+            assert udp is not None
+            assert reply.client_port is not None
+            ports = reply.client_port
+            rtcp_address = (self.peer_host, ports.last or ports.first + 1)
+            sink = udp.sink((self.peer_host, ports.first), rtcp_address)
+            udp.watch(rtcp_address, ssrc, self._refresher(session_id))
+        plan = camera.plan.tracks[track]
+        sender = RtpSender(
+            track,
+            plan.clock_rate,
+            ssrc,
+            sink,
+            first_sequence=secrets.randbits(16),
+            timestamp_offset=secrets.randbits(32),
+            cname=f"{camera.name}@camsim",
+        )
+        if session is None:
+            session = self.sessions[session_id] = MediaSession(
+                session_id, camera, udp, report_interval=self.server.settings.report_interval
+            )
+        session.add(track, Stream(sender, reply, rtcp_address), self._loop.time())
+        headers = Headers(
+            [
+                ("Transport", camera.quirks.format_transport(reply)),
+                ("Session", f"{session_id};timeout={camera.session_timeout}"),
+            ]
+        )
+        return Response(StatusCode.OK, headers=headers)
+
+    def _handle_play(self, request: Request, session: MediaSession | None) -> Response:
+        if session is None:
+            return Response(StatusCode.SESSION_NOT_FOUND)
+        value = request.headers.get("Range")
+        if value is not None:
+            try:
+                Range.parse(value)  # a live camera plays from now whatever the start
+            except RemoteProtocolError:
+                return Response(StatusCode.INVALID_RANGE)
+        camera = session.camera
+        now = self._loop.time()
+        if not session.playing:
+            self._prepare_play(session, now)
+        first = session.play(now)
+        base = self.server.url_of(camera, request.url)
+        entries = [
+            camera.quirks.edit_rtp_info(
+                RtpInfoEntry(f"{base}/{track_control(track)}", seq=seq, rtptime=rtptime)
+            )
+            for track, (seq, rtptime) in sorted(first.items())
+        ]
+        headers = Headers(
+            [
+                ("Range", Range.npt("0.000").serialize()),
+                ("RTP-Info", RtpInfo(tuple(entries)).serialize()),
+            ]
+        )
+        return Response(StatusCode.OK, headers=headers)
+
+    def _prepare_play(self, session: MediaSession, now: float) -> None:
+        quirks = session.camera.quirks
+        jump = quirks.timestamp_jump()
+        if jump is not None:
+            after, seconds = jump
+            for stream in session.streams.values():
+                ticks = round(seconds * stream.sender.clock_rate)
+                stream.sender.jump = TimestampJump(now + after, ticks)
+        if quirks.sender_report_before_play:
+            session.send_reports(now, only_senders=False)
+
+    def _handle_pause(self, request: Request, session: MediaSession | None) -> Response:
+        if session is None:
+            return Response(StatusCode.SESSION_NOT_FOUND)
+        session.pause()
+        return Response(StatusCode.OK)
+
+    def _handle_teardown(self, request: Request, session: MediaSession | None) -> Response:
+        if session is not None:
+            self.sessions.pop(session.session_id, None)
+            self._drop_channels(session.session_id)
+            session.close()
+        return Response(StatusCode.OK)
+
+    def _handle_parameter(self, request: Request, session: MediaSession | None) -> Response:
+        # An empty GET_PARAMETER or SET_PARAMETER is a keepalive (§10.8, ONVIF); a camera
+        # without parameters understands none that are named.
+        if request.body.strip():
+            return Response(StatusCode.PARAMETER_NOT_UNDERSTOOD)
+        return Response(StatusCode.OK)
+
+    def _refresher(self, session_id: str) -> Callable[[float], None]:
+        def refresh(now: float) -> None:
+            self.connection.refresh_session(session_id, now)
+
+        return refresh
+
+
+def _track_of(camera: Camera, rest: str) -> int | None:
+    """The track a SETUP URL names: its control suffix, or the only track of the camera."""
+    if not rest:
+        return 0 if camera.track_count == 1 else None
+    for track in range(camera.track_count):
+        if rest == track_control(track):
+            return track
+    return None
