@@ -22,6 +22,7 @@ from refserver.config import (
     parse_stream_key,
 )
 from refserver.hls import HlsOptions
+from refserver.hls.writer import SEGMENT_FORMATS
 from refserver.server import ReferenceServer
 
 logger = logging.getLogger("refserver")
@@ -73,6 +74,11 @@ OptionsT = TypeVar("OptionsT", HlsOptions, Limits)
 )
 @click.option("--target-duration", type=click.FloatRange(min=0, min_open=True), help="Seconds.")
 @click.option("--window", type=click.IntRange(1), help="Segments in the live playlist.")
+@click.option(
+    "--segment-format",
+    type=click.Choice(sorted(SEGMENT_FORMATS)),
+    help="HLS segments: MPEG-TS, or fragmented MP4 (CMAF).  [default: mpegts]",
+)
 @click.option("--max-connections", type=click.IntRange(1))
 @click.option("--idle-timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds.")
 @click.option("--log-format", type=click.Choice(LOG_FORMATS), help="[default: text]")
@@ -83,6 +89,7 @@ def main(
     stream_keys: tuple[str, ...],
     target_duration: float | None,
     window: int | None,
+    segment_format: str | None,
     max_connections: int | None,
     idle_timeout: float | None,
     **flags: object,
@@ -99,7 +106,12 @@ def main(
         if stream_keys:
             flags["stream_keys"] = dict(parse_stream_key(text) for text in stream_keys)
         config = config.with_changes(
-            hls=_with(config.hls, target_duration=target_duration, window=window),
+            hls=_with(
+                config.hls,
+                target_duration=target_duration,
+                window=window,
+                segment_format=segment_format,
+            ),
             limits=_with(config.limits, max_connections=max_connections, idle_timeout=idle_timeout),
             **flags,
         )

@@ -22,6 +22,7 @@ Every flag has a TOML twin, so a deployment can be described in one file::
     [hls]
     target_duration = 2.0
     window = 6
+    segment_format = "mpegts"              # or "fmp4" (CMAF: init-N.mp4 and .m4s segments)
 
     [limits]
     max_connections = 256
@@ -142,7 +143,7 @@ _TABLES: dict[str, dict[str, tuple[str, _Converter]]] = {
     "http": {"port": ("http_port", int)},
     "log": {"format": ("log_format", str), "level": ("log_level", str)},
 }
-_HLS_KEYS = {"target_duration": float, "window": int}
+_HLS_KEYS = {"target_duration": float, "window": int, "segment_format": str}
 _LIMIT_KEYS = {f.name: (float if f.type == "float" else int) for f in fields(Limits)}
 
 

@@ -4,7 +4,8 @@ Routes::
 
     GET /                              the index page (``?play=NAME`` starts that player)
     GET /live/<name>/index.m3u8        a stream's media playlist
-    GET /live/<name>/<segment>.ts      its segments
+    GET /live/<name>/<segment>.ts      its segments (MPEG-TS)
+    GET /live/<name>/<segment>.m4s     its segments (fMP4), with their init segments <init>.mp4
     GET /api/streams                   every known stream with its stats
     GET /api/streams/<name>            one stream
     GET /static/hls.min.js             the vendored hls.js (scripts/update-hlsjs)
@@ -31,7 +32,9 @@ from refserver.streams import StreamRegistry, valid_stream_name
 
 MIME_PLAYLIST = "application/vnd.apple.mpegurl"
 MIME_SEGMENT = "video/mp2t"
-HLS_FILE = re.compile(r"[A-Za-z0-9_\-]{1,64}\.(m3u8|ts)")
+MIME_FMP4 = "video/mp4"
+HLS_FILE = re.compile(r"[A-Za-z0-9_\-]{1,64}\.(m3u8|ts|m4s|mp4)")
+SEGMENT_TYPES = {"ts": MIME_SEGMENT, "m4s": MIME_FMP4, "mp4": MIME_FMP4}
 STATIC_FILES = {
     "hls.min.js": "text/javascript",
     "hls.js.LICENSE": "text/plain",
@@ -124,7 +127,7 @@ async def _hls_file(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(
         path,
         headers={
-            "Content-Type": MIME_SEGMENT,
+            "Content-Type": SEGMENT_TYPES[match.group(1)],
             "Cache-Control": f"public, max-age={SEGMENT_MAX_AGE}",
         },
     )

@@ -1,4 +1,4 @@
-"""The HLS packager: frames from any source in, MPEG-TS segments and live playlists out."""
+"""The HLS packager: frames from any source in, MPEG-TS or fMP4 segments and live playlists out."""
 
 from refserver.hls.media import AudioConfig, Frame, FrameKind, VideoConfig
 from refserver.hls.segmenter import HlsOptions, HlsSegmenter

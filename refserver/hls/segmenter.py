@@ -1,4 +1,4 @@
-"""The HLS packager of one stream: frames in, MPEG-TS segments and a live media playlist out.
+"""The HLS packager of one stream: frames in, segments and a live media playlist out.
 
 Segments start at a video keyframe once the open one has reached the target duration, so every
 segment starts with an IDR (H.265: IRAP) and the playlist says ``EXT-X-INDEPENDENT-SEGMENTS``.
@@ -6,6 +6,12 @@ A discontinuity (the source restarted, the codec or parameter sets changed, time
 backwards) closes the open segment and marks the next one ``EXT-X-DISCONTINUITY``. The playlist
 is a sliding window; removed segments stay in storage as long as RFC 8216 §6.2.2 asks, then go.
 Each segment is written before the playlist that lists it, both atomically.
+
+Segments are MPEG-TS or fragmented MP4 (``HlsOptions.segment_format``), written by a
+:class:`~refserver.hls.writer.SegmentWriter`. An fMP4 stream also has an init segment per track
+configuration, each under its own name (``init-0.mp4``, ``init-1.mp4``, ...): segments still in
+the playlist keep the init segment they were made for, and ``EXT-X-MAP`` changes with the
+discontinuity. An init segment goes the way of the last segment that used it.
 
 The first playlist fixes ``EXT-X-TARGETDURATION`` for the stream's life (§6.2.1 allows no
 change): the configured target, or the first segment's rounded duration when the source's GOP
@@ -17,20 +23,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from refserver.hls.media import CLOCK_RATE, AudioConfig, Frame, FrameKind, VideoConfig
 from refserver.hls.retention import Retention
 from refserver.hls.stats import HlsStats
 from refserver.hls.storage import Storage
-from wire.codec.aac import AudioSpecificConfig
+from refserver.hls.writer import SEGMENT_FORMATS
 from wire.codec.errors import CodecError
-from wire.codec.nal import VideoCodec, nal_type, parameter_set_types
+from wire.codec.nal import nal_type, parameter_set_types
 from wire.codec.stamp import read_stamp_nalus
-from wire.hls.playlist import MediaPlaylist, MediaSegment, round_duration
+from wire.hls.playlist import InitSection, MediaPlaylist, MediaSegment, round_duration
 from wire.hls.render import render
-from wire.ts.muxer import TsMuxer
 
 logger = logging.getLogger(__name__)
 
@@ -46,18 +51,35 @@ Clock = Callable[[], float]
 
 @dataclass(frozen=True, slots=True)
 class HlsOptions:
-    """``target_duration`` in seconds; ``window`` segments in the live playlist."""
+    """``target_duration`` in seconds; ``window`` segments in the live playlist.
+
+    ``segment_format`` is ``mpegts`` or ``fmp4``; ``segment_name`` None takes the format's
+    default (``segment{sequence}.ts``, ``seg-{sequence}.m4s``). ``init_name`` names the fMP4
+    init segments, one per track configuration.
+    """
 
     target_duration: float = 2.0
     window: int = 6
     playlist_name: str = "index.m3u8"
-    segment_name: str = "segment{sequence}.ts"
+    segment_name: str | None = None
+    segment_format: str = "mpegts"
+    init_name: str = "init-{generation}.mp4"
 
     def __post_init__(self) -> None:
+        if self.segment_format not in SEGMENT_FORMATS:
+            raise ValueError(
+                f"HLS segment format {self.segment_format!r} is not one of "
+                f"{', '.join(SEGMENT_FORMATS)}"
+            )
         if self.target_duration <= 0:
             raise ValueError(f"HLS target duration {self.target_duration} s is not positive")
         if self.window < 1:
             raise ValueError(f"HLS window of {self.window} segments")
+
+    def segment_file(self, sequence: int) -> str:
+        """The file name of segment ``sequence``."""
+        pattern = self.segment_name or SEGMENT_FORMATS[self.segment_format].segment_name
+        return pattern.format(sequence=sequence)
 
 
 @dataclass(slots=True)
@@ -65,9 +87,9 @@ class _OpenSegment:
     sequence: int
     start_pts: int
     end_pts: int
+    end_dts: int
     discontinuity: bool
     program_date_time: datetime | None
-    data: bytearray
 
 
 class HlsSegmenter:
@@ -90,7 +112,10 @@ class HlsSegmenter:
         self._clock = clock
         self._video = video
         self._audio = audio
-        self._muxer = TsMuxer(*self._muxer_config())
+        self._writer = SEGMENT_FORMATS[self.options.segment_format].writer(video, audio)
+        self._init_generation = -1
+        self._init_section: InitSection | None = None
+        self._init_used = False
         self._segments: list[MediaSegment] = []
         self._media_sequence = 0
         self._discontinuity_sequence = 0
@@ -103,6 +128,7 @@ class HlsSegmenter:
         self._anchor: tuple[int, float] | None = None  # (pts, wallclock seconds)
         self._retention = Retention()
         self._ended = False
+        self._write_init(self._writer.configure(video, audio))
 
     # Public API
 
@@ -111,15 +137,15 @@ class HlsSegmenter:
         """The playlist as last written, None before the first segment is complete."""
         if self._target_duration is None:
             return None
-        return MediaPlaylist(
+        playlist = MediaPlaylist(
             target_duration=self._target_duration,
             segments=tuple(self._segments),
-            version=3,
             media_sequence=self._media_sequence,
             discontinuity_sequence=self._discontinuity_sequence,
             independent_segments=True,
             endlist=self._ended,
         )
+        return replace(playlist, version=playlist.required_version())
 
     def configure(self, video: VideoConfig | None, audio: AudioConfig | None) -> None:
         """New track configurations (a new sequence header); a change is a discontinuity."""
@@ -129,7 +155,7 @@ class HlsSegmenter:
             raise ValueError("HLS segmenter: needs a video or an audio track")
         self._break("track configuration changed")
         self._video, self._audio = video, audio
-        self._muxer.configure(*self._muxer_config())
+        self._write_init(self._writer.configure(video, audio))
 
     def discontinuity(self) -> None:
         """The source restarted: close the open segment, mark the next a discontinuity."""
@@ -148,7 +174,7 @@ class HlsSegmenter:
     def finish(self, *, endlist: bool = False) -> None:
         """Close the open segment; with ``endlist`` the stream is over for good."""
         if self._open is not None:
-            self._close(self._open.end_pts)
+            self._close(self._open.end_pts, self._open.end_dts)
         if endlist and self._target_duration is not None:
             self._ended = True
             self._write_playlist()
@@ -171,17 +197,16 @@ class HlsSegmenter:
             self._adopt_parameter_sets(video, frame)
         self._note_wallclock(frame)
         if frame.keyframe and (self._open is None or self._due(frame.pts)):
-            self._start(frame.pts)
+            self._start(frame.pts, frame.dts)
         if self._last_dts is not None and frame.dts > self._last_dts:
             self._frame_ticks = frame.dts - self._last_dts
         self._last_dts = frame.dts
         if self._open is None:
             self.stats.frames_dropped += 1
             return
-        self._open.data += self._muxer.video_access_unit(
-            frame.nalus, frame.pts, frame.dts, frame.keyframe
-        )
+        self._writer.add(frame)
         self._open.end_pts = max(self._open.end_pts, frame.pts + self._frame_ticks)
+        self._open.end_dts = frame.dts + self._frame_ticks
 
     def _push_audio(self, frame: Frame) -> None:
         audio = self._audio
@@ -193,14 +218,15 @@ class HlsSegmenter:
             if self._last_dts is not None and frame.dts < self._last_dts:
                 self._break(f"audio PTS went back from {self._last_dts} to {frame.dts}")
             if self._open is None or self._due(frame.pts):
-                self._start(frame.pts)
+                self._start(frame.pts, frame.dts)
             self._last_dts = frame.dts
         if self._open is None:
             self.stats.frames_dropped += 1
             return
-        self._open.data += self._muxer.audio_frame(frame.data, frame.pts)
+        self._writer.add(frame)
         if self._video is None:
             self._open.end_pts = max(self._open.end_pts, frame.pts + ticks)
+            self._open.end_dts = frame.dts + ticks
 
     def _due(self, pts: int) -> bool:
         assert self._open is not None
@@ -247,25 +273,26 @@ class HlsSegmenter:
 
     # Segments and the playlist
 
-    def _start(self, pts: int) -> None:
+    def _start(self, pts: int, dts: int) -> None:
         if self._open is not None:
-            self._close(pts)
+            self._close(pts, dts)
         milliseconds = round(self._wallclock_at(pts) * 1000)
         self._open = _OpenSegment(
             sequence=self._next_sequence,
             start_pts=pts,
             end_pts=pts,
+            end_dts=dts,
             discontinuity=self._pending_discontinuity,
             program_date_time=datetime.fromtimestamp(milliseconds / 1000, UTC),
-            data=bytearray(self._muxer.tables()),
         )
+        self._writer.begin()
         self._next_sequence += 1
         self._pending_discontinuity = False
 
     def _break(self, reason: str) -> None:
         started = self._open is not None or self._next_sequence > 0
         if self._open is not None:
-            self._close(self._open.end_pts)
+            self._close(self._open.end_pts, self._open.end_dts)
         self._last_dts = None
         self._anchor = None
         if started:
@@ -273,17 +300,18 @@ class HlsSegmenter:
             self._pending_discontinuity = True
             self.stats.discontinuities += 1
 
-    def _close(self, end_pts: int) -> None:
+    def _close(self, end_pts: int, end_dts: int) -> None:
         segment = self._open
         assert segment is not None
         self._open = None
         end_pts = max(end_pts, segment.start_pts + self._frame_ticks)
         duration = round((end_pts - segment.start_pts) / CLOCK_RATE, 6)
-        name = self.options.segment_name.format(sequence=segment.sequence)
-        self.storage.write(name, bytes(segment.data))
+        name = self.options.segment_file(segment.sequence)
+        data = self._writer.end(end_dts)
+        self.storage.write(name, data)
         now = self._clock()
         self.stats.segments_written += 1
-        self.stats.bytes_written += len(segment.data)
+        self.stats.bytes_written += len(data)
         self.stats.last_segment_at = now
         if self._target_duration is None:
             self._target_duration = max(
@@ -303,8 +331,10 @@ class HlsSegmenter:
                 duration=duration,
                 discontinuity=segment.discontinuity,
                 program_date_time=segment.program_date_time,
+                init_section=self._init_section,
             )
         )
+        self._init_used = True
         self._slide(now)
         self._write_playlist()
 
@@ -322,20 +352,27 @@ class HlsSegmenter:
             if removed.discontinuity:
                 self._discontinuity_sequence += 1
             self._retention.removed(removed.uri, removed.duration, now)
+            init = removed.init_section
+            if init is not None and init != self._segments[0].init_section:
+                self._retention.removed(init.uri, removed.duration, now)
 
     def _write_playlist(self) -> None:
         playlist = self.playlist
         assert playlist is not None
         self.storage.write(self.options.playlist_name, render(playlist).encode())
         self.stats.playlists_written += 1
-        self._retention.published([s.uri for s in playlist.segments], playlist.duration)
+        names = [s.uri for s in playlist.segments]
+        names += {s.init_section.uri: None for s in playlist.segments if s.init_section}
+        self._retention.published(names, playlist.duration)
 
-    def _muxer_config(
-        self,
-    ) -> tuple[VideoCodec | None, AudioSpecificConfig | None, tuple[bytes, ...]]:
-        video, audio = self._video, self._audio
-        return (
-            video.codec if video is not None else None,
-            audio.asc if audio is not None else None,
-            video.parameter_sets if video is not None else (),
-        )
+    def _write_init(self, data: bytes | None) -> None:
+        """Store a new initialization section; the next segments point to it."""
+        if data is None:
+            return
+        if self._init_section is not None and not self._init_used:
+            self.storage.delete(self._init_section.uri)  # no segment ever pointed to it
+        self._init_used = False
+        self._init_generation += 1
+        name = self.options.init_name.format(generation=self._init_generation)
+        self.storage.write(name, data)
+        self._init_section = InitSection(name)

@@ -142,3 +142,28 @@ def test_ctrl_c_finishes_open_segments_and_playlists(
     messages = [e["message"] for e in refserver.log_entries()]
     assert messages.index("shutting down") < messages.index("publish stopped")
     assert messages[-1] == "stopped"
+
+
+def test_fmp4_segments_from_the_command(tmp_path: Path, sample_path: Path):
+    server = RefserverProcess(
+        tmp_path / "refserver", "--target-duration=1", "--segment-format=fmp4"
+    )
+    server.start()
+    try:
+        wait_exit(ffmpeg_push(sample_path, server.rtmp_url("test")))
+        status, body = server.get("/live/test/index.m3u8")
+        assert status == 200
+        assert only_errors(check_playlist(body)) == []
+        playlist = parse(body)
+        assert playlist.version is not None
+        assert playlist.version >= 6
+        assert playlist.segments[0].init_section is not None
+        init_status, init = server.get(f"/live/test/{playlist.segments[0].init_section.uri}")
+        assert init_status == 200
+        assert init[4:8] == b"ftyp"
+        assert all(s.uri.endswith(".m4s") for s in playlist.segments)
+
+        streams = ffprobe_streams(server.http_url("/live/test/index.m3u8"))
+        assert sorted(str(s["codec_name"]) for s in streams) == ["aac", "h264"]
+    finally:
+        server.stop()
