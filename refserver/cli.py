@@ -18,6 +18,7 @@ from refserver.config import (
     ConfigError,
     Limits,
     ServerConfig,
+    SourceConfig,
     load_config,
     parse_stream_key,
 )
@@ -72,6 +73,13 @@ OptionsT = TypeVar("OptionsT", HlsOptions, Limits)
     metavar="NAME=KEY",
     help="Only publishes of NAME?key=KEY are accepted; '*=KEY' for any name. Repeatable.",
 )
+@click.option(
+    "--pull",
+    "pulls",
+    multiple=True,
+    metavar="[NAME=]URL",
+    help="Pull an RTSP camera as stream NAME (default: the URL's last path segment). Repeatable.",
+)
 @click.option("--target-duration", type=click.FloatRange(min=0, min_open=True), help="Seconds.")
 @click.option("--window", type=click.IntRange(1), help="Segments in the live playlist.")
 @click.option(
@@ -87,6 +95,7 @@ def main(
     config_path: Path | None,
     no_rtmps: bool,
     stream_keys: tuple[str, ...],
+    pulls: tuple[str, ...],
     target_duration: float | None,
     window: int | None,
     segment_format: str | None,
@@ -105,6 +114,8 @@ def main(
         config = load_config(config_path) if config_path is not None else ServerConfig()
         if stream_keys:
             flags["stream_keys"] = dict(parse_stream_key(text) for text in stream_keys)
+        if pulls:
+            flags["sources"] = config.sources + tuple(SourceConfig.from_text(t) for t in pulls)
         config = config.with_changes(
             hls=_with(
                 config.hls,

@@ -40,6 +40,11 @@ Every flag has a TOML twin, so a deployment can be described in one file::
     format = "text"                        # or "json"
     level = "info"
 
+    [[source]]                             # an RTSP camera to pull; repeatable
+    name = "door"                          # default: the URL's last path segment
+    url = "rtsp://user:pass@192.0.2.10:554/stream1"
+    transport = "tcp"                      # RTP interleaved on the RTSP connection, or "udp"
+
 A publisher gives its key in the stream name, as OBS's stream key field does:
 ``rtmp://host/live/test?key=secret``. Without any keys configured every name may publish.
 """
@@ -51,8 +56,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from refserver.hls import HlsOptions
+from refserver.streams import valid_stream_name
 
 DEFAULT_BIND = "127.0.0.1"
 DEFAULT_RTMP_PORT = 1935
@@ -61,6 +68,7 @@ DEFAULT_HTTP_PORT = 8080
 DEFAULT_APP = "live"
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+PULL_TRANSPORTS = ("tcp", "udp")
 
 
 class ConfigError(ValueError):
@@ -85,6 +93,40 @@ class Limits:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """An RTSP camera the server pulls and packages as stream ``name``."""
+
+    name: str
+    url: str
+    transport: str = "tcp"
+
+    def __post_init__(self) -> None:
+        if not valid_stream_name(self.name):
+            raise ConfigError(f"source name {self.name!r} is not a valid stream name")
+        parts = urlsplit(self.url)
+        if parts.scheme.lower() != "rtsp" or not parts.hostname:
+            raise ConfigError(f"source {self.name!r}: {self.url!r} is not an rtsp:// URL")
+        if self.transport not in PULL_TRANSPORTS:
+            raise ConfigError(
+                f"source {self.name!r}: transport {self.transport!r} is not one of "
+                f"{PULL_TRANSPORTS}"
+            )
+
+    @classmethod
+    def from_text(cls, text: str) -> SourceConfig:
+        """``URL`` or ``NAME=URL`` from the command line; the name defaults to the URL's last
+        path segment."""
+        name, sep, url = text.partition("=")
+        if not sep or "://" in name:
+            name, url = "", text
+        if not name:
+            name = urlsplit(url).path.rstrip("/").rpartition("/")[2]
+        if not name:
+            raise ConfigError(f"pull URL {text!r} has no path to name the stream; use NAME=URL")
+        return cls(name, url)
+
+
+@dataclass(frozen=True, slots=True)
 class ServerConfig:
     """Everything ``refserver`` needs to run; ``None`` ports are turned off."""
 
@@ -101,6 +143,7 @@ class ServerConfig:
     stream_keys: Mapping[str, str] = field(default_factory=dict)
     hls: HlsOptions = field(default_factory=HlsOptions)
     limits: Limits = field(default_factory=Limits)
+    sources: tuple[SourceConfig, ...] = ()
     log_format: str = "text"
     log_level: str = "info"
 
@@ -124,6 +167,10 @@ class ServerConfig:
         for name, key in self.stream_keys.items():
             if not key:
                 raise ConfigError(f"stream key for {name!r} is empty")
+        names = [source.name for source in self.sources]
+        for name in names:
+            if names.count(name) > 1:
+                raise ConfigError(f"two sources are named {name!r}")
 
     def with_changes(self, **changes: Any) -> ServerConfig:
         """A copy with top-level fields changed; ``None`` values are left out (flag not given)."""
@@ -180,6 +227,8 @@ def from_mapping(data: Mapping[str, Any], base: ServerConfig, *, root: Path) -> 
             changes["limits"] = _options(key, value, _LIMIT_KEYS, Limits, base.limits)
         elif key == "publish":
             changes["stream_keys"] = _stream_keys(value)
+        elif key == "source":
+            changes["sources"] = _sources(value)
         else:
             raise ConfigError(f"unknown setting {key}")
     for name in ("hls_dir", "state_dir", "cert", "key"):
@@ -228,6 +277,26 @@ def _stream_keys(value: object) -> dict[str, str]:
         if not isinstance(key, str):
             raise ConfigError(f"publish.keys.{name} must be a string")
     return dict(keys)
+
+
+def _sources(value: object) -> tuple[SourceConfig, ...]:
+    if not isinstance(value, list):
+        raise ConfigError("source must be an array of tables ([[source]])")
+    sources = []
+    for index, item in enumerate(value, start=1):
+        table = _table(f"source {index}", item)
+        unknown = set(table) - {"name", "url", "transport"}
+        if unknown:
+            raise ConfigError(f"unknown setting source.{sorted(unknown)[0]}")
+        url = _convert(f"source {index} url", table.get("url"), str)
+        name = table.get("name")
+        transport = _convert(f"source {index} transport", table.get("transport", "tcp"), str)
+        if name is None:
+            source = SourceConfig.from_text(url)
+        else:
+            source = SourceConfig(_convert(f"source {index} name", name, str), url)
+        sources.append(replace(source, transport=transport))
+    return tuple(sources)
 
 
 def parse_stream_key(text: str) -> tuple[str, str]:

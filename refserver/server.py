@@ -1,4 +1,5 @@
-"""The whole reference server: RTMP/RTMPS ingest, the stream registry and HTTP, in one loop."""
+"""The whole reference server: RTMP/RTMPS ingest, RTSP pull, the stream registry and HTTP, in
+one loop."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from refserver.http import create_app
 from refserver.ingest.keys import StreamKeys
 from refserver.ingest.server import IngestServer
 from refserver.ingest.session import IngestContext
+from refserver.pull import PullSource
 from refserver.streams import StreamRegistry
 from refserver.tls import self_signed_certificate, server_context
 
@@ -55,6 +57,7 @@ class ReferenceServer:
             rtmps_port=config.rtmps_port,
             ssl_context=self._ssl_context() if config.rtmps_port is not None else None,
         )
+        self.pulls = [PullSource(source, self.registry) for source in config.sources]
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -87,6 +90,8 @@ class ReferenceServer:
             await self._site.start()
             address = f"http://{self.config.bind}:{self.http_port}/"
             logger.info("listening", extra={"protocol": "http", "address": address})
+        for pull in self.pulls:
+            pull.start()
         self._ticker = asyncio.create_task(self._tick())
         logger.info("hls folder", extra={"path": str(self.hls_dir)})
 
@@ -96,6 +101,8 @@ class ReferenceServer:
             self._ticker.cancel()
             self._ticker = None
         await self.ingest.stop()
+        for pull in self.pulls:
+            await pull.stop()
         self.registry.close()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from refserver.hls import (
     AudioConfig,
@@ -37,6 +38,14 @@ LATENCY_SAMPLES = 1800
 """Enough for a minute of 30 fps video."""
 
 Clock = Callable[[], float]
+
+
+class StreamSource(Protocol):
+    """A source the server pulls the stream from (an RTSP camera), as opposed to a publisher."""
+
+    def describe(self) -> dict[str, object]:
+        """Its state for the JSON API."""
+        ...
 
 
 class StreamBusy(Exception):
@@ -135,6 +144,7 @@ class LiveStream:
         self.offline_since: float | None = None
         self.video: VideoConfig | None = None
         self.audio: AudioConfig | None = None
+        self.source: StreamSource | None = None
         self._restarted = False
 
     @property
@@ -239,6 +249,7 @@ class LiveStream:
                 "target_duration_overruns": segmenter.stats.target_duration_overruns,
             },
             "metadata": {k: v for k, v in self.metadata.items() if _plain(v)},
+            "source": None if self.source is None else self.source.describe(),
         }
 
 
@@ -269,15 +280,20 @@ class StreamRegistry:
     def get(self, name: str) -> LiveStream | None:
         return self._streams.get(name)
 
-    def claim(self, name: str, publisher: Publisher) -> LiveStream:
-        """Start publishing ``name``; raises :class:`StreamBusy` when it is live already."""
+    def prepare(self, name: str) -> LiveStream:
+        """The stream called ``name``, made (not yet live) if it is new."""
         stream = self._streams.get(name)
         if stream is None:
             folder = self.hls_dir / name
             if folder.exists():
                 shutil.rmtree(folder)  # a previous run's files would show under new names
             stream = self._streams[name] = LiveStream(name, folder, self.options, self.clock)
-        elif stream.live:
+        return stream
+
+    def claim(self, name: str, publisher: Publisher) -> LiveStream:
+        """Start publishing ``name``; raises :class:`StreamBusy` when it is live already."""
+        stream = self.prepare(name)
+        if stream.live:
             raise StreamBusy(name)
         stream.start(publisher)
         return stream
@@ -294,6 +310,7 @@ class StreamRegistry:
             stream.expire()
             if (
                 stream.offline_since is not None
+                and stream.source is None  # a pulled stream lives as long as its source
                 and now - stream.offline_since >= self.offline_timeout
             ):
                 logger.info("stream ended", extra={"stream": name, "reason": "offline timeout"})

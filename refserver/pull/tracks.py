@@ -1,0 +1,219 @@
+"""The media of a pulled RTSP presentation: from SDP to packager frames, without I/O.
+
+Each :class:`Track` is one ``m=`` section we can package (H.264, H.265 or AAC ``mpeg4-generic``).
+RTP packets go in through :meth:`Track.receive`, in sequence order (after a jitter buffer when
+they came over UDP); :class:`~refserver.hls.Frame` values come out, on a 90 kHz timeline that
+starts at ``base`` when the track's first packet (or its ``RTP-Info`` rtptime) arrives.
+Parameter sets come from ``sprop-*`` and are replaced by the ones sent in band.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from refserver.hls import AudioConfig, Frame, FrameKind, VideoConfig
+from refserver.hls.media import CLOCK_RATE
+from wire.codec.aac import AudioSpecificConfig
+from wire.codec.errors import CodecError
+from wire.codec.nal import (
+    H264_NAL_PPS,
+    H264_NAL_SPS,
+    H265_NAL_PPS,
+    H265_NAL_SPS,
+    H265_NAL_VPS,
+    VideoCodec,
+    nal_type,
+)
+from wire.codec.stamp import read_stamp_nalus
+from wire.payload import (
+    AacDepacketizer,
+    AudioAccessUnit,
+    H264Depacketizer,
+    H265Depacketizer,
+    PacketLoss,
+    VideoAccessUnit,
+)
+from wire.rtp import ReceiverStatistics, RtpPacket, TimestampUnwrapper
+from wire.sdp import MediaDescription, SessionDescription, h264_parameter_sets, h265_parameter_sets
+
+PARAMETER_SET_TYPES = {
+    VideoCodec.H264: (H264_NAL_SPS, H264_NAL_PPS),
+    VideoCodec.H265: (H265_NAL_VPS, H265_NAL_SPS, H265_NAL_PPS),
+}
+Depacketizer = H264Depacketizer | H265Depacketizer | AacDepacketizer
+VIDEO_CODECS = {"H264": VideoCodec.H264, "H265": VideoCodec.H265}
+
+
+@dataclass(frozen=True, slots=True)
+class Presentation:
+    """The tracks of a session description we will set up, and the media we leave out."""
+
+    tracks: tuple[Track, ...]
+    skipped: tuple[str, ...]
+
+
+def presentation_from_sdp(sdp: SessionDescription) -> Presentation:
+    """The first H.264/H.265 video and the first AAC audio section of ``sdp``."""
+    tracks: list[Track] = []
+    skipped: list[str] = []
+    kinds: set[FrameKind] = set()
+    for media in sdp.media:
+        track = _track(media)
+        if track is None or track.kind in kinds:
+            formats = ", ".join(f.encoding_name for f in media.payload_formats()) or "none"
+            skipped.append(f"{media.media} ({formats})")
+            continue
+        kinds.add(track.kind)
+        tracks.append(track)
+    return Presentation(tuple(tracks), tuple(skipped))
+
+
+def _track(media: MediaDescription) -> Track | None:
+    for payload_format in media.payload_formats():
+        codec = payload_format.codec
+        control = media.control or ""
+        if media.media == "video" and codec in VIDEO_CODECS:
+            video = VIDEO_CODECS[codec]
+            parameters = payload_format.parameters
+            sets = (
+                h264_parameter_sets(parameters)
+                if video is VideoCodec.H264
+                else h265_parameter_sets(parameters)
+            )
+            depacketizer = H264Depacketizer() if video is VideoCodec.H264 else H265Depacketizer()
+            track = Track(
+                FrameKind.VIDEO, control, payload_format.payload_type, 90_000, depacketizer
+            )
+            track.codec = video
+            for nal in sets.nal_units:
+                track.parameter_sets[nal_type(video, nal)] = nal
+            return track
+        if media.media == "audio" and codec == "MPEG4-GENERIC":
+            try:
+                asc = AudioSpecificConfig.parse(
+                    bytes.fromhex(payload_format.parameters.get("config", ""))
+                )
+            except (ValueError, CodecError):
+                continue
+            aac = _aac_depacketizer(payload_format.parameters, asc)
+            track = Track(
+                FrameKind.AUDIO,
+                control,
+                payload_format.payload_type,
+                payload_format.clock_rate,
+                aac,
+            )
+            track.audio = AudioConfig(asc)
+            return track
+    return None
+
+
+def _aac_depacketizer(parameters: dict[str, str], asc: AudioSpecificConfig) -> AacDepacketizer:
+    def number(name: str, default: int) -> int:
+        value = parameters.get(name, "")
+        return int(value) if value.isdecimal() else default
+
+    return AacDepacketizer(
+        samples_per_frame=asc.samples_per_frame,
+        size_length=number("sizelength", 13),
+        index_length=number("indexlength", 3),
+        index_delta_length=number("indexdeltalength", 3),
+    )
+
+
+class Track:
+    """One received RTP stream: depacketizer, timeline and reception statistics."""
+
+    def __init__(
+        self,
+        kind: FrameKind,
+        control: str,
+        payload_type: int,
+        clock_rate: int,
+        depacketizer: Depacketizer,
+    ) -> None:
+        self.kind = kind
+        self.control = control
+        self.payload_type = payload_type
+        self.clock_rate = clock_rate
+        self.codec: VideoCodec | None = None
+        self.parameter_sets: dict[int, bytes] = {}
+        self.audio: AudioConfig | None = None
+        self.depacketizer = depacketizer
+        self.statistics: ReceiverStatistics | None = None
+        self.lost = 0
+        self.changed = True
+        """The configuration changed since the caller last looked (cleared by the caller)."""
+        self._unwrapper = TimestampUnwrapper()
+        self._origin: int | None = None
+        self._base = 0
+        self._waiting_for_keyframe = True
+
+    def prepare(self, base: int) -> None:
+        """Start a new session: frames begin at ``base`` ticks."""
+        self.depacketizer.reset()
+        self._unwrapper.reset()
+        self._origin = None
+        self._base = base
+        self._waiting_for_keyframe = True
+
+    def anchor(self, rtptime: int) -> None:
+        """The ``RTP-Info`` rtptime of this stream: the instant the PLAY range starts."""
+        self._origin = self._unwrapper.unwrap(rtptime)
+
+    @property
+    def video(self) -> VideoConfig | None:
+        """The video configuration, once every parameter set of the codec is known."""
+        if self.codec is None:
+            return None
+        types = PARAMETER_SET_TYPES[self.codec]
+        if any(kind not in self.parameter_sets for kind in types):
+            return None
+        return VideoConfig(self.codec, tuple(self.parameter_sets[kind] for kind in types))
+
+    def receive(self, packet: RtpPacket, arrival: float) -> list[Frame]:
+        """One RTP packet that arrived at ``arrival`` (seconds); the frames it completes."""
+        if packet.payload_type != self.payload_type:
+            return []
+        statistics = self.statistics
+        if statistics is None or statistics.ssrc != packet.ssrc:
+            statistics = self.statistics = ReceiverStatistics(packet.ssrc)
+        statistics.update(packet.sequence_number, packet.timestamp, arrival * self.clock_rate)
+        frames: list[Frame] = []
+        for event in self.depacketizer.receive(packet):
+            if isinstance(event, VideoAccessUnit):
+                frame = self._video(event)
+                if frame is not None:
+                    frames.append(frame)
+            elif isinstance(event, AudioAccessUnit):
+                frames.append(Frame.audio(self._ticks(event.timestamp), event.data))
+            elif isinstance(event, PacketLoss):
+                self.lost += event.lost
+        return frames
+
+    def _ticks(self, timestamp: int) -> int:
+        unwrapped = int(self._unwrapper.unwrap(timestamp))
+        if self._origin is None:
+            self._origin = unwrapped
+        return self._base + (unwrapped - self._origin) * CLOCK_RATE // self.clock_rate
+
+    def _video(self, unit: VideoAccessUnit) -> Frame | None:
+        codec = self.codec
+        assert codec is not None
+        types = PARAMETER_SET_TYPES[codec]
+        for nal in unit.nal_units:
+            kind = nal_type(codec, nal)
+            if kind in types and self.parameter_sets.get(kind) != nal:
+                self.parameter_sets[kind] = nal
+                self.changed = True
+        ticks = self._ticks(unit.timestamp)
+        if self._waiting_for_keyframe:
+            if not unit.keyframe or self.video is None:
+                return None
+            self._waiting_for_keyframe = False
+        try:
+            stamp = read_stamp_nalus(codec, unit.nal_units)
+        except ValueError:  # a truncated stamp: the frame is still good
+            stamp = None
+        wallclock = stamp.wallclock_us if stamp is not None and stamp.stamped else None
+        return Frame.video(ticks, ticks, unit.nal_units, unit.keyframe, wallclock)
