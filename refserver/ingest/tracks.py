@@ -26,34 +26,14 @@ from wire.codec.nal import (
     split_length_prefixed,
 )
 from wire.codec.stamp import Stamp, find_stamp
+from wire.rtp import TimestampUnwrapper
 
 TICKS_PER_MS = 90
-TIMESTAMP_MODULUS = 1 << 32
 FOURCC_MP4A = "mp4a"
 
 
 class IngestError(ValueError):
     """A tag body that cannot be read; the message names the track and the cause."""
-
-
-class TimestampUnwrapper:
-    """RTMP's 32-bit millisecond timestamps as an ever-growing count (RTMP 1.0 §5.3.1.3 says
-    timestamps wrap at 2^32 ms)."""
-
-    def __init__(self) -> None:
-        self._base = 0
-        self._last: int | None = None
-
-    def __call__(self, timestamp: int) -> int:
-        last = self._last
-        if last is not None:
-            if last - timestamp > TIMESTAMP_MODULUS // 2:
-                self._base += TIMESTAMP_MODULUS
-            elif timestamp - last > TIMESTAMP_MODULUS // 2 and self._base:
-                # A late message from before the wrap.
-                return self._base - TIMESTAMP_MODULUS + timestamp
-        self._last = timestamp
-        return self._base + timestamp
 
 
 class FlvTracks:
@@ -66,6 +46,8 @@ class FlvTracks:
         self.changed = False
         self.unsupported: set[str] = set()
         self._length_size = 4
+        # RTMP timestamps are 32-bit milliseconds that wrap (RTMP 1.0 §5.3.1.3); the same
+        # nearest-value extension as for RTP timestamps applies.
         self._clock = TimestampUnwrapper()
 
     def video_tag(self, timestamp: int, body: bytes) -> Frame | None:
@@ -90,7 +72,7 @@ class FlvTracks:
             nalus = tuple(split_length_prefixed(tag.data, self._length_size))
         except CodecError as exc:
             raise IngestError(f"video tag: {exc}") from None
-        dts = self._clock(timestamp) * TICKS_PER_MS
+        dts = self._clock.unwrap(timestamp) * TICKS_PER_MS
         keyframe = any(is_irap(codec, nal) for nal in nalus if nal)
         return Frame.video(
             dts + tag.composition_time * TICKS_PER_MS,
@@ -124,7 +106,7 @@ class FlvTracks:
             return None
         if tag.packet_type != flv.AAC_RAW or self.audio is None or not tag.data:
             return None
-        return Frame.audio(self._clock(timestamp) * TICKS_PER_MS, tag.data)
+        return Frame.audio(self._clock.unwrap(timestamp) * TICKS_PER_MS, tag.data)
 
     def _video_codec(self, tag: flv.VideoTag) -> VideoCodec | None:
         if tag.fourcc in (flv.FOURCC_AVC1, None) and tag.codec_id in (flv.CODEC_ID_AVC, None):

@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 from camsim.encoder.flv_source import FlvFrame, FlvPlan
 from camsim.media.loader import load
 from refserver.hls import FrameKind
-from refserver.ingest.tracks import FlvTracks, IngestError, TimestampUnwrapper
+from refserver.ingest.tracks import FlvTracks, IngestError
 from tests.conftest import SampleFactory
 from wire import flv
 from wire.codec.nal import VideoCodec
 from wire.codec.stamp import write_wallclock
+from wire.rtp import TimestampUnwrapper
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +142,7 @@ def test_unreadable_coded_frame(plan: FlvPlan):
 
 
 def test_timestamps_unwrap_at_2_to_the_32():
-    unwrap = TimestampUnwrapper()
+    unwrap = TimestampUnwrapper().unwrap
     assert unwrap(0xFFFF_FFF0) == 0xFFFF_FFF0
     assert unwrap(0x10) == (1 << 32) + 0x10
     assert unwrap(0xFFFF_FFFF) == 0xFFFF_FFFF  # a late message from before the wrap
