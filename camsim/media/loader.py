@@ -33,7 +33,7 @@ from wire.codec.nal import (
     split_annexb,
     split_length_prefixed,
 )
-from wire.codec.stamp import Stamp, find_stamp
+from wire.codec.stamp import read_stamp_nalus
 
 VIDEO_CLOCK_RATE = 90_000
 
@@ -287,7 +287,7 @@ class _VideoReader:
                 VIDEO_CLOCK_RATE,
                 keyframe,
                 nalus=tuple(nalus),
-                frame_index=_frame_index(nalus),
+                frame_index=_frame_index(self.codec, nalus),
             )
         )
 
@@ -321,16 +321,12 @@ class _VideoReader:
         )
 
 
-def _frame_index(nalus: list[bytes]) -> int | None:
-    for nal in nalus:
-        if len(nal) < 64:  # the stamp SEI is 36-37 bytes; slices are far larger
-            offset = find_stamp(nal)
-            if offset >= 0:
-                try:
-                    return Stamp.parse(nal, offset).frame_index
-                except CodecError:
-                    return None
-    return None
+def _frame_index(codec: VideoCodec, nalus: list[bytes]) -> int | None:
+    try:
+        stamp = read_stamp_nalus(codec, nalus)
+    except CodecError:
+        return None  # a damaged stamp: the picture is still usable, just not indexed
+    return stamp.frame_index if stamp is not None else None
 
 
 class _AudioReader:
