@@ -14,6 +14,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from refserver.coalescing import ReadCoalescing
 from refserver.config import Limits
 from refserver.ingest.keys import StreamKeys
 from refserver.ingest.tracks import FlvTracks, IngestError
@@ -89,6 +90,7 @@ class RtmpSession(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._close_reason: str | None = None
         self._reported_unsupported: set[str] = set()
+        self._coalescing: ReadCoalescing | None = None
 
     # -- asyncio.Protocol -------------------------------------------------------------------------
 
@@ -124,7 +126,9 @@ class RtmpSession(asyncio.Protocol):
         connection = self.connection
         if connection is None:
             return
-        self.last_activity = self.loop.time()
+        self.last_activity = now = self.loop.time()
+        if self._coalescing is not None:
+            self._coalescing.received(len(data), now)
         connection.receive_data(data)
         self._process_events()
 
@@ -138,6 +142,8 @@ class RtmpSession(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
         self.sessions.discard(self)
+        if self._coalescing is not None:
+            self._coalescing.close()
         reason = self._close_reason or (str(exc) if exc else "peer closed the connection")
         self._stop_publishing(reason)
         self.connection = None
@@ -216,6 +222,9 @@ class RtmpSession(asyncio.Protocol):
         self.stream, self.publisher = stream, publisher
         self.tracks = FlvTracks()
         connection.accept_publish(event.stream_id)
+        if self._coalescing is None and self.transport is not None:
+            # From here on the peer streams media: read it in fewer, larger pieces.
+            self._coalescing = ReadCoalescing(self.loop, self.transport.get_extra_info("socket"))
         logger.info(
             "publish started",
             extra=self._fields(stream=stream.name, republish=stream.stats.publishes > 1),
