@@ -4,12 +4,18 @@ The client builds requests (numbering CSeq, adding ``Session``, ``User-Agent`` a
 matches answers to them, resends a request once with credentials after a 401, follows the
 session through its states, and keeps the session alive on a timer derived from its timeout.
 It does not police the order of requests: conformance suites use it to provoke a server's 455.
+
+Keepalives are fire and forget. A keepalive answered with an error (GET_PARAMETER answered 454
+by some cameras, retina#133; 405 or 501 from servers without the method) switches later ones to
+OPTIONS, which every server must answer (RFC 2326 §10.1). One left unanswered (mediamtx#2302) is
+forgotten when the next goes out, and a late answer to it is matched to nothing else.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -39,6 +45,8 @@ from wire.rtsp.urls import base_url, resolve_control
 DEFAULT_USER_AGENT = "camsim"
 KEEPALIVE_MARGIN = 5.0
 MAX_STALE_RETRIES = 2
+ABANDONED_KEEPALIVES = 16
+"""How many unanswered keepalives are remembered, so that late answers to them match nothing."""
 
 _Header = TypeVar("_Header")
 
@@ -57,7 +65,7 @@ class ClientConfig:
     """Policy of a client connection.
 
     ``keepalive_method`` None means GET_PARAMETER when the server's ``Public`` lists it, else
-    OPTIONS.
+    OPTIONS; either way OPTIONS takes over once a keepalive is answered with an error.
     """
 
     username: str | None = None
@@ -75,6 +83,7 @@ class _Pending:
     template: Request  # the request as the caller built it
     sent: Request
     auth_attempts: int = 0
+    keepalive: bool = False
 
 
 class RtspClientConnection(RtspConnection):
@@ -101,6 +110,8 @@ class RtspClientConnection(RtspConnection):
             )
         )
         self._last_exchange = 0.0
+        self._keepalive_refused = False
+        self._abandoned: deque[int] = deque(maxlen=ABANDONED_KEEPALIVES)
 
     @property
     def aggregate_url(self) -> str:
@@ -163,6 +174,16 @@ class RtspClientConnection(RtspConnection):
             response = dataclasses.replace(response, headers=headers)
         self._write(response.serialize())
 
+    @property
+    def keepalive_method(self) -> str:
+        """The method of the next keepalive."""
+        if self._keepalive_refused:
+            return Method.OPTIONS
+        if self.config.keepalive_method is not None:
+            return self.config.keepalive_method
+        listed = self.public is not None and Method.GET_PARAMETER in self.public
+        return Method.GET_PARAMETER if listed else Method.OPTIONS
+
     def get_timer(self) -> float | None:
         """When the next keepalive is due, or None without a session."""
         if self._closed or self.session is None:
@@ -174,15 +195,18 @@ class RtspClientConnection(RtspConnection):
         deadline = self.get_timer()
         if deadline is None or now < deadline:
             return
-        method = self.config.keepalive_method
-        if method is None:
-            listed = self.public is not None and Method.GET_PARAMETER in self.public
-            method = Method.GET_PARAMETER if listed else Method.OPTIONS
-        cseq = self.request(method, self.aggregate_url)
+        for wire_cseq in [c for c, p in self._pending.items() if p.keepalive]:
+            del self._pending[wire_cseq]
+            self._abandoned.append(wire_cseq)
+        method = self.keepalive_method
+        template = Request(method, self.aggregate_url)
+        cseq = self._send(template, attempts=0, keepalive=True)
         self._last_exchange = now
         self._events.append(KeepaliveSent(cseq, method))
 
-    def _send(self, template: Request, *, attempts: int, cseq: int | None = None) -> int:
+    def _send(
+        self, template: Request, *, attempts: int, cseq: int | None = None, keepalive: bool = False
+    ) -> int:
         wire_cseq = self._next_cseq
         self._next_cseq += 1
         headers = Headers([("CSeq", str(wire_cseq))])
@@ -202,7 +226,7 @@ class RtspClientConnection(RtspConnection):
         sent = Request(template.method, template.url, headers, template.body)
         payload = sent.serialize()
         handle = wire_cseq if cseq is None else cseq
-        self._pending[wire_cseq] = _Pending(handle, template, sent, attempts)
+        self._pending[wire_cseq] = _Pending(handle, template, sent, attempts, keepalive)
         self._write(payload)
         return wire_cseq
 
@@ -217,6 +241,8 @@ class RtspClientConnection(RtspConnection):
         self._last_exchange = now
         if response.status_code == StatusCode.UNAUTHORIZED and self._retry(pending, response):
             return
+        if pending.keepalive and not response.ok:
+            self._keepalive_refused = True
         self._events.append(self._interpret(pending, response))
 
     def _handle_protocol_error(self, error: RemoteProtocolError, now: float) -> None:
@@ -232,6 +258,8 @@ class RtspClientConnection(RtspConnection):
     def _match(self, cseq: int | None, status_code: int) -> _Pending | None:
         if cseq is not None and cseq in self._pending:
             return self._pending.pop(cseq)
+        if cseq is not None and cseq in self._abandoned:
+            return None  # a late answer to a keepalive we stopped waiting for
         if self._pending and (cseq is None or status_code >= 400):
             # Some cameras answer errors with a wrong CSeq (retina#133); answers come in order.
             return self._pending.pop(next(iter(self._pending)))
@@ -250,7 +278,9 @@ class RtspClientConnection(RtspConnection):
         if not self._responder.accept(challenges):
             return False
         attempts = pending.auth_attempts + 1
-        new_cseq = self._send(pending.template, attempts=attempts, cseq=pending.cseq)
+        new_cseq = self._send(
+            pending.template, attempts=attempts, cseq=pending.cseq, keepalive=pending.keepalive
+        )
         scheme = self._responder.challenge.scheme if self._responder.challenge else ""
         self._events.append(AuthenticationRetried(pending.cseq, new_cseq, scheme))
         return True

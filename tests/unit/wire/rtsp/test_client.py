@@ -299,6 +299,101 @@ def test_keepalive_falls_back_to_options_and_follows_short_timeouts() -> None:
     assert sent(client).method == "OPTIONS"
 
 
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [(454, "Session Not Found"), (405, "Method Not Allowed"), (501, "Not Implemented")],
+)
+def test_a_refused_keepalive_switches_to_options(status: int, reason: str) -> None:
+    client = playing_client(public="OPTIONS, GET_PARAMETER")
+    assert client.keepalive_method == "GET_PARAMETER"
+    client.handle_timer(40.0)
+    assert sent(client).method == "GET_PARAMETER"
+    events_of(client)
+    (answer,) = reply(client, f"RTSP/1.0 {status} {reason}\nCSeq: 3\n\n", 41.0)
+    assert (answer.cseq, answer.request.method, answer.response.status_code) == (
+        3,
+        "GET_PARAMETER",
+        status,
+    )
+    assert client.keepalive_method == "OPTIONS"
+    assert (client.session, client.state, client.closed) == (
+        SessionHeader("abc", 60),
+        SessionState.READY,
+        False,
+    )
+    client.handle_timer(71.0)
+    keepalive = sent(client)
+    assert (keepalive.method, keepalive.cseq, keepalive.headers["Session"]) == ("OPTIONS", 4, "abc")
+    assert events_of(client) == [KeepaliveSent(4, "OPTIONS")]
+    reply(client, "RTSP/1.0 200 OK\nCSeq: 4\nPublic: OPTIONS, GET_PARAMETER\n\n", 72.0)
+    assert client.keepalive_method == "OPTIONS"  # the camera said what it thinks of GET_PARAMETER
+
+
+def test_an_answered_keepalive_keeps_its_method() -> None:
+    client = playing_client(public="OPTIONS, GET_PARAMETER")
+    client.handle_timer(40.0)
+    client.data_to_send()
+    reply(client, "RTSP/1.0 200 OK\nCSeq: 3\n\n", 41.0)
+    assert client.keepalive_method == "GET_PARAMETER"
+
+
+def test_a_configured_keepalive_method_also_falls_back() -> None:
+    client = RtspClientConnection(
+        URL, ClientConfig(user_agent=None, keepalive_method="SET_PARAMETER")
+    )
+    client.setup(URL, TransportSpec(lower_transport="TCP"))
+    reply(client, "RTSP/1.0 200 OK\nCSeq: 1\nSession: s;timeout=10\n\n", 0.0)
+    client.data_to_send()
+    client.handle_timer(5.0)
+    assert sent(client).method == "SET_PARAMETER"
+    reply(client, "RTSP/1.0 451 Parameter Not Understood\nCSeq: 2\n\n", 5.5)
+    client.handle_timer(10.5)
+    assert sent(client).method == "OPTIONS"
+
+
+def test_unanswered_keepalives_are_forgotten_and_late_answers_match_nothing() -> None:
+    client = playing_client(timeout="6")
+    for now, cseq in ((11.0, 2), (12.0, 3), (13.0, 4)):
+        client.handle_timer(now)
+        assert sent(client).cseq == cseq
+    assert events_of(client) == [
+        KeepaliveSent(2, "OPTIONS"),
+        KeepaliveSent(3, "OPTIONS"),
+        KeepaliveSent(4, "OPTIONS"),
+    ]
+    assert client.describe() == 5
+    client.data_to_send()
+    # A late error for a forgotten keepalive is not taken for DESCRIBE's answer.
+    late = b"RTSP/1.0 454 Session Not Found\r\nCSeq: 2\r\n\r\n"
+    client.receive_data(late, 13.5)
+    assert events_of(client) == [UnexpectedResponse(Response.parse(late))]
+    (answer,) = reply(client, "RTSP/1.0 200 OK\nCSeq: 5\n\n", 13.6)
+    assert (answer.cseq, answer.request.method) == (5, "DESCRIBE")
+    # The latest keepalive is still awaited: its answer is matched to it.
+    (current,) = reply(client, "RTSP/1.0 200 OK\nCSeq: 4\n\n", 13.7)
+    assert (current.cseq, current.request.method) == (4, "OPTIONS")
+
+
+def test_a_keepalive_retried_with_credentials_is_still_a_keepalive() -> None:
+    config = ClientConfig(
+        username="admin", password="pw", user_agent=None, keepalive_method="GET_PARAMETER"
+    )
+    client = RtspClientConnection(URL, config)
+    client.setup(URL, TransportSpec(lower_transport="TCP"))
+    reply(client, "RTSP/1.0 200 OK\nCSeq: 1\nSession: s;timeout=10\n\n", 0.0)
+    client.data_to_send()
+    client.handle_timer(5.0)
+    assert sent(client).method == "GET_PARAMETER"
+    events_of(client)
+    assert reply(client, f"RTSP/1.0 401 Unauthorized\nCSeq: 2\n{CHALLENGE}\n\n", 5.1) == [
+        AuthenticationRetried(2, 3, "Digest")
+    ]
+    assert sent(client).method == "GET_PARAMETER"
+    (answer,) = reply(client, "RTSP/1.0 454 Session Not Found\nCSeq: 3\n\n", 5.2)
+    assert (answer.cseq, answer.response.status_code) == (2, 454)
+    assert client.keepalive_method == "OPTIONS"
+
+
 def test_no_keepalive_without_a_session() -> None:
     client = RtspClientConnection(URL)
     assert client.get_timer() is None
