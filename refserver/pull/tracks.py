@@ -3,18 +3,23 @@
 Each :class:`Track` is one ``m=`` section we can package (H.264, H.265 or AAC ``mpeg4-generic``).
 RTP packets go in through :meth:`Track.receive`, in sequence order (after a jitter buffer when
 they came over UDP); :class:`~refserver.hls.Frame` values come out, on a 90 kHz timeline that
-starts at ``base`` when the track's first packet (or its ``RTP-Info`` rtptime) arrives.
-Parameter sets come from ``sprop-*`` and are replaced by the ones sent in band.
+starts at ``base`` when the track's first packet (or its ``RTP-Info`` rtptime) arrives, with
+a camera's clock jumps taken out (:class:`~wire.rtp.RtpTimeline`). Parameter sets come from
+``sprop-*`` when they parse (cameras send truncated or padded ones: retina#42) and are replaced
+by the ones sent in band.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from refserver.hls import AudioConfig, Frame, FrameKind, VideoConfig
 from refserver.hls.media import CLOCK_RATE
 from wire.codec.aac import AudioSpecificConfig
 from wire.codec.errors import CodecError
+from wire.codec.h264 import H264Pps, H264Sps
+from wire.codec.h265 import H265Pps, H265Sps, H265Vps
 from wire.codec.nal import (
     H264_NAL_PPS,
     H264_NAL_SPS,
@@ -33,12 +38,19 @@ from wire.payload import (
     PacketLoss,
     VideoAccessUnit,
 )
-from wire.rtp import ReceiverStatistics, RtpPacket, TimestampUnwrapper
+from wire.rtp import ReceiverStatistics, RtpPacket, RtpTimeline
 from wire.sdp import MediaDescription, SessionDescription, h264_parameter_sets, h265_parameter_sets
 
 PARAMETER_SET_TYPES = {
     VideoCodec.H264: (H264_NAL_SPS, H264_NAL_PPS),
     VideoCodec.H265: (H265_NAL_VPS, H265_NAL_SPS, H265_NAL_PPS),
+}
+PARAMETER_SET_PARSERS: dict[tuple[VideoCodec, int], Callable[[bytes], object]] = {
+    (VideoCodec.H264, H264_NAL_SPS): H264Sps.parse,
+    (VideoCodec.H264, H264_NAL_PPS): H264Pps.parse,
+    (VideoCodec.H265, H265_NAL_VPS): H265Vps.parse,
+    (VideoCodec.H265, H265_NAL_SPS): H265Sps.parse,
+    (VideoCodec.H265, H265_NAL_PPS): H265Pps.parse,
 }
 Depacketizer = H264Depacketizer | H265Depacketizer | AacDepacketizer
 VIDEO_CODECS = {"H264": VideoCodec.H264, "H265": VideoCodec.H265}
@@ -86,7 +98,9 @@ def _track(media: MediaDescription) -> Track | None:
             )
             track.codec = video
             for nal in sets.nal_units:
-                track.parameter_sets[nal_type(video, nal)] = nal
+                usable = usable_parameter_set(video, nal)
+                if usable is not None:
+                    track.parameter_sets[nal_type(video, usable)] = usable
             return track
         if media.media == "audio" and codec == "MPEG4-GENERIC":
             try:
@@ -106,6 +120,24 @@ def _track(media: MediaDescription) -> Track | None:
             track.audio = AudioConfig(asc)
             return track
     return None
+
+
+def usable_parameter_set(codec: VideoCodec, nal: bytes) -> bytes | None:
+    """A parameter set from ``sprop-*`` as a decoder can use it, or None when it is unusable.
+
+    Trailing zero bytes are dropped: a NAL unit never ends in one (H.264 §7.4.1, H.265 §7.4.2),
+    so they are padding. What then fails to parse (a truncated SPS) is left out, to be taken
+    from the stream instead.
+    """
+    nal = nal.rstrip(b"\x00")
+    parse = PARAMETER_SET_PARSERS.get((codec, nal_type(codec, nal))) if nal else None
+    if parse is None:
+        return None
+    try:
+        parse(nal)
+    except CodecError:
+        return None
+    return nal
 
 
 def _aac_depacketizer(parameters: dict[str, str], asc: AudioSpecificConfig) -> AacDepacketizer:
@@ -144,22 +176,21 @@ class Track:
         self.lost = 0
         self.changed = True
         """The configuration changed since the caller last looked (cleared by the caller)."""
-        self._unwrapper = TimestampUnwrapper()
-        self._origin: int | None = None
+        self.timeline = RtpTimeline(clock_rate)
         self._base = 0
         self._waiting_for_keyframe = True
 
     def prepare(self, base: int) -> None:
         """Start a new session: frames begin at ``base`` ticks."""
         self.depacketizer.reset()
-        self._unwrapper.reset()
-        self._origin = None
+        self.timeline.reset()
         self._base = base
         self._waiting_for_keyframe = True
 
-    def anchor(self, rtptime: int) -> None:
-        """The ``RTP-Info`` rtptime of this stream: the instant the PLAY range starts."""
-        self._origin = self._unwrapper.unwrap(rtptime)
+    def anchor(self, rtptime: int, seq: int | None = None) -> None:
+        """The ``RTP-Info`` of this stream: ``rtptime`` is the instant the PLAY range starts,
+        ``seq`` the number of the first packet; ignored when the first packet disagrees."""
+        self.timeline.announce(rtptime, seq)
 
     @property
     def video(self) -> VideoConfig | None:
@@ -179,6 +210,7 @@ class Track:
         if statistics is None or statistics.ssrc != packet.ssrc:
             statistics = self.statistics = ReceiverStatistics(packet.ssrc)
         statistics.update(packet.sequence_number, packet.timestamp, arrival * self.clock_rate)
+        self.timeline.first_packet(packet.sequence_number, packet.timestamp)
         frames: list[Frame] = []
         for event in self.depacketizer.receive(packet):
             if isinstance(event, VideoAccessUnit):
@@ -192,10 +224,7 @@ class Track:
         return frames
 
     def _ticks(self, timestamp: int) -> int:
-        unwrapped = int(self._unwrapper.unwrap(timestamp))
-        if self._origin is None:
-            self._origin = unwrapped
-        return self._base + (unwrapped - self._origin) * CLOCK_RATE // self.clock_rate
+        return self._base + self.timeline.ticks(timestamp) * CLOCK_RATE // self.clock_rate
 
     def _video(self, unit: VideoAccessUnit) -> Frame | None:
         codec = self.codec

@@ -1,4 +1,5 @@
-"""RTP and RTCP (RFC 3550): packets, sequence arithmetic, receiver statistics, jitter buffer.
+"""RTP and RTCP (RFC 3550): packets, sequence arithmetic, receiver statistics, jitter buffer,
+media timeline.
 
 Pure code over bytes and integers; times are passed in by the caller. Malformed input raises
 :class:`RtpError` (a ``ValueError``).
@@ -29,6 +30,7 @@ from wire.rtp.rtcp import (
 )
 from wire.rtp.sequence import TimestampUnwrapper, seq_add, seq_diff, seq_lt, timestamp_diff
 from wire.rtp.stats import ReceiverStatistics
+from wire.rtp.timeline import RtpTimeline
 
 __all__ = [
     "RTP_HEADER_SIZE",
@@ -44,6 +46,7 @@ __all__ = [
     "RtcpSenderReport",
     "RtpError",
     "RtpPacket",
+    "RtpTimeline",
     "SdesChunk",
     "SdesItem",
     "TimestampUnwrapper",
