@@ -397,6 +397,10 @@ class RtspControl:
                 stream.sender.jump = TimestampJump(now + after, ticks)
         if quirks.sender_report_before_play:
             session.send_reports(now, only_senders=False)
+        stall = quirks.media_stall()
+        if stall is not None:
+            senders = [stream.sender for stream in session.streams.values()]
+            self._loop.call_at(now + stall, session.camera.unsubscribe, senders)
 
     def _handle_pause(self, request: Request, session: MediaSession | None) -> Response:
         if session is None:

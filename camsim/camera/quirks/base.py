@@ -64,6 +64,10 @@ class QuirkProfile:
         """(seconds after PLAY, seconds of media time) of a jump in every RTP timestamp."""
         return None
 
+    def media_stall(self) -> float | None:
+        """Seconds after PLAY after which no more RTP goes out (RTSP and RTCP carry on)."""
+        return None
+
     def __repr__(self) -> str:
         return f"<quirk {self.name}>"
 
@@ -148,6 +152,10 @@ class Quirks:
 
     def timestamp_jump(self) -> tuple[float, float] | None:
         return next((j for p in self.profiles if (j := p.timestamp_jump()) is not None), None)
+
+    def media_stall(self) -> float | None:
+        stalls = [s for p in self.profiles if (s := p.media_stall()) is not None]
+        return min(stalls, default=None)
 
 
 def resolve(names: Iterable[str]) -> Quirks:

@@ -6,6 +6,7 @@ from camsim.camera.quirks.base import QuirkProfile, register
 
 JUMP_AFTER = 3.0
 JUMP_SECONDS = 3 * 3600.0
+STALL_AFTER = 3.0
 
 
 @register
@@ -26,3 +27,17 @@ class SenderReportBeforePlay(QuirkProfile):
     devices = "Reolink cameras (retina)"
     client_must = "accept RTCP on a stream before PLAY completes"
     sender_report_before_play = True
+
+
+@register
+class MediaStall(QuirkProfile):
+    name = "media-stall"
+    summary = (
+        f"{STALL_AFTER:g} s after PLAY the RTP stops for good; RTSP requests are still answered "
+        "and RTCP sender reports still go out"
+    )
+    devices = "cameras whose encoder freezes while their RTSP server lives on"
+    client_must = "time out on missing RTP, not on the RTSP connection, and reconnect"
+
+    def media_stall(self) -> float | None:
+        return STALL_AFTER

@@ -18,7 +18,7 @@ from camsim.camera.fleet import FleetConfig
 from camsim.camera.quirks import MIXED, REGISTRY, assign
 from camsim.camera.quirks.packets import OVERSIZED_PAYLOAD_SIZE
 from camsim.camera.quirks.rtsp import RTP_INFO_RTPTIME_SKEW, RTP_INFO_SEQ_SKEW
-from camsim.camera.quirks.timing import JUMP_AFTER, JUMP_SECONDS
+from camsim.camera.quirks.timing import JUMP_AFTER, JUMP_SECONDS, STALL_AFTER
 from camsim.cli import main
 from camsim.media.loader import load
 from tests.integration.camera.client import RtspTestClient, open_udp_ports, transport_of
@@ -134,6 +134,26 @@ async def _jump(client: RtspTestClient, url: str, sample: Path) -> None:
     jumps = [s for s in steps if s > 90000]
     assert jumps == [int(JUMP_SECONDS * 90000) + 6000]
     assert set(steps) - set(jumps) <= {0, 6000}
+
+
+@check("media-stall")
+async def _stall(client: RtspTestClient, url: str, sample: Path) -> None:
+    await client.start_tcp()
+    began = time.monotonic()
+    assert len(await client.rtp(0, 5)) == 5
+    await asyncio.sleep(max(began + STALL_AFTER + 0.5 - time.monotonic(), 0))
+    client.drain_frames()
+    reports = await client.rtcp(1, timeout=3.0)  # the fixture's fleet reports every ~1 s
+    assert isinstance(reports[0], RtcpSenderReport)
+    answer = await client.request("OPTIONS")
+    assert answer.response.status_code == 200
+    await asyncio.sleep(1.6)  # reports leave 0.5 to 1.5 report intervals apart
+    frames = []
+    while not client.frames.empty():
+        frames.append(client.frames.get_nowait())
+    assert frames  # more sender reports
+    assert {frame.channel for frame in frames} <= {1, 3}
+    assert not client.closed.is_set()
 
 
 @check("rtp-info-mismatch")
