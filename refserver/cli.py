@@ -13,8 +13,10 @@ import click
 
 from refserver import logs
 from refserver.config import (
+    DEFAULT_PULL_TRANSPORT,
     LOG_FORMATS,
     LOG_LEVELS,
+    PULL_TRANSPORTS,
     ConfigError,
     Limits,
     ServerConfig,
@@ -80,6 +82,18 @@ OptionsT = TypeVar("OptionsT", HlsOptions, Limits)
     metavar="[NAME=]URL",
     help="Pull an RTSP camera as stream NAME (default: the URL's last path segment). Repeatable.",
 )
+@click.option(
+    "--pull-transport",
+    type=click.Choice(PULL_TRANSPORTS),
+    help="How --pull cameras send RTP: auto (UDP, else TCP), tcp (interleaved), udp, or http "
+    "(RTSP tunnelled in HTTP).  [default: auto]",
+)
+@click.option(
+    "--pull-on-demand",
+    is_flag=True,
+    help="Connect --pull cameras only while viewers ask for their streams; the waits are "
+    "set in the config file.",
+)
 @click.option("--target-duration", type=click.FloatRange(min=0, min_open=True), help="Seconds.")
 @click.option("--window", type=click.IntRange(1), help="Segments in the live playlist.")
 @click.option(
@@ -96,6 +110,8 @@ def main(
     no_rtmps: bool,
     stream_keys: tuple[str, ...],
     pulls: tuple[str, ...],
+    pull_transport: str | None,
+    pull_on_demand: bool,
     target_duration: float | None,
     window: int | None,
     segment_format: str | None,
@@ -115,7 +131,13 @@ def main(
         if stream_keys:
             flags["stream_keys"] = dict(parse_stream_key(text) for text in stream_keys)
         if pulls:
-            flags["sources"] = config.sources + tuple(SourceConfig.from_text(t) for t in pulls)
+            transport = pull_transport or DEFAULT_PULL_TRANSPORT
+            flags["sources"] = config.sources + tuple(
+                SourceConfig.from_text(text, transport=transport, on_demand=pull_on_demand)
+                for text in pulls
+            )
+        elif pull_transport is not None or pull_on_demand:
+            raise ConfigError("--pull-transport and --pull-on-demand apply to --pull cameras")
         config = config.with_changes(
             hls=_with(
                 config.hls,

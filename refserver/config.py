@@ -42,8 +42,19 @@ Every flag has a TOML twin, so a deployment can be described in one file::
 
     [[source]]                             # an RTSP camera to pull; repeatable
     name = "door"                          # default: the URL's last path segment
-    url = "rtsp://user:pass@192.0.2.10:554/stream1"
-    transport = "tcp"                      # RTP interleaved on the RTSP connection, or "udp"
+    url = "rtsp://192.0.2.10:554/stream1"  # or rtsps:// (RTSP over TLS)
+    username = "admin"                     # or in the URL (rtsp://user:pass@...), not both
+    password = "secret"
+    transport = "auto"                     # or "tcp" (interleaved), "udp", "http" (tunnelled)
+    tls_verify = true                      # rtsps:// only: check the camera's certificate
+    on_demand = false                      # true: connect only while viewers ask for it
+    start_timeout = 10.0                   # on demand: how long a viewer waits for the start
+    close_after = 10.0                     # on demand: stop after this long without a request
+
+An on-demand source (MediaMTX's ``sourceOnDemand``) stays idle until an HLS request for its
+stream arrives; that request is held until the first segment is written, for at most
+``start_timeout`` seconds, and the camera is sent a TEARDOWN once no request has come for
+``close_after`` seconds.
 
 A publisher gives its key in the stream name, as OBS's stream key field does:
 ``rtmp://host/live/test?key=secret``. Without any keys configured every name may publish.
@@ -56,7 +67,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from refserver.hls import HlsOptions
 from refserver.streams import valid_stream_name
@@ -68,7 +79,14 @@ DEFAULT_HTTP_PORT = 8080
 DEFAULT_APP = "live"
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
-PULL_TRANSPORTS = ("tcp", "udp")
+PULL_TRANSPORTS = ("auto", "tcp", "udp", "http")
+"""How RTP travels from a camera: ``auto`` tries UDP and falls back to TCP, ``tcp`` interleaves it
+on the RTSP connection, ``http`` tunnels RTSP in HTTP (QuickTime method)."""
+PULL_SCHEMES = ("rtsp", "rtsps")
+DEFAULT_PULL_TRANSPORT = "auto"
+DEFAULT_START_TIMEOUT = 10.0
+DEFAULT_CLOSE_AFTER = 10.0
+"""Seconds, as MediaMTX's ``sourceOnDemandStartTimeout`` and ``sourceOnDemandCloseAfter``."""
 
 
 class ConfigError(ValueError):
@@ -98,32 +116,89 @@ class SourceConfig:
 
     name: str
     url: str
-    transport: str = "tcp"
+    transport: str = DEFAULT_PULL_TRANSPORT
+    username: str | None = None
+    """For a URL without user information; the URL's own credentials otherwise."""
+    password: str | None = field(default=None, repr=False)
+    on_demand: bool = False
+    """Connect only while viewers ask for the stream (MediaMTX's ``sourceOnDemand``)."""
+    tls_verify: bool = True
+    """For ``rtsps://``: check the camera's certificate and name."""
+    start_timeout: float = DEFAULT_START_TIMEOUT
+    """On demand: how long a viewer's request waits for the first segment."""
+    close_after: float = DEFAULT_CLOSE_AFTER
+    """On demand: seconds without any request for the stream after which it is stopped."""
 
     def __post_init__(self) -> None:
         if not valid_stream_name(self.name):
             raise ConfigError(f"source name {self.name!r} is not a valid stream name")
-        parts = urlsplit(self.url)
-        if parts.scheme.lower() != "rtsp" or not parts.hostname:
-            raise ConfigError(f"source {self.name!r}: {self.url!r} is not an rtsp:// URL")
+        shown = without_password(self.url)
+        try:
+            parts = urlsplit(self.url)
+            port = parts.port  # raises ValueError for a port that is not a number in range
+        except ValueError as exc:
+            raise ConfigError(f"source {self.name!r}: {shown!r}: {exc}") from None
+        scheme = parts.scheme.lower()
+        if scheme not in PULL_SCHEMES or not parts.hostname:
+            raise ConfigError(f"source {self.name!r}: {shown!r} is not an rtsp:// or rtsps:// URL")
+        if port == 0:
+            raise ConfigError(f"source {self.name!r}: {shown!r} has port 0")
         if self.transport not in PULL_TRANSPORTS:
             raise ConfigError(
                 f"source {self.name!r}: transport {self.transport!r} is not one of "
                 f"{PULL_TRANSPORTS}"
             )
+        if "@" in parts.netloc and (self.username is not None or self.password is not None):
+            raise ConfigError(
+                f"source {self.name!r}: the URL has credentials and username/password are "
+                "set too; give them in one place"
+            )
+        if self.password is not None and self.username is None:
+            raise ConfigError(f"source {self.name!r}: a password is set but no username")
+        if not self.tls_verify and scheme != "rtsps":
+            raise ConfigError(f"source {self.name!r}: tls_verify = false needs an rtsps:// URL")
+        for setting in ("start_timeout", "close_after"):
+            seconds = getattr(self, setting)
+            if not seconds > 0:
+                raise ConfigError(f"source {self.name!r}: {setting} {seconds:g} is not above 0")
 
     @classmethod
-    def from_text(cls, text: str) -> SourceConfig:
+    def from_text(
+        cls, text: str, *, transport: str = DEFAULT_PULL_TRANSPORT, on_demand: bool = False
+    ) -> SourceConfig:
         """``URL`` or ``NAME=URL`` from the command line; the name defaults to the URL's last
         path segment."""
         name, sep, url = text.partition("=")
         if not sep or "://" in name:
             name, url = "", text
+        name = name or default_name(url)
         if not name:
-            name = urlsplit(url).path.rstrip("/").rpartition("/")[2]
-        if not name:
-            raise ConfigError(f"pull URL {text!r} has no path to name the stream; use NAME=URL")
-        return cls(name, url)
+            shown = without_password(text)
+            raise ConfigError(f"pull URL {shown!r} has no path to name the stream; use NAME=URL")
+        return cls(name, url, transport, on_demand=on_demand)
+
+
+def default_name(url: str) -> str:
+    """A source's stream name when none is given: the URL's last path segment (may be empty)."""
+    try:
+        path = urlsplit(url).path
+    except ValueError as exc:
+        raise ConfigError(f"{without_password(url)!r}: {exc}") from None
+    return path.rstrip("/").rpartition("/")[2]
+
+
+def without_password(url: str) -> str:
+    """``url`` fit to show in a message: a password in it is replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        scheme, separator, rest = url.partition("://")
+        return scheme + separator + rest.rpartition("@")[2]  # unreadable: no user information
+    if parts.password is None:
+        return url
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +267,18 @@ _TABLES: dict[str, dict[str, tuple[str, _Converter]]] = {
 }
 _HLS_KEYS = {"target_duration": float, "window": int, "segment_format": str}
 _LIMIT_KEYS = {f.name: (float if f.type == "float" else int) for f in fields(Limits)}
+_SOURCE_KEYS = {
+    "name": str,
+    "url": str,
+    "transport": str,
+    "username": str,
+    "password": str,
+    "on_demand": bool,
+    "tls_verify": bool,
+    "start_timeout": float,
+    "close_after": float,
+}
+_ON_DEMAND_KEYS = {"start_timeout", "close_after"}
 
 
 def load_config(path: Path, base: ServerConfig | None = None) -> ServerConfig:
@@ -250,7 +337,7 @@ def _convert(name: str, value: object, convert: _Converter) -> Any:
     expected = str if convert is Path else convert
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    if not isinstance(value, expected) or isinstance(value, bool):
+    if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
         raise ConfigError(f"{name} must be a {expected.__name__}, not {value!r}")
     return convert(value)
 
@@ -282,21 +369,29 @@ def _stream_keys(value: object) -> dict[str, str]:
 def _sources(value: object) -> tuple[SourceConfig, ...]:
     if not isinstance(value, list):
         raise ConfigError("source must be an array of tables ([[source]])")
-    sources = []
-    for index, item in enumerate(value, start=1):
-        table = _table(f"source {index}", item)
-        unknown = set(table) - {"name", "url", "transport"}
-        if unknown:
-            raise ConfigError(f"unknown setting source.{sorted(unknown)[0]}")
-        url = _convert(f"source {index} url", table.get("url"), str)
-        name = table.get("name")
-        transport = _convert(f"source {index} transport", table.get("transport", "tcp"), str)
-        if name is None:
-            source = SourceConfig.from_text(url)
-        else:
-            source = SourceConfig(_convert(f"source {index} name", name, str), url)
-        sources.append(replace(source, transport=transport))
-    return tuple(sources)
+    return tuple(_source(index, item) for index, item in enumerate(value, start=1))
+
+
+def _source(index: int, value: object) -> SourceConfig:
+    settings: dict[str, Any] = {}
+    for key, item in _table(f"source {index}", value).items():
+        if key not in _SOURCE_KEYS:
+            raise ConfigError(f"unknown setting source.{key}")
+        settings[key] = _convert(f"source {index} {key}", item, _SOURCE_KEYS[key])
+    url = settings.get("url")
+    if url is None:
+        raise ConfigError(f"source {index} has no url")
+    if "name" not in settings:
+        settings["name"] = default_name(url)
+    name = settings["name"]
+    if not name:
+        raise ConfigError(
+            f"source {index} has no name and {without_password(url)!r} has no path to name it"
+        )
+    misplaced = sorted(_ON_DEMAND_KEYS & settings.keys())
+    if misplaced and not settings.get("on_demand", False):
+        raise ConfigError(f"source {name!r}: {misplaced[0]} needs on_demand = true")
+    return SourceConfig(**settings)
 
 
 def parse_stream_key(text: str) -> tuple[str, str]:

@@ -12,6 +12,8 @@ Routes::
 
 Only names the registry knows and file names of the packager's own shape are served, and the
 final path is checked to lie inside that stream's folder: nothing else on disk is reachable.
+A request under ``/live/<name>/`` is what keeps an on-demand source running: the first one starts
+it and is held until its first segment is written, or answered 503 when it cannot be in time.
 Playlists change on every segment and are never cached (RFC 8216 §6.2.2 relies on clients
 reloading them); a segment never changes once written, so caches may keep it for its lifetime.
 HLS and API responses allow any origin (CORS), so players on other sites can use them.
@@ -28,7 +30,7 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
-from refserver.streams import StreamRegistry, valid_stream_name
+from refserver.streams import SourceUnavailable, StreamRegistry, valid_stream_name
 
 MIME_PLAYLIST = "application/vnd.apple.mpegurl"
 MIME_SEGMENT = "video/mp2t"
@@ -110,6 +112,11 @@ async def _hls_file(request: web.Request) -> web.StreamResponse:
     stream = request.app[REGISTRY_KEY].get(name) if valid_stream_name(name) else None
     if match is None or stream is None:
         raise web.HTTPNotFound()
+    if stream.source is not None:
+        try:
+            await stream.source.demand()
+        except SourceUnavailable as exc:
+            return web.Response(status=503, text=str(exc), headers={"Cache-Control": "no-cache"})
     folder = stream.folder.resolve()
     path = (folder / file).resolve()
     if path.parent != folder or not path.is_file():

@@ -47,9 +47,19 @@ class StreamSource(Protocol):
         """Its state for the JSON API."""
         ...
 
+    async def demand(self) -> None:
+        """A viewer asked for the stream: an on-demand source starts (when idle) and the call
+        returns once the stream has a fresh playlist; raises :class:`SourceUnavailable` when it
+        cannot have one in time. Returns at once for an always-on source."""
+        ...
+
 
 class StreamBusy(Exception):
     """The name is being published by someone else."""
+
+
+class SourceUnavailable(Exception):
+    """An on-demand source could not start in time; the message says why, for the viewer."""
 
 
 def valid_stream_name(name: str) -> bool:

@@ -4,6 +4,12 @@ Each successful PLAY publishes the stream anew, exactly as an RTMP republish doe
 is claimed, the first frames configure the packager, and the HLS playlist continues after an
 ``EXT-X-DISCONTINUITY``. Between attempts the source waits a capped exponential backoff with
 jitter, so a fleet of pulled cameras does not hammer a recovering network all at once.
+
+An on-demand source (MediaMTX's ``sourceOnDemand``) is ``idle`` until a viewer asks for its
+stream. That request starts it and waits until the start has written its first segment, for at
+most ``start_timeout`` seconds; a start that misses the deadline is abandoned and the source is
+idle again. Once the stream plays, every HTTP request for it counts as a viewer, and after
+``close_after`` seconds without one the camera gets a TEARDOWN and the source goes back to idle.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from refserver.config import SourceConfig
@@ -28,17 +34,26 @@ from refserver.pull.session import (
     SessionTimeouts,
 )
 from refserver.pull.tracks import Presentation, Track
-from refserver.streams import LiveStream, Publisher, StreamBusy, StreamRegistry
+from refserver.streams import (
+    LiveStream,
+    Publisher,
+    SourceUnavailable,
+    StreamBusy,
+    StreamRegistry,
+)
 
 logger = logging.getLogger("refserver.pull")
 
 PROTOCOL = "rtsp"
 SESSION_GAP = CLOCK_RATE
+SHUTTING_DOWN = "the server is shutting down"
 """Ticks left between the end of one session's media and the start of the next."""
 _publisher_ids = itertools.count(1)
 
 
 class SourceState(StrEnum):
+    IDLE = "idle"
+    """On demand, and no viewer has asked for the stream lately."""
     CONNECTING = "connecting"
     PLAYING = "playing"
     RETRYING = "retrying"
@@ -66,6 +81,21 @@ class Backoff:
         self.attempt = 0
 
 
+@dataclass(slots=True)
+class DemandedStart:
+    """One start of an on-demand source: viewers wait for ``settled``; then ``refusal`` is
+    ``None`` when the stream has its first segment, or says why it has none."""
+
+    segments_before: int
+    settled: asyncio.Event = field(default_factory=asyncio.Event)
+    refusal: str | None = None
+
+    def settle(self, refusal: str | None = None) -> None:
+        if not self.settled.is_set():
+            self.refusal = refusal
+            self.settled.set()
+
+
 class PullSource:
     """One ``[[source]]``: keeps its camera's stream live in ``registry``."""
 
@@ -81,54 +111,127 @@ class PullSource:
         self.registry = registry
         self.backoff = backoff or Backoff()
         self.timeouts = timeouts or SessionTimeouts()
-        self.address = CameraAddress.parse(config.url)
-        self.state = SourceState.CONNECTING
+        self.address = _address(config)
+        self.state = SourceState.IDLE if config.on_demand else SourceState.CONNECTING
         self.last_error: str | None = None
         self.since = time.time()
         self.attempts = 0
         self.retry_at: float | None = None
         self._session: RtspPullSession | None = None
+        self.transport_in_use: str | None = None
+        """What the last session that played settled on: ``tcp``, ``udp`` or ``http``."""
         self._task: asyncio.Task[None] | None = None
         self._stream: LiveStream | None = None
         self._publisher: Publisher | None = None
         self._timeline = 0  # where the next session's frames start (90 kHz ticks)
         self._configured = False
+        self._start: DemandedStart | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._last_demand = 0.0  # loop time of the latest request for the stream
+        self._switching = asyncio.Lock()  # a new start waits for the last one's TEARDOWN
+        self._closing = False
 
     @property
     def name(self) -> str:
         return self.config.name
 
     def start(self) -> None:
+        """Register the stream; an always-on source connects now, an on-demand one waits."""
         stream = self.registry.prepare(self.name)
         stream.source = self
-        self._task = asyncio.create_task(self._run(), name=f"pull {self.name}")
+        if not self.config.on_demand:
+            self._launch()
 
     async def stop(self) -> None:
         """TEARDOWN and stop reconnecting; the stream's open segment is closed."""
-        task, self._task = self._task, None
-        if task is None:
+        self._closing = True
+        watcher, self._watcher = self._watcher, None
+        if watcher is not None:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        if self._start is not None:
+            self._start.settle(SHUTTING_DOWN)
+        await self._halt(SourceState.STOPPED)
+
+    async def demand(self) -> None:
+        """A viewer asked for the stream (see :class:`~refserver.streams.StreamSource`)."""
+        if not self.config.on_demand:
             return
-        if self._session is not None:
-            self._session.stop()
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(asyncio.shield(task), self.timeouts.request + 1)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        self._unpublish()
-        self._set_state(SourceState.STOPPED)
+        self._last_demand = asyncio.get_running_loop().time()
+        async with self._switching:
+            if self._closing:
+                raise SourceUnavailable(SHUTTING_DOWN)
+            start = self._start or self._begin()
+        await start.settled.wait()
+        if start.refusal is not None:
+            raise SourceUnavailable(start.refusal)
 
     def describe(self) -> dict[str, object]:
         """What ``/api/streams`` shows of this source, under ``"source"``."""
         return {
             "url": self.address.url,
             "transport": self.config.transport,
+            "transport_in_use": self.transport_in_use,
+            "on_demand": self.config.on_demand,
             "state": self.state.value,
             "since": self.since,
             "attempts": self.attempts,
             "last_error": self.last_error,
             "retry_at": self.retry_at,
         }
+
+    # -- starting and stopping --------------------------------------------------------------------
+
+    def _launch(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"pull {self.name}")
+
+    def _begin(self) -> DemandedStart:
+        """Start an idle on-demand source and watch it until it is closed again."""
+        start = DemandedStart(_segments_written(self.registry.get(self.name)))
+        self._start = start
+        self.last_error = None
+        logger.info("pull demanded", extra={"stream": self.name})
+        self._launch()
+        self._watcher = asyncio.create_task(self._watch(start), name=f"watch {self.name}")
+        return start
+
+    async def _watch(self, start: DemandedStart) -> None:
+        """Abandon a start that misses its deadline; close the source once nobody asks."""
+        config = self.config
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(start.settled.wait(), config.start_timeout)
+        if not start.settled.is_set():
+            reason = f"stream {self.name!r} did not start within {config.start_timeout:g} s"
+            if self.last_error is not None:
+                reason += f": {self.last_error}"
+            start.settle(reason)
+            logger.warning("pull start timed out", extra={"stream": self.name, "reason": reason})
+        if start.refusal is None:
+            loop = asyncio.get_running_loop()
+            self._last_demand = loop.time()  # the viewers held until now were just served
+            while (unwatched := loop.time() - self._last_demand) < config.close_after:
+                await asyncio.sleep(config.close_after - unwatched)
+            logger.info("pull closed", extra={"stream": self.name, "reason": "no viewer"})
+        self._watcher = None
+        await self._halt(SourceState.IDLE)
+
+    async def _halt(self, state: SourceState) -> None:
+        """End the session with a TEARDOWN (waiting a little for its answer); ``state`` next."""
+        async with self._switching:
+            task, self._task = self._task, None
+            self._start = None
+            if task is not None:
+                if self._session is not None:
+                    self._session.stop()
+                    with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                        await asyncio.wait_for(asyncio.shield(task), self.timeouts.request + 1)
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            self._unpublish()
+            self.retry_at = None
+            self._set_state(state)
 
     # -- the reconnect loop -----------------------------------------------------------------------
 
@@ -143,6 +246,7 @@ class PullSource:
                 timeouts=self.timeouts,
                 base=lambda: self._timeline,
                 transport=self.config.transport,
+                tls_verify=self.config.tls_verify,
             )
             try:
                 await self._session.run()
@@ -178,10 +282,17 @@ class PullSource:
         self._stream, self._publisher = stream, publisher
         self._configured = False
         self.backoff.reset()
+        if self._session is not None:
+            self.transport_in_use = self._session.transport_in_use
         self._set_state(SourceState.PLAYING)
         logger.info(
             "pull started",
-            extra={"stream": self.name, "peer": peer, "skipped": list(presentation.skipped)},
+            extra={
+                "stream": self.name,
+                "peer": peer,
+                "transport": self.transport_in_use,
+                "skipped": list(presentation.skipped),
+            },
         )
 
     def frame(self, track: Track, frame: Frame, size: int) -> None:
@@ -201,9 +312,25 @@ class PullSource:
             self._configured = True
         self._timeline = max(self._timeline, frame.pts + SESSION_GAP)
         stream.push(frame, size)
+        start = self._start
+        if start is not None and _segments_written(stream) > start.segments_before:
+            start.settle()
 
     def _unpublish(self) -> None:
         stream, publisher = self._stream, self._publisher
         self._stream = self._publisher = None
         if stream is not None and publisher is not None:
             self.registry.release(stream, publisher)
+
+
+def _address(config: SourceConfig) -> CameraAddress:
+    """Where to connect, with the credentials of the URL or of the settings."""
+    address = CameraAddress.parse(config.url)
+    if config.username is None:
+        return address
+    return replace(address, username=config.username, password=config.password or "")
+
+
+def _segments_written(stream: LiveStream | None) -> int:
+    segmenter = stream.segmenter if stream is not None else None
+    return segmenter.stats.segments_written if segmenter is not None else 0

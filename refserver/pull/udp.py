@@ -1,9 +1,12 @@
 """RTP and RTCP over UDP for one pulled stream: a pair of bound sockets and a jitter buffer.
 
 The RTP port is even and the RTCP port the next one up (RFC 3550 §11). Only datagrams from the
-camera's address are taken. Before PLAY a small datagram goes from each socket to the camera's
-ports, so a NAT between us opens its mapping ("punch" packets: RFC 2326 says nothing of them,
-but gortsplib and FFmpeg send them and cameras ignore them).
+camera's address are taken, from whatever port they come. Before PLAY a small datagram goes
+from each socket to the camera's ports, so a NAT between us opens its mapping ("punch" packets:
+RFC 2326 says nothing of them, but gortsplib and FFmpeg send them and cameras ignore them).
+
+Some cameras leave ``server_port`` out of their SETUP answer (mediamtx#407, #691): then there is
+nothing to punch, and receiver reports go to the port the camera's RTCP comes from.
 """
 
 from __future__ import annotations
@@ -49,9 +52,11 @@ class _Receiver(asyncio.DatagramProtocol):
     def __init__(self, source: str, handle: Handler) -> None:
         self.source = source
         self.handle = handle
+        self.source_port: int | None = None  # where the camera last sent from
 
     def datagram_received(self, data: bytes, addr: Address) -> None:
         if addr[0] == self.source:
+            self.source_port = addr[1]
             self.handle(data)
 
     def error_received(self, exc: Exception) -> None:
@@ -67,6 +72,7 @@ class UdpChannel:
         self.server_port: PortRange | None = None
         self.jitter = JitterBuffer()
         self._transports: list[asyncio.DatagramTransport] = []
+        self._receivers: list[_Receiver] = []
         self._gap_seen = False
 
     async def open(self, local_host: str, on_rtp: Handler, on_rtcp: Handler) -> None:
@@ -74,11 +80,12 @@ class UdpChannel:
         rtp, rtcp = bind_pair(local_host)
         self.client_port = PortRange(rtp.getsockname()[1], rtcp.getsockname()[1])
         for sock, handle in ((rtp, on_rtp), (rtcp, on_rtcp)):
-            transport, _ = await loop.create_datagram_endpoint(
+            transport, receiver = await loop.create_datagram_endpoint(
                 lambda handle=handle: _Receiver(self.camera_host, handle),  # type: ignore[misc]
                 sock=sock,
             )
             self._transports.append(transport)
+            self._receivers.append(receiver)
 
     def reorder(self, data: bytes) -> list[RtpPacket]:
         """A datagram from the RTP port; the packets now ready, in sequence order."""
@@ -101,9 +108,12 @@ class UdpChannel:
             self._send(0, PUNCH_RTP, self.server_port.first)
 
     def send_rtcp(self, data: bytes) -> None:
+        """To the camera's RTCP port: the announced one, else where its RTCP comes from."""
         port = self.server_port
         if port is not None:
             self._send(1, data, port.last if port.last is not None else port.first + 1)
+        elif len(self._receivers) > 1 and self._receivers[1].source_port is not None:
+            self._send(1, data, self._receivers[1].source_port)
 
     def _send(self, index: int, data: bytes, port: int) -> None:
         if len(self._transports) > index and not self._transports[index].is_closing():
@@ -113,3 +123,4 @@ class UdpChannel:
         for transport in self._transports:
             transport.close()
         self._transports.clear()
+        self._receivers.clear()

@@ -68,9 +68,11 @@ def playlist(server: RunningServer) -> str:
     return result.body.decode()
 
 
-@pytest.mark.parametrize("transport", ["tcp", "udp"])
+@pytest.mark.parametrize(
+    ("transport", "in_use"), [("tcp", "tcp"), ("udp", "udp"), ("auto", "udp"), ("http", "http")]
+)
 def test_pulls_a_camera_with_digest_auth_into_a_valid_playlist(
-    fleet: RunningFleet, tmp_path: Path, transport: str
+    fleet: RunningFleet, tmp_path: Path, transport: str, in_use: str
 ) -> None:
     with pulled(tmp_path, camera_url(fleet), transport) as server:
         server.wait_for(lambda: listed(server) >= 6, timeout=30, what="six segments")
@@ -85,6 +87,7 @@ def test_pulls_a_camera_with_digest_auth_into_a_valid_playlist(
         assert stream["latency"]["samples"] > 0  # the SEI stamps' wallclock came through
         assert stream["source"]["state"] == "playing"
         assert stream["source"]["transport"] == transport
+        assert stream["source"]["transport_in_use"] == in_use
         assert stream["source"]["url"] == f"rtsp://127.0.0.1:{fleet.port}/cam1"
         assert stream["source"]["last_error"] is None
         body = playlist(server)

@@ -5,9 +5,35 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
-from refserver.config import ConfigError, SourceConfig, load_config
-from refserver.pull import Backoff, CameraAddress
+from refserver import cli, logs
+from refserver.config import (
+    ConfigError,
+    ServerConfig,
+    SourceConfig,
+    load_config,
+)
+from refserver.hls import HlsOptions
+from refserver.pull import Backoff, CameraAddress, PullSource
+from refserver.streams import StreamRegistry
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch) -> list[ServerConfig]:
+    """The configurations ``refserver`` is asked to serve; nothing is bound."""
+    configs: list[ServerConfig] = []
+
+    async def serve(config: ServerConfig) -> None:
+        configs.append(config)
+
+    monkeypatch.setattr(cli, "_serve", serve)
+    monkeypatch.setattr(logs, "configure", lambda *args: None)
+    return configs
+
+
+def refserver(*args: str) -> Result:
+    return CliRunner().invoke(cli.main, list(args))
 
 
 def test_the_stream_name_defaults_to_the_last_path_segment() -> None:
@@ -26,7 +52,14 @@ def test_the_stream_name_defaults_to_the_last_path_segment() -> None:
             "rtsp://10.0.0.5",
             "pull URL 'rtsp://10.0.0.5' has no path to name the stream; use NAME=URL",
         ),
-        ("cam=http://10.0.0.5/x", "source 'cam': 'http://10.0.0.5/x' is not an rtsp:// URL"),
+        (
+            "cam=http://10.0.0.5/x",
+            "source 'cam': 'http://10.0.0.5/x' is not an rtsp:// or rtsps:// URL",
+        ),
+        (
+            "rtsp://admin:hunter2@10.0.0.5",
+            "pull URL 'rtsp://admin:***@10.0.0.5' has no path to name the stream; use NAME=URL",
+        ),
         ("c/d=rtsp://h/x", "source name 'c/d' is not a valid stream name"),
     ],
 )
@@ -43,8 +76,8 @@ def test_sources_come_from_toml(tmp_path: Path) -> None:
         '[[source]]\nurl = "rtsp://h/b"\ntransport = "tcp"\n'
     )
     assert load_config(path).sources == (
-        SourceConfig("door", "rtsp://h/a"),
-        SourceConfig("b", "rtsp://h/b"),
+        SourceConfig("door", "rtsp://h/a", "auto"),
+        SourceConfig("b", "rtsp://h/b", "tcp"),
     )
 
 
@@ -53,7 +86,7 @@ def test_sources_come_from_toml(tmp_path: Path) -> None:
     [
         (
             '[[source]]\nurl = "rtsp://h/a"\ntransport = "multicast"\n',
-            "source 'a': transport 'multicast' is not one of ('tcp', 'udp')",
+            "source 'a': transport 'multicast' is not one of ('auto', 'tcp', 'udp', 'http')",
         ),
         ('[[source]]\nurl = "rtsp://h/a"\nport = 1\n', "unknown setting source.port"),
         (
@@ -86,3 +119,103 @@ def test_backoff_doubles_up_to_its_cap_with_jitter_in_the_upper_half() -> None:
     assert [lows.next_delay() for _ in range(5)] == [0.5, 1.0, 2.0, 4.0, 4.0]
     lows.reset()
     assert lows.next_delay() == 0.5
+
+
+def test_pull_flags_apply_to_every_pulled_camera(served: list[ServerConfig]) -> None:
+    result = refserver(
+        "--pull",
+        "rtsp://10.0.0.5/a",
+        "--pull",
+        "door=rtsp://u:p@10.0.0.6/b",
+        "--pull-transport",
+        "udp",
+        "--pull-on-demand",
+    )
+    assert result.exit_code == 0, result.output
+    assert served[0].sources == (
+        SourceConfig("a", "rtsp://10.0.0.5/a", "udp", on_demand=True),
+        SourceConfig("door", "rtsp://u:p@10.0.0.6/b", "udp", on_demand=True),
+    )
+
+
+def test_pulled_cameras_are_always_on_and_auto_by_default(served: list[ServerConfig]) -> None:
+    result = refserver("--pull", "rtsp://10.0.0.5/a")
+    assert result.exit_code == 0, result.output
+    (source,) = served[0].sources
+    assert (source.transport, source.on_demand, source.tls_verify) == ("auto", False, True)
+
+
+def test_pull_flags_leave_the_config_files_sources_alone(
+    served: list[ServerConfig], tmp_path: Path
+) -> None:
+    path = tmp_path / "refserver.toml"
+    path.write_text(
+        '[[source]]\nname = "door"\nurl = "rtsp://h/a"\nusername = "admin"\n'
+        'password = "s3cret"\non_demand = true\nclose_after = 3\n'
+    )
+    result = refserver("--config", str(path), "--pull", "rtsp://h/b", "--pull-transport", "tcp")
+    assert result.exit_code == 0, result.output
+    assert served[0].sources == (
+        SourceConfig(
+            "door", "rtsp://h/a", username="admin", password="s3cret", on_demand=True, close_after=3
+        ),
+        SourceConfig("b", "rtsp://h/b", "tcp"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (
+            ("--pull-transport", "tcp"),
+            1,
+            "Error: --pull-transport and --pull-on-demand apply to --pull cameras\n",
+        ),
+        (
+            ("--pull-on-demand",),
+            1,
+            "Error: --pull-transport and --pull-on-demand apply to --pull cameras\n",
+        ),
+        (
+            ("--pull", "http://admin:hunter2@h/a"),
+            1,
+            "Error: source 'a': 'http://admin:***@h/a' is not an rtsp:// or rtsps:// URL\n",
+        ),
+        (
+            ("--pull", "rtsp://h/a", "--pull-transport", "multicast"),
+            2,
+            "Invalid value for '--pull-transport': 'multicast' is not one of "
+            "'auto', 'tcp', 'udp', 'http'.",
+        ),
+    ],
+)
+def test_bad_pull_flags_are_refused(
+    served: list[ServerConfig], args: tuple[str, ...], code: int, message: str
+) -> None:
+    result = refserver(*args)
+    assert result.exit_code == code
+    assert message in result.output
+    assert "hunter2" not in result.output
+    assert served == []
+
+
+def test_credentials_from_the_settings_go_to_the_camera_not_the_url(tmp_path: Path) -> None:
+    registry = StreamRegistry(tmp_path, HlsOptions())
+    config = SourceConfig("door", "rtsp://10.0.0.5/s", username="ad@min", password="p:ss")
+    source = PullSource(config, registry)
+    assert source.address == CameraAddress("rtsp://10.0.0.5/s", "10.0.0.5", 554, "ad@min", "p:ss")
+    assert source.describe()["url"] == "rtsp://10.0.0.5/s"
+    assert source.describe()["state"] == "connecting"
+    no_password = PullSource(SourceConfig("door", "rtsp://10.0.0.5/s", username="ad"), registry)
+    assert (no_password.address.username, no_password.address.password) == ("ad", "")
+    secure = SourceConfig("door", "rtsps://cam/s", username="ad", password="pw", tls_verify=False)
+    assert PullSource(secure, registry).address == CameraAddress(
+        "rtsps://cam/s", "cam", 322, "ad", "pw", secure=True
+    )
+
+
+def test_an_on_demand_source_is_idle_until_asked(tmp_path: Path) -> None:
+    registry = StreamRegistry(tmp_path, HlsOptions())
+    source = PullSource(SourceConfig("door", "rtsp://10.0.0.5/s", on_demand=True), registry)
+    assert source.describe()["state"] == "idle"
+    assert source.describe()["on_demand"] is True

@@ -1,0 +1,162 @@
+"""The byte stream RTSP runs on: a TCP connection, TLS for ``rtsps://``, or an HTTP tunnel.
+
+An HTTP tunnel is QuickTime's scheme for networks that let only HTTP through: a GET leg, which
+the camera answers ``200 OK`` and then uses for all it sends (RTSP answers and interleaved RTP),
+and a POST leg, on which our RTSP goes base64-encoded and which is never answered. Both legs
+carry the same ``x-sessioncookie``; under ``rtsps://`` both are TLS connections. A session sees
+one :class:`Link` either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import secrets
+import ssl
+
+from refserver.pull.address import CameraAddress
+from refserver.pull.errors import PullError
+from wire.rtsp import RemoteProtocolError, StatusCode
+from wire.rtsp.tunnel import TunnelRequest, encode_tunnel_data, parse_tunnel_response
+
+READ_SIZE = 65536
+SESSION_COOKIE_BYTES = 16
+
+
+@functools.cache
+def client_context(verify: bool) -> ssl.SSLContext:
+    """TLS for ``rtsps://``: the system's trust store, or (``verify`` False) any certificate,
+    as cameras mostly present self-signed ones."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class Link:
+    """One connection to the camera that carries RTSP both ways."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+        self.peer_host: str = writer.get_extra_info("peername")[0]
+        self.local_host: str = writer.get_extra_info("sockname")[0]
+
+    async def read(self) -> bytes:
+        """What the camera sent next; empty at the end of the stream."""
+        return await self._reader.read(READ_SIZE)
+
+    def write(self, data: bytes) -> None:
+        if not self._writer.is_closing():
+            self._writer.write(data)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class TunnelLink(Link):
+    """The two legs of an HTTP tunnel as one link: read from GET, write base64 to POST."""
+
+    def __init__(
+        self,
+        get: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+        post: asyncio.StreamWriter,
+        early: bytes,
+    ) -> None:
+        super().__init__(*get)
+        self._post = post
+        self._early = early  # RTSP that came with the GET leg's HTTP answer
+
+    async def read(self) -> bytes:
+        if self._early:
+            early, self._early = self._early, b""
+            return early
+        return await super().read()
+
+    def write(self, data: bytes) -> None:
+        if not self._post.is_closing():
+            self._post.write(encode_tunnel_data(data))
+
+    def close(self) -> None:
+        self._post.close()
+        super().close()
+
+
+async def open_link(
+    address: CameraAddress,
+    *,
+    tunnel: bool = False,
+    tls_verify: bool = True,
+    timeout: float,
+    user_agent: str | None = None,
+) -> Link:
+    """Connect to the camera (TLS for ``rtsps://``), through an HTTP tunnel when ``tunnel``.
+
+    Raises :class:`PullError`; every wait is bounded by ``timeout``.
+    """
+    context = client_context(tls_verify) if address.secure else None
+    get = await _connect(address, context, timeout)
+    if not tunnel:
+        return Link(*get)
+    try:
+        return await _open_tunnel(address, context, get, timeout, user_agent)
+    except BaseException:
+        get[1].close()
+        raise
+
+
+async def _connect(
+    address: CameraAddress, context: ssl.SSLContext | None, timeout: float
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    where = address.where
+    hostname = address.host if context is not None else None
+    try:
+        return await asyncio.wait_for(
+            asyncio.open_connection(
+                address.host, address.port, ssl=context, server_hostname=hostname
+            ),
+            timeout,
+        )
+    except TimeoutError:
+        raise PullError(f"no answer from {where}") from None
+    except ssl.SSLCertVerificationError as exc:
+        reason = exc.verify_message or exc.reason or str(exc)
+        raise PullError(f"the camera's TLS certificate is not trusted: {reason}") from None
+    except ssl.SSLError as exc:
+        raise PullError(f"TLS with {where} failed: {exc.reason or exc}") from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise PullError(f"cannot connect to {where}: {reason}") from None
+
+
+async def _open_tunnel(
+    address: CameraAddress,
+    context: ssl.SSLContext | None,
+    get: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+    timeout: float,
+    user_agent: str | None,
+) -> TunnelLink:
+    cookie = secrets.token_hex(SESSION_COOKIE_BYTES)
+    reader, writer = get
+    writer.write(TunnelRequest.get(address.path, cookie, user_agent).serialize())
+    received = b""
+    try:
+        while (answered := parse_tunnel_response(received)) is None:
+            data = await asyncio.wait_for(reader.read(READ_SIZE), timeout)
+            if not data:
+                raise PullError("the camera closed the HTTP tunnel before answering its GET")
+            received += data
+    except TimeoutError:
+        raise PullError(f"no answer to the HTTP tunnel's GET within {timeout:g} s") from None
+    except RemoteProtocolError as exc:
+        raise PullError(f"the camera's answer to the HTTP tunnel's GET: {exc}") from None
+    except OSError as exc:
+        raise PullError(f"the HTTP tunnel broke: {exc.strerror or exc}") from None
+    response, early = answered
+    if response.status_code != StatusCode.OK:
+        answer = f"GET answered {response.status_code} {response.reason}"
+        raise PullError(f"the camera refused the HTTP tunnel ({answer})")
+    _, post = await _connect(address, context, timeout)
+    post.write(TunnelRequest.post(address.path, cookie, user_agent).serialize())
+    return TunnelLink(get, post, early)
