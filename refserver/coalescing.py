@@ -56,7 +56,9 @@ class ReadCoalescing:
             self._set(min(MAX_LOW_WATER, max(1, int(rate * WINDOW))))
 
     def close(self) -> None:
-        """Stop watching: the connection is gone."""
+        """Every byte is read as it comes from now on (before a last exchange with the peer),
+        or the connection is gone."""
+        self._set(1)
         if self._quiet is not None:
             self._quiet.cancel()
             self._quiet = None

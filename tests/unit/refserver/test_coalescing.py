@@ -42,9 +42,10 @@ def test_low_water_is_a_window_of_the_measured_rate() -> None:
         return sock.values
 
     values = asyncio.run(scenario())
-    assert len(values) == 3
+    assert len(values) == 4
     assert values[0] == pytest.approx(250_000 * WINDOW, rel=0.05)
-    assert values[-1] == pytest.approx(50_000 * WINDOW, rel=0.05)
+    assert values[2] == pytest.approx(50_000 * WINDOW, rel=0.05)
+    assert values[3] == 1  # closing reads every byte as it comes again
 
 
 def test_a_fast_peer_is_capped() -> None:
@@ -56,7 +57,7 @@ def test_a_fast_peer_is_capped() -> None:
         coalescing.close()
         return sock.values
 
-    assert asyncio.run(scenario()) == [MAX_LOW_WATER]
+    assert asyncio.run(scenario()) == [MAX_LOW_WATER, 1]
 
 
 def test_a_quiet_peer_gets_every_byte_again() -> None:
@@ -91,13 +92,16 @@ def test_a_socket_that_refuses_the_option_is_left_alone() -> None:
 
 
 def test_a_real_socket_takes_the_option() -> None:
-    async def scenario() -> int:
+    async def scenario() -> tuple[int, int]:
         loop = asyncio.get_running_loop()
         left, right = socket.socketpair()
         with left, right:
             coalescing = ReadCoalescing(loop, left)
             feed(coalescing, loop.time(), 250_000, ESTIMATE_EVERY + 0.05)
+            raised = left.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT)
             coalescing.close()
-            return left.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT)
+            return raised, left.getsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT)
 
-    assert asyncio.run(scenario()) == pytest.approx(250_000 * WINDOW, rel=0.05)
+    raised, closed = asyncio.run(scenario())
+    assert raised == pytest.approx(250_000 * WINDOW, rel=0.05)
+    assert closed == 1
