@@ -1,4 +1,10 @@
-"""MPEG-TS segments: each one starts with a PAT and a PMT, then PES packets of every frame."""
+"""MPEG-TS segments: each one starts with a PAT and a PMT, then PES packets of every frame.
+
+Audio frames are gathered into one PES until it holds :data:`AUDIO_PES_BYTES` or spans
+:data:`AUDIO_PES_TICKS`, as FFmpeg's muxer (``pes_payload_size``) and nginx-rtmp
+(``hls_max_audio_delay``) do; a gap in the audio timeline, or the end of the segment, closes the
+PES early so that every frame keeps its time.
+"""
 
 from __future__ import annotations
 
@@ -7,33 +13,69 @@ from wire.codec.aac import AudioSpecificConfig
 from wire.codec.nal import VideoCodec
 from wire.ts.muxer import TsMuxer
 
+AUDIO_PES_BYTES = 2930
+"""FFmpeg's default ``pes_payload_size``."""
+AUDIO_PES_TICKS = 27000
+"""300 ms in 90 kHz ticks: nginx-rtmp's default ``hls_max_audio_delay``."""
+
 
 class TsSegmentWriter:
     """One TS muxer for the stream's life, so continuity counters run across segments."""
 
     def __init__(self, video: VideoConfig | None, audio: AudioConfig | None) -> None:
         self._muxer = TsMuxer(*_muxer_config(video, audio))
-        self._data = bytearray()
+        self._parts: list[bytes] = []
+        self._audio: list[bytes] = []
+        self._audio_pts = self._audio_next = self._audio_bytes = 0
+        self._frame_ticks = _frame_ticks(audio)
 
     def configure(self, video: VideoConfig | None, audio: AudioConfig | None) -> bytes | None:
         """New tracks (a new PMT version); TS has no initialization section."""
+        self._flush_audio()
         self._muxer.configure(*_muxer_config(video, audio))
+        self._frame_ticks = _frame_ticks(audio)
         return None
 
     def begin(self) -> None:
-        self._data = bytearray(self._muxer.tables())
+        self._parts = [self._muxer.tables()]
 
     def add(self, frame: Frame) -> None:
         if frame.kind is FrameKind.VIDEO:
-            self._data += self._muxer.video_access_unit(
-                frame.nalus, frame.pts, frame.dts, frame.keyframe
+            self._parts.append(
+                self._muxer.video_access_unit(frame.nalus, frame.pts, frame.dts, frame.keyframe)
             )
-        else:
-            self._data += self._muxer.audio_frame(frame.data, frame.pts)
+            return
+        data, pts = frame.data, frame.pts
+        if self._audio and (
+            abs(pts - self._audio_next) * 2 > self._frame_ticks
+            or pts - self._audio_pts >= AUDIO_PES_TICKS
+            or self._audio_bytes + len(data) > AUDIO_PES_BYTES
+        ):
+            self._flush_audio()
+        if not self._audio:
+            self._audio_pts, self._audio_next = pts, pts
+        self._audio.append(data)
+        self._audio_bytes += len(data)
+        self._audio_next += self._frame_ticks
 
     def end(self, end_dts: int) -> bytes:
-        data, self._data = bytes(self._data), bytearray()
+        self._flush_audio()
+        data = b"".join(self._parts)
+        self._parts = []
         return data
+
+    def _flush_audio(self) -> None:
+        if self._audio:
+            self._parts.append(self._muxer.audio_frames(self._audio, self._audio_pts))
+            self._audio, self._audio_bytes = [], 0
+
+
+def _frame_ticks(audio: AudioConfig | None) -> int:
+    """90 kHz ticks of one AAC frame (1024 or 960 samples)."""
+    if audio is None:
+        return 0
+    asc = audio.asc
+    return asc.samples_per_frame * 90000 // asc.sample_rate
 
 
 def _muxer_config(
