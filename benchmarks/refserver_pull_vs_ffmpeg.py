@@ -384,6 +384,7 @@ def refserver_pulling(folder: Path, urls: Sequence[str]) -> Iterator[subprocess.
         f"--target-duration={SEGMENT_SECONDS}",
         f"--window={WINDOW_SEGMENTS}",
         "--log-format=json",
+        "--pull-transport=tcp",
         *(f"--pull={url}" for url in urls),
     ]
     with log.open("wb") as out:
