@@ -4,7 +4,7 @@ Each of N ``ffmpeg -re -stream_loop -1 -c copy`` processes pushes the default sa
 servers at once through FFmpeg's ``tee`` muxer, so both receive exactly the same bytes at the
 same moments. Both package 2 s segments (the sample's GOP is 2 s)::
 
-    python -m benchmarks.refserver_vs_nginx --streams 20 --seconds 60
+    python -m benchmarks.refserver_vs_nginx --streams 20 --seconds 60 [--merge-reads]
 
 CPU: utime + stime from ``/proc/<pid>/stat`` over the measured window (after a warm-up), of the
 refserver process and of the nginx process (run without a master, so it is the worker).
@@ -207,7 +207,9 @@ def stamp_indexes(segment: Path) -> list[int]:
 
 
 @contextmanager
-def refserver_process(folder: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, int]]]:
+def refserver_process(
+    folder: Path, *flags: str
+) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, int]]]:
     log = folder / "refserver.log"
     command = [
         sys.executable,
@@ -219,6 +221,7 @@ def refserver_process(folder: Path) -> Iterator[tuple[subprocess.Popen[bytes], d
         f"--hls-dir={folder / 'hls'}",
         f"--target-duration={SEGMENT_SECONDS}",
         "--log-format=json",
+        *flags,
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
@@ -253,8 +256,11 @@ def push(sample: Path, urls: list[str], seconds: float) -> subprocess.Popen[byte
     return subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def run(streams: int = 20, seconds: float = 60, warmup: float = 6) -> Result:
-    """Push ``streams`` streams for ``warmup + seconds`` and measure the last ``seconds``."""
+def run(
+    streams: int = 20, seconds: float = 60, warmup: float = 6, *, merge_reads: bool = False
+) -> Result:
+    """Push ``streams`` streams for ``warmup + seconds`` and measure the last ``seconds``;
+    ``merge_reads`` runs refserver with ``--merge-reads``."""
     sample = default_sample()
     fps = DEFAULT_SPEC.fps
     frames_per_loop = DEFAULT_SPEC.frame_count
@@ -263,7 +269,9 @@ def run(streams: int = 20, seconds: float = 60, warmup: float = 6) -> Result:
         (folder / "refserver").mkdir()
         with (
             NginxRtmp(folder / "nginx", hls_fragment=SEGMENT_SECONDS) as nginx,
-            refserver_process(folder / "refserver") as (refserver, ports),
+            refserver_process(
+                folder / "refserver", *(["--merge-reads"] if merge_reads else [])
+            ) as (refserver, ports),
         ):
             assert nginx.process is not None
             total = warmup + seconds + 2
@@ -327,9 +335,10 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--warmup", type=float, default=6)
+    parser.add_argument("--merge-reads", action="store_true", help="refserver --merge-reads")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run(args.streams, args.seconds, args.warmup)
+    result = run(args.streams, args.seconds, args.warmup, merge_reads=args.merge_reads)
     print(json.dumps(result.to_json(), indent=2) if args.json else result.format())
 
 

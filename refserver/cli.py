@@ -101,6 +101,12 @@ OptionsT = TypeVar("OptionsT", HlsOptions, Limits)
     type=click.Choice(sorted(SEGMENT_FORMATS)),
     help="HLS segments: MPEG-TS, or fragmented MP4 (CMAF).  [default: mpegts]",
 )
+@click.option(
+    "--merge-reads",
+    is_flag=True,
+    help="Read publishers in fewer, larger pieces: about a third less CPU, up to ~40 ms more "
+    "latency with senders that use Nagle's algorithm (FFmpeg does).",
+)
 @click.option("--max-connections", type=click.IntRange(1))
 @click.option("--idle-timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds.")
 @click.option("--log-format", type=click.Choice(LOG_FORMATS), help="[default: text]")
@@ -115,6 +121,7 @@ def main(
     target_duration: float | None,
     window: int | None,
     segment_format: str | None,
+    merge_reads: bool,
     max_connections: int | None,
     idle_timeout: float | None,
     **flags: object,
@@ -128,6 +135,8 @@ def main(
     """
     try:
         config = load_config(config_path) if config_path is not None else ServerConfig()
+        if merge_reads:
+            flags["merge_reads"] = True
         if stream_keys:
             flags["stream_keys"] = dict(parse_stream_key(text) for text in stream_keys)
         if pulls:

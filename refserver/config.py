@@ -10,6 +10,7 @@ Every flag has a TOML twin, so a deployment can be described in one file::
     port = 1935                            # 0 turns the listener off
     app = "live"
     chunk_size = 4096
+    merge_reads = false                    # fewer, larger reads: less CPU, up to ~40 ms later
 
     [rtmps]
     port = 1936
@@ -211,6 +212,10 @@ class ServerConfig:
     http_port: int | None = DEFAULT_HTTP_PORT
     app: str = DEFAULT_APP
     chunk_size: int = 4096
+    merge_reads: bool = False
+    """Read publishers in fewer, larger pieces (``SO_RCVLOWAT``, see :mod:`refserver.coalescing`),
+    as SRS's ``mr`` (merged read) does: about a third less CPU per stream, for up to a delayed
+    ACK (~40 ms) of latency with senders that use Nagle's algorithm, as FFmpeg does."""
     cert: Path | None = None
     key: Path | None = None
     hls_dir: Path | None = None
@@ -260,7 +265,12 @@ _TOP: dict[str, tuple[str, _Converter]] = {
     "state_dir": ("state_dir", Path),
 }
 _TABLES: dict[str, dict[str, tuple[str, _Converter]]] = {
-    "rtmp": {"port": ("rtmp_port", int), "app": ("app", str), "chunk_size": ("chunk_size", int)},
+    "rtmp": {
+        "port": ("rtmp_port", int),
+        "app": ("app", str),
+        "chunk_size": ("chunk_size", int),
+        "merge_reads": ("merge_reads", bool),
+    },
     "rtmps": {"port": ("rtmps_port", int), "cert": ("cert", Path), "key": ("key", Path)},
     "http": {"port": ("http_port", int)},
     "log": {"format": ("log_format", str), "level": ("log_level", str)},

@@ -49,6 +49,7 @@ class ReferenceServer:
             limits=config.limits,
             app=config.app,
             chunk_size=config.chunk_size,
+            merge_reads=config.merge_reads,
         )
         self.ingest = IngestServer(
             context,

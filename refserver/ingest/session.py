@@ -68,6 +68,7 @@ class IngestContext:
     limits: Limits
     app: str
     chunk_size: int
+    merge_reads: bool = False
 
 
 class RtmpSession(asyncio.Protocol):
@@ -127,9 +128,9 @@ class RtmpSession(asyncio.Protocol):
         if connection is None:
             return
         self.last_activity = now = self.loop.time()
-        if self._coalescing is not None:
-            self._coalescing.received(len(data), now)
         connection.receive_data(data)
+        if self._coalescing is not None:
+            self._coalescing.received(len(data), now, wanted=connection.bytes_to_complete())
         self._process_events()
 
     def eof_received(self) -> bool | None:
@@ -222,7 +223,7 @@ class RtmpSession(asyncio.Protocol):
         self.stream, self.publisher = stream, publisher
         self.tracks = FlvTracks()
         connection.accept_publish(event.stream_id)
-        if self._coalescing is None and self.transport is not None:
+        if self.context.merge_reads and self._coalescing is None and self.transport is not None:
             # From here on the peer streams media: read it in fewer, larger pieces.
             self._coalescing = ReadCoalescing(self.loop, self.transport.get_extra_info("socket"))
         logger.info(

@@ -239,8 +239,6 @@ class PullAttempt:
         connection = self.connection
         if connection.session is None or connection.closed or self._ended is not None:
             return
-        # Media stops with the answer, which must not wait below a read low-water mark.
-        self.link.read_promptly()
         with contextlib.suppress(PullError):
             await self._exchange(connection.teardown(), require_ok=False)
 

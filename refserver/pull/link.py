@@ -14,7 +14,6 @@ import functools
 import secrets
 import ssl
 
-from refserver.coalescing import ReadCoalescing
 from refserver.pull.address import CameraAddress
 from refserver.pull.errors import PullError
 from wire.rtsp import RemoteProtocolError, StatusCode
@@ -43,26 +42,16 @@ class Link:
         self._writer = writer
         self.peer_host: str = writer.get_extra_info("peername")[0]
         self.local_host: str = writer.get_extra_info("sockname")[0]
-        self._loop = asyncio.get_running_loop()
-        # Interleaved media streams steadily: read it in fewer, larger pieces.
-        self._coalescing = ReadCoalescing(self._loop, writer.get_extra_info("socket"))
 
     async def read(self) -> bytes:
         """What the camera sent next; empty at the end of the stream."""
-        data = await self._reader.read(READ_SIZE)
-        self._coalescing.received(len(data), self._loop.time())
-        return data
-
-    def read_promptly(self) -> None:
-        """Deliver every byte as it comes from now on: the camera is about to go quiet."""
-        self._coalescing.close()
+        return await self._reader.read(READ_SIZE)
 
     def write(self, data: bytes) -> None:
         if not self._writer.is_closing():
             self._writer.write(data)
 
     def close(self) -> None:
-        self._coalescing.close()
         self._writer.close()
 
 

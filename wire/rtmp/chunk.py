@@ -201,6 +201,23 @@ class ChunkReader:
             del self._buffer[:offset]
         return messages
 
+    def bytes_to_complete(self) -> int | None:
+        """A lower bound on the bytes still to come before the next message completes, when a
+        message's first chunk is in; None otherwise, as nothing says yet what comes next.
+
+        Counts each chunk header still to come at its smallest (one byte), so the bound holds
+        whatever headers the peer picks: a reader that waits for this many bytes never waits
+        past a message's end. Servers use it to keep a socket's low-water mark below it.
+        """
+        wanted: int | None = None
+        for stream in self._streams.values():
+            if stream.in_progress:
+                payload = stream.length - len(stream.partial)
+                chunks = -(-payload // self._chunk_size)
+                need = payload + chunks - len(self._buffer)
+                wanted = need if wanted is None else min(wanted, need)
+        return None if wanted is None else max(1, wanted)
+
     def _read_chunk(self, start: int) -> tuple[int, RtmpMessage | None]:
         """Parse one chunk at ``start``: ``(bytes consumed, completed message)``, 0 if partial."""
         buffer = self._buffer

@@ -99,6 +99,13 @@ class RtmpConnection(ABC):
         except (RtmpError, Amf0Error) as exc:
             self._terminate(str(exc))
 
+    def bytes_to_complete(self) -> int | None:
+        """A lower bound on the bytes before the message being received completes (see
+        :meth:`ChunkReader.bytes_to_complete`); None between messages and during the handshake."""
+        if self._terminated or not self._handshake.complete:
+            return None
+        return self._reader.bytes_to_complete()
+
     def next_event(self) -> RtmpEvent | None:
         """The next event, or ``None`` when there is none."""
         return self._events.popleft() if self._events else None

@@ -9,8 +9,14 @@ from pathlib import Path
 import pytest
 
 from camsim.encoder.flv_source import FlvPlan
+from refserver.coalescing import QUIET_AFTER
 from refserver.http import MIME_PLAYLIST, MIME_SEGMENT, static_dir
-from tests.integration.refserver.harness import RtmpPublisher, running, server_config
+from tests.integration.refserver.harness import (
+    RtmpPublisher,
+    RunningServer,
+    running,
+    server_config,
+)
 from wire import flv
 from wire.hls import check_playlist, parse
 from wire.hls.validate import only_errors
@@ -199,3 +205,34 @@ def test_index_page_lists_streams_with_a_player(tmp_path: Path, h264_plan: FlvPl
         # The player page escapes what it shows.
         hostile = server.get("/?play=%3C%2Fscript%3E")
         assert b'</script>";' not in hostile.body
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["rtmp", "rtmps"])
+def test_merged_reads_lose_nothing_and_hold_nothing_back(
+    tmp_path: Path, h264_plan: FlvPlan, tls: bool
+):
+    """A realtime publisher that then goes quiet without closing: with merged reads every frame
+    it sent is counted within QUIET_AFTER, and the segments are what they are without them."""
+
+    video, audio = sent_frames(h264_plan, 3.5)
+
+    async def scenario(server: RunningServer, port: int) -> None:
+        publisher = RtmpPublisher(port, tls=tls)
+        assert isinstance(await publisher.publish("merged"), PublishStarted)
+        await publisher.send_plan(h264_plan, seconds=3.5, realtime=True)
+        # The connection stays open and silent while the server is watched.
+        await asyncio.to_thread(
+            server.wait_for,
+            lambda: server.api("merged")["frames"] == {"video": video, "audio": audio},
+            QUIET_AFTER + 2.0,
+            "every frame sent before the publisher went quiet",
+        )
+        publisher.abort()
+
+    with running(server_config(tmp_path, merge_reads=True)) as server:
+        asyncio.run(scenario(server, server.rtmps_port if tls else server.rtmp_port))
+        info = server.api("merged")
+        assert info["frames"] == {"video": video, "audio": audio}
+        assert info["hls"]["segments_written"] >= 3
+        playlist = server.get("/live/merged/index.m3u8")
+        assert only_errors(check_playlist(playlist.body)) == []

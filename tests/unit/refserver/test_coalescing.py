@@ -105,3 +105,21 @@ def test_a_real_socket_takes_the_option() -> None:
     raised, closed = asyncio.run(scenario())
     assert raised == pytest.approx(250_000 * WINDOW, rel=0.05)
     assert closed == 1
+
+
+def test_the_mark_stays_below_what_completes_a_message() -> None:
+    async def scenario() -> list[int]:
+        loop = asyncio.get_running_loop()
+        sock = RecordingSocket()
+        coalescing = ReadCoalescing(loop, sock)
+        now = feed(coalescing, loop.time(), 250_000, ESTIMATE_EVERY + 0.05)
+        coalescing.received(2500, now, wanted=700)  # a message needs 700 more bytes
+        coalescing.received(700, now + 0.001)  # it completed: back to the steady mark
+        coalescing.received(2500, now + 0.002, wanted=1_000_000)  # more than the mark
+        coalescing.close()
+        return sock.values
+
+    steady = 250_000 * WINDOW
+    values = asyncio.run(scenario())
+    assert values[0] == pytest.approx(steady, rel=0.05)
+    assert values[1:] == [700, values[0], 1]

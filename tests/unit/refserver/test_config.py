@@ -26,6 +26,7 @@ state_dir = "/var/lib/refserver"
 port = 1940
 app = "ingest"
 chunk_size = 8192
+merge_reads = true
 
 [rtmps]
 port = 0
@@ -63,6 +64,7 @@ def test_defaults_match_the_command_line_contract():
         8080,
     )
     assert config.app == "live"
+    assert config.merge_reads is False
     assert config.stream_keys == {}
     assert config.hls == HlsOptions()
 
@@ -75,6 +77,7 @@ def test_full_file(tmp_path: Path):
     assert config.hls_dir == tmp_path / "hls"
     assert config.state_dir == Path("/var/lib/refserver")
     assert (config.rtmp_port, config.app, config.chunk_size) == (1940, "ingest", 8192)
+    assert config.merge_reads is True
     assert (config.rtmps_port, config.cert, config.key) == (
         0,
         tmp_path / "cert.pem",
@@ -93,6 +96,7 @@ def test_full_file(tmp_path: Path):
         ("colour = 1", "unknown setting colour"),
         ("[rtmp]\nport = 'x'", "rtmp.port must be a int, not 'x'"),
         ("[rtmp]\nspeed = 1", "unknown setting rtmp.speed"),
+        ("[rtmp]\nmerge_reads = 1", "rtmp.merge_reads must be a bool, not 1"),
         ("[http]\nport = 70000", "http_port 70000 is outside 0-65535"),
         ("[hls]\nwindow = 0", "hls: HLS window of 0 segments"),
         ("[limits]\nidle_timeout = true", "limits.idle_timeout must be a float, not True"),

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -265,3 +267,47 @@ def test_any_bytes_give_messages_or_rtmp_error(data: bytes) -> None:
     except RtmpError:
         return
     assert all(isinstance(message, RtmpMessage) for message in messages)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    chunk_size=st.integers(1, 300),
+    messages=st.lists(
+        st.tuples(st.integers(2, 400), st.binary(max_size=900)), min_size=1, max_size=6
+    ),
+    data=st.data(),
+)
+def test_bytes_to_complete_never_overshoots_a_message_end(
+    chunk_size: int, messages: list[tuple[int, bytes]], data: st.DataObject
+) -> None:
+    writer = ChunkWriter(chunk_size)
+    reader = ChunkReader(chunk_size=chunk_size)
+    stream = b"".join(
+        writer.write(csid, RtmpMessage(VIDEO, payload, 40 * n, 1))
+        for n, (csid, payload) in enumerate(messages)
+    )
+    pos = received = 0
+    while pos < len(stream):
+        bound = reader.bytes_to_complete()
+        if bound is not None:
+            assert bound >= 1
+            # Fewer than ``bound`` more bytes never complete a message.
+            probe = copy.deepcopy(reader)
+            assert probe.receive_data(stream[pos : pos + bound - 1]) == []
+        step = data.draw(st.integers(1, len(stream) - pos))
+        received += len(reader.receive_data(stream[pos : pos + step]))
+        pos += step
+    assert received == len(messages)
+    assert reader.bytes_to_complete() is None
+
+
+def test_bytes_to_complete_is_exact_for_one_byte_headers() -> None:
+    reader = ChunkReader()
+    data = ChunkWriter().write(6, RtmpMessage(VIDEO, bytes(300), 0, 1))  # 128-byte chunks
+    assert len(data) == 12 + 128 + 1 + 128 + 1 + 44
+    reader.receive_data(data[:100])
+    assert reader.bytes_to_complete() is None  # the first chunk is not complete yet
+    reader.receive_data(data[100:150])
+    assert reader.bytes_to_complete() == len(data) - 150
+    assert reader.receive_data(data[150:]) == [RtmpMessage(VIDEO, bytes(300), 0, 1)]
+    assert reader.bytes_to_complete() is None
