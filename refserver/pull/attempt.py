@@ -298,7 +298,9 @@ class PullAttempt:
     def _dispatch(self) -> None:
         connection = self.connection
         while (event := connection.next_event()) is not None:
-            if isinstance(event, ResponseReceived):
+            if isinstance(event, InterleavedFrameReceived):  # by far the most frequent
+                self._interleaved(event.channel, event.payload)
+            elif isinstance(event, ResponseReceived):
                 future = self._waiting.get(event.cseq)
                 if future is not None and not future.done():
                     future.set_result(event)
@@ -311,8 +313,6 @@ class PullAttempt:
             elif isinstance(event, ConnectionTerminated):
                 reason = event.reason
                 self._end("the camera closed the connection" if "peer" in reason else reason)
-            elif isinstance(event, InterleavedFrameReceived):
-                self._interleaved(event.channel, event.payload)
 
     def _refused_while_playing(self, event: ResponseReceived) -> None:
         """A keepalive (or a request given up on) answered with an error: not fatal. The

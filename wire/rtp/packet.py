@@ -56,7 +56,9 @@ class RtpPacket:
             raise RtpError(
                 f"RTP packet: {csrc_count} CSRCs need {pos} header bytes, got {len(data)}"
             )
-        csrc = list(struct.unpack_from(f"!{csrc_count}I", data, RTP_HEADER_SIZE))
+        csrc = (
+            list(struct.unpack_from(f"!{csrc_count}I", data, RTP_HEADER_SIZE)) if csrc_count else []
+        )
 
         extension = None
         if first & 0x10:

@@ -37,6 +37,9 @@ class ReaderLimits:
     max_body_bytes: int = 256 * 1024
 
 
+_LINE_ENDS = (ord("\r"), ord("\n"))
+
+
 class RtspReader:
     """Frames RTSP messages and interleaved frames out of a byte stream."""
 
@@ -82,15 +85,17 @@ class RtspReader:
                 return None
         if self._head is not None:
             return self._read_body(self._head)
-        # Empty lines between messages are tolerated, as HTTP/1.1 servers do (RFC 7230 §3.5).
-        stripped = self._buffer.lstrip(b"\r\n")
-        if len(stripped) != len(self._buffer):
-            self._buffer = stripped
-            self._scan_from = 0
-        if not self._buffer:
+        buffer = self._buffer
+        if not buffer:
             return None
-        if self._buffer[0] == INTERLEAVED_MAGIC:
+        if buffer[0] == INTERLEAVED_MAGIC:
             return self._read_frame()
+        if buffer[0] in _LINE_ENDS:
+            # Empty lines between messages are tolerated, as HTTP/1.1 servers do (RFC 7230
+            # §3.5). Checked first: stripping copies the buffer, once per message otherwise.
+            self._buffer = buffer.lstrip(b"\r\n")
+            self._scan_from = 0
+            return self._next()
         return self._read_head()
 
     def _read_frame(self) -> InterleavedFrame | None:
