@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from refserver import cli, logs
+from refserver import cli
 from refserver.config import (
     ConfigError,
     ServerConfig,
@@ -17,19 +17,6 @@ from refserver.config import (
 from refserver.hls import HlsOptions
 from refserver.pull import Backoff, CameraAddress, PullSource
 from refserver.streams import StreamRegistry
-
-
-@pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch) -> list[ServerConfig]:
-    """The configurations ``refserver`` is asked to serve; nothing is bound."""
-    configs: list[ServerConfig] = []
-
-    async def serve(config: ServerConfig) -> None:
-        configs.append(config)
-
-    monkeypatch.setattr(cli, "_serve", serve)
-    monkeypatch.setattr(logs, "configure", lambda *args: None)
-    return configs
 
 
 def refserver(*args: str) -> Result:

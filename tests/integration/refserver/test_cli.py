@@ -4,23 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
-from refserver import cli, logs
+from refserver import cli
 from refserver.config import ServerConfig
-
-
-@pytest.fixture
-def served(monkeypatch: pytest.MonkeyPatch) -> list[ServerConfig]:
-    configs: list[ServerConfig] = []
-
-    async def serve(config: ServerConfig) -> None:
-        configs.append(config)
-
-    monkeypatch.setattr(cli, "_serve", serve)
-    monkeypatch.setattr(logs, "configure", lambda *args: None)
-    return configs
 
 
 def test_merge_reads_is_off_unless_asked(served: list[ServerConfig]) -> None:
