@@ -70,8 +70,7 @@ class ReadCoalescing:
         self._set(self._steady if wanted is None else min(self._steady, wanted))
 
     def close(self) -> None:
-        """Every byte is read as it comes from now on (before a last exchange with the peer),
-        or the connection is gone."""
+        """Stop: every byte is read as it comes from now on (the connection is ending)."""
         self._steady = 1
         self._set(1)
         if self._quiet is not None:
