@@ -18,9 +18,6 @@ from wire.fmp4.init import VIDEO_TIMESCALE
 # Media time and the video timescale are both 90 kHz: video timestamps go in unchanged.
 assert VIDEO_TIMESCALE == CLOCK_RATE
 
-AAC_FRAME_SAMPLES = 1024
-AAC_SHORT_FRAME_SAMPLES = 960  # frameLengthFlag set (ISO/IEC 14496-3 §4.5.1.1)
-
 
 class Fmp4SegmentWriter:
     """Collects a segment's frames and writes them as one fragment at its end."""
@@ -90,9 +87,7 @@ class Fmp4SegmentWriter:
 
     def _audio_fragment(self, track_id: int, track: AudioTrack) -> TrackFragment:
         rate = track.timescale
-        samples_per_frame = (
-            AAC_SHORT_FRAME_SAMPLES if track.asc.frame_length_flag else AAC_FRAME_SAMPLES
-        )
+        samples_per_frame = track.asc.samples_per_frame
         base = self._audio_frames[0].pts * rate // CLOCK_RATE
         samples = tuple(Sample(frame.data, samples_per_frame) for frame in self._audio_frames)
         return TrackFragment(

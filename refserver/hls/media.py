@@ -35,6 +35,11 @@ class AudioConfig:
 
     asc: AudioSpecificConfig
 
+    @property
+    def frame_ticks(self) -> int:
+        """One AAC frame (1024 samples, or 960 with frameLengthFlag) in 90 kHz ticks."""
+        return self.asc.samples_per_frame * CLOCK_RATE // self.asc.sample_rate
+
 
 @dataclass(frozen=True, slots=True)
 class Frame:

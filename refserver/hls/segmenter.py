@@ -44,7 +44,6 @@ MIN_TARGET_DURATIONS = 3
 # A keyframe this close to the target still closes the segment (fps rounding, 29.97 etc.).
 CUT_TOLERANCE = CLOCK_RATE // 1000
 DEFAULT_FRAME_TICKS = CLOCK_RATE // 30
-AAC_FRAME_SAMPLES = 1024
 
 Clock = Callable[[], float]
 
@@ -212,7 +211,7 @@ class HlsSegmenter:
         audio = self._audio
         if audio is None:
             raise ValueError("HLS segmenter: audio frame without an audio track")
-        ticks = AAC_FRAME_SAMPLES * CLOCK_RATE // audio.asc.sample_rate
+        ticks = audio.frame_ticks
         if self._video is None:
             # Audio alone drives the timeline: every frame is a random access point.
             if self._last_dts is not None and frame.dts < self._last_dts:

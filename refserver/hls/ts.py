@@ -27,13 +27,13 @@ class TsSegmentWriter:
         self._parts: list[bytes] = []
         self._audio: list[bytes] = []
         self._audio_pts = self._audio_next = self._audio_bytes = 0
-        self._frame_ticks = _frame_ticks(audio)
+        self._frame_ticks = audio.frame_ticks if audio is not None else 0
 
     def configure(self, video: VideoConfig | None, audio: AudioConfig | None) -> bytes | None:
         """New tracks (a new PMT version); TS has no initialization section."""
         self._flush_audio()
         self._muxer.configure(*_muxer_config(video, audio))
-        self._frame_ticks = _frame_ticks(audio)
+        self._frame_ticks = audio.frame_ticks if audio is not None else 0
         return None
 
     def begin(self) -> None:
@@ -68,14 +68,6 @@ class TsSegmentWriter:
         if self._audio:
             self._parts.append(self._muxer.audio_frames(self._audio, self._audio_pts))
             self._audio, self._audio_bytes = [], 0
-
-
-def _frame_ticks(audio: AudioConfig | None) -> int:
-    """90 kHz ticks of one AAC frame (1024 or 960 samples)."""
-    if audio is None:
-        return 0
-    asc = audio.asc
-    return asc.samples_per_frame * 90000 // asc.sample_rate
 
 
 def _muxer_config(
