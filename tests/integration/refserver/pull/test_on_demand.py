@@ -4,48 +4,27 @@ by that request, and stopped with a TEARDOWN once nobody has asked for ``close_a
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from camsim.camera.control import RtspControl
-from camsim.camera.fleet import FleetConfig
 from refserver.config import SourceConfig
 from refserver.hls import HlsOptions
 from refserver.http import MIME_PLAYLIST
-from tests.conftest import SampleFactory
-from tests.integration.camera.harness import RunningFleet, free_ports, running_fleet
+from tests.integration.camera.harness import RunningFleet, free_ports
 from tests.integration.refserver.harness import (
     HttpResult,
     RunningServer,
     running,
     server_config,
 )
+from tests.integration.refserver.pull.conftest import PASSWORD, USER
 
-USER, PASSWORD = "admin", "s3cret"
 PLAYLIST = "/live/door/index.m3u8"
 CLOSE_AFTER = 1.5
 START_TIMEOUT = 1.5
-
-
-@pytest.fixture(scope="module")
-def camera_sample(make_test_sample: SampleFactory) -> Path:
-    """1 s GOPs, so the first segment is written about a second after PLAY."""
-    return make_test_sample(gop_seconds=Fraction(1))
-
-
-@pytest.fixture
-def fleet(camera_sample: Path) -> Iterator[RunningFleet]:
-    config = FleetConfig(
-        media=(camera_sample,), users=((USER, PASSWORD),), request_timeout=2.0, idle_timeout=10.0
-    )
-    with running_fleet(config) as cameras:
-        yield cameras
 
 
 def on_demand(tmp_path: Path, port: int, **settings: Any) -> AbstractContextManager[RunningServer]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -12,27 +10,10 @@ import pytest
 from camsim.camera.fleet import FleetConfig
 from refserver.config import SourceConfig
 from refserver.hls import HlsOptions
-from tests.conftest import SampleFactory
 from tests.integration.camera.harness import RunningFleet, running_fleet
 from tests.integration.refserver.harness import RunningServer, running, server_config
+from tests.integration.refserver.pull.conftest import PASSWORD, USER
 from wire.hls.validate import check_playlist
-
-USER, PASSWORD = "admin", "s3cret"
-
-
-@pytest.fixture(scope="module")
-def camera_sample(make_test_sample: SampleFactory) -> Path:
-    """1 s GOPs, so 1 s HLS segments."""
-    return make_test_sample(gop_seconds=Fraction(1))
-
-
-@pytest.fixture
-def fleet(camera_sample: Path) -> Iterator[RunningFleet]:
-    config = FleetConfig(
-        media=(camera_sample,), users=((USER, PASSWORD),), request_timeout=2.0, idle_timeout=10.0
-    )
-    with running_fleet(config) as running_cameras:
-        yield running_cameras
 
 
 def camera_url(fleet: RunningFleet, *, password: str = PASSWORD, port: int | None = None) -> str:

@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import re
 import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from camsim.camera.fleet import FleetConfig
 from refserver.hls import Frame, FrameKind, HlsOptions, HlsSegmenter, MemoryStorage
 from refserver.pull.session import (
     CameraAddress,
@@ -31,35 +27,15 @@ from refserver.pull.session import (
     SessionTimeouts,
 )
 from refserver.pull.tracks import Presentation, Track
-from tests.conftest import SampleFactory
 from tests.integration.camera.harness import RunningFleet, running_fleet
+from tests.integration.refserver.pull.conftest import PASSWORD, USER, fleet_config
 from wire.hls.validate import check_playlist
 from wire.rtsp import InterleavedFrame, Request, RtspReader
 
-USER, PASSWORD = "admin", "s3cret"
 HLS = HlsOptions(target_duration=1.0, window=6)
 UDP_SWITCH = 1.0
 TIMEOUTS = SessionTimeouts(connect=5.0, request=3.0, media=5.0, udp_switch=UDP_SWITCH)
 SWITCHED = "UDP does not work, switching to TCP"
-
-
-@pytest.fixture(scope="module")
-def camera_sample(make_test_sample: SampleFactory) -> Path:
-    """1 s GOPs, so 1 s HLS segments."""
-    return make_test_sample(gop_seconds=Fraction(1))
-
-
-def fleet_config(sample: Path, **changes: Any) -> FleetConfig:
-    config = FleetConfig(
-        media=(sample,), users=((USER, PASSWORD),), request_timeout=2.0, idle_timeout=10.0
-    )
-    return dataclasses.replace(config, **changes)
-
-
-@pytest.fixture
-def fleet(camera_sample: Path) -> Iterator[RunningFleet]:
-    with running_fleet(fleet_config(camera_sample)) as cameras:
-        yield cameras
 
 
 def url(port: int, scheme: str = "rtsp") -> str:
