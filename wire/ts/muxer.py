@@ -192,11 +192,19 @@ class TsMuxer:
         else:
             pos = MAX_PAYLOAD_SIZE
             parts = [_full_header(pid, counter, True), view[:pos]]
-        headers = _FULL_HEADERS.get(pid) or _full_headers(pid)
-        while end - pos >= MAX_PAYLOAD_SIZE:
-            counter = (counter + 1) & 0x0F
-            parts += (headers[counter], view[pos : pos + MAX_PAYLOAD_SIZE])
-            pos += MAX_PAYLOAD_SIZE
+        full = (end - pos) // MAX_PAYLOAD_SIZE
+        if full:
+            # Headers and payloads interleaved by two slice assignments: no loop in Python.
+            headers = _FULL_HEADERS.get(pid) or _full_headers(pid)
+            stop = pos + full * MAX_PAYLOAD_SIZE
+            middle: list[bytes | memoryview] = [b""] * (2 * full)
+            middle[0::2] = (headers[counter + 1 : counter + 17] * (full // 16 + 1))[:full]
+            middle[1::2] = [
+                view[p : p + MAX_PAYLOAD_SIZE] for p in range(pos, stop, MAX_PAYLOAD_SIZE)
+            ]
+            parts += middle
+            counter = (counter + full) & 0x0F
+            pos = stop
         if pos < end:
             counter = (counter + 1) & 0x0F
             parts.append(_adapted_packet(pid, counter, False, view[pos:]))
@@ -241,5 +249,6 @@ def _full_header(pid: int, counter: int, unit_start: bool) -> bytes:
 
 
 def _full_headers(pid: int) -> tuple[bytes, ...]:
-    headers = _FULL_HEADERS[pid] = tuple(_full_header(pid, cc, False) for cc in range(16))
+    # Twice round the counter, so that any 16 in a row are one slice.
+    headers = _FULL_HEADERS[pid] = tuple(_full_header(pid, cc % 16, False) for cc in range(32))
     return headers
