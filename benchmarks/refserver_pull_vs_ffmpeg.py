@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.camera_vs_gst import Server, camsim_server, cpu_seconds, rss_mb
+from benchmarks.refserver_vs_nginx import REFSERVER
 from camsim.media.make import default_sample
 from tests.integration.camera.harness import free_ports
 from wire.hls import PlaylistError, parse
@@ -369,14 +370,15 @@ def _poll(watches: Sequence[PlaylistWatch]) -> None:
 
 
 @contextmanager
-def refserver_pulling(folder: Path, urls: Sequence[str]) -> Iterator[subprocess.Popen[bytes]]:
-    """``refserver --pull URL ...`` with JSON logs in ``folder``; stopped with SIGINT."""
+def refserver_pulling(
+    folder: Path, urls: Sequence[str], program: Sequence[str] = REFSERVER
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``refserver --pull URL ...`` with JSON logs in ``folder``; stopped with SIGINT.
+    ``program`` is the command before the flags."""
     folder.mkdir()
     log = folder / "refserver.log"
     command = [
-        sys.executable,
-        "-c",
-        "from refserver.cli import main; main()",
+        *program,
         "--rtmp-port=0",
         "--no-rtmps",
         "--http-port=0",

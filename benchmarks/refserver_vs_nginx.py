@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -44,6 +44,7 @@ PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 POLL_SECONDS = 0.05
 SEGMENT_SECONDS = 2
 TS_PACKET_SIZE = 188
+REFSERVER = (sys.executable, "-c", "from refserver.cli import main; main()")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -208,13 +209,13 @@ def stamp_indexes(segment: Path) -> list[int]:
 
 @contextmanager
 def refserver_process(
-    folder: Path, *flags: str
+    folder: Path, *flags: str, program: Sequence[str] = REFSERVER
 ) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, int]]]:
+    """refserver with JSON logs in ``folder`` and its RTMP and HTTP ports, stopped with SIGINT;
+    ``program`` is the command before the flags."""
     log = folder / "refserver.log"
     command = [
-        sys.executable,
-        "-c",
-        "from refserver.cli import main; main()",
+        *program,
         "--rtmp-port=0",
         "--no-rtmps",
         "--http-port=0",
