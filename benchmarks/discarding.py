@@ -14,7 +14,8 @@ from refserver.ingest.session import RtmpSession
 from refserver.pull.attempt import PullAttempt
 from wire.rtmp.states import ServerState
 
-_received = RtmpSession.data_received
+_rtmp_received = RtmpSession.data_received
+_rtsp_received = PullAttempt._received
 
 
 def _drop_published(self: RtmpSession, data: bytes) -> None:
@@ -22,31 +23,20 @@ def _drop_published(self: RtmpSession, data: bytes) -> None:
     if connection is not None and connection.state is ServerState.PUBLISHING:
         self.last_activity = self.loop.time()
         return
-    _received(self, data)
+    _rtmp_received(self, data)
 
 
-async def _drop_played(self: PullAttempt) -> None:
-    # PullAttempt._read, with every read after the session starts playing dropped; what we
-    # send (keepalives, receiver reports) still goes out.
-    connection = self.connection
-    while not connection.closed:
-        try:
-            data = await self.link.read()
-        except OSError as exc:
-            connection.close(f"the connection broke: {exc.strerror or exc}")
-            data = b""
-        if data and self._announced:
-            self._last_media = self.loop.time()
-        elif data:
-            connection.receive_data(data, self.loop.time())
-        else:
-            connection.receive_eof()
-        self._dispatch()
+def _drop_played(self: PullAttempt, data: bytes) -> None:
+    # What we send (keepalives, receiver reports) still goes out.
+    if data and self._announced:
+        self._last_media = self.loop.time()
         self._flush()
+        return
+    _rtsp_received(self, data)
 
 
 RtmpSession.data_received = _drop_published  # type: ignore[method-assign]
-PullAttempt._read = _drop_played  # type: ignore[method-assign]
+PullAttempt._received = _drop_played  # type: ignore[method-assign]
 
 if __name__ == "__main__":
     main()

@@ -288,12 +288,16 @@ class PullAttempt:
             except OSError as exc:
                 connection.close(f"the connection broke: {exc.strerror or exc}")
                 data = b""
-            if data:
-                connection.receive_data(data, self.loop.time())
-            else:
-                connection.receive_eof()
-            self._dispatch()
-            self._flush()
+            self._received(data)
+
+    def _received(self, data: bytes) -> None:
+        """What one read brought (empty: the end of the stream), then what it asks us to send."""
+        if data:
+            self.connection.receive_data(data, self.loop.time())
+        else:
+            self.connection.receive_eof()
+        self._dispatch()
+        self._flush()
 
     def _dispatch(self) -> None:
         connection = self.connection

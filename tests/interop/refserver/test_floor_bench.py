@@ -40,7 +40,7 @@ def test_the_patches_replace_the_media_paths() -> None:
         "from refserver.ingest.session import RtmpSession;"
         "from refserver.pull.attempt import PullAttempt;"
         "assert RtmpSession.data_received is d._drop_published;"
-        "assert PullAttempt._read is d._drop_played"
+        "assert PullAttempt._received is d._drop_played"
     )
     subprocess.run([sys.executable, "-c", code], timeout=60, check=True)
 
