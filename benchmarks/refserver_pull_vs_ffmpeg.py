@@ -47,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.camera_vs_gst import Server, camsim_server, cpu_seconds, rss_mb
-from benchmarks.refserver_vs_nginx import REFSERVER
+from benchmarks.refserver_vs_nginx import REFSERVER, refserver_process
 from camsim.media.make import default_sample
 from tests.integration.camera.harness import free_ports
 from wire.hls import PlaylistError, parse
@@ -376,30 +376,10 @@ def refserver_pulling(
     """``refserver --pull URL ...`` with JSON logs in ``folder``; stopped with SIGINT.
     ``program`` is the command before the flags."""
     folder.mkdir()
-    log = folder / "refserver.log"
-    command = [
-        *program,
-        "--rtmp-port=0",
-        "--no-rtmps",
-        "--http-port=0",
-        f"--hls-dir={folder / 'hls'}",
-        f"--target-duration={SEGMENT_SECONDS}",
-        f"--window={WINDOW_SEGMENTS}",
-        "--log-format=json",
-        "--pull-transport=tcp",
-        *(f"--pull={url}" for url in urls),
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=out)
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while b'"listening"' not in log.read_bytes():
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"refserver did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.05)
+    pulls = (f"--pull={url}" for url in urls)
+    flags = (f"--window={WINDOW_SEGMENTS}", "--pull-transport=tcp", *pulls)
+    with refserver_process(folder, *flags, program=program) as (process, _ports):
         yield process
-    finally:
-        _stop([process], signal.SIGINT)
 
 
 def refserver_failures(log: Path) -> list[str]:
