@@ -13,6 +13,13 @@ configuration, each under its own name (``init-0.mp4``, ``init-1.mp4``, ...): se
 the playlist keep the init segment they were made for, and ``EXT-X-MAP`` changes with the
 discontinuity. An init segment goes the way of the last segment that used it.
 
+Audio that runs ahead of the video waits for it, so that a segment's audio starts where its
+keyframe does, not where the keyframe happened to arrive: a camera sends a large keyframe over
+tens of milliseconds while its audio packets keep coming, and two RTP streams cross on the way.
+An audio frame is written once a video frame with a later DTS has come (no later keyframe can
+then start before it), or when a segment closes at a keyframe and the frame comes before it.
+At most ``MAX_AUDIO_LEAD`` of audio waits: audio whose video has stalled goes on alone.
+
 The first playlist fixes ``EXT-X-TARGETDURATION`` for the stream's life (§6.2.1 allows no
 change): the configured target, or the first segment's rounded duration when the source's GOP
 is longer. A later segment longer than that is counted in ``stats.target_duration_overruns``.
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -44,6 +52,8 @@ MIN_TARGET_DURATIONS = 3
 # A keyframe this close to the target still closes the segment (fps rounding, 29.97 etc.).
 CUT_TOLERANCE = CLOCK_RATE // 1000
 DEFAULT_FRAME_TICKS = CLOCK_RATE // 30
+# How far audio may run ahead of the video before it is written without waiting for it.
+MAX_AUDIO_LEAD = CLOCK_RATE
 
 Clock = Callable[[], float]
 
@@ -125,6 +135,7 @@ class HlsSegmenter:
         self._last_dts: int | None = None
         self._frame_ticks = DEFAULT_FRAME_TICKS
         self._anchor: tuple[int, float] | None = None  # (pts, wallclock seconds)
+        self._held_audio: deque[Frame] = deque()  # waiting for the video to catch up
         self._retention = Retention()
         self._ended = False
         self._write_init(self._writer.configure(video, audio))
@@ -172,6 +183,7 @@ class HlsSegmenter:
 
     def finish(self, *, endlist: bool = False) -> None:
         """Close the open segment; with ``endlist`` the stream is over for good."""
+        self._release_audio()
         if self._open is not None:
             self._close(self._open.end_pts, self._open.end_dts)
         if endlist and self._target_duration is not None:
@@ -196,6 +208,7 @@ class HlsSegmenter:
             self._adopt_parameter_sets(video, frame)
         self._note_wallclock(frame)
         if frame.keyframe and (self._open is None or self._due(frame.pts)):
+            self._release_audio(before=frame.pts)
             self._start(frame.pts, frame.dts)
         if self._last_dts is not None and frame.dts > self._last_dts:
             self._frame_ticks = frame.dts - self._last_dts
@@ -206,26 +219,45 @@ class HlsSegmenter:
         self._writer.add(frame)
         self._open.end_pts = max(self._open.end_pts, frame.pts + self._frame_ticks)
         self._open.end_dts = frame.dts + self._frame_ticks
+        if self._held_audio:
+            self._release_audio(before=frame.dts)
 
     def _push_audio(self, frame: Frame) -> None:
         audio = self._audio
         if audio is None:
             raise ValueError("HLS segmenter: audio frame without an audio track")
+        if self._video is not None:
+            held = self._held_audio
+            held.append(frame)
+            if self._last_dts is not None and frame.pts < self._last_dts:
+                self._release_audio(before=self._last_dts)
+            while len(held) * audio.frame_ticks > MAX_AUDIO_LEAD:
+                self._write_audio(held.popleft())
+            return
+        # Audio alone drives the timeline: every frame is a random access point.
+        if self._last_dts is not None and frame.dts < self._last_dts:
+            self._break(f"audio PTS went back from {self._last_dts} to {frame.dts}")
+        if self._open is None or self._due(frame.pts):
+            self._start(frame.pts, frame.dts)
+        self._last_dts = frame.dts
+        self._write_audio(frame)
+        assert self._open is not None
         ticks = audio.frame_ticks
-        if self._video is None:
-            # Audio alone drives the timeline: every frame is a random access point.
-            if self._last_dts is not None and frame.dts < self._last_dts:
-                self._break(f"audio PTS went back from {self._last_dts} to {frame.dts}")
-            if self._open is None or self._due(frame.pts):
-                self._start(frame.pts, frame.dts)
-            self._last_dts = frame.dts
+        self._open.end_pts = max(self._open.end_pts, frame.pts + ticks)
+        self._open.end_dts = frame.dts + ticks
+
+    def _release_audio(self, *, before: int | None = None) -> None:
+        """Write the held audio, in arrival order, up to the first frame not before ``before``
+        (None: all of it)."""
+        held = self._held_audio
+        while held and (before is None or held[0].pts < before):
+            self._write_audio(held.popleft())
+
+    def _write_audio(self, frame: Frame) -> None:
         if self._open is None:
             self.stats.frames_dropped += 1
-            return
-        self._writer.add(frame)
-        if self._video is None:
-            self._open.end_pts = max(self._open.end_pts, frame.pts + ticks)
-            self._open.end_dts = frame.dts + ticks
+        else:
+            self._writer.add(frame)
 
     def _due(self, pts: int) -> bool:
         assert self._open is not None
@@ -290,6 +322,7 @@ class HlsSegmenter:
 
     def _break(self, reason: str) -> None:
         started = self._open is not None or self._next_sequence > 0
+        self._release_audio()
         if self._open is not None:
             self._close(self._open.end_pts, self._open.end_dts)
         self._last_dts = None

@@ -56,8 +56,8 @@ SEGMENTS_WRITTEN = 8
 """About 9 s of play: past the timestamp jump and past a 5 s session timeout."""
 WAIT = 25.0
 FRAME_TICKS = 6000  # 90 kHz at 15 fps
-AV_SKEW_TICKS = 9000
-"""Audio and video of a segment start within 100 ms of each other."""
+AUDIO_LAG_TICKS = 9000
+"""A segment's audio may start up to 100 ms before its keyframe: audio that came after it."""
 
 UDP_ONLY = {"no-server-port"}
 """Profiles that only show over UDP."""
@@ -190,6 +190,8 @@ def read_segment(data: bytes) -> Segment:
 def check_segments(sample: MediaSample, segments: list[Segment], durations: list[float]) -> None:
     assert sample.video is not None
     sps, pps = sample.video.parameter_sets
+    assert sample.audio is not None
+    audio_frame_ticks = sample.audio.samples_per_frame * 90_000 // sample.audio.sample_rate
     frame_count = sum(1 for unit in sample.units if unit.nalus)
     indexes: list[int] = []
     pts: list[int] = []
@@ -207,7 +209,8 @@ def check_segments(sample: MediaSample, segments: list[Segment], durations: list
         first_audio = segment.audio[0].pts
         assert first.pts is not None
         assert first_audio is not None
-        assert abs(first_audio - first.pts) <= AV_SKEW_TICKS
+        # Audio that came ahead of the keyframe waited for it: never a whole frame late.
+        assert -AUDIO_LAG_TICKS <= first_audio - first.pts < audio_frame_ticks
         for pes in segment.video:
             stamp = read_stamp_nalus(VideoCodec.H264, split_annexb(pes.data))
             assert stamp is not None

@@ -4,8 +4,11 @@ import itertools
 from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from refserver.hls import Frame, HlsOptions, HlsSegmenter, MemoryStorage, VideoConfig
+from refserver.hls import Frame, FrameKind, HlsOptions, HlsSegmenter, MemoryStorage, VideoConfig
+from refserver.hls.segmenter import MAX_AUDIO_LEAD
 from tests.unit.refserver.hls.streams import (
     AUDIO,
     AUDIO_TICKS,
@@ -103,6 +106,115 @@ def test_timestamps_and_continuity_run_across_segments():
     assert video == [n * FRAME_TICKS for n in range(120)]
     assert len(audio) > 200
     assert audio == [n * AUDIO_TICKS for n in range(len(audio))]
+
+
+def segment_media(recorder: Recorder) -> list[tuple[list[int], list[int]]]:
+    """Each listed segment's video PTS and audio frame PTS, in file order."""
+    media = []
+    for segment in recorder.playlist.segments:
+        _, packets = demux(recorder.storage.files[segment.uri])
+        video = [p.pts for p in packets if p.pid == 0x100 and p.pts is not None]
+        audio = [
+            p.pts + k * AUDIO_TICKS
+            for p in packets
+            if p.pid == 0x101 and p.pts is not None
+            for k in range(len(list(split_adts(p.data))))
+        ]
+        media.append((video, audio))
+    return media
+
+
+def arriving(frames: list[Frame], video_delays: list[int], audio_delays: list[int]) -> list[Frame]:
+    """``frames`` in the order they arrive when each track's frame ``n`` is sent at its DTS and
+    takes ``delays[n % len(delays)]`` ticks to come; each track keeps its own order."""
+    arrivals: list[tuple[int, int, Frame]] = []
+    last = {FrameKind.VIDEO: 0, FrameKind.AUDIO: 0}
+    count = {FrameKind.VIDEO: 0, FrameKind.AUDIO: 0}
+    for order, frame in enumerate(frames):
+        delays = video_delays if frame.kind is FrameKind.VIDEO else audio_delays
+        at = max(last[frame.kind], frame.dts + delays[count[frame.kind] % len(delays)])
+        last[frame.kind] = at
+        count[frame.kind] += 1
+        arrivals.append((at, order, frame))
+    return [frame for _, _, frame in sorted(arrivals, key=lambda a: (a[0], a[1]))]
+
+
+@pytest.mark.parametrize("video_late_ms", [0, 30, 107, 500])
+def test_audio_ahead_of_the_video_waits_for_its_segment(video_late_ms: int):
+    """A camera's audio comes before its large keyframe: segments still split the audio at the
+    keyframe's PTS, not where the keyframe arrived."""
+    recorder = Recorder()
+    frames = list(av_frames(30 * 4 + 10))
+    recorder.push(arriving(frames, [video_late_ms * 90], [0]))
+    recorder.segmenter.finish()
+    media = segment_media(recorder)
+    starts = [video[0] for video, _ in media]
+    assert starts == [n * 30 * FRAME_TICKS for n in range(len(media))]
+    for (video, audio), end in zip(media, [*starts[1:], None], strict=True):
+        assert video[0] <= audio[0] < video[0] + AUDIO_TICKS
+        assert end is None or audio[-1] < end
+    every_audio = [pts for _, audio in media for pts in audio]
+    assert every_audio == [f.pts for f in frames if f.kind is FrameKind.AUDIO]
+    assert recorder.segmenter.stats.frames_dropped == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    video_delays=st.lists(st.integers(0, 40_000), min_size=1, max_size=12),
+    audio_delays=st.lists(st.integers(0, 40_000), min_size=1, max_size=12),
+)
+def test_audio_is_never_lost_nor_put_in_a_segment_before_its_time(
+    video_delays: list[int], audio_delays: list[int]
+):
+    """Tracks delayed by up to 444 ms each, independently: every audio frame is written once, in
+    order; none lands in a segment that ends before it, and one lands in a segment that starts
+    after it only when it came after that segment's keyframe."""
+    frames = list(av_frames(30 * 3 + 7))
+    arrival = arriving(frames, video_delays, audio_delays)
+    recorder = Recorder()
+    recorder.push(arrival)
+    recorder.segmenter.finish()
+    media = segment_media(recorder)
+    every_audio = [pts for _, audio in media for pts in audio]
+    assert every_audio == [f.pts for f in frames if f.kind is FrameKind.AUDIO]
+    position = {(f.kind, f.pts): n for n, f in enumerate(arrival)}
+    starts = [video[0] for video, _ in media]
+    for index, (video, audio) in enumerate(media):
+        end = starts[index + 1] if index + 1 < len(starts) else None
+        keyframe_came = position[(FrameKind.VIDEO, video[0])]
+        for pts in audio:
+            assert end is None or pts < end
+            if pts < video[0]:
+                assert position[(FrameKind.AUDIO, pts)] > keyframe_came
+
+
+def test_audio_goes_on_without_the_video_after_a_bounded_wait():
+    recorder = Recorder()
+    recorder.push(av_frames(40))
+    segmenter = recorder.segmenter
+    audio_pts = 40 * FRAME_TICKS
+    for _ in range(3 * 90000 // AUDIO_TICKS):  # 3 s of audio, no video
+        recorder.push([Frame.audio(audio_pts, b"\x21" * 50)])
+        audio_pts += AUDIO_TICKS
+        assert len(segmenter._held_audio) * AUDIO_TICKS <= MAX_AUDIO_LEAD
+    segmenter.finish()
+    every_audio = [pts for _, audio in segment_media(recorder) for pts in audio]
+    assert every_audio == list(range(0, audio_pts, AUDIO_TICKS))
+
+
+def test_held_audio_stays_before_a_discontinuity():
+    recorder = Recorder()
+    frames = list(av_frames(45))
+    recorder.push(arriving(frames, [20_000], [0]))
+    recorder.segmenter.discontinuity()
+    recorder.push(av_frames(60, start=10 * 90000))
+    recorder.segmenter.finish()
+    playlist = recorder.playlist
+    media = segment_media(recorder)
+    assert [s.discontinuity for s in playlist.segments] == [False, False, True, False]
+    before = [pts for _, audio in media[:2] for pts in audio]
+    assert before == [f.pts for f in frames if f.kind is FrameKind.AUDIO]
+    assert all(pts >= 10 * 90000 for _, audio in media[2:] for pts in audio)
 
 
 def test_sliding_window_and_reloads_pass_the_validator():
