@@ -139,7 +139,7 @@ async def _open_tunnel(
 ) -> TunnelLink:
     cookie = secrets.token_hex(SESSION_COOKIE_BYTES)
     reader, writer = get
-    writer.write(TunnelRequest.get(address.path, cookie, user_agent).serialize())
+    writer.write(TunnelRequest.get(address.path, cookie, user_agent, address.where).serialize())
     received = b""
     try:
         while (answered := parse_tunnel_response(received)) is None:
@@ -158,5 +158,5 @@ async def _open_tunnel(
         answer = f"GET answered {response.status_code} {response.reason}"
         raise PullError(f"the camera refused the HTTP tunnel ({answer})")
     _, post = await _connect(address, context, timeout)
-    post.write(TunnelRequest.post(address.path, cookie, user_agent).serialize())
+    post.write(TunnelRequest.post(address.path, cookie, user_agent, address.where).serialize())
     return TunnelLink(get, post, early)

@@ -49,17 +49,39 @@ class TunnelRequest:
     version: str = HTTP_VERSION
 
     @classmethod
-    def get(cls, path: str, session_cookie: str, user_agent: str | None = None) -> TunnelRequest:
-        """The GET leg, which carries the server's RTSP to the client."""
-        fields = [(SESSION_COOKIE, session_cookie), ("Accept", TUNNEL_CONTENT_TYPE), *_NO_CACHE]
+    def get(
+        cls,
+        path: str,
+        session_cookie: str,
+        user_agent: str | None = None,
+        host: str | None = None,
+    ) -> TunnelRequest:
+        """The GET leg, which carries the server's RTSP to the client.
+
+        ``host`` (``host[:port]``, an IPv6 address in brackets) goes in a ``Host`` header, which
+        HTTP/1.0 leaves optional but proxies and name-based virtual hosts on the way need.
+        """
+        fields = [
+            *_host(host),
+            (SESSION_COOKIE, session_cookie),
+            ("Accept", TUNNEL_CONTENT_TYPE),
+            *_NO_CACHE,
+        ]
         if user_agent is not None:
             fields.append(("User-Agent", user_agent))
         return cls("GET", path, session_cookie, Headers(fields))
 
     @classmethod
-    def post(cls, path: str, session_cookie: str, user_agent: str | None = None) -> TunnelRequest:
+    def post(
+        cls,
+        path: str,
+        session_cookie: str,
+        user_agent: str | None = None,
+        host: str | None = None,
+    ) -> TunnelRequest:
         """The POST leg, which carries the client's base64-encoded RTSP to the server."""
         fields = [
+            *_host(host),
             (SESSION_COOKIE, session_cookie),
             ("Content-Type", TUNNEL_CONTENT_TYPE),
             *_NO_CACHE,
@@ -87,6 +109,10 @@ class TunnelRequest:
         # Only the head: the POST announces a Content-Length that its base64 stream fills.
         start = f"{self.method} {self.path} {self.version}\r\n".encode()
         return start + self.headers.serialize() + b"\r\n"
+
+
+def _host(host: str | None) -> list[tuple[str, str]]:
+    return [] if host is None else [("Host", host)]
 
 
 def parse_tunnel_request(

@@ -61,6 +61,15 @@ def test_post_leg_carries_base64_after_its_head() -> None:
     assert decoder.decode(rest) == OPTIONS + DESCRIBE
 
 
+def test_legs_name_the_host_first_when_given() -> None:
+    get = TunnelRequest.get("/cam1", "c", host="[::1]:8554").serialize()
+    post = TunnelRequest.post("/cam1", "c", host="cam.local:80").serialize()
+    assert get.startswith(b"GET /cam1 HTTP/1.0\r\nHost: [::1]:8554\r\nx-sessioncookie: c\r\n")
+    assert post.startswith(b"POST /cam1 HTTP/1.0\r\nHost: cam.local:80\r\nx-sessioncookie: c\r\n")
+    parsed, _ = complete_request(get)
+    assert parsed.headers.get("host") == "[::1]:8554"
+
+
 def test_partial_heads_wait() -> None:
     data = TunnelRequest.get("/cam1", "c").serialize()
     assert parse_tunnel_request(data[:-1]) is None
