@@ -10,7 +10,7 @@ MP4, FLV and the RTMP sequence header carry.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from wire.codec.bits import BitReader, unescape_rbsp
@@ -122,6 +122,9 @@ class H264Sps:
     num_units_in_tick: int = 0
     time_scale: int = 0
     fixed_frame_rate: bool = False
+    max_num_reorder_frames: int | None = None
+    """From the VUI's bitstream restriction; None when the SPS does not say (or its VUI is cut
+    short after the timing, as some cameras' ``sprop-parameter-sets`` are)."""
 
     @classmethod
     def parse(cls, nal: bytes) -> H264Sps:
@@ -171,9 +174,7 @@ class H264Sps:
                 r.ue("frame_crop_top_offset"),
                 r.ue("frame_crop_bottom_offset"),
             )
-        timing: tuple[bool, int, int, bool] = (False, 0, 0, False)
-        if r.flag("vui_parameters_present_flag"):
-            timing = _read_vui_timing(r)
+        vui = _read_vui(r) if r.flag("vui_parameters_present_flag") else _Vui()
         sps = cls(
             profile_idc,
             constraint_flags,
@@ -190,7 +191,11 @@ class H264Sps:
             height_in_map_units,
             frame_mbs_only,
             *crop,
-            *timing,
+            timing_info_present=vui.timing_info_present,
+            num_units_in_tick=vui.num_units_in_tick,
+            time_scale=vui.time_scale,
+            fixed_frame_rate=vui.fixed_frame_rate,
+            max_num_reorder_frames=vui.max_num_reorder_frames,
         )
         if sps.width <= 0 or sps.height <= 0:
             raise CodecError(
@@ -268,8 +273,20 @@ class H264Sps:
         return f"{self.level_idc // 10}.{self.level_idc % 10}"
 
 
-def _read_vui_timing(r: BitReader) -> tuple[bool, int, int, bool]:
-    """Read vui_parameters() (H.264 §E.1.1) up to and including the timing information."""
+@dataclass(frozen=True)
+class _Vui:
+    timing_info_present: bool = False
+    num_units_in_tick: int = 0
+    time_scale: int = 0
+    fixed_frame_rate: bool = False
+    max_num_reorder_frames: int | None = None
+
+
+def _read_vui(r: BitReader) -> _Vui:
+    """Read vui_parameters() (H.264 §E.1.1): the timing information and max_num_reorder_frames.
+
+    A VUI that ends early after the timing still gives the timing.
+    """
     if r.flag("aspect_ratio_info_present_flag") and r.u(8, "aspect_ratio_idc") == _EXTENDED_SAR:
         r.u(16, "sar_width")
         r.u(16, "sar_height")
@@ -285,11 +302,49 @@ def _read_vui_timing(r: BitReader) -> tuple[bool, int, int, bool]:
     if r.flag("chroma_loc_info_present_flag"):
         r.ue("chroma_sample_loc_type_top_field")
         r.ue("chroma_sample_loc_type_bottom_field")
-    if not r.flag("timing_info_present_flag"):
-        return False, 0, 0, False
-    num_units_in_tick = r.u(32, "num_units_in_tick")
-    time_scale = r.u(32, "time_scale")
-    return True, num_units_in_tick, time_scale, r.flag("fixed_frame_rate_flag")
+    vui = _Vui()
+    if r.flag("timing_info_present_flag"):
+        num_units_in_tick = r.u(32, "num_units_in_tick")
+        time_scale = r.u(32, "time_scale")
+        vui = _Vui(True, num_units_in_tick, time_scale, r.flag("fixed_frame_rate_flag"))
+    try:
+        return replace(vui, max_num_reorder_frames=_read_vui_reorder(r))
+    except CodecError:
+        return vui
+
+
+def _read_vui_reorder(r: BitReader) -> int | None:
+    """The rest of vui_parameters() after the timing: max_num_reorder_frames, if present."""
+    nal_hrd = r.flag("nal_hrd_parameters_present_flag")
+    if nal_hrd:
+        _skip_hrd_parameters(r)
+    vcl_hrd = r.flag("vcl_hrd_parameters_present_flag")
+    if vcl_hrd:
+        _skip_hrd_parameters(r)
+    if nal_hrd or vcl_hrd:
+        r.flag("low_delay_hrd_flag")
+    r.flag("pic_struct_present_flag")
+    if not r.flag("bitstream_restriction_flag"):
+        return None
+    r.flag("motion_vectors_over_pic_boundaries_flag")
+    r.ue("max_bytes_per_pic_denom")
+    r.ue("max_bits_per_mb_denom")
+    r.ue("log2_max_mv_length_horizontal")
+    r.ue("log2_max_mv_length_vertical")
+    reorder = r.ue_at_most("max_num_reorder_frames", 16)
+    r.ue_at_most("max_dec_frame_buffering", 16)
+    return reorder
+
+
+def _skip_hrd_parameters(r: BitReader) -> None:
+    """Read past hrd_parameters() (H.264 §E.1.2)."""
+    cpb_count = r.ue_at_most("cpb_cnt_minus1", 31) + 1
+    r.skip(8, "bit_rate_scale and cpb_size_scale")
+    for _ in range(cpb_count):
+        r.ue("bit_rate_value_minus1")
+        r.ue("cpb_size_value_minus1")
+        r.flag("cbr_flag")
+    r.skip(20, "the four delay and offset lengths")
 
 
 def avc_codec_string(profile_idc: int, constraint_flags: int, level_idc: int) -> str:

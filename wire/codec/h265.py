@@ -141,12 +141,15 @@ class ProfileTierLevel:
         return ".".join(parts)
 
 
-def _skip_sub_layer_ordering_info(r: BitReader, max_sub_layers_minus1: int) -> None:
+def _read_sub_layer_ordering_info(r: BitReader, max_sub_layers_minus1: int) -> int:
+    """The sub-layer ordering information; returns the highest sub-layer's max_num_reorder_pics."""
     first = 0 if r.flag("sub_layer_ordering_info_present_flag") else max_sub_layers_minus1
+    reorder = 0
     for _ in range(first, max_sub_layers_minus1 + 1):
         r.ue("max_dec_pic_buffering_minus1")
-        r.ue("max_num_reorder_pics")
+        reorder = r.ue_at_most("max_num_reorder_pics", 16)
         r.ue("max_latency_increase_plus1")
+    return reorder
 
 
 @dataclass(frozen=True)
@@ -172,7 +175,7 @@ class H265Vps:
         nesting = r.flag("vps_temporal_id_nesting_flag")
         r.u(16, "vps_reserved_0xffff_16bits")
         ptl = ProfileTierLevel.read(r, max_sub_layers_minus1)
-        _skip_sub_layer_ordering_info(r, max_sub_layers_minus1)
+        _read_sub_layer_ordering_info(r, max_sub_layers_minus1)
         max_layer_id = r.u(6, "vps_max_layer_id")
         num_layer_sets_minus1 = r.ue_at_most("vps_num_layer_sets_minus1", 1023)
         r.skip(num_layer_sets_minus1 * (max_layer_id + 1), "layer_id_included_flag")
@@ -382,6 +385,7 @@ class H265Sps:
     num_units_in_tick: int = 0
     time_scale: int = 0
     min_spatial_segmentation_idc: int = 0
+    max_num_reorder_pics: int = 0
 
     @classmethod
     def parse(cls, nal: bytes) -> H265Sps:
@@ -413,7 +417,7 @@ class H265Sps:
         bit_depth_luma = 8 + r.ue_at_most("bit_depth_luma_minus8", 8)
         bit_depth_chroma = 8 + r.ue_at_most("bit_depth_chroma_minus8", 8)
         log2_max_poc_lsb = 4 + r.ue_at_most("log2_max_pic_order_cnt_lsb_minus4", 12)
-        _skip_sub_layer_ordering_info(r, max_sub_layers_minus1)
+        max_num_reorder_pics = _read_sub_layer_ordering_info(r, max_sub_layers_minus1)
         r.ue("log2_min_luma_coding_block_size_minus3")
         r.ue("log2_diff_max_min_luma_coding_block_size")
         r.ue("log2_min_luma_transform_block_size_minus2")
@@ -460,6 +464,7 @@ class H265Sps:
             vui.num_units_in_tick,
             vui.time_scale,
             vui.min_spatial_segmentation_idc,
+            max_num_reorder_pics,
         )
         if sps.width <= 0 or sps.height <= 0:
             raise CodecError(

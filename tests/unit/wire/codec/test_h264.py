@@ -2,6 +2,7 @@ import base64
 import contextlib
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -52,6 +53,8 @@ def write_sps(
     crop: tuple[int, int, int, int] | None = None,
     timing: tuple[int, int] | None = None,
     full_vui: bool = False,
+    hrd: bool = False,
+    reorder: int | None = None,
 ) -> bytes:
     """An SPS NAL unit written field by field (H.264 §7.3.2.1.1), independent of the parser.
 
@@ -97,8 +100,9 @@ def write_sps(
     w.flag(crop is not None)
     for offset in crop or ():
         w.ue(offset)
-    w.flag(timing is not None or full_vui)
-    if timing is not None or full_vui:
+    vui = timing is not None or full_vui or hrd or reorder is not None
+    w.flag(vui)
+    if vui:
         w.flag(full_vui)  # aspect_ratio_info_present_flag
         if full_vui:
             w.u(8, 255)
@@ -122,10 +126,32 @@ def write_sps(
             w.u(32, timing[0])
             w.u(32, timing[1])
             w.flag(True)
-        w.flag(False)  # nal_hrd_parameters_present_flag
-        w.flag(False)  # vcl_hrd_parameters_present_flag
-        w.flag(False)  # pic_struct_present_flag
-        w.flag(False)  # bitstream_restriction_flag
+        for _ in ("nal", "vcl"):
+            w.flag(hrd)  # nal_ and vcl_hrd_parameters_present_flag
+            if hrd:
+                w.ue(1)  # cpb_cnt_minus1
+                w.u(4, 2)  # bit_rate_scale
+                w.u(4, 3)  # cpb_size_scale
+                for value in (1000, 3000):
+                    w.ue(value)  # bit_rate_value_minus1
+                    w.ue(2 * value)  # cpb_size_value_minus1
+                    w.flag(value == 1000)  # cbr_flag
+                w.u(5, 23)  # initial_cpb_removal_delay_length_minus1
+                w.u(5, 23)  # cpb_removal_delay_length_minus1
+                w.u(5, 23)  # dpb_output_delay_length_minus1
+                w.u(5, 24)  # time_offset_length
+        if hrd:
+            w.flag(False)  # low_delay_hrd_flag
+        w.flag(hrd)  # pic_struct_present_flag
+        w.flag(reorder is not None)  # bitstream_restriction_flag
+        if reorder is not None:
+            w.flag(True)  # motion_vectors_over_pic_boundaries_flag
+            w.ue(2)  # max_bytes_per_pic_denom
+            w.ue(1)  # max_bits_per_mb_denom
+            w.ue(16)  # log2_max_mv_length_horizontal
+            w.ue(15)  # log2_max_mv_length_vertical
+            w.ue(reorder)  # max_num_reorder_frames
+            w.ue(min(reorder + 2, 16))  # max_dec_frame_buffering
     w.rbsp_trailing_bits()
     return b"\x67" + escape_rbsp(w.to_bytes())
 
@@ -341,8 +367,12 @@ def test_sps_fed_one_byte_at_a_time(name):
             assert result.startswith("SPS: truncated while reading ")
             assert parsed_from is None, "a longer prefix failed after a shorter one parsed"
         else:
-            assert result == full
+            # Cut in the bitstream restriction: everything but the reorder depth is known.
+            assert isinstance(result, H264Sps)
+            assert result.max_num_reorder_frames in (None, full.max_num_reorder_frames)
+            assert replace(result, max_num_reorder_frames=full.max_num_reorder_frames) == full
             parsed_from = parsed_from or length
+    assert outcome(H264Sps.parse, nal) == full
     # The fields kept end with the VUI timing, 9 bytes of which x264 puts near the end.
     assert parsed_from is not None
     assert parsed_from > len(nal) - 12
@@ -403,6 +433,26 @@ def test_sps_pic_order_cnt_type_1_and_full_vui():
     assert sps.pic_order_cnt_type == 1
     assert sps.fps == 25
     assert sps.chroma_format_idc == 1
+
+
+@pytest.mark.parametrize("hrd", [False, True])
+@pytest.mark.parametrize("timing", [None, (1001, 60000)])
+@pytest.mark.parametrize("reorder", [None, 0, 1, 2, 16])
+def test_max_num_reorder_frames_from_the_bitstream_restriction(
+    reorder: int | None, timing: tuple[int, int] | None, hrd: bool
+) -> None:
+    sps = H264Sps.parse(write_sps(timing=timing, hrd=hrd, reorder=reorder, full_vui=hrd))
+    assert sps.max_num_reorder_frames == reorder
+    assert sps.fps == (None if timing is None else Fraction(60000, 2002))
+
+
+def test_a_vui_cut_short_after_the_timing_still_gives_the_timing() -> None:
+    whole = write_sps(timing=(1, 50), reorder=2)
+    cut = whole[:-4]  # somewhere in the bitstream restriction, as truncated sprops are
+    sps = H264Sps.parse(cut)
+    assert sps.fps == 25
+    assert sps.max_num_reorder_frames is None
+    assert H264Sps.parse(whole).max_num_reorder_frames == 2
 
 
 def test_field_coding_crops_in_pairs_of_lines():
