@@ -11,8 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from camsim.cli import main
+from camsim.media.loader import load
 from tests.conftest import SampleFactory
-from wire.codec.nal import VideoCodec
+from wire.codec.dts import reorder_depth
+from wire.codec.nal import H264_NAL_SPS, H265_NAL_SPS, VideoCodec, nal_type
 from wire.codec.stamp import STAMP_UUID
 
 pytestmark = pytest.mark.interop("ffprobe")
@@ -80,6 +82,25 @@ def test_ffprobe_accepts_samples_and_sees_a_stamp_on_every_frame(
         duration=Fraction(3),
     )
     check_sample(path, codec, (640, 360), 25, 25, 75)
+
+
+@pytest.mark.parametrize("bframes", [0, 1, 3])
+@pytest.mark.parametrize("codec", list(VideoCodec))
+def test_reorder_depth_is_what_ffprobe_reads_from_the_sps(
+    make_test_sample: SampleFactory, codec: VideoCodec, bframes: int
+) -> None:
+    """The depth refserver derives pulled streams' decode times from, against FFmpeg's
+    ``has_b_frames`` (its decoder's reorder delay, read from the same SPS)."""
+    path = make_test_sample(codec=codec, bframes=bframes, duration=Fraction(1), audio=False)
+    video = load(path).video
+    assert video is not None
+    sps_type = H264_NAL_SPS if codec is VideoCodec.H264 else H265_NAL_SPS
+    sps = next(nal for nal in video.parameter_sets if nal_type(codec, nal) == sps_type)
+    depth, fps = reorder_depth(codec, sps)
+    stream = video_stream(path)
+    assert depth == stream["has_b_frames"]
+    assert (depth > 0) == (bframes > 0)
+    assert fps == Fraction(str(stream["r_frame_rate"]))
 
 
 def test_ffprobe_sees_our_uuid(make_test_sample: SampleFactory):
