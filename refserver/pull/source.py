@@ -46,8 +46,11 @@ logger = logging.getLogger("refserver.pull")
 
 PROTOCOL = "rtsp"
 SESSION_GAP = CLOCK_RATE
-SHUTTING_DOWN = "the server is shutting down"
 """Ticks left between the end of one session's media and the start of the next."""
+TIMELINE_START = 10 * CLOCK_RATE
+"""Where the first session's media starts: room for the decode times of reordered video, which
+come before the presentation times (16 pictures deep at 1.6 fps and up)."""
+SHUTTING_DOWN = "the server is shutting down"
 _publisher_ids = itertools.count(1)
 
 
@@ -123,7 +126,7 @@ class PullSource:
         self._task: asyncio.Task[None] | None = None
         self._stream: LiveStream | None = None
         self._publisher: Publisher | None = None
-        self._timeline = 0  # where the next session's frames start (90 kHz ticks)
+        self._timeline = TIMELINE_START  # where the next session's frames start (90 kHz ticks)
         self._configured = False
         self._start: DemandedStart | None = None
         self._watcher: asyncio.Task[None] | None = None

@@ -4,19 +4,23 @@ Each :class:`Track` is one ``m=`` section we can package (H.264, H.265 or AAC ``
 RTP packets go in through :meth:`Track.receive`, in sequence order (after a jitter buffer when
 they came over UDP); :class:`~refserver.hls.Frame` values come out, on a 90 kHz timeline that
 starts at ``base`` when the track's first packet (or its ``RTP-Info`` rtptime) arrives, with
-a camera's clock jumps taken out (:class:`~wire.rtp.RtpTimeline`). Parameter sets come from
+a camera's clock jumps taken out (:class:`~wire.rtp.RtpTimeline`). RTP carries presentation
+times only: with B-frames the decode times come from the reorder depth the SPS declares
+(:class:`~wire.codec.dts.DtsEstimator`). Parameter sets come from
 ``sprop-*`` when they parse (cameras send truncated or padded ones: retina#42) and are replaced
 by the ones sent in band.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from refserver.hls import AudioConfig, Frame, FrameKind, VideoConfig
 from refserver.hls.media import CLOCK_RATE
 from wire.codec.aac import AudioSpecificConfig
+from wire.codec.dts import DtsEstimator
 from wire.codec.errors import CodecError
 from wire.codec.h264 import H264Pps, H264Sps
 from wire.codec.h265 import H265Pps, H265Sps, H265Vps
@@ -41,6 +45,8 @@ from wire.payload import (
 from wire.rtp import ReceiverStatistics, RtpPacket, RtpTimeline
 from wire.sdp import MediaDescription, SessionDescription, h264_parameter_sets, h265_parameter_sets
 
+logger = logging.getLogger(__name__)
+
 PARAMETER_SET_TYPES = {
     VideoCodec.H264: (H264_NAL_SPS, H264_NAL_PPS),
     VideoCodec.H265: (H265_NAL_VPS, H265_NAL_SPS, H265_NAL_PPS),
@@ -54,6 +60,7 @@ PARAMETER_SET_PARSERS: dict[tuple[VideoCodec, int], Callable[[bytes], object]] =
 }
 Depacketizer = H264Depacketizer | H265Depacketizer | AacDepacketizer
 VIDEO_CODECS = {"H264": VideoCodec.H264, "H265": VideoCodec.H265}
+SPS_TYPES = {VideoCodec.H264: H264_NAL_SPS, VideoCodec.H265: H265_NAL_SPS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +186,7 @@ class Track:
         self.timeline = RtpTimeline(clock_rate)
         self._base = 0
         self._waiting_for_keyframe = True
+        self._dts: DtsEstimator | None = None
 
     def prepare(self, base: int) -> None:
         """Start a new session: frames begin at ``base`` ticks."""
@@ -186,6 +194,7 @@ class Track:
         self.timeline.reset()
         self._base = base
         self._waiting_for_keyframe = True
+        self._dts = None
 
     def anchor(self, rtptime: int, seq: int | None = None) -> None:
         """The ``RTP-Info`` of this stream: ``rtptime`` is the instant the PLAY range starts,
@@ -235,6 +244,8 @@ class Track:
             if kind in types and self.parameter_sets.get(kind) != nal:
                 self.parameter_sets[kind] = nal
                 self.changed = True
+                if kind == SPS_TYPES[codec]:
+                    self._dts = None
         ticks = self._ticks(unit.timestamp)
         if self._waiting_for_keyframe:
             if not unit.keyframe or self.video is None:
@@ -245,4 +256,22 @@ class Track:
         except ValueError:  # a truncated stamp: the frame is still good
             stamp = None
         wallclock = stamp.wallclock_us if stamp is not None and stamp.stamped else None
-        return Frame.video(ticks, ticks, unit.nal_units, unit.keyframe, wallclock)
+        return Frame.video(
+            ticks, self._decode_time(codec, ticks), unit.nal_units, unit.keyframe, wallclock
+        )
+
+    def _decode_time(self, codec: VideoCodec, pts: int) -> int:
+        estimator = self._dts
+        if estimator is None:
+            sps = self.parameter_sets[SPS_TYPES[codec]]
+            estimator = self._dts = DtsEstimator.for_sps(codec, sps, CLOCK_RATE)
+        late = estimator.deeper_than_declared
+        dts = estimator.dts(pts)
+        if estimator.deeper_than_declared != late:
+            logger.warning(
+                "%s stream %s reorders pictures deeper than its SPS says: now %d deep",
+                codec.name,
+                self.control,
+                estimator.depth,
+            )
+        return dts

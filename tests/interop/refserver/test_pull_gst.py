@@ -8,6 +8,7 @@ for every segment the test looks at.
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import time
@@ -33,10 +34,13 @@ SEGMENTS = 6
 FPS = 15
 
 
-@pytest.fixture(scope="module")
-def long_sample(make_test_sample: SampleFactory) -> Path:
-    """1 s GOPs, so 1 s segments; long enough that gst-rtsp-server is still playing."""
-    return make_test_sample(gop_seconds=Fraction(1), duration=Fraction(SAMPLE_SECONDS))
+@pytest.fixture(scope="module", params=[0, 2], ids=["no-b-frames", "b-frames"])
+def long_sample(make_test_sample: SampleFactory, request: pytest.FixtureRequest) -> Path:
+    """1 s GOPs, so 1 s segments; long enough that gst-rtsp-server is still playing. With
+    B-frames RTP carries presentation times out of decode order, and no decode times."""
+    return make_test_sample(
+        gop_seconds=Fraction(1), duration=Fraction(SAMPLE_SECONDS), bframes=request.param
+    )
 
 
 def gst_rtsp_server_missing() -> str | None:
@@ -103,7 +107,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def test_refserver_pulls_gst_rtsp_server_and_ffprobe_reads_the_hls(
-    gst_camera: str, tmp_path: Path
+    gst_camera: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     refserver = RefserverProcess(
         tmp_path / "refserver", "--target-duration=1", f"--pull=gst={gst_camera}"
@@ -152,5 +156,21 @@ def test_refserver_pulls_gst_rtsp_server_and_ffprobe_reads_the_hls(
         frames = int(counted_streams[0]["nb_read_frames"])
         assert abs(frames - round(segment.duration * FPS)) <= 1
         assert abs(segment.duration - 1.0) <= 0.1
+
+        # FFmpeg's own reading of the timestamps: decode times rise, none after its picture's
+        # presentation time; with B-frames the two differ.
+        packets = ffprobe(
+            refserver.http_url(f"/live/gst/{segment.uri}"),
+            "-select_streams",
+            "v",
+            "-show_entries",
+            "packet=pts,dts",
+        )["packets"]
+        assert isinstance(packets, list)
+        dts = [int(p["dts"]) for p in packets]
+        pts = [int(p["pts"]) for p in packets]
+        assert all(a < b for a, b in itertools.pairwise(dts)), dts
+        assert all(p >= d for p, d in zip(pts, dts, strict=True))
+        assert (pts != dts) == (request.node.callspec.params["long_sample"] > 0)
     finally:
         assert refserver.stop() == 0
