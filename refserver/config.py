@@ -51,6 +51,7 @@ Every flag has a TOML twin, so a deployment can be described in one file::
     on_demand = false                      # true: connect only while viewers ask for it
     start_timeout = 10.0                   # on demand: how long a viewer waits for the start
     close_after = 10.0                     # on demand: stop after this long without a request
+    media_timeout = 5.0                    # no RTP for this long: the camera is gone, reconnect
 
 An on-demand source (MediaMTX's ``sourceOnDemand``) stays idle until an HLS request for its
 stream arrives; that request is held until the first segment is written, for at most
@@ -87,6 +88,7 @@ PULL_SCHEMES = ("rtsp", "rtsps")
 DEFAULT_PULL_TRANSPORT = "auto"
 DEFAULT_START_TIMEOUT = 10.0
 DEFAULT_CLOSE_AFTER = 10.0
+DEFAULT_MEDIA_TIMEOUT = 5.0
 """Seconds, as MediaMTX's ``sourceOnDemandStartTimeout`` and ``sourceOnDemandCloseAfter``."""
 
 
@@ -129,6 +131,8 @@ class SourceConfig:
     """On demand: how long a viewer's request waits for the first segment."""
     close_after: float = DEFAULT_CLOSE_AFTER
     """On demand: seconds without any request for the stream after which it is stopped."""
+    media_timeout: float = DEFAULT_MEDIA_TIMEOUT
+    """Seconds without RTP after which the session is given up and the camera reconnected."""
 
     def __post_init__(self) -> None:
         if not valid_stream_name(self.name):
@@ -158,7 +162,7 @@ class SourceConfig:
             raise ConfigError(f"source {self.name!r}: a password is set but no username")
         if not self.tls_verify and scheme != "rtsps":
             raise ConfigError(f"source {self.name!r}: tls_verify = false needs an rtsps:// URL")
-        for setting in ("start_timeout", "close_after"):
+        for setting in ("start_timeout", "close_after", "media_timeout"):
             seconds = getattr(self, setting)
             if not seconds > 0:
                 raise ConfigError(f"source {self.name!r}: {setting} {seconds:g} is not above 0")
@@ -287,6 +291,7 @@ _SOURCE_KEYS = {
     "tls_verify": bool,
     "start_timeout": float,
     "close_after": float,
+    "media_timeout": float,
 }
 _ON_DEMAND_KEYS = {"start_timeout", "close_after"}
 

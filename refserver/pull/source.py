@@ -113,7 +113,7 @@ class PullSource:
         self.config = config
         self.registry = registry
         self.backoff = backoff or Backoff()
-        self.timeouts = timeouts or SessionTimeouts()
+        self.timeouts = timeouts or SessionTimeouts(media=config.media_timeout)
         self.address = _address(config)
         self.state = SourceState.IDLE if config.on_demand else SourceState.CONNECTING
         self.last_error: str | None = None

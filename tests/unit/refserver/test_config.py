@@ -154,6 +154,7 @@ tls_verify = false
 on_demand = true
 start_timeout = 4
 close_after = 2.5
+media_timeout = 12
 """
 
 
@@ -165,6 +166,7 @@ def test_sources_with_every_setting(tmp_path: Path):
     assert (always_on.transport, always_on.on_demand, always_on.tls_verify) == ("auto", False, True)
     assert (always_on.username, always_on.password) == (None, None)
     assert (always_on.start_timeout, always_on.close_after) == (10.0, 10.0)
+    assert always_on.media_timeout == 5.0
     assert door == SourceConfig(
         "door",
         "rtsps://192.0.2.11:322/live",
@@ -175,6 +177,7 @@ def test_sources_with_every_setting(tmp_path: Path):
         tls_verify=False,
         start_timeout=4.0,
         close_after=2.5,
+        media_timeout=12.0,
     )
 
 
@@ -247,6 +250,10 @@ def test_a_source_never_shows_its_password():
         (
             "[[source]]\nurl = 'rtsp://h/a'\non_demand = true\nclose_after = -1.5\n",
             "source 'a': close_after -1.5 is not above 0",
+        ),
+        (
+            "[[source]]\nurl = 'rtsp://h/a'\nmedia_timeout = 0\n",
+            "source 'a': media_timeout 0 is not above 0",
         ),
         (
             "[[source]]\nurl = 'rtsp://h/a'\ntransport = 'udp-multicast'\n",

@@ -30,7 +30,7 @@ from camsim.camera.quirks.timing import STALL_AFTER
 from camsim.media.loader import MediaSample, load
 from refserver.config import SourceConfig
 from refserver.hls import HlsOptions
-from refserver.pull import Backoff, PullSource, SessionTimeouts
+from refserver.pull import Backoff, PullSource
 from refserver.streams import StreamRegistry
 from tests.conftest import SampleFactory
 from tests.integration.camera.harness import running_fleet
@@ -237,10 +237,9 @@ def test_a_stalled_camera_is_given_up_and_retried(
     async def scenario(url: str) -> None:
         registry = StreamRegistry(tmp_path / "hls", HlsOptions(target_duration=1.0, window=6))
         source = PullSource(
-            SourceConfig("frozen", url),
+            SourceConfig("frozen", url, media_timeout=MEDIA_TIMEOUT),
             registry,
             backoff=Backoff(initial=0.2, maximum=0.4),
-            timeouts=SessionTimeouts(media=MEDIA_TIMEOUT),
         )
         source.start()
         try:
