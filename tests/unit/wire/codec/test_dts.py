@@ -8,7 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wire.codec.dts import MAX_DEPTH, DtsEstimator
+from tests.unit.wire.codec.test_h264 import write_sps
+from wire.codec.dts import MAX_DEPTH, DtsEstimator, reorder_depth
+from wire.codec.errors import CodecError
+from wire.codec.nal import VideoCodec
 
 TICKS = 3000  # 30 fps at 90 kHz
 
@@ -137,3 +140,25 @@ def test_any_order_keeps_dts_at_or_below_pts_and_goes_back_only_when_it_says_so(
     if true_depth(display) <= depth:
         assert estimator.deeper_than_declared == 0
     assert estimator.depth <= max(depth, MAX_DEPTH)
+
+
+@pytest.mark.parametrize(
+    ("sps", "depth"),
+    [
+        (write_sps(profile_idc=77, reorder=3), 3),  # the bitstream restriction says
+        (write_sps(profile_idc=77), 2),  # it does not: max_num_ref_frames
+        (write_sps(profile_idc=66), 0),  # Baseline has no B slices
+        (write_sps(profile_idc=100, poc_type=2), 0),  # output order is decode order
+    ],
+)
+def test_h264_depth_declared_or_inferred(sps: bytes, depth: int) -> None:
+    assert reorder_depth(VideoCodec.H264, sps) == (depth, None)
+    assert DtsEstimator.for_sps(VideoCodec.H264, sps, 90_000).frame_ticks == 3000
+
+
+@pytest.mark.parametrize("sps", [b"\x67", b"\x67\xff\xff", b"\x68\x00", b""])
+def test_an_sps_that_does_not_parse_means_no_reordering(sps: bytes) -> None:
+    estimator = DtsEstimator.for_sps(VideoCodec.H264, sps, 90_000)
+    assert (estimator.depth, estimator.frame_ticks) == (0, 3000)
+    with pytest.raises(CodecError):
+        reorder_depth(VideoCodec.H264, sps)
