@@ -88,8 +88,8 @@ PULL_SCHEMES = ("rtsp", "rtsps")
 DEFAULT_PULL_TRANSPORT = "auto"
 DEFAULT_START_TIMEOUT = 10.0
 DEFAULT_CLOSE_AFTER = 10.0
-DEFAULT_MEDIA_TIMEOUT = 5.0
 """Seconds, as MediaMTX's ``sourceOnDemandStartTimeout`` and ``sourceOnDemandCloseAfter``."""
+DEFAULT_MEDIA_TIMEOUT = 5.0
 
 
 class ConfigError(ValueError):

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from refserver.config import DEFAULT_MEDIA_TIMEOUT
 from refserver.hls import Frame
 from refserver.pull.address import CameraAddress
 from refserver.pull.errors import PullError, UdpUnavailable
@@ -79,7 +80,7 @@ class MediaSink(Protocol):
 class SessionTimeouts:
     connect: float = 5.0
     request: float = 5.0
-    media: float = 5.0
+    media: float = DEFAULT_MEDIA_TIMEOUT
     """Silence after PLAY (no RTP at all) after which the camera is taken for gone."""
     udp_switch: float = 3.0
     """With the ``auto`` transport: no RTP over UDP this long after PLAY means TCP instead."""

@@ -39,11 +39,12 @@ def reorder_depth(codec: VideoCodec, sps: bytes) -> tuple[int, Fraction | None]:
     An H.264 SPS without a bitstream restriction gives no depth: none for Baseline or
     ``pic_order_cnt_type`` 2 (output order is decode order, §8.2.1.3), else ``max_num_ref_frames``
     (B-frames reorder no deeper than the references they sit between, in every encoder seen).
-    Raises :class:`CodecError` for an SPS that does not parse.
+    A depth past ``MAX_DEPTH`` (out of range for any level) is taken as ``MAX_DEPTH``. Raises
+    :class:`CodecError` for an SPS that does not parse.
     """
     if codec is VideoCodec.H265:
         h265 = H265Sps.parse(sps)
-        return h265.max_num_reorder_pics, h265.fps
+        return min(h265.max_num_reorder_pics, MAX_DEPTH), h265.fps
     h264 = H264Sps.parse(sps)
     if h264.max_num_reorder_frames is not None:
         depth = h264.max_num_reorder_frames

@@ -147,7 +147,7 @@ def _read_sub_layer_ordering_info(r: BitReader, max_sub_layers_minus1: int) -> i
     reorder = 0
     for _ in range(first, max_sub_layers_minus1 + 1):
         r.ue("max_dec_pic_buffering_minus1")
-        reorder = r.ue_at_most("max_num_reorder_pics", 16)
+        reorder = r.ue("max_num_reorder_pics")
         r.ue("max_latency_increase_plus1")
     return reorder
 
