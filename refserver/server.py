@@ -8,11 +8,14 @@ import logging
 import shutil
 import ssl
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 from aiohttp import web
 
+from refserver import logs
 from refserver.config import ServerConfig
 from refserver.http import create_app
 from refserver.ingest.keys import StreamKeys
@@ -24,8 +27,10 @@ from refserver.tls import self_signed_certificate, server_context
 
 logger = logging.getLogger("refserver")
 
+LoopExceptionHandler = Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object]
+
 TICK_SECONDS = 1.0
-"""How often expired segments are deleted and offline streams checked."""
+"""How often expired segments are deleted, offline streams checked and log repeats counted."""
 
 
 def default_state_dir() -> Path:
@@ -62,6 +67,7 @@ class ReferenceServer:
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._ticker: asyncio.Task[None] | None = None
+        self._loop_exception_handler: LoopExceptionHandler | None = None
 
     def _ssl_context(self) -> ssl.SSLContext:
         config = self.config
@@ -80,6 +86,9 @@ class ReferenceServer:
         return port
 
     async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._loop_exception_handler = loop.get_exception_handler()
+        loop.set_exception_handler(logs.log_loop_exception)
         self.hls_dir.mkdir(parents=True, exist_ok=True)
         await self.ingest.start()
         if self.config.http_port is not None:
@@ -93,7 +102,7 @@ class ReferenceServer:
             logger.info("listening", extra={"protocol": "http", "address": address})
         for pull in self.pulls:
             pull.start()
-        self._ticker = asyncio.create_task(self._tick())
+        self._start_ticker()
         logger.info("hls folder", extra={"path": str(self.hls_dir)})
 
     async def stop(self) -> None:
@@ -111,11 +120,31 @@ class ReferenceServer:
         if self._temporary_hls_dir:
             shutil.rmtree(self.hls_dir, ignore_errors=True)
         logger.info("stopped")
+        logs.flush_repeats()
+        asyncio.get_running_loop().set_exception_handler(self._loop_exception_handler)
+
+    def _start_ticker(self) -> None:
+        self._ticker = asyncio.create_task(self._tick(), name="refserver housekeeping")
+        self._ticker.add_done_callback(self._ticker_ended)
+
+    def _ticker_ended(self, task: asyncio.Task[None]) -> None:
+        """The housekeeping loop only ends by cancellation (stop); anything else is a bug that
+        must not go unnoticed, and offline streams must still be ended: log it, start again."""
+        if task.cancelled() or task is not self._ticker:
+            return
+        logger.critical("housekeeping stopped; restarting it", exc_info=task.exception())
+        self._start_ticker()
 
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(TICK_SECONDS)
             try:
-                self.registry.tick()
-            except OSError as exc:
-                logger.error("cleaning the HLS folder failed", extra={"error": str(exc)})
+                self._housekeeping()
+            except Exception:
+                # One bad round (a full disk, a bug) must not end housekeeping for good: the
+                # error is logged (repeats collapse, see refserver.logs) and the next round runs.
+                logger.exception("housekeeping failed")
+
+    def _housekeeping(self) -> None:
+        logs.flush_repeats()
+        self.registry.tick()

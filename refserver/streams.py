@@ -317,16 +317,23 @@ class StreamRegistry:
         """Delete expired segments; end and forget streams offline for too long."""
         now = self.clock()
         for name, stream in list(self._streams.items()):
-            stream.expire()
-            if (
-                stream.offline_since is not None
-                and stream.source is None  # a pulled stream lives as long as its source
-                and now - stream.offline_since >= self.offline_timeout
-            ):
-                logger.info("stream ended", extra={"stream": name, "reason": "offline timeout"})
-                stream.end()
-                del self._streams[name]
-                shutil.rmtree(stream.folder, ignore_errors=True)
+            try:
+                self._tick_stream(name, stream, now)
+            except Exception:
+                # One stream's failure (its disk, a bug) must not keep the others from ending.
+                logger.exception("stream housekeeping failed", extra={"stream": name})
+
+    def _tick_stream(self, name: str, stream: LiveStream, now: float) -> None:
+        stream.expire()
+        if (
+            stream.offline_since is not None
+            and stream.source is None  # a pulled stream lives as long as its source
+            and now - stream.offline_since >= self.offline_timeout
+        ):
+            logger.info("stream ended", extra={"stream": name, "reason": "offline timeout"})
+            stream.end()
+            del self._streams[name]
+            shutil.rmtree(stream.folder, ignore_errors=True)
 
     def close(self) -> None:
         """Shutdown: finish every stream's open segment and playlist with ``EXT-X-ENDLIST``."""

@@ -82,3 +82,26 @@ def test_claim_clears_a_previous_runs_files(tmp_path: Path):
     registry = StreamRegistry(tmp_path, HlsOptions())
     registry.claim("cam", Publisher("127.0.0.1:1", "rtmp", 0.0, 1))
     assert list((tmp_path / "cam").iterdir()) == []
+
+
+def test_one_streams_failure_does_not_stop_the_others_from_ending(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    clock = FakeClock()
+    registry = StreamRegistry(tmp_path, HlsOptions(), offline_timeout=30, clock=clock)
+    for number, name in enumerate(["broken", "fine"]):
+        stream = registry.claim(name, Publisher(f"127.0.0.1:{number}", "rtmp", clock.now, number))
+        assert stream.publisher is not None
+        registry.release(stream, stream.publisher)
+    broken = registry.get("broken")
+    assert broken is not None
+
+    def fail() -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(broken, "expire", fail)
+    clock.now += 30
+    registry.tick()
+    assert registry.get("fine") is None
+    assert registry.get("broken") is broken  # tried again on the next tick
+    assert any(r.getMessage() == "stream housekeeping failed" for r in caplog.records)
