@@ -76,10 +76,13 @@ def _video_stream(spec: SampleSpec, container: av.container.OutputContainer) -> 
         stream.options = {
             "preset": "veryfast",
             "profile": spec.profile.value,
-            # One thread: x264's threaded rate control under VBV varies from run to run.
+            # One thread: x264's threaded rate control under VBV varies from run to run. No
+            # MB-tree: its SIMD propagation reads heap memory the encoder never wrote, so the
+            # bytes depended on what the process had allocated before (glibc's MALLOC_PERTURB_=1
+            # changes every frame). Camera encoders have no MB-tree either.
             "x264-params": (
                 f"{common}:bitrate={kbps}:vbv-maxrate={kbps}:vbv-bufsize={kbps}:open-gop=0:"
-                "threads=1"
+                "threads=1:mbtree=0"
             ),
         }
     else:

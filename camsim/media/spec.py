@@ -11,7 +11,7 @@ from fractions import Fraction
 from wire.codec.nal import VideoCodec
 
 # Bump when the generator's output changes for the same spec, so cached samples are remade.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 
 class H264Profile(StrEnum):
