@@ -2,7 +2,11 @@
 
 ``@pytest.mark.interop("ffprobe", ...)`` names the real third-party programs a test needs. When one
 is missing the test is skipped with the reason, except under ``CI=true`` where a missing peer is a
-failure: CI installs every peer, so a skip there would hide a broken install.
+failure: CI installs every peer, so a skip there would hide a broken install. The real captures in
+``../shared/captures`` follow the same rule.
+
+Nothing here imports PyAV: most tests never touch media files, and loading FFmpeg's libraries costs
+every one of them. The sample fixture imports it when it is first used.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from camsim.media.make import make_sample
 from camsim.media.spec import SampleSpec
 
 SHARED_DIR = Path(__file__).resolve().parents[2] / "shared"
@@ -37,9 +40,16 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    """The team's shared folder beside the checkout; tests that read from it skip without it."""
+    """The shared folder beside the checkout (real captures, peers' configurations).
+
+    Tests that read from it skip without it, except under ``CI=true``: CI provides the folder,
+    so its absence there is a broken set-up, not a reason to pass.
+    """
     if not SHARED_DIR.is_dir():
-        pytest.skip(f"{SHARED_DIR} is not present")
+        reason = f"{SHARED_DIR} is not present"
+        if in_ci():
+            pytest.fail(f"CI=true and {reason}", pytrace=False)
+        pytest.skip(reason)
     return SHARED_DIR
 
 
@@ -55,6 +65,8 @@ SampleFactory = Callable[..., Path]
 @pytest.fixture(scope="session")
 def make_test_sample(tmp_path_factory: pytest.TempPathFactory) -> SampleFactory:
     """Makes (once per session and spec) a small sample; keyword arguments change SMALL_SPEC."""
+    from camsim.media.make import make_sample  # PyAV, only for the tests that make samples
+
     folder = tmp_path_factory.mktemp("samples")
 
     def make(**changes: object) -> Path:
