@@ -26,12 +26,13 @@ from refserver.config import (
 )
 from refserver.hls import HlsOptions
 from refserver.hls.writer import SEGMENT_FORMATS
+from refserver.http import HttpOptions
 from refserver.server import ReferenceServer
 
 logger = logging.getLogger("refserver")
 
 PORT = click.IntRange(0, 65535)
-OptionsT = TypeVar("OptionsT", HlsOptions, Limits)
+OptionsT = TypeVar("OptionsT", HlsOptions, Limits, HttpOptions)
 
 
 @click.command(context_settings={"show_default": True})
@@ -109,6 +110,19 @@ OptionsT = TypeVar("OptionsT", HlsOptions, Limits)
 )
 @click.option("--max-connections", type=click.IntRange(1))
 @click.option("--idle-timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds.")
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="Let scripts on ORIGIN (https://host[:port], or '*' for any) read the JSON API. "
+    "Repeatable.",
+)
+@click.option(
+    "--expose-addresses",
+    is_flag=True,
+    help="Show publishers' IP:port in the JSON API and on the index page.",
+)
 @click.option("--log-format", type=click.Choice(LOG_FORMATS), help="[default: text]")
 @click.option("--log-level", type=click.Choice(LOG_LEVELS), help="[default: info]")
 def main(
@@ -124,6 +138,8 @@ def main(
     merge_reads: bool,
     max_connections: int | None,
     idle_timeout: float | None,
+    cors_origins: tuple[str, ...],
+    expose_addresses: bool,
     **flags: object,
 ) -> None:
     """The reference server: RTMP/RTMPS ingest to HLS, served over HTTP.
@@ -155,6 +171,11 @@ def main(
                 segment_format=segment_format,
             ),
             limits=_with(config.limits, max_connections=max_connections, idle_timeout=idle_timeout),
+            http=_with(
+                config.http,
+                api_cors_origins=cors_origins or None,
+                expose_addresses=expose_addresses or None,
+            ),
             **flags,
         )
         if no_rtmps:

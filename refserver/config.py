@@ -19,6 +19,9 @@ Every flag has a TOML twin, so a deployment can be described in one file::
 
     [http]
     port = 8080
+    api_cors_origins = []                  # origins whose scripts may read /api, or ["*"]
+    hls_cors_origins = ["*"]               # the same for the HLS files (any site by default)
+    expose_addresses = false               # show publishers' IP:port in /api and on the index
 
     [hls]
     target_duration = 2.0
@@ -72,6 +75,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from refserver.hls import HlsOptions
+from refserver.http import HttpOptions
 from refserver.streams import valid_stream_name
 
 DEFAULT_BIND = "127.0.0.1"
@@ -227,6 +231,7 @@ class ServerConfig:
     stream_keys: Mapping[str, str] = field(default_factory=dict)
     hls: HlsOptions = field(default_factory=HlsOptions)
     limits: Limits = field(default_factory=Limits)
+    http: HttpOptions = field(default_factory=HttpOptions)
     sources: tuple[SourceConfig, ...] = ()
     log_format: str = "text"
     log_level: str = "info"
@@ -276,10 +281,14 @@ _TABLES: dict[str, dict[str, tuple[str, _Converter]]] = {
         "merge_reads": ("merge_reads", bool),
     },
     "rtmps": {"port": ("rtmps_port", int), "cert": ("cert", Path), "key": ("key", Path)},
-    "http": {"port": ("http_port", int)},
     "log": {"format": ("log_format", str), "level": ("log_level", str)},
 }
 _HLS_KEYS = {"target_duration": float, "window": int, "segment_format": str}
+_HTTP_KEYS: dict[str, _Converter] = {
+    "api_cors_origins": tuple,
+    "hls_cors_origins": tuple,
+    "expose_addresses": bool,
+}
 _LIMIT_KEYS = {f.name: (float if f.type == "float" else int) for f in fields(Limits)}
 _SOURCE_KEYS = {
     "name": str,
@@ -327,6 +336,11 @@ def from_mapping(data: Mapping[str, Any], base: ServerConfig, *, root: Path) -> 
             changes["hls"] = _options(key, value, _HLS_KEYS, HlsOptions, base.hls)
         elif key == "limits":
             changes["limits"] = _options(key, value, _LIMIT_KEYS, Limits, base.limits)
+        elif key == "http":
+            table = dict(_table(key, value))
+            if "port" in table:
+                changes["http_port"] = _convert("http.port", table.pop("port"), int)
+            changes["http"] = _options(key, table, _HTTP_KEYS, HttpOptions, base.http)
         elif key == "publish":
             changes["stream_keys"] = _stream_keys(value)
         elif key == "source":
@@ -349,6 +363,10 @@ def _table(name: str, value: object) -> dict[str, Any]:
 
 
 def _convert(name: str, value: object, convert: _Converter) -> Any:
+    if convert is tuple:  # a list of strings
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise ConfigError(f"{name} must be a list of strings, not {value!r}")
+        return tuple(value)
     expected = str if convert is Path else convert
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)

@@ -16,21 +16,25 @@ A request under ``/live/<name>/`` is what keeps an on-demand source running: the
 it and is held until its first segment is written, or answered 503 when it cannot be in time.
 Playlists change on every segment and are never cached (RFC 8216 §6.2.2 relies on clients
 reloading them); a segment never changes once written, so caches may keep it for its lifetime.
-HLS and API responses allow any origin (CORS), so players on other sites can use them.
+
+CORS (which other web sites' scripts may read a response): HLS files allow any origin by
+default, the JSON API none; both are lists of origins in :class:`HttpOptions`, ``"*"`` for any.
+The API leaves out the addresses of publishers unless ``expose_addresses`` is set.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import jinja2
 from aiohttp import web
 
-from refserver.streams import SourceUnavailable, StreamRegistry, valid_stream_name
+from refserver.streams import LiveStream, SourceUnavailable, StreamRegistry, valid_stream_name
 
 MIME_PLAYLIST = "application/vnd.apple.mpegurl"
 MIME_SEGMENT = "video/mp2t"
@@ -44,16 +48,85 @@ STATIC_FILES = {
 SEGMENT_MAX_AGE = 60
 """Seconds: long enough for every client that may still fetch a segment, short enough that a
 stream made again from scratch (after its offline timeout) is not shadowed by old copies."""
-CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "*",
+ANY_ORIGIN = "*"
+ORIGIN = re.compile(r"https?://[^\s/?#]+")
+"""A serialized origin (RFC 6454 §6.2) as browsers send it: scheme, host and optional port."""
+CORS_EXPOSE_HEADERS = "Content-Length, Content-Range"
+PREFLIGHT_HEADERS = {
     "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
-    "Access-Control-Allow-Headers": "Range",
-    "Access-Control-Expose-Headers": "Content-Length, Content-Range",
+    "Access-Control-Allow-Headers": "Range",  # hls.js asks for byte ranges
     "Access-Control-Max-Age": "86400",
 }
 
+
+@dataclass(frozen=True, slots=True)
+class HttpOptions:
+    """The HTTP side's settings, ``[http]`` in the config file.
+
+    ``api_cors_origins`` and ``hls_cors_origins`` list the origins (``https://host[:port]``)
+    whose scripts may read the JSON API and the HLS files, ``("*",)`` for any. HLS is open to
+    any origin by default: a player on another site (hls.js on a web page) is how HLS is
+    usually watched, the files are public media that any non-browser client fetches anyway,
+    and no credentials are involved. The API is closed by default: it describes the server's
+    inner state, which no other site needs to read. ``expose_addresses`` shows publishers'
+    IP:port in the API and on the index page.
+    """
+
+    api_cors_origins: tuple[str, ...] = ()
+    hls_cors_origins: tuple[str, ...] = (ANY_ORIGIN,)
+    expose_addresses: bool = False
+
+    def __post_init__(self) -> None:
+        for setting in ("api_cors_origins", "hls_cors_origins"):
+            origins = getattr(self, setting)
+            if isinstance(origins, str):
+                raise ValueError(f"{setting} must be a list of origins, not {origins!r}")
+            for origin in origins:
+                if origin != ANY_ORIGIN and ORIGIN.fullmatch(origin) is None:
+                    raise ValueError(
+                        f"{setting}: {origin!r} is not an origin like https://example.com[:port]"
+                        ' or "*"'
+                    )
+
+
+@dataclass(frozen=True, slots=True)
+class CorsPolicy:
+    """Which origins may read one family of responses."""
+
+    origins: frozenset[str]
+
+    @classmethod
+    def of(cls, origins: tuple[str, ...]) -> CorsPolicy:
+        # Scheme and host are case-insensitive; browsers send them in lower case.
+        return cls(frozenset(origin.lower().rstrip("/") for origin in origins))
+
+    @property
+    def any_origin(self) -> bool:
+        return ANY_ORIGIN in self.origins
+
+    def allows(self, origin: str | None) -> bool:
+        return self.any_origin or (origin is not None and origin.lower() in self.origins)
+
+    def apply(self, request: web.BaseRequest, response: web.StreamResponse) -> None:
+        """Add the response's CORS headers for ``request``'s Origin."""
+        if not self.origins:
+            return
+        origin = request.headers.get("Origin")
+        if not self.any_origin:
+            # The answer depends on the Origin header: caches must keep one copy per origin.
+            response.headers.add("Vary", "Origin")
+        if not self.allows(origin):
+            return
+        response.headers["Access-Control-Allow-Origin"] = (
+            ANY_ORIGIN if self.any_origin else str(origin)
+        )
+        response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE_HEADERS
+
+
 REGISTRY_KEY = web.AppKey("registry", StreamRegistry)
 TEMPLATE_KEY = web.AppKey("index_template", jinja2.Template)
+OPTIONS_KEY = web.AppKey("http_options", HttpOptions)
+CORS_KEY = web.AppKey("cors", Mapping[str, CorsPolicy])
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -63,10 +136,16 @@ def static_dir() -> Path:
     return Path(str(resources.files("refserver") / "static"))
 
 
-def create_app(registry: StreamRegistry) -> web.Application:
+def create_app(registry: StreamRegistry, options: HttpOptions | None = None) -> web.Application:
     """The aiohttp application serving ``registry``'s streams."""
+    options = options or HttpOptions()
     app = web.Application(middlewares=[_cors])
     app[REGISTRY_KEY] = registry
+    app[OPTIONS_KEY] = options
+    app[CORS_KEY] = {
+        "/live/": CorsPolicy.of(options.hls_cors_origins),
+        "/api/": CorsPolicy.of(options.api_cors_origins),
+    }
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("refserver", "templates"), autoescape=True
     )
@@ -81,27 +160,47 @@ def create_app(registry: StreamRegistry) -> web.Application:
     return app
 
 
+def _cors_policy(request: web.Request) -> CorsPolicy | None:
+    for prefix, policy in request.app[CORS_KEY].items():
+        if request.path.startswith(prefix):
+            return policy
+    return None
+
+
 @web.middleware
 async def _cors(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         response = await handler(request)
     except web.HTTPException as exc:
         response = exc
-    if request.path.startswith(("/live/", "/api/")):
-        response.headers.update(CORS_HEADERS)
+    policy = _cors_policy(request)
+    if policy is not None:
+        policy.apply(request, response)
     if isinstance(response, web.HTTPException):
         raise response
     return response
 
 
 async def _preflight(request: web.Request) -> web.StreamResponse:
-    return web.Response(status=204)
+    """A CORS preflight (Fetch standard, "CORS-preflight request") is answered 204 with what
+    may be asked, or 403 when its origin may not read these responses."""
+    policy = _cors_policy(request)
+    origin = request.headers.get("Origin")
+    preflight = origin is not None and "Access-Control-Request-Method" in request.headers
+    if preflight and (policy is None or not policy.allows(origin)):
+        return web.Response(status=403, text=f"origin {origin} may not read {request.path}\n")
+    return web.Response(status=204, headers=PREFLIGHT_HEADERS if preflight else None)
+
+
+def _described(request: web.Request, streams: list[LiveStream]) -> list[dict[str, object]]:
+    now = time.time()
+    expose = request.app[OPTIONS_KEY].expose_addresses
+    return [stream.describe(now, expose_addresses=expose) for stream in streams]
 
 
 async def _index(request: web.Request) -> web.StreamResponse:
     registry = request.app[REGISTRY_KEY]
-    now = time.time()
-    streams = [stream.describe(now) for stream in registry]
+    streams = _described(request, list(registry))
     html = request.app[TEMPLATE_KEY].render(streams=streams, play=request.query.get("play", ""))
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-cache"})
 
@@ -141,8 +240,8 @@ async def _hls_file(request: web.Request) -> web.StreamResponse:
 
 
 async def _api_streams(request: web.Request) -> web.StreamResponse:
-    now = time.time()
-    streams = [stream.describe(now) for stream in request.app[REGISTRY_KEY]]
+    registry = request.app[REGISTRY_KEY]
+    streams = _described(request, list(registry))
     return web.json_response({"streams": streams}, headers={"Cache-Control": "no-cache"})
 
 
@@ -155,7 +254,8 @@ async def _api_stream(request: web.Request) -> web.StreamResponse:
             status=404,
             headers={"Cache-Control": "no-cache"},
         )
-    return web.json_response(stream.describe(time.time()), headers={"Cache-Control": "no-cache"})
+    (described,) = _described(request, [stream])
+    return web.json_response(described, headers={"Cache-Control": "no-cache"})
 
 
 async def _static(request: web.Request) -> web.StreamResponse:

@@ -92,7 +92,9 @@ class ReferenceServer:
         self.hls_dir.mkdir(parents=True, exist_ok=True)
         await self.ingest.start()
         if self.config.http_port is not None:
-            self._runner = web.AppRunner(create_app(self.registry), access_log=None)
+            self._runner = web.AppRunner(
+                create_app(self.registry, self.config.http), access_log=None
+            )
             await self._runner.setup()
             self._site = web.TCPSite(
                 self._runner, self.config.bind, self.config.http_port, reuse_address=True

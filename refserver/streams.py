@@ -220,12 +220,18 @@ class LiveStream:
         if self.segmenter is not None:
             self.segmenter.expire()
 
-    def describe(self, now: float) -> dict[str, object]:
-        """The JSON the HTTP API serves for this stream."""
+    def describe(self, now: float, *, expose_addresses: bool = False) -> dict[str, object]:
+        """The JSON the HTTP API serves for this stream.
+
+        The address of a publisher that connected to us is someone's IP address: it is shown
+        only with ``expose_addresses``. A pulled camera's is the operator's own configuration
+        (its URL is under ``source``) and always shown.
+        """
         stats = self.stats
         segmenter = self.segmenter
         publisher = self.publisher
         playlist = segmenter.playlist if segmenter is not None else None
+        shown = expose_addresses or self.source is not None
         return {
             "name": self.name,
             "live": self.live,
@@ -233,7 +239,7 @@ class LiveStream:
             "publisher": None
             if publisher is None
             else {
-                "address": publisher.address,
+                "address": publisher.address if shown else None,
                 "protocol": publisher.protocol,
                 "since": publisher.since,
                 "seconds": round(now - publisher.since, 3),

@@ -10,7 +10,7 @@ import pytest
 
 from camsim.encoder.flv_source import FlvPlan
 from refserver.coalescing import QUIET_AFTER
-from refserver.http import MIME_PLAYLIST, MIME_SEGMENT, static_dir
+from refserver.http import MIME_PLAYLIST, MIME_SEGMENT, HttpOptions, static_dir
 from tests.integration.refserver.harness import (
     RtmpPublisher,
     RunningServer,
@@ -96,7 +96,7 @@ def test_api_reports_publisher_while_live(tmp_path: Path, h264_plan: FlvPlan):
         assert isinstance(info, dict)
         return info
 
-    with running(server_config(tmp_path)) as server:
+    with running(server_config(tmp_path, http=HttpOptions(expose_addresses=True))) as server:
         info = asyncio.run(scenario(server.rtmp_port))
     assert info["live"] is True
     publisher = info["publisher"]

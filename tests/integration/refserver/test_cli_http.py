@@ -1,0 +1,29 @@
+"""refserver's HTTP and HLS-folder flags become the configuration it serves (nothing is bound)."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from refserver import cli
+from refserver.config import ServerConfig
+
+
+def test_cors_origins_and_addresses(served: list[ServerConfig]) -> None:
+    assert CliRunner().invoke(cli.main, []).exit_code == 0
+    result = CliRunner().invoke(
+        cli.main,
+        ["--cors-origin", "https://ops.example", "--cors-origin", "*", "--expose-addresses"],
+    )
+    assert result.exit_code == 0, result.output
+    default, flagged = (config.http for config in served)
+    assert (default.api_cors_origins, default.expose_addresses) == ((), False)
+    assert flagged.api_cors_origins == ("https://ops.example", "*")
+    assert flagged.expose_addresses is True
+    assert flagged.hls_cors_origins == ("*",)
+
+
+def test_a_bad_origin_is_refused_by_name(served: list[ServerConfig]) -> None:
+    result = CliRunner().invoke(cli.main, ["--cors-origin", "ops.example"])
+    assert result.exit_code != 0
+    assert "'ops.example' is not an origin" in result.output
+    assert served == []
