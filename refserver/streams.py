@@ -28,6 +28,9 @@ from refserver.hls import (
     HlsSegmenter,
     VideoConfig,
 )
+from wire.codec.errors import CodecError
+from wire.codec.nal import VideoCodec
+from wire.codec.stamp import read_stamp_nalus
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +39,15 @@ STREAM_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
 BITRATE_WINDOW = 5.0
 LATENCY_SAMPLES = 1800
 """Enough for a minute of 30 fps video."""
+NO_VIDEO = "no video frame yet: latency is measured on video frames"
+NO_STAMPS = (
+    "the video carries no SEI stamps, so no latency can be measured "
+    "(camsim run and camsim push stamp every frame; FFmpeg and encoders add none)"
+)
+STAMPS_WITHOUT_TIME = (
+    "the video's SEI stamps carry no send time (the file was sent on as it is, e.g. by "
+    "FFmpeg), so no latency can be measured"
+)
 
 Clock = Callable[[], float]
 
@@ -136,6 +148,16 @@ class IngestStats:
     publishes: int = 0
     rate: RateMeter = field(default_factory=RateMeter)
     latency: LatencyWindow = field(default_factory=LatencyWindow)
+    stamps_without_time: bool = False
+    """Keyframes carried a camsim stamp whose wallclock was never written by the sender."""
+
+    def latency_unavailable(self) -> str | None:
+        """Why there is no latency figure, in plain words; None when there is one."""
+        if len(self.latency):
+            return None
+        if not self.video_frames:
+            return NO_VIDEO
+        return STAMPS_WITHOUT_TIME if self.stamps_without_time else NO_STAMPS
 
 
 class LiveStream:
@@ -192,6 +214,11 @@ class LiveStream:
             stats.video_frames += 1
             if frame.wallclock_us is not None:
                 stats.latency.add(now - frame.wallclock_us / 1_000_000)
+            elif frame.keyframe and not stats.stamps_without_time and self.video is not None:
+                # Sources set wallclock_us from a stamp that has one: tell "no stamp" from
+                # "a stamp nobody wrote a time in" (a camsim sample pushed by FFmpeg), on
+                # keyframes only, which is enough to know and costs next to nothing.
+                stats.stamps_without_time = _has_stamp(self.video.codec, frame.nalus)
         else:
             stats.audio_frames += 1
         if self.segmenter is not None:
@@ -253,6 +280,7 @@ class LiveStream:
             "latency": {
                 "samples": len(stats.latency),
                 **stats.latency.percentiles(50, 95, 99),
+                "reason": stats.latency_unavailable(),
             },
             "hls": None
             if segmenter is None
@@ -267,6 +295,13 @@ class LiveStream:
             "metadata": {k: v for k, v in self.metadata.items() if _plain(v)},
             "source": None if self.source is None else self.source.describe(),
         }
+
+
+def _has_stamp(codec: VideoCodec, nalus: tuple[bytes, ...]) -> bool:
+    try:
+        return read_stamp_nalus(codec, nalus) is not None
+    except CodecError:
+        return False
 
 
 def _plain(value: object) -> bool:
