@@ -7,12 +7,21 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+from wire.digits import UINT64_MAX, bounded_decimal, fits_decimal, shown_digits
 from wire.hls.errors import PlaylistError
 
 # §4.2: AttributeNames use [A-Z], [0-9] and '-'.
 _NAME = re.compile(r"[A-Z0-9-]+")
-_DECIMAL_INTEGER = re.compile(r"[0-9]{1,20}")
-_DECIMAL_FLOAT = re.compile(r"-?[0-9]+(\.[0-9]*)?")
+_DECIMAL_FLOAT = re.compile(r"-?([0-9]+)(\.[0-9]*)?")
+MAX_DECIMAL_INTEGER = UINT64_MAX
+"""§4.2: a decimal-integer is in the range 0 to 2^64-1; its digits are checked before any
+conversion, and a decimal-floating-point's whole part is held to the same range (a longer one
+would make ``float()`` infinite)."""
+
+
+def decimal_integer(text: str) -> int | None:
+    """A decimal-integer (§4.2), or None when ``text`` is not one."""
+    return bounded_decimal(text, MAX_DECIMAL_INTEGER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,16 +69,20 @@ class AttributeList(Mapping[str, AttributeValue]):
         text = self._get(name, quoted=False)
         if text is None:
             return None
-        if not _DECIMAL_INTEGER.fullmatch(text):
-            raise PlaylistError(f"{self.tag}: {name}={text} is not a decimal-integer")
-        return int(text)
+        number = decimal_integer(text)
+        if number is None:
+            raise PlaylistError(f"{self.tag}: {name}={shown_digits(text)} is not a decimal-integer")
+        return number
 
     def decimal(self, name: str) -> float | None:
         text = self._get(name, quoted=False)
         if text is None:
             return None
-        if not _DECIMAL_FLOAT.fullmatch(text):
-            raise PlaylistError(f"{self.tag}: {name}={text} is not a decimal-floating-point")
+        match = _DECIMAL_FLOAT.fullmatch(text)
+        if match is None or not fits_decimal(match.group(1), MAX_DECIMAL_INTEGER):
+            raise PlaylistError(
+                f"{self.tag}: {name}={shown_digits(text)} is not a decimal-floating-point"
+            )
         return float(text)
 
     def yes(self, name: str) -> bool:

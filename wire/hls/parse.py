@@ -15,7 +15,8 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from wire.hls.attributes import AttributeList, parse_attributes
+from wire.digits import UINT64_MAX, fits_decimal, shown_digits
+from wire.hls.attributes import AttributeList, decimal_integer, parse_attributes
 from wire.hls.errors import PlaylistError
 from wire.hls.lines import EXTM3U, Line, decode, split_lines
 from wire.hls.playlist import (
@@ -41,9 +42,8 @@ MASTER_PLAYLIST_TAGS = frozenset(
     }
 )
 
-_DECIMAL_INTEGER = re.compile(r"[0-9]{1,20}")
-_DURATION = re.compile(r"[0-9]+(\.[0-9]*)?")
-_BYTERANGE = re.compile(r"([0-9]{1,20})(@([0-9]{1,20}))?")
+_DURATION = re.compile(r"([0-9]+)(\.[0-9]*)?")
+_BYTERANGE = re.compile(r"([0-9]+)(@([0-9]+))?")
 
 
 def parse(data: str | bytes) -> MediaPlaylist:
@@ -73,22 +73,28 @@ def parse_date_time(text: str) -> datetime:
 
 def parse_byterange(text: str, what: str) -> ByteRange:
     match = _BYTERANGE.fullmatch(text)
-    if match is None:
-        raise PlaylistError(f"{what} {text!r} is not <n>[@<o>]")
-    offset = match.group(3)
-    return ByteRange(int(match.group(1)), None if offset is None else int(offset))
+    length = decimal_integer(match.group(1)) if match else None
+    offset = decimal_integer(match.group(3)) if match and match.group(3) else None
+    if match is None or length is None or (match.group(3) and offset is None):
+        raise PlaylistError(f"{what} {shown_digits(text)} is not <n>[@<o>]")
+    return ByteRange(length, offset)
 
 
 def _integer(line: Line) -> int:
     value = line.value or ""
-    if not _DECIMAL_INTEGER.fullmatch(value):
-        raise PlaylistError(f"{line.tag} value {value!r} is not a decimal-integer")
-    return int(value)
+    number = decimal_integer(value)
+    if number is None:
+        raise PlaylistError(f"{line.tag} value {shown_digits(value)} is not a decimal-integer")
+    return number
 
 
 def _duration(text: str, what: str) -> float:
-    if not _DURATION.fullmatch(text):
-        raise PlaylistError(f"{what} duration {text!r} is not a non-negative decimal number")
+    match = _DURATION.fullmatch(text)
+    # A whole part past the decimal-integer range would make float() infinite.
+    if match is None or not fits_decimal(match.group(1), UINT64_MAX):
+        raise PlaylistError(
+            f"{what} duration {shown_digits(text)} is not a non-negative decimal number"
+        )
     return float(text)
 
 

@@ -302,6 +302,9 @@ class RtspClientConnection(RtspConnection):
         transport = parsed("Transport", Transport.parse)
         rtp_info = parsed("RTP-Info", RtpInfo.parse)
         range_ = parsed("Range", Range.parse)
+        # Headers kept despite a field they could not read: the field is named here.
+        warnings += session.problems if session is not None else ()
+        warnings += rtp_info.problems if rtp_info is not None else ()
         method = pending.sent.method
         base = None
         if response.ok:

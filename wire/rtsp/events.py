@@ -37,7 +37,8 @@ class ResponseReceived:
 
     ``cseq`` is the number returned when the request was first sent, even if it was resent
     with credentials; ``request`` is the request as last sent. ``base_url`` is the base for
-    control URLs of a DESCRIBE answer (§C.1.1). ``warnings`` lists headers that did not parse.
+    control URLs of a DESCRIBE answer (§C.1.1). ``warnings`` lists headers that did not parse
+    and fields left out of the headers that did.
     """
 
     cseq: int

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import overload
 
+from wire.digits import UINT32_MAX, bounded_decimal, shown_digits
 from wire.rtsp.errors import LocalProtocolError, RemoteProtocolError
 
 TOKEN_RE = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -20,6 +21,11 @@ _FORBIDDEN_IN_VALUE = re.compile(r"[\r\n\x00]")
 
 # §12.37: "If the timeout parameter is omitted, the default is 60 seconds".
 DEFAULT_SESSION_TIMEOUT = 60
+MAX_SESSION_TIMEOUT = 0x7FFF_FFFF
+"""The largest ``timeout=`` kept, in seconds (68 years: a 32-bit signed count, as live555 keeps
+it); a larger value is reported and the default used instead."""
+MAX_CSEQ = UINT32_MAX
+"""RFC 2326 sets no limit on CSeq digits (1*DIGIT); 32 bits is what servers count in."""
 # session-id = 1*( ALPHA | DIGIT | safe ), safe = "$" | "-" | "_" | "." | "+" (§3.4); servers in
 # the field also use other printable characters, so only what would break the syntax is refused.
 _SESSION_ID_RE = re.compile(r"[^\s;,\"]+")
@@ -115,18 +121,20 @@ def parse_cseq(value: str | None) -> int | None:
     """
     if value is None:
         return None
-    text = value.strip()
-    if not text.isascii() or not text.isdigit() or len(text) > 10:
-        return None
-    return int(text)
+    return bounded_decimal(value.strip(), MAX_CSEQ)
 
 
 @dataclass(frozen=True)
 class SessionHeader:
-    """``Session: id[;timeout=delta-seconds]`` (RFC 2326 §12.37)."""
+    """``Session: id[;timeout=delta-seconds]`` (RFC 2326 §12.37).
+
+    A timeout that is not a number, or is absurdly large, does not cost the session id: it is
+    left out (the 60 s default applies) and named in ``problems``.
+    """
 
     session_id: str
     timeout: int | None = None
+    problems: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def effective_timeout(self) -> int:
@@ -139,14 +147,18 @@ class SessionHeader:
         if not _SESSION_ID_RE.fullmatch(session_id):
             raise RemoteProtocolError(f"Session: invalid session id {session_id!r}")
         timeout = None
+        problems: list[str] = []
         for param in params:
             name, _, raw = (s.strip() for s in param.partition("="))
             if name.lower() != "timeout":
                 continue  # unknown parameters are ignored, as in RFC 7826 §18.49
-            if not raw.isascii() or not raw.isdigit():
-                raise RemoteProtocolError(f"Session: invalid timeout {raw!r}")
-            timeout = int(raw)
-        return cls(session_id, timeout)
+            timeout = bounded_decimal(raw, MAX_SESSION_TIMEOUT)
+            if timeout is None:
+                problems.append(
+                    f"Session: invalid timeout {shown_digits(raw)}, "
+                    f"the default of {DEFAULT_SESSION_TIMEOUT} s applies"
+                )
+        return cls(session_id, timeout, tuple(problems))
 
     def serialize(self) -> str:
         if self.timeout is None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from wire.digits import fits_decimal, shown_digits
 from wire.rtsp.errors import RemoteProtocolError
 
 UNIT_NPT = "npt"
@@ -19,8 +20,11 @@ UNIT_CLOCK = "clock"
 SMPTE_UNITS = ("smpte", "smpte-30-drop", "smpte-25")
 NPT_NOW = "now"
 
-_NPT_SEC_RE = re.compile(r"\d+(?:\.\d*)?")
+_NPT_SEC_RE = re.compile(r"(\d+)(?:\.\d*)?")
 _NPT_HHMMSS_RE = re.compile(r"(\d+):(\d{1,2}):(\d{1,2}(?:\.\d*)?)")
+MAX_NPT_SECONDS = (2**63 - 1) // 1_000_000
+"""The latest npt time read: what FFmpeg's int64 microseconds hold (292,000 years). RFC 2326
+puts no bound on ``npt-sec = 1*DIGIT``; a longer one is refused before it is converted."""
 _UTC_RE = re.compile(r"(\d{8})T(\d{6})(?:\.(\d+))?Z")
 _SMPTE_RE = re.compile(r"\d+:\d{1,2}:\d{1,2}(?::\d{1,2}(?:\.\d+)?)?")
 
@@ -30,12 +34,17 @@ RangeTime = Decimal | datetime | str
 def _parse_npt(text: str) -> Decimal | str:
     if text == NPT_NOW:
         return NPT_NOW
-    if _NPT_SEC_RE.fullmatch(text):
-        return Decimal(text)
-    if match := _NPT_HHMMSS_RE.fullmatch(text):
-        hours, minutes, seconds = match.groups()
-        return Decimal(hours) * 3600 + Decimal(minutes) * 60 + Decimal(seconds)
-    raise RemoteProtocolError(f"Range: invalid npt time {text!r}")
+    seconds: Decimal | None = None
+    if match := _NPT_SEC_RE.fullmatch(text):
+        if fits_decimal(match[1], MAX_NPT_SECONDS):
+            seconds = Decimal(text)
+    elif match := _NPT_HHMMSS_RE.fullmatch(text):
+        hours, minutes, rest = match.groups()
+        if fits_decimal(hours, MAX_NPT_SECONDS // 3600):
+            seconds = Decimal(hours) * 3600 + Decimal(minutes) * 60 + Decimal(rest)
+    if seconds is None or seconds >= MAX_NPT_SECONDS + 1:
+        raise RemoteProtocolError(f"Range: invalid npt time {shown_digits(text)}")
+    return seconds
 
 
 def _parse_utc(text: str) -> datetime:

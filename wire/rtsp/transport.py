@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from wire.digits import UINT32_MAX, bounded_decimal, shown_digits
 from wire.rtsp.errors import RemoteProtocolError
 
 LOWER_TRANSPORT_UDP = "UDP"
@@ -51,16 +52,17 @@ def _parse_ssrc(value: str) -> int:
     text = value.strip()
     if _HEX_SSRC_RE.fullmatch(text):  # §12.39: eight hex digits; shorter ones are left-padded
         return int(text, 16)
-    if text.isascii() and text.isdigit() and int(text) <= 0xFFFFFFFF:
-        return int(text)  # decimal, as some servers send it (gortsplib#95)
-    raise RemoteProtocolError(f"Transport: invalid ssrc {value!r}")
+    ssrc = bounded_decimal(text, UINT32_MAX)  # decimal, as some servers send it (gortsplib#95)
+    if ssrc is None:
+        raise RemoteProtocolError(f"Transport: invalid ssrc {shown_digits(value)}")
+    return ssrc
 
 
 def _parse_int(value: str, *, name: str, maximum: int) -> int:
-    text = value.strip()
-    if not text.isascii() or not text.isdigit() or int(text) > maximum:
-        raise RemoteProtocolError(f"Transport: invalid {name} {value!r}")
-    return int(text)
+    number = bounded_decimal(value.strip(), maximum)
+    if number is None:
+        raise RemoteProtocolError(f"Transport: invalid {name} {shown_digits(value)}")
+    return number
 
 
 @dataclass(frozen=True)

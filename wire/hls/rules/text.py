@@ -6,6 +6,8 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
+from wire.digits import shown_digits
+from wire.hls.attributes import decimal_integer
 from wire.hls.lines import BOM, EXTM3U
 from wire.hls.rules.registry import TextView, Violation, text_rule
 
@@ -104,10 +106,13 @@ def version_compatibility(view: TextView) -> Iterator[Violation]:
     declared = 1
     if declared_line is not None:
         value = declared_line.value or ""
-        if not value.isdecimal():
-            yield Violation(f"EXT-X-VERSION {value!r} is not an integer", declared_line.number)
+        number = decimal_integer(value)
+        if number is None:
+            yield Violation(
+                f"EXT-X-VERSION {shown_digits(value)} is not an integer", declared_line.number
+            )
             return
-        declared = int(value)
+        declared = number
     i_frames_only = next(view.tags("#EXT-X-I-FRAMES-ONLY"), None) is not None
     for line in view.lines:
         needed, feature = _version_needed(line.tag, line.value or "", i_frames_only)

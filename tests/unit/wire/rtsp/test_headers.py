@@ -76,8 +76,6 @@ def test_session_header_default_timeout_and_round_trip() -> None:
     [
         ("", "Session: invalid session id ''"),
         ("a b", "Session: invalid session id 'a b'"),
-        ("abc;timeout=soon", "Session: invalid timeout 'soon'"),
-        ("abc;timeout=", "Session: invalid timeout ''"),
     ],
 )
 def test_session_header_errors(value, message) -> None:

@@ -53,9 +53,6 @@ def test_ssrc_hex_and_decimal_and_spaces() -> None:
     [
         ("seq=1", "RTP-Info: entry 'seq=1' does not start with url="),
         ("url=;seq=1", "RTP-Info: empty url"),
-        ("url=a;seq=x", "RTP-Info: invalid seq 'x'"),
-        ("url=a;seq=-1", "RTP-Info: invalid seq '-1'"),
-        ("url=a;rtptime=4294967296", "RTP-Info: invalid rtptime '4294967296'"),
         ("", "RTP-Info: no entry"),
     ],
 )
