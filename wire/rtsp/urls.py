@@ -26,7 +26,16 @@ def _absolute(candidate: str, request_url: str) -> str:
         return candidate
     if _SCHEMELESS_RE.match(candidate):
         return f"{urlsplit(request_url).scheme}://{candidate}"
-    return urljoin(request_url, candidate)  # a relative path (gortsplib#636)
+    return _join(request_url, candidate, request_url)  # a relative path (gortsplib#636)
+
+
+def _join(base: str, reference: str, fallback: str) -> str:
+    """RFC 3986 resolution; ``fallback`` when the reference cannot be resolved (``urljoin``
+    raises ``ValueError`` for a bracketed host that does not close, ``//[::1/x``)."""
+    try:
+        return urljoin(base, reference)
+    except ValueError:
+        return fallback
 
 
 def base_url(request_url: str, headers: Headers) -> str:
@@ -45,7 +54,8 @@ def resolve_control(base: str, control: str) -> str:
         return base
     if _ABSOLUTE_RE.match(control):
         return control
-    if control.startswith("/"):
-        return urljoin(base, control)
     separator = "" if base.endswith("/") or control.startswith("?") else "/"
-    return base + separator + control
+    appended = base + separator + control
+    if control.startswith("/"):
+        return _join(base, control, appended)
+    return appended

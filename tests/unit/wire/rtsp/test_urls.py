@@ -43,3 +43,9 @@ def test_base_url_precedence_and_quirks(fields, expected) -> None:
 )
 def test_resolve_control(base, control, expected) -> None:
     assert resolve_control(base, control) == expected
+
+
+def test_an_unclosed_ipv6_bracket_is_not_resolved_and_not_an_exception() -> None:
+    # urljoin raises ValueError("Invalid IPv6 URL") for these.
+    assert base_url(REQUEST_URL, Headers([("Content-Base", "//[::1/cam/")])) == REQUEST_URL
+    assert resolve_control(REQUEST_URL, "//[fe80::1/track1") == f"{REQUEST_URL}///[fe80::1/track1"
