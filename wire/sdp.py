@@ -6,6 +6,12 @@ structure: every line is ``<type>=<value>``, the first is ``v=0``, an unknown ty
 rejects the description (§5), session-only lines may not appear in a media section, and
 single-valued lines may not repeat. Errors raise :class:`SdpError` naming the line.
 
+Some rules are bent the way deployed RFC 4566 parsers (FFmpeg, live555, gortsplib) bend them,
+because cameras break them and nothing depends on them: an ``o=`` line with more or fewer than
+six fields (a username with a space in it, a missing address), no ``o=`` or ``s=`` line at all,
+an ``rtpmap`` that does not read. Each bent rule stays visible in
+:attr:`SessionDescription.warnings`, naming the line.
+
 Also here: the ``rtpmap``/``fmtp``/``control`` attribute helpers, parameter sets from ``sprop-*``
 parameters, and builders for the H.264, H.265 and AAC media a camera announces.
 """
@@ -26,14 +32,21 @@ from wire.codec.nal import (
     h264_nal_type,
     h265_nal_type,
 )
+from wire.digits import UINT16_MAX, UINT32_MAX, UINT64_MAX, bounded_decimal
 
 
 class SdpError(ValueError):
     """A malformed session description; the message names the line and the problem."""
 
 
-def _is_decimal(text: str) -> bool:
-    return text.isascii() and text.isdigit()
+# The largest values read (RFC 8866 leaves 1*DIGIT unbounded): what gortsplib and pion parse
+# into, 64 bits for times and bandwidths; a port, a 7-bit payload type (RFC 3550 §5.1).
+MAX_PORT = UINT16_MAX
+MAX_PAYLOAD_TYPE = 127
+MAX_CLOCK_RATE = UINT32_MAX
+MAX_CHANNELS = UINT32_MAX
+"""Not 255: cameras write ``smart/1/90000``, the clock rate where the channels go."""
+NETTYPE_IN = "IN"
 
 
 _SESSION_TYPES = frozenset("vosiuepcbtrzkam")
@@ -83,14 +96,56 @@ class Origin:
 
     @classmethod
     def parse(cls, value: str) -> Origin:
-        fields = value.split()
-        if len(fields) != 6:
-            raise SdpError(f"o= needs 6 fields, got {len(fields)}: {value!r}")
-        return cls(*fields)
+        """Exactly the six fields of RFC 8866 §5.2."""
+        words = value.split()
+        if len(words) != 6:
+            raise SdpError(f"o= needs 6 fields, got {len(words)}: {value!r}")
+        return cls(*words)
+
+    @classmethod
+    def read(cls, value: str) -> tuple[Origin, str | None]:
+        """The origin, however many fields the line has, and a warning when it had to guess.
+
+        The nettype ``IN`` anchors the reading: what comes before it is username, session id
+        and version (a username may hold a space: ``o=RTSP Session 0 0 IN IP4 ...``), what
+        follows it addrtype and address. Missing fields take their defaults, as pion's SDP
+        parser does for ``o=- 1001 1 IN`` (pion/sdp#217); extra fields are dropped.
+        """
+        words = value.split()
+        if len(words) == 6:
+            return cls(*words), None
+        defaults = list(cls().as_fields())
+        anchor = max((i for i, w in enumerate(words) if w.upper() == NETTYPE_IN), default=None)
+        if anchor is None:
+            values = words[:6] + defaults[len(words) :]
+        else:
+            head, tail = words[:anchor], words[anchor + 1 : anchor + 3]
+            if len(head) > 3:
+                head = [" ".join(head[:-2]), *head[-2:]]
+            if not tail:
+                tail = [defaults[4]]
+            if len(tail) == 1:
+                tail.append("::" if tail[0].upper() == "IP6" else defaults[5])
+            values = head + defaults[len(head) : 3] + [words[anchor], *tail]
+        origin = cls(*values)
+        warning = (
+            f"o= has {len(words)} fields, not the 6 of RFC 8866 §5.2: read as "
+            f"{origin.serialize()!r}"
+        )
+        return origin, warning
+
+    def as_fields(self) -> tuple[str, str, str, str, str, str]:
+        return (
+            self.username,
+            self.session_id,
+            self.session_version,
+            self.nettype,
+            self.addrtype,
+            self.address,
+        )
 
     def serialize(self) -> str:
-        fields = (self.username, self.session_id, self.session_version)
-        return " ".join((*fields, self.nettype, self.addrtype, self.address))
+        return " ".join(self.as_fields())
 
 
 @dataclass(slots=True)
@@ -122,9 +177,10 @@ class Bandwidth:
     @classmethod
     def parse(cls, value: str) -> Bandwidth:
         bwtype, sep, amount = value.partition(":")
-        if not sep or not _is_decimal(amount.strip()):
+        bandwidth = bounded_decimal(amount.strip(), UINT64_MAX)
+        if not sep or bandwidth is None:
             raise SdpError(f"b= must be <bwtype>:<bandwidth>, got {value!r}")
-        return cls(bwtype, int(amount))
+        return cls(bwtype, bandwidth)
 
     def serialize(self) -> str:
         return f"{self.bwtype}:{self.bandwidth}"
@@ -140,10 +196,11 @@ class Timing:
 
     @classmethod
     def parse(cls, value: str) -> Timing:
-        fields = value.split()
-        if len(fields) != 2 or not all(_is_decimal(f) for f in fields):
-            raise SdpError(f"t= needs two decimal times, got {value!r}")
-        return cls(int(fields[0]), int(fields[1]))
+        times = [bounded_decimal(f, UINT64_MAX) for f in value.split()]
+        match times:
+            case [int(start), int(stop)]:
+                return cls(start, stop)
+        raise SdpError(f"t= needs two decimal times, got {value!r}")
 
 
 @dataclass(slots=True)
@@ -174,15 +231,16 @@ class RtpMap:
     @classmethod
     def parse(cls, value: str) -> RtpMap:
         pt, _, encoding = value.strip().partition(" ")
-        parts = encoding.strip().split("/")
-        if (
-            not _is_decimal(pt)
-            or len(parts) not in (2, 3)
-            or not all(_is_decimal(p.strip()) for p in parts[1:])
-        ):
-            raise SdpError(f"rtpmap must be '<pt> <name>/<rate>[/<channels>]', got {value!r}")
-        channels = int(parts[2]) if len(parts) == 3 else None
-        return cls(int(pt), parts[0].strip(), int(parts[1]), channels)
+        name, *numbers = encoding.strip().split("/")
+        payload_type = bounded_decimal(pt, MAX_PAYLOAD_TYPE)
+        maxima = (MAX_CLOCK_RATE, MAX_CHANNELS)
+        values = [bounded_decimal(n.strip(), m) for n, m in zip(numbers, maxima, strict=False)]
+        match payload_type, values:
+            case int(), [int(rate)]:
+                return cls(payload_type, name.strip(), rate)
+            case int(), [int(rate), int(channels)] if len(numbers) == 2:
+                return cls(payload_type, name.strip(), rate, channels)
+        raise SdpError(f"rtpmap must be '<pt> <name>/<rate>[/<channels>]', got {value!r}")
 
     def serialize(self) -> str:
         text = f"{self.payload_type} {self.encoding_name}/{self.clock_rate}"
@@ -259,14 +317,21 @@ class MediaDescription(_WithAttributes):
         fields = value.split()
         if len(fields) < 3:
             raise SdpError(f"m= needs <media> <port> <proto> <fmt>..., got {value!r}")
-        port, _, count = fields[1].partition("/")
-        if not _is_decimal(port) or (count and not _is_decimal(count)):
+        port_text, slash, count_text = fields[1].partition("/")
+        port = bounded_decimal(port_text, MAX_PORT)
+        count = bounded_decimal(count_text, MAX_PORT) if slash else None
+        if port is None or (slash and count is None):
             raise SdpError(f"m= port must be <port>[/<count>], got {fields[1]!r}")
-        return cls(fields[0], int(port), fields[2], fields[3:], int(count) if count else None)
+        return cls(fields[0], port, fields[2], fields[3:], count)
 
     def rtpmap(self, payload_type: int) -> RtpMap | None:
+        """The first ``a=rtpmap`` of ``payload_type`` that reads; unreadable ones are passed
+        over (the parser warned of them)."""
         for value in self.attribute_values("rtpmap"):
-            rtpmap = RtpMap.parse(value)
+            try:
+                rtpmap = RtpMap.parse(value)
+            except SdpError:
+                continue
             if rtpmap.payload_type == payload_type:
                 return rtpmap
         return None
@@ -292,7 +357,8 @@ class MediaDescription(_WithAttributes):
 
     def payload_formats(self) -> list[PayloadFormat]:
         """The known payload formats listed on the ``m=`` line, in its order."""
-        formats = (self.payload_format(int(f)) for f in self.formats if _is_decimal(f))
+        numbers = (bounded_decimal(f, MAX_PAYLOAD_TYPE) for f in self.formats)
+        formats = (self.payload_format(n) for n in numbers if n is not None)
         return [f for f in formats if f is not None]
 
     def serialize_lines(self) -> list[str]:
@@ -326,6 +392,8 @@ class SessionDescription(_WithAttributes):
     key: str | None = None
     attributes: list[Attribute] = field(default_factory=list)
     media: list[MediaDescription] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list, compare=False)
+    """The rules the parser bent to read the description (see the module docstring)."""
 
     @classmethod
     def parse(cls, data: str | bytes) -> SessionDescription:
@@ -373,6 +441,7 @@ class _Parser:
         ]
         self._session_seen: set[str] = set()
         self._media_seen: set[str] = set()
+        self._warning: str | None = None  # what reading the current line had to overlook
 
     def parse(self) -> SessionDescription:
         if not self._lines:
@@ -392,9 +461,13 @@ class _Parser:
                     self._media_line(media, kind, value)
             except SdpError as exc:
                 raise SdpError(f"SDP line {number}: {exc}") from None
+            if self._warning is not None:
+                session.warnings.append(f"SDP line {number}: {self._warning}")
+                self._warning = None
         for kind in "os":
             if kind not in self._session_seen:
-                raise SdpError(f"SDP: missing {kind}= line")
+                # RFC 8866 §9 makes both mandatory; nothing a client does depends on them.
+                session.warnings.append(f"SDP: no {kind}= line, RFC 8866 §5 requires one")
         return session
 
     def _split(self, number: int, line: str) -> tuple[str, str]:
@@ -420,7 +493,7 @@ class _Parser:
             if value.strip() != "0":
                 raise SdpError(f"unsupported version v={value}")
         elif kind == "o":
-            session.origin = Origin.parse(value)
+            session.origin, self._warning = Origin.read(value)
         elif kind == "s":
             session.session_name = value
         elif kind == "i":
@@ -446,7 +519,7 @@ class _Parser:
         elif kind == "k":
             session.key = value
         else:
-            session.attributes.append(Attribute.parse(value))
+            session.attributes.append(self._attribute(value))
 
     def _media_line(self, media: MediaDescription, kind: str, value: str) -> None:
         if kind not in _MEDIA_TYPES:
@@ -461,7 +534,18 @@ class _Parser:
         elif kind == "k":
             media.key = value
         else:
-            media.attributes.append(Attribute.parse(value))
+            media.attributes.append(self._attribute(value))
+
+    def _attribute(self, value: str) -> Attribute:
+        """An attribute, checked when it is an ``rtpmap``: a bad one is kept as written (and
+        passed over by :meth:`MediaDescription.rtpmap`) with a warning."""
+        attribute = Attribute.parse(value)
+        if attribute.name == "rtpmap":
+            try:
+                RtpMap.parse(attribute.value or "")
+            except SdpError as exc:
+                self._warning = f"{exc}, ignored"
+        return attribute
 
 
 def parse_fmtp_parameters(params: str) -> dict[str, str]:
