@@ -261,10 +261,12 @@ class RtspServerConnection(RtspConnection):
         authenticator = self.config.authenticator
         if authenticator is None or request.method in self.config.unauthenticated_methods:
             return None
-        verdict = authenticator.check(request.method, request.headers.get("Authorization"), now)
+        verdict = authenticator.check(
+            request.method, request.headers.get("Authorization"), now, uri=request.url
+        )
         if verdict.ok:
             return None
-        challenges = authenticator.challenges(now, stale=verdict.stale)
+        challenges = authenticator.challenges(now, uri=request.url, stale=verdict.stale)
         headers = tuple(("WWW-Authenticate", c.serialize()) for c in challenges)
         return _Rejection(StatusCode.UNAUTHORIZED, verdict.reason, headers)
 

@@ -164,10 +164,13 @@ def make_authenticator(**options: Any) -> Authenticator:
     return Authenticator("camsim", {"admin": "secret"}, random_source=counter_source(), **options)
 
 
+URI = "rtsp://h/s"
+
+
 def answer(
     challenges: Iterable[Challenge],
     method: str = "DESCRIBE",
-    uri: str = "rtsp://h/s",
+    uri: str = URI,
     password: str = "secret",
     **options: Any,
 ) -> str | None:
@@ -177,7 +180,7 @@ def answer(
 
 
 def test_lone_md5_challenge_looks_like_a_camera() -> None:
-    (challenge,) = make_authenticator().challenges(100.0)
+    (challenge,) = make_authenticator().challenges(100.0, uri=URI)
     assert challenge.scheme == "Digest"
     assert set(challenge.params) == {"realm", "nonce"}
     assert len(challenge.params["nonce"]) == 64
@@ -187,8 +190,8 @@ def test_lone_md5_challenge_looks_like_a_camera() -> None:
 @pytest.mark.parametrize("qop", [False, True])
 def test_digest_accepted(algorithms, qop) -> None:
     authenticator = make_authenticator(digest_algorithms=algorithms, qop=qop, opaque="op")
-    authorization = answer(authenticator.challenges(100.0))
-    verdict = authenticator.check("DESCRIBE", authorization, 101.0)
+    authorization = answer(authenticator.challenges(100.0, uri=URI))
+    verdict = authenticator.check("DESCRIBE", authorization, 101.0, uri=URI)
     assert (verdict.ok, verdict.username, verdict.stale) == (True, "admin", False)
     if qop:
         assert 'qop=auth, nc=00000001, cnonce="' in (authorization or "")
@@ -196,47 +199,52 @@ def test_digest_accepted(algorithms, qop) -> None:
 
 def test_sess_algorithm_with_qop_accepted() -> None:
     authenticator = make_authenticator(digest_algorithms=("MD5-sess",), qop=True)
-    verdict = authenticator.check("PLAY", answer(authenticator.challenges(0.0), "PLAY"), 1.0)
+    verdict = authenticator.check(
+        "PLAY", answer(authenticator.challenges(0.0, uri=URI), "PLAY"), 1.0, uri=URI
+    )
     assert verdict.ok
 
 
 def test_wrong_password_method_or_user_is_refused() -> None:
     authenticator = make_authenticator()
-    challenges = authenticator.challenges(0.0)
-    verdict = authenticator.check("DESCRIBE", answer(challenges, password="nope"), 1.0)
+    challenges = authenticator.challenges(0.0, uri=URI)
+    verdict = authenticator.check("DESCRIBE", answer(challenges, password="nope"), 1.0, uri=URI)
     assert (verdict.ok, verdict.reason) == (False, "wrong user name or password")
-    assert not authenticator.check("PLAY", answer(challenges, method="DESCRIBE"), 1.0).ok
+    assert not authenticator.check("PLAY", answer(challenges, method="DESCRIBE"), 1.0, uri=URI).ok
     stranger = ChallengeResponder("eve", "secret", cnonce_source=counter_source())
     stranger.accept(challenges)
-    assert not authenticator.check("DESCRIBE", stranger.authorization("DESCRIBE", "u"), 1.0).ok
+    assert not authenticator.check(
+        "DESCRIBE", stranger.authorization("DESCRIBE", "u"), 1.0, uri=URI
+    ).ok
 
 
 def test_expired_nonce_with_right_credentials_is_stale() -> None:
     authenticator = make_authenticator(nonce_lifetime=30.0)
-    authorization = answer(authenticator.challenges(100.0))
-    assert authenticator.check("DESCRIBE", authorization, 130.0).ok
-    verdict = authenticator.check("DESCRIBE", authorization, 130.5)
+    authorization = answer(authenticator.challenges(100.0, uri=URI))
+    assert authenticator.check("DESCRIBE", authorization, 130.0, uri=URI).ok
+    verdict = authenticator.check("DESCRIBE", authorization, 130.5, uri=URI)
     assert (verdict.ok, verdict.stale, verdict.reason) == (False, True, "nonce expired")
-    (challenge,) = authenticator.challenges(130.5, stale=True)
+    (challenge,) = authenticator.challenges(130.5, uri=URI, stale=True)
     assert challenge.stale
 
 
 def test_expired_nonce_with_wrong_credentials_is_not_stale() -> None:
     authenticator = make_authenticator(nonce_lifetime=30.0)
-    authorization = answer(authenticator.challenges(100.0), password="wrong")
-    verdict = authenticator.check("DESCRIBE", authorization, 200.0)
+    authorization = answer(authenticator.challenges(100.0, uri=URI), password="wrong")
+    verdict = authenticator.check("DESCRIBE", authorization, 200.0, uri=URI)
     assert (verdict.ok, verdict.stale) == (False, False)
 
 
 def test_forged_nonce_is_refused() -> None:
     authenticator = make_authenticator()
     forged = [Challenge("Digest", {"realm": "camsim", "nonce": "ab" * 32})]
-    verdict = authenticator.check("DESCRIBE", answer(forged), 1.0)
-    assert verdict.reason == "nonce was not issued by this server"
+    verdict = authenticator.check("DESCRIBE", answer(forged), 1.0, uri=URI)
+    assert verdict.reason == "nonce was not issued by this server for /s"
     other_server = make_authenticator()
     other_server._key = b"another key"
-    verdict = other_server.check("DESCRIBE", answer(authenticator.challenges(0.0)), 1.0)
-    assert verdict.reason == "nonce was not issued by this server"
+    authorization = answer(authenticator.challenges(0.0, uri=URI))
+    verdict = other_server.check("DESCRIBE", authorization, 1.0, uri=URI)
+    assert verdict.reason == "nonce was not issued by this server for /s"
 
 
 @pytest.mark.parametrize(
@@ -262,19 +270,19 @@ def test_forged_nonce_is_refused() -> None:
     ],
 )
 def test_digest_refusal_reasons(authorization, reason) -> None:
-    verdict = make_authenticator().check("DESCRIBE", authorization, 0.0)
+    verdict = make_authenticator().check("DESCRIBE", authorization, 0.0, uri=URI)
     assert (verdict.ok, verdict.reason) == (False, reason)
 
 
 def test_basic_only_and_both() -> None:
     basic = make_authenticator(digest_algorithms=(), basic=True)
-    assert [c.serialize() for c in basic.challenges(0.0)] == ['Basic realm="camsim"']
-    assert basic.check("OPTIONS", "Basic YWRtaW46c2VjcmV0", 0.0).ok
-    assert basic.check("OPTIONS", "Basic YWRtaW46d3Jvbmc=", 0.0).reason == (
+    assert [c.serialize() for c in basic.challenges(0.0, uri=URI)] == ['Basic realm="camsim"']
+    assert basic.check("OPTIONS", "Basic YWRtaW46c2VjcmV0", 0.0, uri=URI).ok
+    assert basic.check("OPTIONS", "Basic YWRtaW46d3Jvbmc=", 0.0, uri=URI).reason == (
         "wrong user name or password"
     )
     both = make_authenticator(basic=True)
-    assert [c.scheme for c in both.challenges(0.0)] == ["Digest", "Basic"]
+    assert [c.scheme for c in both.challenges(0.0, uri=URI)] == ["Digest", "Basic"]
 
 
 def test_authenticator_configuration_errors() -> None:
@@ -335,5 +343,5 @@ def test_nonce_count_increments_and_resets_with_a_new_nonce() -> None:
 def test_any_text_gives_challenges_or_the_documented_error(text) -> None:
     with contextlib.suppress(RemoteProtocolError):
         Challenge.parse_all(text)
-    verdict = make_authenticator().check("OPTIONS", text, 0.0)
+    verdict = make_authenticator().check("OPTIONS", text, 0.0, uri=URI)
     assert not verdict.ok

@@ -208,7 +208,7 @@ def test_expired_nonce_gets_stale_challenge() -> None:
     )
     server = RtspServerConnection(ServerConfig(authenticator=authenticator))
     responder = ChallengeResponder("admin", "pw", cnonce_source=counter_source())
-    responder.accept(authenticator.challenges(0.0))
+    responder.accept(authenticator.challenges(0.0, uri=URL))
     authorization = responder.authorization("DESCRIBE", URL)
     events, out = feed(server, raw("DESCRIBE", URL, 3, f"Authorization: {authorization}"), 11.0)
     assert rejected(events).reason == "nonce expired"
