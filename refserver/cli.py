@@ -103,6 +103,12 @@ OptionsT = TypeVar("OptionsT", HlsOptions, Limits, HttpOptions)
     help="HLS segments: MPEG-TS, or fragmented MP4 (CMAF).  [default: mpegts]",
 )
 @click.option(
+    "--hls-expire-after",
+    type=click.FloatRange(min=0),
+    help="Seconds after its last write that a gone stream's folder is removed; 0 keeps them.  "
+    "[default: 3600]",
+)
+@click.option(
     "--merge-reads",
     is_flag=True,
     help="Read publishers in fewer, larger pieces: about a third less CPU, up to ~40 ms more "

@@ -4,6 +4,7 @@ Every flag has a TOML twin, so a deployment can be described in one file::
 
     bind = "127.0.0.1"
     hls_dir = "/var/lib/refserver/hls"     # default: a temporary folder, removed at exit
+                                           # (and at the next start if refserver was killed)
     state_dir = "/var/lib/refserver"       # the generated certificate lives here
 
     [rtmp]
@@ -27,6 +28,8 @@ Every flag has a TOML twin, so a deployment can be described in one file::
     target_duration = 2.0
     window = 6
     segment_format = "mpegts"              # or "fmp4" (CMAF: init-N.mp4 and .m4s segments)
+    expire_after = 3600.0                  # a gone stream's folder is removed this long after
+                                           # its last write; 0 keeps them
 
     [limits]
     max_connections = 256
@@ -83,6 +86,9 @@ DEFAULT_RTMP_PORT = 1935
 DEFAULT_RTMPS_PORT = 1936
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_APP = "live"
+DEFAULT_HLS_EXPIRE_AFTER = 3600.0
+"""Seconds: an hour after its last write, a stream that has not come back is not coming back
+for the players of its old playlist either (they gave up after a few target durations)."""
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 PULL_TRANSPORTS = ("auto", "tcp", "udp", "http")
@@ -230,6 +236,9 @@ class ServerConfig:
     state_dir: Path | None = None
     stream_keys: Mapping[str, str] = field(default_factory=dict)
     hls: HlsOptions = field(default_factory=HlsOptions)
+    hls_expire_after: float = DEFAULT_HLS_EXPIRE_AFTER
+    """Seconds after its last write that the folder of a stream refserver no longer knows is
+    removed (``[hls] expire_after``); 0 keeps them."""
     limits: Limits = field(default_factory=Limits)
     http: HttpOptions = field(default_factory=HttpOptions)
     sources: tuple[SourceConfig, ...] = ()
@@ -247,6 +256,8 @@ class ServerConfig:
             raise ConfigError(
                 f"chunk_size {self.chunk_size} is outside 128-{self.limits.max_chunk_size}"
             )
+        if not self.hls_expire_after >= 0:
+            raise ConfigError(f"hls expire_after {self.hls_expire_after:g} is below 0")
         if self.log_format not in LOG_FORMATS:
             raise ConfigError(f"log format {self.log_format!r} is not one of {LOG_FORMATS}")
         if self.log_level not in LOG_LEVELS:
@@ -333,7 +344,11 @@ def from_mapping(data: Mapping[str, Any], base: ServerConfig, *, root: Path) -> 
                 field_name, convert = _TABLES[key][sub]
                 changes[field_name] = _convert(f"{key}.{sub}", sub_value, convert)
         elif key == "hls":
-            changes["hls"] = _options(key, value, _HLS_KEYS, HlsOptions, base.hls)
+            table = dict(_table(key, value))
+            if "expire_after" in table:
+                expire_after = table.pop("expire_after")
+                changes["hls_expire_after"] = _convert("hls.expire_after", expire_after, float)
+            changes["hls"] = _options(key, table, _HLS_KEYS, HlsOptions, base.hls)
         elif key == "limits":
             changes["limits"] = _options(key, value, _LIMIT_KEYS, Limits, base.limits)
         elif key == "http":

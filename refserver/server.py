@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
 import ssl
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from aiohttp import web
 
 from refserver import logs
 from refserver.config import ServerConfig
+from refserver.hls.folders import TemporaryHlsFolder, remove_stale_temporary_folders
 from refserver.http import create_app
 from refserver.ingest.keys import StreamKeys
 from refserver.ingest.server import IngestServer
@@ -43,10 +42,19 @@ class ReferenceServer:
 
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
-        self._temporary_hls_dir = config.hls_dir is None
-        self.hls_dir = config.hls_dir or Path(tempfile.mkdtemp(prefix="refserver-hls-"))
+        # Leftovers of refservers that were killed (their lock is free) go before ours is made.
+        remove_stale_temporary_folders()
+        self._temporary: TemporaryHlsFolder | None = None
+        if config.hls_dir is None:
+            self._temporary = TemporaryHlsFolder()
+            self.hls_dir = self._temporary.path
+        else:
+            self.hls_dir = config.hls_dir
         self.registry = StreamRegistry(
-            self.hls_dir, config.hls, offline_timeout=config.limits.offline_timeout
+            self.hls_dir,
+            config.hls,
+            offline_timeout=config.limits.offline_timeout,
+            expire_after=config.hls_expire_after,
         )
         context = IngestContext(
             registry=self.registry,
@@ -119,8 +127,9 @@ class ReferenceServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = self._site = None
-        if self._temporary_hls_dir:
-            shutil.rmtree(self.hls_dir, ignore_errors=True)
+        if self._temporary is not None:
+            self._temporary.remove()
+            self._temporary = None
         logger.info("stopped")
         logs.flush_repeats()
         asyncio.get_running_loop().set_exception_handler(self._loop_exception_handler)

@@ -3,7 +3,11 @@
 A :class:`LiveStream` outlives its publisher. When the publisher leaves, the open segment is
 closed and the stream waits ``offline_timeout`` seconds for a republish, which continues the same
 HLS playlist after an ``EXT-X-DISCONTINUITY``; after that it is ended (``EXT-X-ENDLIST``) and
-forgotten. The HLS packager is made when the first track configuration is known.
+forgotten, its folder left on disk. The HLS packager is made when the first track configuration
+is known. A stream whose folder holds an earlier playlist (refserver restarted, or the stream
+ended and is published again) carries its media sequence on after a discontinuity; folders of
+streams that do not come back are expired ``expire_after`` seconds after their last write
+(:mod:`refserver.hls.folders`).
 """
 
 from __future__ import annotations
@@ -11,7 +15,6 @@ from __future__ import annotations
 import logging
 import math
 import re
-import shutil
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -28,6 +31,7 @@ from refserver.hls import (
     HlsSegmenter,
     VideoConfig,
 )
+from refserver.hls.folders import ResumePoint, claim_stream_folder, expire_stream_folders
 from wire.codec.errors import CodecError
 from wire.codec.nal import VideoCodec
 from wire.codec.stamp import read_stamp_nalus
@@ -37,6 +41,8 @@ logger = logging.getLogger(__name__)
 STREAM_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}")
 """Names that are safe as a folder and in a URL path."""
 BITRATE_WINDOW = 5.0
+EXPIRY_SCAN_SECONDS = 60.0
+"""How often ``hls_dir`` is scanned for stream folders to expire (at most)."""
 LATENCY_SAMPLES = 1800
 """Enough for a minute of 30 fps video."""
 NO_VIDEO = "no video frame yet: latency is measured on video frames"
@@ -163,11 +169,20 @@ class IngestStats:
 class LiveStream:
     """One stream name: its publisher (when live), packager and counters."""
 
-    def __init__(self, name: str, folder: Path, options: HlsOptions, clock: Clock) -> None:
+    def __init__(
+        self,
+        name: str,
+        folder: Path,
+        options: HlsOptions,
+        clock: Clock,
+        resume: ResumePoint | None = None,
+    ) -> None:
         self.name = name
         self.folder = folder
         self.options = options
         self.clock = clock
+        self.resume = resume
+        """Where an earlier playlist of this name left off, for the packager to carry on."""
         self.storage = DirectoryStorage(folder)
         self.publisher: Publisher | None = None
         self.segmenter: HlsSegmenter | None = None
@@ -190,6 +205,10 @@ class LiveStream:
             self.segmenter = HlsSegmenter(
                 self.storage, video=video, audio=audio, options=self.options, clock=self.clock
             )
+            if self.resume is not None:
+                self.segmenter.continue_from(
+                    self.resume.next_sequence, self.resume.discontinuity_sequence
+                )
             return
         if self._restarted:
             self._restarted = False
@@ -317,13 +336,18 @@ class StreamRegistry:
         options: HlsOptions,
         *,
         offline_timeout: float = 300.0,
+        expire_after: float = 0.0,
         clock: Clock = time.time,
     ) -> None:
         self.hls_dir = hls_dir
         self.options = options
         self.offline_timeout = offline_timeout
+        self.expire_after = expire_after
+        """Seconds after its last write that the folder of a stream no longer known is removed;
+        0 keeps them."""
         self.clock = clock
         self._streams: dict[str, LiveStream] = {}
+        self._scanned_at: float | None = None
 
     def __iter__(self) -> Iterator[LiveStream]:
         return iter(sorted(self._streams.values(), key=lambda s: s.name))
@@ -336,9 +360,9 @@ class StreamRegistry:
         stream = self._streams.get(name)
         if stream is None:
             folder = self.hls_dir / name
-            if folder.exists():
-                shutil.rmtree(folder)  # a previous run's files would show under new names
-            stream = self._streams[name] = LiveStream(name, folder, self.options, self.clock)
+            resume = claim_stream_folder(folder, self.options.playlist_name)
+            stream = LiveStream(name, folder, self.options, self.clock, resume)
+            self._streams[name] = stream
         return stream
 
     def claim(self, name: str, publisher: Publisher) -> LiveStream:
@@ -355,7 +379,8 @@ class StreamRegistry:
             stream.stop()
 
     def tick(self) -> None:
-        """Delete expired segments; end and forget streams offline for too long."""
+        """Delete expired segments; end and forget streams offline for too long; now and then
+        remove the folders of streams gone for ``expire_after``."""
         now = self.clock()
         for name, stream in list(self._streams.items()):
             try:
@@ -363,6 +388,14 @@ class StreamRegistry:
             except Exception:
                 # One stream's failure (its disk, a bug) must not keep the others from ending.
                 logger.exception("stream housekeeping failed", extra={"stream": name})
+        if self.expire_after > 0 and (
+            self._scanned_at is None
+            or now - self._scanned_at >= min(EXPIRY_SCAN_SECONDS, self.expire_after / 4)
+        ):
+            self._scanned_at = now
+            expire_stream_folders(
+                self.hls_dir, set(self._streams), now=now, expire_after=self.expire_after
+            )
 
     def _tick_stream(self, name: str, stream: LiveStream, now: float) -> None:
         stream.expire()
@@ -374,7 +407,8 @@ class StreamRegistry:
             logger.info("stream ended", extra={"stream": name, "reason": "offline timeout"})
             stream.end()
             del self._streams[name]
-            shutil.rmtree(stream.folder, ignore_errors=True)
+            # The folder stays, with the ended playlist, for a republish to carry on from; it
+            # is expired with the others once unused for expire_after.
 
     def close(self) -> None:
         """Shutdown: finish every stream's open segment and playlist with ``EXT-X-ENDLIST``."""

@@ -171,6 +171,18 @@ class HlsSegmenter:
         """The source restarted: close the open segment, mark the next a discontinuity."""
         self._break("source restarted")
 
+    def continue_from(self, next_sequence: int, discontinuity_sequence: int) -> None:
+        """Carry on the playlist an earlier packager of this stream left (refserver restarted,
+        or the stream ended and is published again): the first segment is number
+        ``next_sequence`` and a discontinuity, and the discontinuity sequence starts at
+        ``discontinuity_sequence`` (RFC 8216 §6.2.1, §6.2.2). Only before the first segment."""
+        if self._next_sequence or self._open is not None:
+            raise ValueError("HLS segmenter: continue_from after the first segment")
+        self._media_sequence = self._next_sequence = next_sequence
+        self._discontinuity_sequence = discontinuity_sequence
+        self._pending_discontinuity = True
+        self.stats.discontinuities += 1
+
     def push(self, frame: Frame) -> None:
         """Add one frame, in decode order."""
         if self._ended:

@@ -27,3 +27,10 @@ def test_a_bad_origin_is_refused_by_name(served: list[ServerConfig]) -> None:
     assert result.exit_code != 0
     assert "'ops.example' is not an origin" in result.output
     assert served == []
+
+
+def test_hls_expire_after(served: list[ServerConfig]) -> None:
+    assert CliRunner().invoke(cli.main, []).exit_code == 0
+    assert CliRunner().invoke(cli.main, ["--hls-expire-after", "0"]).exit_code == 0
+    assert CliRunner().invoke(cli.main, ["--hls-expire-after", "-1"]).exit_code != 0
+    assert [config.hls_expire_after for config in served] == [3600.0, 0.0]

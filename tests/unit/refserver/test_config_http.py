@@ -1,4 +1,4 @@
-"""The ``[http]`` settings: the port, CORS origins and address exposure."""
+"""The ``[http]`` settings (the port, CORS origins, address exposure) and ``[hls] expire_after``."""
 
 from __future__ import annotations
 
@@ -57,3 +57,11 @@ expose_addresses = true
 def test_errors_name_the_setting(tmp_path: Path, text: str, message: str):
     with pytest.raises(ConfigError, match=message):
         load(tmp_path, text)
+
+
+def test_hls_expire_after(tmp_path: Path):
+    config = load(tmp_path, "[hls]\nexpire_after = 600\nwindow = 3\n")
+    assert config.hls_expire_after == 600.0
+    assert config.hls.window == 3
+    with pytest.raises(ConfigError, match="hls expire_after -1 is below 0"):
+        load(tmp_path, "[hls]\nexpire_after = -1\n")

@@ -73,15 +73,21 @@ def test_claim_release_republish_and_offline_timeout(tmp_path: Path):
     clock.now += 1
     registry.tick()
     assert registry.get("cam") is None
-    assert not (tmp_path / "cam").exists()
+    # The folder stays for a republish to carry the playlist on; it is expired later.
+    assert (tmp_path / "cam").is_dir()
 
 
-def test_claim_clears_a_previous_runs_files(tmp_path: Path):
+def test_claim_clears_a_previous_runs_files_and_nothing_else(tmp_path: Path):
     (tmp_path / "cam").mkdir()
     (tmp_path / "cam" / "segment0.ts").write_bytes(b"old")
+    (tmp_path / "cam" / ".tmp-segment1.ts").write_bytes(b"half")
+    (tmp_path / "cam" / "notes.txt").write_text("someone else's")
     registry = StreamRegistry(tmp_path, HlsOptions())
     registry.claim("cam", Publisher("127.0.0.1:1", "rtmp", 0.0, 1))
-    assert list((tmp_path / "cam").iterdir()) == []
+    assert sorted(p.name for p in (tmp_path / "cam").iterdir()) == [
+        ".refserver-stream",
+        "notes.txt",
+    ]
 
 
 def test_one_streams_failure_does_not_stop_the_others_from_ending(
