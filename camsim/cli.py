@@ -7,6 +7,8 @@ import click
 from camsim.camera.cli import run
 from camsim.encoder.cli import push
 from camsim.media.cli import media
+from conformance.cli import conform
+from reports.cli import report
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,3 +20,5 @@ def main() -> None:
 main.add_command(media)
 main.add_command(push)
 main.add_command(run)
+main.add_command(conform)
+main.add_command(report)

@@ -91,6 +91,7 @@ def render_html(report: Report) -> str:
         verdicts=list(Verdict),
         summary=list(report.summary().items()),
         gating=[case for case in report.cases if case.gating],
+        measured=[c for c in report.cases if c.level is Level.INFO and c.verdict is Verdict.PASS],
         groups=report.by_level(),
         case_charts=case_charts,
         svgs={chart.id: render_svg(chart) for chart in charts},

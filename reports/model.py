@@ -57,7 +57,11 @@ class SpecRef:
     url: str = ""
 
     def __str__(self) -> str:
-        return f"{self.document} §{self.section}" if self.section else self.document
+        if not self.section:
+            return self.document
+        # Numbered sections read "RFC 8216 §6.2.2"; named items "Apple ...: live playlists".
+        joiner = " §" if self.section[0].isdigit() else ": "
+        return f"{self.document}{joiner}{self.section}"
 
     def to_json(self) -> dict[str, str]:
         return {"document": self.document, "section": self.section, "url": self.url}
