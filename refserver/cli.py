@@ -117,6 +117,17 @@ OptionsT = TypeVar("OptionsT", HlsOptions, Limits, HttpOptions)
 @click.option("--max-connections", type=click.IntRange(1))
 @click.option("--idle-timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds.")
 @click.option(
+    "--http-max-connections",
+    type=click.IntRange(1),
+    help="HTTP connections at most (fewer if the file descriptor limit is too low).  "
+    "[default: 1000]",
+)
+@click.option(
+    "--http-max-connections-per-ip",
+    type=click.IntRange(1),
+    help="HTTP connections from one IPv4 address or IPv6 /64.  [default: 64]",
+)
+@click.option(
     "--cors-origin",
     "cors_origins",
     multiple=True,
@@ -144,6 +155,8 @@ def main(
     merge_reads: bool,
     max_connections: int | None,
     idle_timeout: float | None,
+    http_max_connections: int | None,
+    http_max_connections_per_ip: int | None,
     cors_origins: tuple[str, ...],
     expose_addresses: bool,
     **flags: object,
@@ -179,6 +192,8 @@ def main(
             limits=_with(config.limits, max_connections=max_connections, idle_timeout=idle_timeout),
             http=_with(
                 config.http,
+                max_connections=http_max_connections,
+                max_connections_per_ip=http_max_connections_per_ip,
                 api_cors_origins=cors_origins or None,
                 expose_addresses=expose_addresses or None,
             ),

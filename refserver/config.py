@@ -20,6 +20,12 @@ Every flag has a TOML twin, so a deployment can be described in one file::
 
     [http]
     port = 8080
+    max_connections = 1000                 # fewer if the file descriptor limit cannot fit them
+    max_connections_per_ip = 64            # IPv6: per /64
+    keepalive_timeout = 15.0               # to send a whole request head, after opening or
+                                           # after the previous response
+    body_timeout = 5.0                     # to send a request body
+    send_timeout = 30.0                    # for what is sent to be acknowledged (TCP)
     api_cors_origins = []                  # origins whose scripts may read /api, or ["*"]
     hls_cors_origins = ["*"]               # the same for the HLS files (any site by default)
     expose_addresses = false               # show publishers' IP:port in /api and on the index
@@ -296,6 +302,11 @@ _TABLES: dict[str, dict[str, tuple[str, _Converter]]] = {
 }
 _HLS_KEYS = {"target_duration": float, "window": int, "segment_format": str}
 _HTTP_KEYS: dict[str, _Converter] = {
+    "max_connections": int,
+    "max_connections_per_ip": int,
+    "keepalive_timeout": float,
+    "body_timeout": float,
+    "send_timeout": float,
     "api_cors_origins": tuple,
     "hls_cors_origins": tuple,
     "expose_addresses": bool,

@@ -34,6 +34,7 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
+from refserver.http_limits import mark_served
 from refserver.streams import LiveStream, SourceUnavailable, StreamRegistry, valid_stream_name
 
 MIME_PLAYLIST = "application/vnd.apple.mpegurl"
@@ -63,6 +64,13 @@ PREFLIGHT_HEADERS = {
 class HttpOptions:
     """The HTTP side's settings, ``[http]`` in the config file.
 
+    Connections: at most ``max_connections`` (fewer when the file descriptor limit cannot be
+    raised to fit them), ``max_connections_per_ip`` from one IPv4 address or IPv6 /64. A
+    connection has ``keepalive_timeout`` seconds, from its opening or its previous response,
+    to deliver a complete request head (idle and slow-header clients alike), ``body_timeout``
+    to send a request body nobody reads, and ``send_timeout`` for what is sent to it to be
+    acknowledged (a client that stops reading). See :mod:`refserver.http_limits`.
+
     ``api_cors_origins`` and ``hls_cors_origins`` list the origins (``https://host[:port]``)
     whose scripts may read the JSON API and the HLS files, ``("*",)`` for any. HLS is open to
     any origin by default: a player on another site (hls.js on a web page) is how HLS is
@@ -72,11 +80,25 @@ class HttpOptions:
     IP:port in the API and on the index page.
     """
 
+    max_connections: int = 1000
+    max_connections_per_ip: int = 64
+    """A few dozen players behind one NAT, two connections each."""
+    keepalive_timeout: float = 15.0
+    """Long enough for players, which reload the playlist every target duration (2 s)."""
+    body_timeout: float = 5.0
+    send_timeout: float = 30.0
+    """A live segment is worthless to a client that takes this long to take in any of it."""
     api_cors_origins: tuple[str, ...] = ()
     hls_cors_origins: tuple[str, ...] = (ANY_ORIGIN,)
     expose_addresses: bool = False
 
     def __post_init__(self) -> None:
+        for setting in ("max_connections", "max_connections_per_ip"):
+            if getattr(self, setting) < 1:
+                raise ValueError(f"{setting} {getattr(self, setting)} is below 1")
+        for setting in ("keepalive_timeout", "body_timeout", "send_timeout"):
+            if not getattr(self, setting) > 0:
+                raise ValueError(f"{setting} {getattr(self, setting):g} is not above 0")
         for setting in ("api_cors_origins", "hls_cors_origins"):
             origins = getattr(self, setting)
             if isinstance(origins, str):
@@ -139,7 +161,7 @@ def static_dir() -> Path:
 def create_app(registry: StreamRegistry, options: HttpOptions | None = None) -> web.Application:
     """The aiohttp application serving ``registry``'s streams."""
     options = options or HttpOptions()
-    app = web.Application(middlewares=[_cors])
+    app = web.Application(middlewares=[_served, _cors])
     app[REGISTRY_KEY] = registry
     app[OPTIONS_KEY] = options
     app[CORS_KEY] = {
@@ -158,6 +180,12 @@ def create_app(registry: StreamRegistry, options: HttpOptions | None = None) -> 
     app.router.add_route("OPTIONS", "/api/{tail:.*}", _preflight)
     app.router.add_get("/static/{file}", _static)
     return app
+
+
+@web.middleware
+async def _served(request: web.Request, handler: Handler) -> web.StreamResponse:
+    mark_served(request)  # a client that asks for something is not the first to be closed
+    return await handler(request)
 
 
 def _cors_policy(request: web.Request) -> CorsPolicy | None:

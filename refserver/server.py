@@ -17,6 +17,13 @@ from refserver import logs
 from refserver.config import ServerConfig
 from refserver.hls.folders import TemporaryHlsFolder, remove_stale_temporary_folders
 from refserver.http import create_app
+from refserver.http_limits import (
+    FD_RESERVE,
+    FDS_PER_SOURCE,
+    ConnectionLimits,
+    GuardedSite,
+    descriptor_budget,
+)
 from refserver.ingest.keys import StreamKeys
 from refserver.ingest.server import IngestServer
 from refserver.ingest.session import IngestContext
@@ -73,7 +80,7 @@ class ReferenceServer:
         )
         self.pulls = [PullSource(source, self.registry) for source in config.sources]
         self._runner: web.AppRunner | None = None
-        self._site: web.TCPSite | None = None
+        self._site: GuardedSite | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._loop_exception_handler: LoopExceptionHandler | None = None
 
@@ -100,20 +107,37 @@ class ReferenceServer:
         self.hls_dir.mkdir(parents=True, exist_ok=True)
         await self.ingest.start()
         if self.config.http_port is not None:
-            self._runner = web.AppRunner(
-                create_app(self.registry, self.config.http), access_log=None
-            )
-            await self._runner.setup()
-            self._site = web.TCPSite(
-                self._runner, self.config.bind, self.config.http_port, reuse_address=True
-            )
-            await self._site.start()
+            await self._start_http(self.config.http_port)
             address = f"http://{self.config.bind}:{self.http_port}/"
             logger.info("listening", extra={"protocol": "http", "address": address})
         for pull in self.pulls:
             pull.start()
         self._start_ticker()
         logger.info("hls folder", extra={"path": str(self.hls_dir)})
+
+    async def _start_http(self, port: int) -> None:
+        options = self.config.http
+        self._runner = web.AppRunner(
+            create_app(self.registry, options),
+            access_log=None,
+            keepalive_timeout=options.keepalive_timeout,
+            lingering_time=options.body_timeout,
+        )
+        await self._runner.setup()
+        # Whatever the HTTP side is asked to hold, it must leave the publishers and the
+        # packager their file descriptors.
+        reserved = (
+            FD_RESERVE
+            + self.config.limits.max_connections
+            + FDS_PER_SOURCE * len(self.config.sources)
+        )
+        limits = ConnectionLimits(
+            descriptor_budget(options.max_connections, reserved), options.max_connections_per_ip
+        )
+        self._site = GuardedSite(
+            self._runner, self.config.bind, port, limits, send_timeout=options.send_timeout
+        )
+        await self._site.start()
 
     async def stop(self) -> None:
         """Clean shutdown: stop accepting, close publishers, finish segments and playlists."""

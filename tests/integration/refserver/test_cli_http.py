@@ -34,3 +34,10 @@ def test_hls_expire_after(served: list[ServerConfig]) -> None:
     assert CliRunner().invoke(cli.main, ["--hls-expire-after", "0"]).exit_code == 0
     assert CliRunner().invoke(cli.main, ["--hls-expire-after", "-1"]).exit_code != 0
     assert [config.hls_expire_after for config in served] == [3600.0, 0.0]
+
+
+def test_http_connection_caps(served: list[ServerConfig]) -> None:
+    flags = ["--http-max-connections", "200", "--http-max-connections-per-ip", "8"]
+    assert CliRunner().invoke(cli.main, flags).exit_code == 0
+    assert (served[0].http.max_connections, served[0].http.max_connections_per_ip) == (200, 8)
+    assert CliRunner().invoke(cli.main, ["--http-max-connections", "0"]).exit_code != 0

@@ -32,10 +32,20 @@ port = 8081
 api_cors_origins = ["https://ops.example", "http://127.0.0.1:3000"]
 hls_cors_origins = []
 expose_addresses = true
+max_connections = 300
+max_connections_per_ip = 10
+keepalive_timeout = 5
+body_timeout = 2.5
+send_timeout = 20
 """,
     )
     assert config.http_port == 8081
     assert config.http == HttpOptions(
+        max_connections=300,
+        max_connections_per_ip=10,
+        keepalive_timeout=5.0,
+        body_timeout=2.5,
+        send_timeout=20.0,
         api_cors_origins=("https://ops.example", "http://127.0.0.1:3000"),
         hls_cors_origins=(),
         expose_addresses=True,
@@ -52,6 +62,8 @@ expose_addresses = true
         ),
         ('[http]\nport = "80"', "http.port must be a int"),
         ("[http]\nwhatever = 1", "unknown setting http.whatever"),
+        ("[http]\nmax_connections = 0", "http: max_connections 0 is below 1"),
+        ("[http]\nkeepalive_timeout = 0", "http: keepalive_timeout 0 is not above 0"),
     ],
 )
 def test_errors_name_the_setting(tmp_path: Path, text: str, message: str):
