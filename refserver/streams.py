@@ -203,7 +203,12 @@ class LiveStream:
         self.video, self.audio = video, audio
         if self.segmenter is None:
             self.segmenter = HlsSegmenter(
-                self.storage, video=video, audio=audio, options=self.options, clock=self.clock
+                self.storage,
+                video=video,
+                audio=audio,
+                options=self.options,
+                clock=self.clock,
+                name=self.name,
             )
             if self.resume is not None:
                 self.segmenter.continue_from(
@@ -216,11 +221,14 @@ class LiveStream:
         self.segmenter.configure(video, audio)
 
     def describe_tracks(self) -> dict[str, str | None]:
-        """The codecs being packaged: ``h264``/``h265`` and the AAC codecs string."""
+        """The codecs being packaged: ``h264``/``h265`` and the AAC codecs string; audio the
+        segments cannot carry is null, with the reason in ``audio_left_out``."""
         video, audio = self.video, self.audio
+        left_out = self.segmenter.audio_left_out if self.segmenter is not None else None
         return {
             "video": video.codec.value if video is not None else None,
-            "audio": audio.asc.codec_string if audio is not None else None,
+            "audio": audio.asc.codec_string if audio is not None and left_out is None else None,
+            "audio_left_out": left_out,
         }
 
     def push(self, frame: Frame, size: int) -> None:

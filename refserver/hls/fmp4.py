@@ -3,7 +3,14 @@ mdat per segment with a track fragment for each track."""
 
 from __future__ import annotations
 
-from refserver.hls.media import CLOCK_RATE, AudioConfig, Frame, FrameKind, VideoConfig
+from refserver.hls.media import (
+    CLOCK_RATE,
+    AudioConfig,
+    Frame,
+    FrameKind,
+    VideoConfig,
+    describe_object_type,
+)
 from wire.codec.nal import join_length_prefixed
 from wire.fmp4 import (
     AudioTrack,
@@ -17,6 +24,26 @@ from wire.fmp4.init import VIDEO_TIMESCALE
 
 # Media time and the video timescale are both 90 kHz: video timestamps go in unchanged.
 assert VIDEO_TIMESCALE == CLOCK_RATE
+
+
+FRAMED_OBJECT_TYPES = frozenset({1, 2, 3, 4, 6, 7})
+"""The AAC object types whose GASpecificConfig ``wire.codec.aac`` reads, so whose frame length
+(1024 or 960 samples) is known: every sample's duration in the fragment depends on it."""
+MAX_SAMPLE_ENTRY_RATE = 0xFFFF
+"""The mp4a sample entry holds the rate as 16.16 fixed point (ISO/IEC 14496-12 §12.2.3)."""
+
+
+def fmp4_audio_problem(audio: AudioConfig) -> str | None:
+    """Why an AAC configuration cannot go into these fMP4 segments; None when it can."""
+    asc = audio.asc
+    if asc.object_type not in FRAMED_OBJECT_TYPES:
+        return (
+            f"{describe_object_type(asc.object_type)} has a frame length the fMP4 writer does "
+            "not know, so its sample durations would be wrong"
+        )
+    if asc.sample_rate > MAX_SAMPLE_ENTRY_RATE:
+        return f"a sample rate of {asc.sample_rate} Hz does not fit the mp4a sample entry"
+    return None
 
 
 class Fmp4SegmentWriter:

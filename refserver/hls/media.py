@@ -15,6 +15,24 @@ from wire.codec.nal import VideoCodec
 
 CLOCK_RATE = 90_000
 
+AUDIO_OBJECT_TYPES = {
+    1: "AAC Main", 2: "AAC LC", 3: "AAC SSR", 4: "AAC LTP", 5: "SBR", 6: "AAC Scalable",
+    7: "TwinVQ", 8: "CELP", 9: "HVXC", 12: "TTSI", 13: "Main Synthetic",
+    14: "Wavetable Synthesis", 15: "General MIDI", 16: "Algorithmic Synthesis and Audio FX",
+    17: "ER AAC LC", 19: "ER AAC LTP", 20: "ER AAC Scalable", 21: "ER TwinVQ", 22: "ER BSAC",
+    23: "ER AAC LD", 24: "ER CELP", 25: "ER HVXC", 26: "ER HILN", 27: "ER Parametric",
+    28: "SSC", 29: "PS", 30: "MPEG Surround", 32: "Layer-1", 33: "Layer-2", 34: "Layer-3",
+    35: "DST", 36: "ALS", 37: "SLS", 38: "SLS non-core", 39: "ER AAC ELD", 40: "SMR Simple",
+    41: "SMR Main", 42: "USAC", 43: "SAOC", 44: "LD MPEG Surround", 45: "SAOC-DE",
+    46: "Audio Sync",
+}  # fmt: skip
+"""ISO/IEC 14496-3 Table 1.17: the names of the audio object types, for messages."""
+
+
+def describe_object_type(object_type: int) -> str:
+    """``audio object type 19 (ER AAC LTP)``; types the table leaves out are reserved."""
+    return f"audio object type {object_type} ({AUDIO_OBJECT_TYPES.get(object_type, 'reserved')})"
+
 
 class FrameKind(StrEnum):
     VIDEO = "video"

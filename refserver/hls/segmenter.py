@@ -38,7 +38,7 @@ from refserver.hls.media import CLOCK_RATE, AudioConfig, Frame, FrameKind, Video
 from refserver.hls.retention import Retention
 from refserver.hls.stats import HlsStats
 from refserver.hls.storage import Storage
-from refserver.hls.writer import SEGMENT_FORMATS
+from refserver.hls.writer import SEGMENT_FORMATS, SegmentWriter
 from wire.codec.errors import CodecError
 from wire.codec.nal import nal_type, parameter_set_types
 from wire.codec.stamp import read_stamp_nalus
@@ -112,16 +112,26 @@ class HlsSegmenter:
         audio: AudioConfig | None = None,
         options: HlsOptions | None = None,
         clock: Clock = time.time,
+        name: str | None = None,
     ) -> None:
         if video is None and audio is None:
             raise ValueError("HLS segmenter: needs a video or an audio track")
         self.storage = storage
         self.options = options or HlsOptions()
         self.stats = HlsStats()
+        self.name = name
+        """The stream's name, for the log."""
+        self.audio_left_out: str | None = None
+        """Why the source's audio is not in the segments: a configuration the segment format
+        cannot carry (AAC object types ADTS has no profile for). The video goes on without it."""
         self._clock = clock
+        self._format = SEGMENT_FORMATS[self.options.segment_format]
+        self._source_tracks = (video, audio)
         self._video = video
-        self._audio = audio
-        self._writer = SEGMENT_FORMATS[self.options.segment_format].writer(video, audio)
+        self._audio = self._packaged_audio(audio)
+        self._writer: SegmentWriter | None = None
+        if self._video is not None or self._audio is not None:
+            self._writer = self._format.writer(self._video, self._audio)
         self._init_generation = -1
         self._init_section: InitSection | None = None
         self._init_used = False
@@ -138,7 +148,8 @@ class HlsSegmenter:
         self._held_audio: deque[Frame] = deque()  # waiting for the video to catch up
         self._retention = Retention()
         self._ended = False
-        self._write_init(self._writer.configure(video, audio))
+        if self._writer is not None:
+            self._write_init(self._writer.configure(self._video, self._audio))
 
     # Public API
 
@@ -159,13 +170,21 @@ class HlsSegmenter:
 
     def configure(self, video: VideoConfig | None, audio: AudioConfig | None) -> None:
         """New track configurations (a new sequence header); a change is a discontinuity."""
-        if (video, audio) == (self._video, self._audio):
+        if (video, audio) == self._source_tracks:
             return
         if video is None and audio is None:
             raise ValueError("HLS segmenter: needs a video or an audio track")
+        self._source_tracks = (video, audio)
+        packaged = (video, self._packaged_audio(audio))
+        if packaged == (self._video, self._audio):
+            return  # another configuration of audio that is left out all the same
         self._break("track configuration changed")
-        self._video, self._audio = video, audio
-        self._write_init(self._writer.configure(video, audio))
+        self._video, self._audio = packaged
+        if video is None and self._audio is None:
+            return  # nothing the format can carry: frames are dropped until that changes
+        if self._writer is None:
+            self._writer = self._format.writer(*packaged)
+        self._write_init(self._writer.configure(*packaged))
 
     def discontinuity(self) -> None:
         """The source restarted: close the open segment, mark the next a discontinuity."""
@@ -187,6 +206,11 @@ class HlsSegmenter:
         """Add one frame, in decode order."""
         if self._ended:
             raise ValueError("HLS segmenter: frame pushed after finish(endlist=True)")
+        if frame.kind is FrameKind.AUDIO and self._audio is None and self.audio_left_out:
+            return  # audio the format cannot carry, as the API and the log say
+        if self._writer is None:
+            self.stats.frames_dropped += 1
+            return
         if frame.kind is FrameKind.VIDEO:
             self._push_video(frame)
         else:
@@ -208,6 +232,25 @@ class HlsSegmenter:
             self.storage.delete(name)
             self.stats.segments_deleted += 1
 
+    # Tracks
+
+    def _packaged_audio(self, audio: AudioConfig | None) -> AudioConfig | None:
+        """``audio`` when the segment format can carry it; else None, the reason kept in
+        :attr:`audio_left_out` and logged once for each configuration left out."""
+        problem = None if audio is None else self._format.audio_problem(audio)
+        if problem is not None and problem != self.audio_left_out:
+            logger.warning(
+                "HLS leaves the audio out", extra={"stream": self.name, "reason": problem}
+            )
+        self.audio_left_out = problem
+        return None if problem is not None else audio
+
+    @property
+    def _active_writer(self) -> SegmentWriter:
+        # Frames reach the writer only while a track is packaged, and then there is one.
+        assert self._writer is not None
+        return self._writer
+
     # Frames
 
     def _push_video(self, frame: Frame) -> None:
@@ -228,7 +271,7 @@ class HlsSegmenter:
         if self._open is None:
             self.stats.frames_dropped += 1
             return
-        self._writer.add(frame)
+        self._active_writer.add(frame)
         self._open.end_pts = max(self._open.end_pts, frame.pts + self._frame_ticks)
         self._open.end_dts = frame.dts + self._frame_ticks
         if self._held_audio:
@@ -269,7 +312,7 @@ class HlsSegmenter:
         if self._open is None:
             self.stats.frames_dropped += 1
         else:
-            self._writer.add(frame)
+            self._active_writer.add(frame)
 
     def _due(self, pts: int) -> bool:
         assert self._open is not None
@@ -291,7 +334,7 @@ class HlsSegmenter:
         if all(current.get(kind) == nal for kind, nal in in_band.items()):
             return
         merged = tuple({**current, **in_band}[kind] for kind in wanted if kind in current | in_band)
-        self.configure(VideoConfig(video.codec, merged), self._audio)
+        self.configure(VideoConfig(video.codec, merged), self._source_tracks[1])
 
     def _note_wallclock(self, frame: Frame) -> None:
         wallclock_us = frame.wallclock_us
@@ -328,7 +371,7 @@ class HlsSegmenter:
             discontinuity=self._pending_discontinuity,
             program_date_time=datetime.fromtimestamp(milliseconds / 1000, UTC),
         )
-        self._writer.begin()
+        self._active_writer.begin()
         self._next_sequence += 1
         self._pending_discontinuity = False
 
@@ -351,7 +394,7 @@ class HlsSegmenter:
         end_pts = max(end_pts, segment.start_pts + self._frame_ticks)
         duration = round((end_pts - segment.start_pts) / CLOCK_RATE, 6)
         name = self.options.segment_file(segment.sequence)
-        data = self._writer.end(end_dts)
+        data = self._active_writer.end(end_dts)
         self.storage.write(name, data)
         now = self._clock()
         self.stats.segments_written += 1

@@ -8,8 +8,8 @@ PES early so that every frame keeps its time.
 
 from __future__ import annotations
 
-from refserver.hls.media import AudioConfig, Frame, FrameKind, VideoConfig
-from wire.codec.aac import AudioSpecificConfig
+from refserver.hls.media import AudioConfig, Frame, FrameKind, VideoConfig, describe_object_type
+from wire.codec.aac import AOT_AAC_LTP, AOT_AAC_MAIN, FREQUENCY_INDEX_ESCAPE, AudioSpecificConfig
 from wire.codec.nal import VideoCodec
 from wire.ts.muxer import TsMuxer
 
@@ -17,6 +17,24 @@ AUDIO_PES_BYTES = 2930
 """FFmpeg's default ``pes_payload_size``."""
 AUDIO_PES_TICKS = 27000
 """300 ms in 90 kHz ticks: nginx-rtmp's default ``hls_max_audio_delay``."""
+
+
+ADTS_OBJECT_TYPES = range(AOT_AAC_MAIN, AOT_AAC_LTP + 1)
+"""ADTS has two bits of profile, the audio object type minus one (ISO/IEC 13818-7 §6.2.1)."""
+ADTS_MAX_CHANNEL_CONFIGURATION = 7
+
+
+def adts_problem(audio: AudioConfig) -> str | None:
+    """Why an AAC configuration cannot be carried in ADTS, as MPEG-TS carries AAC; None when
+    it can. HE-AAC is fine: ADTS carries its AAC LC core and decoders find SBR in band."""
+    asc = audio.asc
+    if asc.object_type not in ADTS_OBJECT_TYPES:
+        return f"{describe_object_type(asc.object_type)} cannot be carried in ADTS"
+    if asc.sampling_frequency_index == FREQUENCY_INDEX_ESCAPE:
+        return f"a sample rate of {asc.sample_rate} Hz has no ADTS sampling frequency index"
+    if asc.channel_configuration > ADTS_MAX_CHANNEL_CONFIGURATION:
+        return f"channel configuration {asc.channel_configuration} cannot be carried in ADTS"
+    return None
 
 
 class TsSegmentWriter:

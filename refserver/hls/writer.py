@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from refserver.hls.fmp4 import Fmp4SegmentWriter
+from refserver.hls.fmp4 import Fmp4SegmentWriter, fmp4_audio_problem
 from refserver.hls.media import AudioConfig, Frame, VideoConfig
-from refserver.hls.ts import TsSegmentWriter
+from refserver.hls.ts import TsSegmentWriter, adts_problem
 
 
 class SegmentWriter(Protocol):
@@ -37,14 +37,16 @@ WriterFactory = Callable[[VideoConfig | None, AudioConfig | None], SegmentWriter
 
 @dataclass(frozen=True, slots=True)
 class SegmentFormat:
-    """A segment format: its writer and default file names."""
+    """A segment format: its writer, default file names, and why it cannot carry an audio
+    configuration (None when it can)."""
 
     name: str
     segment_name: str
     writer: WriterFactory
+    audio_problem: Callable[[AudioConfig], str | None]
 
 
 SEGMENT_FORMATS: dict[str, SegmentFormat] = {
-    "mpegts": SegmentFormat("mpegts", "segment{sequence}.ts", TsSegmentWriter),
-    "fmp4": SegmentFormat("fmp4", "seg-{sequence}.m4s", Fmp4SegmentWriter),
+    "mpegts": SegmentFormat("mpegts", "segment{sequence}.ts", TsSegmentWriter, adts_problem),
+    "fmp4": SegmentFormat("fmp4", "seg-{sequence}.m4s", Fmp4SegmentWriter, fmp4_audio_problem),
 }

@@ -95,6 +95,8 @@ class RtmpServerConnection(RtmpConnection):
         self.stream_name: str | None = None
         self._streams: set[int] = set()
         self._next_stream_id = 1
+        self._outlived: tuple[ServerState, int | None] | None = None
+        """A publish or play request still unanswered when the connection ended."""
         # Both phases count from the moment the transport connected.
         self._deadlines["the handshake"] = now + handshake_timeout
         self._deadlines["publish or play"] = now + setup_timeout
@@ -103,7 +105,8 @@ class RtmpServerConnection(RtmpConnection):
 
     def accept_publish(self, stream_id: int) -> None:
         """Answer NetStream.Publish.Start; media events follow."""
-        self._settle(stream_id, ServerState.PUBLISH_REQUESTED, "accept_publish")
+        if not self._settle(stream_id, ServerState.PUBLISH_REQUESTED, "accept_publish"):
+            return
         self._advance(ServerInput.ACCEPT_PUBLISH, remote=False)
         self._send(CSID_PROTOCOL_CONTROL, UserControl.stream_begin(stream_id))
         name = self.stream_name or ""
@@ -115,13 +118,16 @@ class RtmpServerConnection(RtmpConnection):
         self, stream_id: int, code: str = PUBLISH_BAD_NAME, description: str = ""
     ) -> None:
         """Answer an onStatus error (BadName, Denied, ...) and end the connection."""
-        self._settle(stream_id, ServerState.PUBLISH_REQUESTED, "reject_publish")
+        if not self._settle(stream_id, ServerState.PUBLISH_REQUESTED, "reject_publish"):
+            return
         self._send_status(stream_id, status_info("error", code, description))
         self._terminate(f"publish rejected: {code}")
+        self._outlived = None  # answered: this request did not outlive the connection
 
     def accept_play(self, stream_id: int) -> None:
         """Answer NetStream.Play.Reset and Play.Start; then send metadata and media."""
-        self._settle(stream_id, ServerState.PLAY_REQUESTED, "accept_play")
+        if not self._settle(stream_id, ServerState.PLAY_REQUESTED, "accept_play"):
+            return
         self._advance(ServerInput.ACCEPT_PLAY, remote=False)
         self._send(CSID_PROTOCOL_CONTROL, UserControl.stream_begin(stream_id))
         name = self.stream_name or ""
@@ -139,9 +145,11 @@ class RtmpServerConnection(RtmpConnection):
         self, stream_id: int, code: str = PLAY_STREAM_NOT_FOUND, description: str = ""
     ) -> None:
         """Answer an onStatus error and end the connection."""
-        self._settle(stream_id, ServerState.PLAY_REQUESTED, "reject_play")
+        if not self._settle(stream_id, ServerState.PLAY_REQUESTED, "reject_play"):
+            return
         self._send_status(stream_id, status_info("error", code, description))
         self._terminate(f"play rejected: {code}")
+        self._outlived = None
 
     def send_metadata(self, metadata: dict[str, Amf0Value], *, timestamp: int = 0) -> None:
         """Send ``onMetaData`` to the player."""
@@ -170,6 +178,8 @@ class RtmpServerConnection(RtmpConnection):
         self._deadlines.pop("the handshake", None)
 
     def _on_terminated(self) -> None:
+        if self.state in (ServerState.PUBLISH_REQUESTED, ServerState.PLAY_REQUESTED):
+            self._outlived = (self.state, self.active_stream_id)
         self.state = ServerState.CLOSED
 
     def _handle_command(self, message: RtmpMessage, command: Command) -> None:
@@ -319,13 +329,24 @@ class RtmpServerConnection(RtmpConnection):
                 f"{kind} message on stream {message.stream_id}, which is not publishing"
             )
 
-    def _settle(self, stream_id: int, expected: ServerState, method: str) -> None:
+    def _settle(self, stream_id: int, expected: ServerState, method: str) -> bool:
+        """Check that ``method`` answers the pending request; False when that request was
+        still pending as the connection ended, so there is no one left to answer.
+
+        The request's event comes out of :meth:`next_event` before the ``ConnectionTerminated``
+        that a later message in the same bytes caused, so the application answers it in good
+        faith: that is not misuse, and the answer is dropped. Anything else is misuse.
+        """
+        if self._terminated and self._outlived == (expected, stream_id):
+            self._outlived = None
+            return False
         self._check_open()
         if self.state is not expected or stream_id != self.active_stream_id:
             raise LocalProtocolError(
                 f"{method}({stream_id}) without a pending request on that stream; "
                 f"state is {self.state.name}"
             )
+        return True
 
     def _playing_stream(self, method: str) -> int:
         self._check_open()

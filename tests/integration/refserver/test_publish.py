@@ -76,7 +76,7 @@ def test_publish_serves_hls_with_headers_and_stats(tmp_path: Path, h264_plan: Fl
         video, audio = sent_frames(h264_plan, 4)
         assert info["frames"] == {"video": video, "audio": audio}
         assert info["publishes"] == 1
-        assert info["tracks"] == {"video": "h264", "audio": "mp4a.40.2"}
+        assert info["tracks"] == {"video": "h264", "audio": "mp4a.40.2", "audio_left_out": None}
         assert info["latency"]["samples"] == video
         assert 0 <= info["latency"]["p50"] <= info["latency"]["p95"] <= info["latency"]["p99"]
         assert info["latency"]["p99"] < 1.0

@@ -44,7 +44,7 @@ def test_ffmpeg_push_and_ffprobe_reads_hls(
     assert info["live"] is False
     assert info["publishes"] == 1
     assert info["frames"]["video"] == 60
-    assert info["tracks"] == {"video": "h264", "audio": "mp4a.40.2"}
+    assert info["tracks"] == {"video": "h264", "audio": "mp4a.40.2", "audio_left_out": None}
     assert info["hls"]["segments_written"] == 4
 
     streams = ffprobe_streams(refserver.http_url("/live/test/index.m3u8"))
