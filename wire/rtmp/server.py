@@ -6,7 +6,9 @@ Chunk Size, StreamBegin 0, ``_result`` NetConnection.Connect.Success) and answer
 ``PublishRequested`` / ``PlayRequested`` events that the application settles with
 :meth:`RtmpServerConnection.accept_publish` / :meth:`RtmpServerConnection.reject_publish` (or the
 play counterparts). Rejections answer with an onStatus error and end the connection, as
-nginx-rtmp does.
+nginx-rtmp does. A request whose connection ended before it was settled (a later message in the
+same bytes broke the protocol, a timeout, a local close) settles as a no-op: the application
+answers the events in the order it got them, and that is not misuse.
 """
 
 from __future__ import annotations
