@@ -9,9 +9,10 @@ to pick the smallest header and the reader keeps the same state to fill in the m
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from wire.rtmp.errors import RtmpError
+from wire.rtmp.errors import RemoteProtocolError, RtmpError
 
 DEFAULT_CHUNK_SIZE = 128
 MAX_CHUNK_SIZE = 0x7FFFFFFF
@@ -20,6 +21,9 @@ MAX_CHUNK_STREAM_ID = 65599
 MAX_MESSAGE_LENGTH = 0xFFFFFF
 EXTENDED_TIMESTAMP = 0xFFFFFF
 """A timestamp field of this value says a 4-byte extended timestamp follows (section 5.3.1.3)."""
+DEFAULT_MAX_BUFFERED_BYTES = 12 * 1024 * 1024
+"""What a reader holds in unfinished messages, all chunk streams together: one message of the
+largest size by default (8 MiB), plus half as much again for what is interleaved with it."""
 
 FMT_FULL = 0
 FMT_SAME_STREAM = 1
@@ -168,12 +172,21 @@ class ChunkReader:
         chunk_size: int = DEFAULT_CHUNK_SIZE,
         max_message_size: int = 8 * 1024 * 1024,
         max_chunk_streams: int = 64,
+        max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
     ) -> None:
+        if max_buffered_bytes < max_message_size:
+            raise ValueError(
+                f"max_buffered_bytes {max_buffered_bytes} cannot hold one message of "
+                f"max_message_size {max_message_size}"
+            )
         self._chunk_size = _check_chunk_size(chunk_size)
         self.max_message_size = max_message_size
         self.max_chunk_streams = max_chunk_streams
+        self.max_buffered_bytes = max_buffered_bytes
         self._streams: dict[int, _ReaderStream] = {}
         self._buffer = bytearray()
+        self._partial_bytes = 0
+        """Payload bytes of unfinished messages, all chunk streams together."""
 
     @property
     def chunk_size(self) -> int:
@@ -183,10 +196,16 @@ class ChunkReader:
     def receive_data(self, data: bytes) -> list[RtmpMessage]:
         """Buffer ``data``; return every message it completes, in order.
 
-        Raises :class:`RtmpError` for a malformed chunk stream; the reader is unusable after that.
+        Raises :class:`RtmpError` for a malformed chunk stream, and :class:`RemoteProtocolError`
+        when unfinished messages hold more than ``max_buffered_bytes``; the reader is unusable
+        after either.
         """
+        return list(self.messages(data))
+
+    def messages(self, data: bytes) -> Iterator[RtmpMessage]:
+        """Like :meth:`receive_data`, but yields each message as it completes, so that the
+        messages before an error in ``data`` can be handled before the error is raised."""
         self._buffer += data
-        messages: list[RtmpMessage] = []
         offset = 0
         try:
             while True:
@@ -196,10 +215,18 @@ class ChunkReader:
                 offset += consumed
                 if message is not None:
                     self._apply_control(message)
-                    messages.append(message)
+                    yield message
         finally:
             del self._buffer[:offset]
-        return messages
+        # Every complete chunk is consumed: what is left is the start of one chunk. It and the
+        # unfinished messages are what the peer makes us hold; 64 chunk streams each with a
+        # message one chunk short of done would otherwise hold 64 times max_message_size.
+        held = self._partial_bytes + len(self._buffer)
+        if held > self.max_buffered_bytes:
+            raise RemoteProtocolError(
+                f"{held} bytes of unfinished messages exceed the "
+                f"{self.max_buffered_bytes}-byte limit"
+            )
 
     def bytes_to_complete(self) -> int | None:
         """A lower bound on the bytes still to come before the next message completes, when a
@@ -301,7 +328,9 @@ class ChunkReader:
         stream.partial += buffer[pos : pos + size]
         pos += size
         if len(stream.partial) < stream.length:
+            self._partial_bytes += size
             return pos - start, None
+        self._partial_bytes -= len(stream.partial) - size
         message = RtmpMessage(
             stream.type_id, bytes(stream.partial), stream.timestamp, stream.stream_id
         )
@@ -340,6 +369,7 @@ class ChunkReader:
             (csid,) = struct.unpack_from(">I", message.payload)
             stream = self._streams.get(csid)
             if stream is not None:
+                self._partial_bytes -= len(stream.partial)
                 stream.partial = bytearray()
                 stream.in_progress = False
 

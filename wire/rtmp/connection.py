@@ -13,7 +13,13 @@ from abc import ABC, abstractmethod
 from collections import deque
 
 from wire.amf0 import Amf0Error, Amf0Value, decode
-from wire.rtmp.chunk import DEFAULT_CHUNK_SIZE, ChunkReader, ChunkWriter, RtmpMessage
+from wire.rtmp.chunk import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_MAX_BUFFERED_BYTES,
+    ChunkReader,
+    ChunkWriter,
+    RtmpMessage,
+)
 from wire.rtmp.errors import LocalProtocolError, RemoteProtocolError, RtmpError
 from wire.rtmp.events import (
     AcknowledgementReceived,
@@ -63,12 +69,15 @@ class RtmpConnection(ABC):
         max_message_size: int,
         max_chunk_streams: int,
         repeat_extended_timestamp: bool,
+        max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
     ) -> None:
         if not 1 <= chunk_size <= 0x7FFFFFFF:
             raise LocalProtocolError(f"chunk size {chunk_size} is outside 1-2147483647")
         self._local_chunk_size = chunk_size
         self._reader = ChunkReader(
-            max_message_size=max_message_size, max_chunk_streams=max_chunk_streams
+            max_message_size=max_message_size,
+            max_chunk_streams=max_chunk_streams,
+            max_buffered_bytes=max_buffered_bytes,
         )
         self._writer = ChunkWriter(repeat_extended_timestamp=repeat_extended_timestamp)
         self._inbox = bytearray()
@@ -175,7 +184,9 @@ class RtmpConnection(ABC):
             self._inbox.clear()
             self._events.append(HandshakeCompleted(self._handshake.complex))
             self._on_handshake_complete()
-        for message in self._reader.receive_data(data):
+        # Messages are handled as they complete, so that those before a chunk-level error in
+        # the same bytes are delivered before the connection ends.
+        for message in self._reader.messages(data):
             self._handle_message(message)
             if self._terminated:
                 return
