@@ -95,6 +95,11 @@ OptionsT = TypeVar("OptionsT", HlsOptions, Limits, HttpOptions)
     help="Connect --pull cameras only while viewers ask for their streams; the waits are "
     "set in the config file.",
 )
+@click.option(
+    "--no-transcode-audio",
+    is_flag=True,
+    help="Leave pulled cameras' G.711 and Opus audio out instead of transcoding it to AAC.",
+)
 @click.option("--target-duration", type=click.FloatRange(min=0, min_open=True), help="Seconds.")
 @click.option("--window", type=click.IntRange(1), help="Segments in the live playlist.")
 @click.option(
@@ -149,6 +154,7 @@ def main(
     pulls: tuple[str, ...],
     pull_transport: str | None,
     pull_on_demand: bool,
+    no_transcode_audio: bool,
     target_duration: float | None,
     window: int | None,
     segment_format: str | None,
@@ -182,6 +188,10 @@ def main(
             )
         elif pull_transport is not None or pull_on_demand:
             raise ConfigError("--pull-transport and --pull-on-demand apply to --pull cameras")
+        if no_transcode_audio:
+            sources = flags.get("sources", config.sources)
+            assert isinstance(sources, tuple)
+            flags["sources"] = tuple(replace(s, transcode_audio=False) for s in sources)
         config = config.with_changes(
             hls=_with(
                 config.hls,

@@ -6,6 +6,7 @@ Every flag has a TOML twin, so a deployment can be described in one file::
     hls_dir = "/var/lib/refserver/hls"     # default: a temporary folder, removed at exit
                                            # (and at the next start if refserver was killed)
     state_dir = "/var/lib/refserver"       # the generated certificate lives here
+    transcode_audio = true                 # the default of every [[source]] below
 
     [rtmp]
     port = 1935                            # 0 turns the listener off
@@ -64,6 +65,7 @@ Every flag has a TOML twin, so a deployment can be described in one file::
     start_timeout = 10.0                   # on demand: how long a viewer waits for the start
     close_after = 10.0                     # on demand: stop after this long without a request
     media_timeout = 5.0                    # no RTP for this long: the camera is gone, reconnect
+    transcode_audio = true                 # G.711/Opus audio to AAC; false: the track is left out
 
 An on-demand source (MediaMTX's ``sourceOnDemand``) stays idle until an HLS request for its
 stream arrives; that request is held until the first segment is written, for at most
@@ -149,6 +151,9 @@ class SourceConfig:
     """On demand: seconds without any request for the stream after which it is stopped."""
     media_timeout: float = DEFAULT_MEDIA_TIMEOUT
     """Seconds without RTP after which the session is given up and the camera reconnected."""
+    transcode_audio: bool = True
+    """G.711 (PCMU, PCMA) and Opus audio, which HLS cannot carry, transcoded to AAC; when false
+    such a track is left out (and the API says so)."""
 
     def __post_init__(self) -> None:
         if not valid_stream_name(self.name):
@@ -323,6 +328,7 @@ _SOURCE_KEYS = {
     "start_timeout": float,
     "close_after": float,
     "media_timeout": float,
+    "transcode_audio": bool,
 }
 _ON_DEMAND_KEYS = {"start_timeout", "close_after"}
 
@@ -370,7 +376,9 @@ def from_mapping(data: Mapping[str, Any], base: ServerConfig, *, root: Path) -> 
         elif key == "publish":
             changes["stream_keys"] = _stream_keys(value)
         elif key == "source":
-            changes["sources"] = _sources(value)
+            changes["sources"] = _sources(value, data.get("transcode_audio", True))
+        elif key == "transcode_audio":  # the default of every [[source]]
+            _convert(key, value, bool)
         else:
             raise ConfigError(f"unknown setting {key}")
     for name in ("hls_dir", "state_dir", "cert", "key"):
@@ -425,14 +433,15 @@ def _stream_keys(value: object) -> dict[str, str]:
     return dict(keys)
 
 
-def _sources(value: object) -> tuple[SourceConfig, ...]:
+def _sources(value: object, transcode_audio: object = True) -> tuple[SourceConfig, ...]:
     if not isinstance(value, list):
         raise ConfigError("source must be an array of tables ([[source]])")
-    return tuple(_source(index, item) for index, item in enumerate(value, start=1))
+    default = {"transcode_audio": _convert("transcode_audio", transcode_audio, bool)}
+    return tuple(_source(index, item, default) for index, item in enumerate(value, start=1))
 
 
-def _source(index: int, value: object) -> SourceConfig:
-    settings: dict[str, Any] = {}
+def _source(index: int, value: object, default: Mapping[str, Any]) -> SourceConfig:
+    settings: dict[str, Any] = dict(default)
     for key, item in _table(f"source {index}", value).items():
         if key not in _SOURCE_KEYS:
             raise ConfigError(f"unknown setting source.{key}")

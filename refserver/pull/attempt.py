@@ -10,12 +10,17 @@ wrong: the camera refused us, sent nothing, or hung up.
 Media is held back until the sink has been told that the presentation started: right after
 PLAY, or, when the attempt is probing whether UDP gets through, at the first packet. A probe
 that sees nothing fails with :class:`UdpUnavailable` and the session tries TCP instead.
+
+What the camera sent that could only be read by bending a rule (an SDP ``o=`` line of seven
+fields, an ``RTP-Info`` value that does not read) goes to the sink as a warning. G.711 and Opus
+audio is transcoded to AAC on a worker thread (:class:`~refserver.pull.worker.TranscodeQueue`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import struct
@@ -30,6 +35,7 @@ from refserver.pull.errors import PullError, UdpUnavailable
 from refserver.pull.link import Link
 from refserver.pull.tracks import Presentation, Track, presentation_from_sdp
 from refserver.pull.udp import UdpChannel
+from refserver.pull.worker import TranscodeQueue
 from wire.rtp import (
     RtcpReceiverReport,
     RtcpSdes,
@@ -75,6 +81,10 @@ class MediaSink(Protocol):
     def frame(self, track: Track, frame: Frame, size: int) -> None:
         """One frame of ``track``; ``size`` is the RTP payload bytes it took."""
 
+    def warning(self, message: str) -> None:
+        """Something the camera sent was read only by bending a rule, or left out; the session
+        goes on."""
+
 
 @dataclass(frozen=True, slots=True)
 class SessionTimeouts:
@@ -100,11 +110,13 @@ class PullAttempt:
         base: Callable[[], int],
         stopping: asyncio.Event,
         probe: float | None = None,
+        transcode_audio: bool = True,
     ) -> None:
         self.address = address
         self.link = link
         self.sink = sink
         self.transport = transport
+        self.transcode_audio = transcode_audio
         self.timeouts = timeouts
         self.base = base
         self.probe = probe
@@ -124,6 +136,8 @@ class PullAttempt:
         self._played_at = 0.0
         self._last_media = 0.0
         self._ssrc = struct.unpack("!I", os.urandom(4))[0]
+        self._transcoding: TranscodeQueue | None = None
+        self._transcoded_bytes: dict[Track, int] = {}  # received, not yet in a frame
 
     async def run(self) -> None:
         """Set up, play and receive until the session is stopped; raises PullError."""
@@ -133,6 +147,8 @@ class PullAttempt:
             await self._receive()
         finally:
             await self._teardown()
+            if self._transcoding is not None:
+                self._transcoding.close()
             for channel in self._udp:
                 channel.close()
             pump.cancel()
@@ -150,10 +166,14 @@ class PullAttempt:
             sdp = SessionDescription.parse(described.response.body)
         except SdpError as exc:
             raise PullError(f"the camera's session description is unreadable: {exc}") from None
-        presentation = presentation_from_sdp(sdp)
+        for warning in sdp.warnings:
+            self.sink.warning(warning)
+        presentation = presentation_from_sdp(sdp, transcode_audio=self.transcode_audio)
         if not presentation.tracks:
-            found = ", ".join(presentation.skipped) or "no media"
-            raise PullError(f"nothing we can package: the camera offers {found}")
+            found = "; ".join(presentation.left_out) or "no media"
+            raise PullError(f"nothing we can package: {found}")
+        if any(track.transcoder is not None for track in presentation.tracks):
+            self._transcoding = TranscodeQueue(self.loop)
         base = self.base()
         for index, track in enumerate(presentation.tracks):
             track.prepare(base)
@@ -306,6 +326,8 @@ class PullAttempt:
             if isinstance(event, InterleavedFrameReceived):  # by far the most frequent
                 self._interleaved(event.channel, event.payload)
             elif isinstance(event, ResponseReceived):
+                for warning in event.warnings:
+                    self.sink.warning(f"{event.request.method} answer: {warning}")
                 future = self._waiting.get(event.cseq)
                 if future is not None and not future.done():
                     future.set_result(event)
@@ -357,7 +379,24 @@ class PullAttempt:
                     self._held.append((track, packet, now))
                 continue
             for frame in track.receive(packet, now):
-                self.sink.frame(track, frame, len(packet.payload))
+                size = track.take_payload_bytes()
+                transcoder = track.transcoder
+                if transcoder is None:
+                    self.sink.frame(track, frame, size)
+                elif self._transcoding is not None:
+                    deliver = functools.partial(self._transcoded, track)
+                    self._transcoding.submit(transcoder, frame, size, deliver)
+
+    def _transcoded(self, track: Track, frames: list[Frame], size: int) -> None:
+        """AAC frames made of a unit that took ``size`` bytes; an AAC frame spans several
+        units, so bytes wait for the next frame to carry them."""
+        size += self._transcoded_bytes.pop(track, 0)
+        if not frames:
+            self._transcoded_bytes[track] = size
+            return
+        for frame in frames:
+            self.sink.frame(track, frame, size)
+            size = 0
 
     def _rtcp_received(self, track: Track, payload: bytes) -> None:
         statistics = track.statistics

@@ -47,6 +47,7 @@ class RtspPullSession:
         base: Callable[[], int] = lambda: 0,
         transport: str = "auto",
         tls_verify: bool = True,
+        transcode_audio: bool = True,
     ) -> None:
         if transport not in PULL_TRANSPORTS:
             raise ValueError(f"transport {transport!r} is not one of {', '.join(PULL_TRANSPORTS)}")
@@ -56,6 +57,8 @@ class RtspPullSession:
         self.base = base
         self.transport = transport
         self.tls_verify = tls_verify
+        self.transcode_audio = transcode_audio
+        """G.711 and Opus audio to AAC; when False such tracks are left out."""
         self.transport_in_use: str | None = None
         """``tcp``, ``udp`` or ``http`` once an attempt has begun; None before."""
         self._attempt: PullAttempt | None = None
@@ -118,5 +121,6 @@ class RtspPullSession:
             base=self.base,
             stopping=self._stopping,
             probe=probe,
+            transcode_audio=self.transcode_audio,
         )
         await self._attempt.run()

@@ -51,6 +51,10 @@ TIMELINE_START = 10 * CLOCK_RATE
 """Where the first session's media starts: room for the decode times of reordered video, which
 come before the presentation times (16 pictures deep at 1.6 fps and up)."""
 SHUTTING_DOWN = "the server is shutting down"
+MAX_WARNINGS = 20
+"""Warnings kept for the API per session; a camera that sends more is not worth more."""
+MAX_LOGGED = 200
+"""Distinct warnings logged per source; each is logged once."""
 _publisher_ids = itertools.count(1)
 
 
@@ -133,6 +137,11 @@ class PullSource:
         self._last_demand = 0.0  # loop time of the latest request for the stream
         self._switching = asyncio.Lock()  # a new start waits for the last one's TEARDOWN
         self._closing = False
+        self.warnings: list[str] = []
+        """What the camera's latest session sent that was read by bending a rule."""
+        self.tracks_left_out: tuple[str, ...] = ()
+        """The media of the latest session that is not packaged, each with the reason."""
+        self._logged: set[str] = set()
 
     @property
     def name(self) -> str:
@@ -182,6 +191,8 @@ class PullSource:
             "attempts": self.attempts,
             "last_error": self.last_error,
             "retry_at": self.retry_at,
+            "warnings": list(self.warnings),
+            "tracks_left_out": list(self.tracks_left_out),
         }
 
     # -- starting and stopping --------------------------------------------------------------------
@@ -242,6 +253,7 @@ class PullSource:
         while True:
             self.attempts += 1
             self.retry_at = None
+            self.warnings = []
             self._set_state(SourceState.CONNECTING)
             self._session = RtspPullSession(
                 self.address,
@@ -250,6 +262,7 @@ class PullSource:
                 base=lambda: self._timeline,
                 transport=self.config.transport,
                 tls_verify=self.config.tls_verify,
+                transcode_audio=self.config.transcode_audio,
             )
             try:
                 await self._session.run()
@@ -288,15 +301,31 @@ class PullSource:
         if self._session is not None:
             self.transport_in_use = self._session.transport_in_use
         self._set_state(SourceState.PLAYING)
+        self.tracks_left_out = presentation.left_out
         logger.info(
             "pull started",
             extra={
                 "stream": self.name,
                 "peer": peer,
                 "transport": self.transport_in_use,
-                "skipped": list(presentation.skipped),
+                "left_out": list(presentation.left_out),
             },
         )
+        for reason in presentation.left_out:
+            self._log_once("track left out", reason)
+
+    def warning(self, message: str) -> None:
+        """The camera sent something read only by bending a rule: shown by the API for the
+        current session, logged once."""
+        if message not in self.warnings and len(self.warnings) < MAX_WARNINGS:
+            self.warnings.append(message)
+        self._log_once("camera quirk", message)
+
+    def _log_once(self, event: str, message: str) -> None:
+        if message in self._logged or len(self._logged) >= MAX_LOGGED:
+            return
+        self._logged.add(message)
+        logger.warning(event, extra={"stream": self.name, "reason": message})
 
     def frame(self, track: Track, frame: Frame, size: int) -> None:
         stream = self._stream

@@ -1,6 +1,8 @@
 """The media of a pulled RTSP presentation: from SDP to packager frames, without I/O.
 
-Each :class:`Track` is one ``m=`` section we can package (H.264, H.265 or AAC ``mpeg4-generic``).
+Each :class:`Track` is one ``m=`` section we can package: H.264, H.265, AAC ``mpeg4-generic``,
+or G.711 and Opus audio, which :mod:`refserver.pull.transcode` turns into AAC (unless told not
+to). Every other section is left out with the reason in :attr:`Presentation.left_out`.
 RTP packets go in through :meth:`Track.receive`, in sequence order (after a jitter buffer when
 they came over UDP); :class:`~refserver.hls.Frame` values come out, on a 90 kHz timeline that
 starts at ``base`` when the track's first packet (or its ``RTP-Info`` rtptime) arrives, with
@@ -16,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from refserver.hls import AudioConfig, Frame, FrameKind, VideoConfig
 from refserver.hls.media import CLOCK_RATE
@@ -34,6 +37,7 @@ from wire.codec.nal import (
     nal_type,
 )
 from wire.codec.stamp import read_stamp_nalus
+from wire.digits import bounded_decimal
 from wire.payload import (
     AacDepacketizer,
     AudioAccessUnit,
@@ -42,8 +46,18 @@ from wire.payload import (
     PacketLoss,
     VideoAccessUnit,
 )
+from wire.payload.whole import WholePayloadDepacketizer
 from wire.rtp import ReceiverStatistics, RtpPacket, RtpTimeline
-from wire.sdp import MediaDescription, SessionDescription, h264_parameter_sets, h265_parameter_sets
+from wire.sdp import (
+    MediaDescription,
+    PayloadFormat,
+    SessionDescription,
+    h264_parameter_sets,
+    h265_parameter_sets,
+)
+
+if TYPE_CHECKING:
+    from refserver.pull.transcode import AudioTranscoder
 
 logger = logging.getLogger(__name__)
 
@@ -58,75 +72,140 @@ PARAMETER_SET_PARSERS: dict[tuple[VideoCodec, int], Callable[[bytes], object]] =
     (VideoCodec.H265, H265_NAL_SPS): H265Sps.parse,
     (VideoCodec.H265, H265_NAL_PPS): H265Pps.parse,
 }
-Depacketizer = H264Depacketizer | H265Depacketizer | AacDepacketizer
+Depacketizer = H264Depacketizer | H265Depacketizer | AacDepacketizer | WholePayloadDepacketizer
 VIDEO_CODECS = {"H264": VideoCodec.H264, "H265": VideoCodec.H265}
 SPS_TYPES = {VideoCodec.H264: H264_NAL_SPS, VideoCodec.H265: H265_NAL_SPS}
+TRANSCODED_AUDIO = frozenset({"PCMU", "PCMA", "OPUS"})
+"""Audio that HLS cannot carry and :mod:`refserver.pull.transcode` turns into AAC."""
+MAX_AU_HEADER_BITS = 32
+"""The largest sizelength, indexlength or indexdeltalength read from an fmtp (RFC 3640 §4.1)."""
+
+
+class TrackLeftOut(Exception):
+    """An ``m=`` section that is not packaged; the message says why."""
 
 
 @dataclass(frozen=True, slots=True)
 class Presentation:
-    """The tracks of a session description we will set up, and the media we leave out."""
+    """The tracks of a session description we will set up, and each section left out with the
+    reason (``"audio G726-32/8000: no transcoder for G726-32/8000"``)."""
 
     tracks: tuple[Track, ...]
-    skipped: tuple[str, ...]
+    left_out: tuple[str, ...]
 
 
-def presentation_from_sdp(sdp: SessionDescription) -> Presentation:
-    """The first H.264/H.265 video and the first AAC audio section of ``sdp``."""
+def presentation_from_sdp(sdp: SessionDescription, *, transcode_audio: bool = True) -> Presentation:
+    """The first H.264/H.265 video and the first audio section of ``sdp`` that can be
+    packaged: AAC as it is, G.711 or Opus transcoded to AAC when ``transcode_audio``."""
     tracks: list[Track] = []
-    skipped: list[str] = []
+    left_out: list[str] = []
     kinds: set[FrameKind] = set()
     for media in sdp.media:
-        track = _track(media)
-        if track is None or track.kind in kinds:
-            formats = ", ".join(f.encoding_name for f in media.payload_formats()) or "none"
-            skipped.append(f"{media.media} ({formats})")
+        try:
+            track = _track(media, transcode_audio)
+        except TrackLeftOut as exc:
+            left_out.append(f"{describe_media(media)}: {exc}")
+            continue
+        if track.kind in kinds:
+            left_out.append(f"{describe_media(media)}: only the first {track.kind} is packaged")
             continue
         kinds.add(track.kind)
         tracks.append(track)
-    return Presentation(tuple(tracks), tuple(skipped))
+    return Presentation(tuple(tracks), tuple(left_out))
 
 
-def _track(media: MediaDescription) -> Track | None:
+def describe_media(media: MediaDescription) -> str:
+    """``audio PCMU/8000``: the section's type and the formats it offers."""
+    formats = [f"{f.encoding_name}/{f.clock_rate}" for f in media.payload_formats()]
+    return f"{media.media} {', '.join(formats or media.formats) or '(no format)'}"
+
+
+def _track(media: MediaDescription, transcode_audio: bool) -> Track:
+    """The track of the section's first format that can be packaged; :class:`TrackLeftOut`
+    with the first format's reason when none can."""
+    reasons: list[str] = []
     for payload_format in media.payload_formats():
-        codec = payload_format.codec
-        control = media.control or ""
-        if media.media == "video" and codec in VIDEO_CODECS:
-            video = VIDEO_CODECS[codec]
-            parameters = payload_format.parameters
-            sets = (
-                h264_parameter_sets(parameters)
-                if video is VideoCodec.H264
-                else h265_parameter_sets(parameters)
-            )
-            depacketizer = H264Depacketizer() if video is VideoCodec.H264 else H265Depacketizer()
-            track = Track(
-                FrameKind.VIDEO, control, payload_format.payload_type, 90_000, depacketizer
-            )
-            track.codec = video
-            for nal in sets.nal_units:
-                usable = usable_parameter_set(video, nal)
-                if usable is not None:
-                    track.parameter_sets[nal_type(video, usable)] = usable
-            return track
-        if media.media == "audio" and codec == "MPEG4-GENERIC":
-            try:
-                asc = AudioSpecificConfig.parse(
-                    bytes.fromhex(payload_format.parameters.get("config", ""))
-                )
-            except (ValueError, CodecError):
-                continue
-            aac = _aac_depacketizer(payload_format.parameters, asc)
-            track = Track(
-                FrameKind.AUDIO,
-                control,
-                payload_format.payload_type,
-                payload_format.clock_rate,
-                aac,
-            )
-            track.audio = AudioConfig(asc)
-            return track
-    return None
+        try:
+            return _format_track(media, payload_format, transcode_audio)
+        except TrackLeftOut as exc:
+            reasons.append(str(exc))
+    if reasons:
+        raise TrackLeftOut(reasons[0])
+    raise TrackLeftOut("no payload format with a known encoding")
+
+
+def _format_track(
+    media: MediaDescription, payload_format: PayloadFormat, transcode_audio: bool
+) -> Track:
+    codec = payload_format.codec
+    control = media.control or ""
+    if media.media == "application" or "metadata" in codec.lower():
+        raise TrackLeftOut("a metadata track, neither audio nor video")
+    if media.media == "video":
+        if codec not in VIDEO_CODECS:
+            raise TrackLeftOut("only H.264 and H.265 video is packaged")
+        return _video_track(control, payload_format, VIDEO_CODECS[codec])
+    if media.media != "audio":
+        raise TrackLeftOut("neither audio nor video")
+    if codec == "MPEG4-GENERIC":
+        return _aac_track(control, payload_format)
+    if codec in TRANSCODED_AUDIO:
+        if not transcode_audio:
+            raise TrackLeftOut("transcoding to AAC is off (transcode_audio = false)")
+        return _transcoded_track(control, payload_format)
+    raise TrackLeftOut("no transcoder for it (AAC is packaged, G.711 and Opus transcoded)")
+
+
+def _video_track(control: str, payload_format: PayloadFormat, video: VideoCodec) -> Track:
+    parameters = payload_format.parameters
+    sets = (
+        h264_parameter_sets(parameters)
+        if video is VideoCodec.H264
+        else h265_parameter_sets(parameters)
+    )
+    depacketizer = H264Depacketizer() if video is VideoCodec.H264 else H265Depacketizer()
+    track = Track(FrameKind.VIDEO, control, payload_format.payload_type, 90_000, depacketizer)
+    track.codec = video
+    for nal in sets.nal_units:
+        usable = usable_parameter_set(video, nal)
+        if usable is not None:
+            track.parameter_sets[nal_type(video, usable)] = usable
+    return track
+
+
+def _aac_track(control: str, payload_format: PayloadFormat) -> Track:
+    config = payload_format.parameters.get("config", "")
+    try:
+        asc = AudioSpecificConfig.parse(bytes.fromhex(config))
+    except (ValueError, CodecError) as exc:
+        raise TrackLeftOut(f"MPEG4-GENERIC config={config[:40]!r} does not read: {exc}") from None
+    aac = _aac_depacketizer(payload_format.parameters, asc)
+    clock_rate = payload_format.clock_rate
+    if not clock_rate:
+        raise TrackLeftOut("MPEG4-GENERIC with an RTP clock rate of 0")
+    track = Track(FrameKind.AUDIO, control, payload_format.payload_type, clock_rate, aac)
+    track.audio = AudioConfig(asc)
+    return track
+
+
+def _transcoded_track(control: str, payload_format: PayloadFormat) -> Track:
+    # PyAV loads FFmpeg's libraries: only for a camera that needs them.
+    from refserver.pull.transcode import AudioSource, AudioTranscoder, TranscodeError
+
+    try:
+        transcoder = AudioTranscoder(AudioSource.of(payload_format))
+    except TranscodeError as exc:
+        raise TrackLeftOut(str(exc)) from None
+    track = Track(
+        FrameKind.AUDIO,
+        control,
+        payload_format.payload_type,
+        payload_format.clock_rate,
+        WholePayloadDepacketizer(),
+    )
+    track.transcoder = transcoder
+    track.audio = AudioConfig(transcoder.config)
+    return track
 
 
 def usable_parameter_set(codec: VideoCodec, nal: bytes) -> bytes | None:
@@ -149,8 +228,13 @@ def usable_parameter_set(codec: VideoCodec, nal: bytes) -> bytes | None:
 
 def _aac_depacketizer(parameters: dict[str, str], asc: AudioSpecificConfig) -> AacDepacketizer:
     def number(name: str, default: int) -> int:
-        value = parameters.get(name, "")
-        return int(value) if value.isdecimal() else default
+        value = parameters.get(name)
+        if not value:
+            return default
+        bits = bounded_decimal(value, MAX_AU_HEADER_BITS)
+        if bits is None:
+            raise TrackLeftOut(f"MPEG4-GENERIC {name}={value[:40]!r} is not a number of bits")
+        return bits
 
     return AacDepacketizer(
         samples_per_frame=asc.samples_per_frame,
@@ -178,6 +262,9 @@ class Track:
         self.codec: VideoCodec | None = None
         self.parameter_sets: dict[int, bytes] = {}
         self.audio: AudioConfig | None = None
+        self.transcoder: AudioTranscoder | None = None
+        """For G.711 and Opus: what turns this track's frames into AAC (``audio`` describes
+        the AAC)."""
         self.depacketizer = depacketizer
         self.statistics: ReceiverStatistics | None = None
         self.lost = 0
@@ -187,6 +274,7 @@ class Track:
         self._base = 0
         self._waiting_for_keyframe = True
         self._dts: DtsEstimator | None = None
+        self._payload_bytes = 0
 
     def prepare(self, base: int) -> None:
         """Start a new session: frames begin at ``base`` ticks."""
@@ -195,6 +283,13 @@ class Track:
         self._base = base
         self._waiting_for_keyframe = True
         self._dts = None
+        self._payload_bytes = 0
+
+    def take_payload_bytes(self) -> int:
+        """The RTP payload bytes of the packets that made the frames returned since the last
+        call: what those frames cost on the wire, for the stream's bitrate."""
+        taken, self._payload_bytes = self._payload_bytes, 0
+        return taken
 
     def anchor(self, rtptime: int, seq: int | None = None) -> None:
         """The ``RTP-Info`` of this stream: ``rtptime`` is the instant the PLAY range starts,
@@ -220,6 +315,7 @@ class Track:
             statistics = self.statistics = ReceiverStatistics(packet.ssrc)
         statistics.update(packet.sequence_number, packet.timestamp, arrival * self.clock_rate)
         self.timeline.first_packet(packet.sequence_number, packet.timestamp)
+        self._payload_bytes += len(packet.payload)
         frames: list[Frame] = []
         for event in self.depacketizer.receive(packet):
             if isinstance(event, VideoAccessUnit):
@@ -249,6 +345,7 @@ class Track:
         ticks = self._ticks(unit.timestamp)
         if self._waiting_for_keyframe:
             if not unit.keyframe or self.video is None:
+                self._payload_bytes = 0  # dropped, so not counted
                 return None
             self._waiting_for_keyframe = False
         try:

@@ -67,6 +67,9 @@ class Packager:
             self.segmenter = HlsSegmenter(self.storage, video=video, audio=audio, options=HLS)
         self.segmenter.push(frame)
 
+    def warning(self, message: str) -> None:
+        pass  # these cameras bend no rule
+
     @property
     def listed(self) -> int:
         playlist = self.segmenter.playlist if self.segmenter is not None else None

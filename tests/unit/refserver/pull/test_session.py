@@ -21,6 +21,9 @@ class NullSink:
     def frame(self, track: Track, frame: Frame, size: int) -> None:
         raise AssertionError("nothing plays here")
 
+    def warning(self, message: str) -> None:
+        raise AssertionError("nothing plays here")
+
 
 def test_transports_and_defaults() -> None:
     assert PULL_TRANSPORTS == ("auto", "tcp", "udp", "http")
