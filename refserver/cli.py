@@ -119,7 +119,12 @@ OptionsT = TypeVar("OptionsT", HlsOptions, Limits, HttpOptions)
     help="Read publishers in fewer, larger pieces: about a third less CPU, up to ~40 ms more "
     "latency with senders that use Nagle's algorithm (FFmpeg does).",
 )
-@click.option("--max-connections", type=click.IntRange(1))
+@click.option("--max-connections", type=click.IntRange(1), help="TLS handshakes included.")
+@click.option(
+    "--max-connections-per-ip",
+    type=click.IntRange(1),
+    help="Connections from one address (IPv6: one /64).  [default: 32]",
+)
 @click.option("--idle-timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds.")
 @click.option(
     "--http-max-connections",
@@ -160,6 +165,7 @@ def main(
     segment_format: str | None,
     merge_reads: bool,
     max_connections: int | None,
+    max_connections_per_ip: int | None,
     idle_timeout: float | None,
     http_max_connections: int | None,
     http_max_connections_per_ip: int | None,
@@ -199,7 +205,12 @@ def main(
                 window=window,
                 segment_format=segment_format,
             ),
-            limits=_with(config.limits, max_connections=max_connections, idle_timeout=idle_timeout),
+            limits=_with(
+                config.limits,
+                max_connections=max_connections,
+                max_connections_per_ip=max_connections_per_ip,
+                idle_timeout=idle_timeout,
+            ),
             http=_with(
                 config.http,
                 max_connections=http_max_connections,

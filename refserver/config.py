@@ -40,12 +40,19 @@ Every flag has a TOML twin, so a deployment can be described in one file::
 
     [limits]
     max_connections = 256
+    max_connections_per_ip = 32            # IPv6: per /64
     max_chunk_size = 65536
     max_message_size = 8388608
-    handshake_timeout = 10.0
+    max_buffered_bytes = 12582912          # unfinished messages, all chunk streams together
+    max_write_buffer = 1048576             # queued for a peer that does not read
+    handshake_timeout = 10.0               # from TCP accept, TLS included
     setup_timeout = 30.0
     idle_timeout = 20.0
+    write_timeout = 10.0
     offline_timeout = 300.0
+    key_failure_delay = 1.0                # the first refused key's answer waits this long
+    key_failure_limit = 10                 # refused keys in key_failure_window: address banned
+    key_failure_window = 600.0
 
     [publish.keys]                         # stream name = key; "*" is a key for any name
     test = "secret"
@@ -116,19 +123,61 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """What one peer may cost the server; every phase of a connection has a deadline."""
+    """What one peer may cost the server; every phase of a connection has a deadline.
+
+    Connections count from TCP accept, before TLS: a handshake in progress holds a slot like
+    any other connection, and only for ``handshake_timeout``.
+    """
 
     max_connections: int = 256
+    max_connections_per_ip: int = 32
+    """Connections from one IPv4 address or IPv6 /64 (a host usually has a whole /64), so that
+    one peer cannot fill ``max_connections`` with idle sockets (nginx's ``limit_conn``)."""
     max_chunk_size: int = 65536
     """Largest Set Chunk Size a publisher may announce (SRS allows 128-65536)."""
     max_message_size: int = 8 * 1024 * 1024
+    max_buffered_bytes: int = 12 * 1024 * 1024
+    """Bytes of unfinished messages one connection may hold, all its chunk streams together:
+    one ``max_message_size`` message plus half as much for what is interleaved with it."""
+    max_write_buffer: int = 1024 * 1024
+    """Bytes queued for a peer that is not reading, past which its connection is dropped. Reading
+    from it stops as soon as the transport asks us to pause, so this is rarely reached."""
     handshake_timeout: float = 10.0
+    """From TCP accept to the end of the RTMP handshake, the TLS handshake included."""
     setup_timeout: float = 30.0
     """From TCP accept to ``publish``."""
     idle_timeout: float = 20.0
     """Silence after which a connection is dropped, in any phase."""
+    write_timeout: float = 10.0
+    """How long a peer may leave our writes unread (MediaMTX's ``writeTimeout``)."""
     offline_timeout: float = 300.0
     """How long a stream whose publisher left waits for a republish before it is ended."""
+    key_failure_delay: float = 1.0
+    """Seconds before a refused stream key is answered; it doubles with each further refusal of
+    the same address (up to 16 times as long), and until it has passed, that address's next
+    publish is refused whatever its key."""
+    key_failure_limit: int = 10
+    """Refused stream keys within ``key_failure_window`` after which the address is banned, for
+    ``key_failure_window`` again; 0 never bans."""
+    key_failure_window: float = 600.0
+    """Seconds over which refused keys are counted, and how long a ban lasts."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_connections", "max_connections_per_ip", "max_write_buffer"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} {getattr(self, name)} is below 1")
+        for name in ("handshake_timeout", "setup_timeout", "idle_timeout", "write_timeout"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} {getattr(self, name):g} is not above 0")
+        if self.max_buffered_bytes < self.max_message_size:
+            raise ValueError(
+                f"max_buffered_bytes {self.max_buffered_bytes} cannot hold one message of "
+                f"max_message_size {self.max_message_size}"
+            )
+        if self.key_failure_delay < 0 or self.key_failure_limit < 0:
+            raise ValueError("key_failure_delay and key_failure_limit cannot be negative")
+        if not self.key_failure_window > 0:
+            raise ValueError(f"key_failure_window {self.key_failure_window:g} is not above 0")
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,11 @@ The publish name carries the key as a query, the way OBS's "stream key" field is
 in: ``publish("test?key=secret")``. Keys are configured per name, and ``*`` gives a key that opens
 every name. Without any keys configured, every valid name may publish. Keys are compared in
 constant time (``hmac.compare_digest``), so the time a refusal takes says nothing about the key.
+
+Every refused key gets the same answer (NetStream.Publish.Denied, :data:`DENIED_DESCRIPTION`)
+whether no key was given, the key was wrong or the name has no key at all: different answers
+would tell a guesser which names have keys. The precise reason is for the log only. A name that
+is not a valid stream name is answered NetStream.Publish.BadName, as that says nothing about keys.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from wire.rtmp.server import PUBLISH_BAD_NAME, PUBLISH_DENIED
 
 ANY_NAME = "*"
 KEY_PARAMETER = "key"
+DENIED_DESCRIPTION = "Publishing is not allowed."
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +38,18 @@ class PublishDecision:
     @property
     def allowed(self) -> bool:
         return self.refusal is None
+
+    @property
+    def key_refused(self) -> bool:
+        """True when the name was refused for its key (these refusals are counted per address)."""
+        return self.code == PUBLISH_DENIED
+
+    @property
+    def description(self) -> str:
+        """What the publisher is told: the same for every refused key."""
+        if self.key_refused:
+            return DENIED_DESCRIPTION
+        return f"{self.name}: {self.refusal}"
 
 
 class StreamKeys:

@@ -1,11 +1,17 @@
-"""The RTMP and RTMPS listeners: accept connections, hand each to an :class:`RtmpSession`."""
+"""The RTMP and RTMPS listeners: accept connections, hand each to an :class:`RtmpSession`.
+
+Both listen on plain TCP: an RTMPS session runs its own TLS handshake, so that it is counted
+against the limits (and its deadline runs) from TCP accept, not from when TLS completes.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import ssl
 
+from refserver.ingest.admission import Admission
 from refserver.ingest.session import IngestContext, RtmpSession
 
 logger = logging.getLogger("refserver.ingest")
@@ -34,6 +40,8 @@ class IngestServer:
         self.rtmps_port = rtmps_port
         self.ssl_context = ssl_context
         self.sessions: set[RtmpSession] = set()
+        """Every connection holding a slot, TLS handshakes in progress included."""
+        self.admission = Admission(context.limits)
         self._servers: dict[str, asyncio.Server] = {}
 
     async def start(self) -> None:
@@ -43,11 +51,11 @@ class IngestServer:
             if port is None:
                 continue
             self._servers[protocol] = await loop.create_server(
-                lambda protocol=protocol: RtmpSession(self.context, protocol, self.sessions),
+                functools.partial(
+                    RtmpSession, self.context, protocol, self.sessions, self.admission, context
+                ),
                 self.bind,
                 port,
-                ssl=context,
-                ssl_handshake_timeout=self.context.limits.handshake_timeout if context else None,
                 reuse_address=True,
             )
             logger.info(
@@ -75,8 +83,7 @@ class IngestServer:
         while self.sessions and asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(0.05)
         for session in list(self.sessions):
-            if session.transport is not None:
-                session.transport.abort()
+            session.abort()
         for server in self._servers.values():
             await server.wait_closed()
         self._servers.clear()

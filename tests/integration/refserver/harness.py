@@ -156,10 +156,14 @@ def running(config: ServerConfig) -> Iterator[RunningServer]:
 class RtmpPublisher:
     """An RTMP publisher over asyncio streams, step by step."""
 
-    def __init__(self, port: int, *, app: str = "live", tls: bool = False) -> None:
+    def __init__(
+        self, port: int, *, app: str = "live", tls: bool = False, source: str | None = None
+    ) -> None:
         self.port = port
         self.app = app
         self.tls = tls
+        self.source = source
+        """The loopback address to connect from (127.0.0.0/8 all works), when not the default."""
         scheme = "rtmps" if tls else "rtmp"
         self.connection = RtmpClientConnection(
             app=app,
@@ -177,8 +181,9 @@ class RtmpPublisher:
             context = ssl.create_default_context()
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
+        local = (self.source, 0) if self.source is not None else None
         self.reader, self.writer = await asyncio.open_connection(
-            "127.0.0.1", self.port, ssl=context
+            "127.0.0.1", self.port, ssl=context, local_addr=local
         )
         self.connection.initiate(time.monotonic())
         await self.flush()
