@@ -11,7 +11,9 @@ beside H.264) are replayed through it without a third-party program.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from wire.codec.h264 import AvcDecoderConfigurationRecord
 from wire.payload import packetize_h264
 from wire.rtp import RtpPacket
 from wire.rtsp.headers import Headers
@@ -21,6 +23,11 @@ from wire.rtsp.transport import Transport
 
 SESSION_ID = "7FB6A0C1"
 H264_CLOCK = 90_000
+_RECORD = AvcDecoderConfigurationRecord.parse(
+    (Path(__file__).parents[2] / "wire/codec/data/h264_baseline_320x240_avcc.bin").read_bytes()
+)
+SPS, PPS = _RECORD.sps[0], _RECORD.pps[0]
+"""A real camera's parameter sets (320x240 Baseline), for the synthetic pictures."""
 
 
 @dataclass

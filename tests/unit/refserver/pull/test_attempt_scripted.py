@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from pathlib import Path
 
 import av
 import numpy as np
@@ -21,16 +20,14 @@ from refserver.pull.attempt import PullAttempt, SessionTimeouts
 from refserver.pull.link import Link
 from refserver.pull.tracks import Presentation, Track
 from tests.unit.refserver.pull.scripted_camera import (
+    PPS,
+    SPS,
     ScriptedCamera,
     ScriptedTrack,
     audio_packets,
     h264_packets,
 )
-from wire.codec.h264 import AvcDecoderConfigurationRecord
 
-DATA = Path(__file__).parents[2] / "wire" / "codec" / "data"
-RECORD = AvcDecoderConfigurationRecord.parse((DATA / "h264_baseline_320x240_avcc.bin").read_bytes())
-SPS, PPS = RECORD.sps[0], RECORD.pps[0]
 URL = "rtsp://127.0.0.1:554/stream1"
 BASE = 10 * 90_000
 SDP = (
