@@ -7,6 +7,7 @@ import click
 from camsim.camera.cli import run
 from camsim.encoder.cli import push
 from camsim.media.cli import media
+from camsim.pcap.cli import pcap
 from conformance.cli import conform
 from reports.cli import report
 
@@ -18,6 +19,7 @@ def main() -> None:
 
 
 main.add_command(media)
+main.add_command(pcap)
 main.add_command(push)
 main.add_command(run)
 main.add_command(conform)
