@@ -38,6 +38,8 @@ RECORD_KEY = pytest.StashKey[CaseRecord]()
 
 EXIT_TARGET_ERROR = 2
 
+_LIVE_SESSIONS: list[ConformanceSession] = []
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance", "camsim conformance suites")
@@ -121,7 +123,15 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     from reports import now_iso
 
-    config.stash[SESSION_KEY] = ConformanceSession(options_from(config), created=now_iso())
+    session = ConformanceSession(options_from(config), created=now_iso())
+    config.stash[SESSION_KEY] = session
+    _LIVE_SESSIONS.append(session)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION_KEY, None)
+    if session is not None and session in _LIVE_SESSIONS:
+        _LIVE_SESSIONS.remove(session)
 
 
 def _selected(info: CaseInfo, patterns: tuple[str, ...]) -> bool:
@@ -293,6 +303,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     # Only test outcomes are re-judged; interrupts and usage errors keep pytest's status.
     if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
         session.exitstatus = report.exit_code
+
+
+def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    # No config here: mark every live session (there is one per pytest run).
+    for session in _LIVE_SESSIONS:
+        session.interrupted = True
 
 
 def pytest_report_header(config: pytest.Config) -> str:

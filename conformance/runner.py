@@ -121,12 +121,12 @@ def run(
     args = _arguments(suites, options, keyword) + _option_arguments(options)
     code, output = _pytest(args, grab)
     session = grab.session
-    if session is None or code in (
-        pytest.ExitCode.INTERNAL_ERROR,
-        pytest.ExitCode.USAGE_ERROR,
-        pytest.ExitCode.INTERRUPTED,
-    ):
+    if session is None or session.interrupted or not session.results:
+        if session is not None and session.interrupted:
+            raise RunError("interrupted")
+        if code == pytest.ExitCode.NO_TESTS_COLLECTED or (session and not session.catalogue):
+            raise RunError("no case matches the selection")
         raise RunError(f"pytest exited with {code}:\n{output.strip()}")
-    if not session.results:
-        raise RunError("no case matches the selection")
+    # Results exist: the plugin has set the exit status to the gate (2 is "could not judge",
+    # which pytest would call interrupted), so the report, not the code, is the outcome.
     return session.report()

@@ -58,6 +58,7 @@ class ConformanceSession:
     notes: list[str] = field(default_factory=list)
     listeners: list[Listener] = field(default_factory=list)
     target_error: str = ""
+    interrupted: bool = False
     created: str = ""
     started: float = field(default_factory=time.monotonic)
     suites: list[str] = field(default_factory=list)
