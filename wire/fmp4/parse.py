@@ -16,6 +16,13 @@ from wire.fmp4.fragment import (
 )
 
 TRUN_FIRST_SAMPLE_FLAGS = 0x000004
+MAX_TRUN_SAMPLES = 1 << 20
+"""The most samples :meth:`Trun.parse` reads from one trun.
+
+A trun whose samples all take the defaults (no per-sample field) is 12 bytes whatever its
+``sample_count``, so the count alone would otherwise decide how many entries a few bytes from
+the network make. A million samples is hours of video or audio, far past any fragment.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +75,8 @@ class Trun:
         if len(rest) < 4 + 4 * optional:
             raise Fmp4Error(f"trun: {len(rest)} bytes, header needs {4 + 4 * optional}")
         (count,) = struct.unpack_from(">I", rest)
+        if count > MAX_TRUN_SAMPLES:
+            raise Fmp4Error(f"trun: {count} samples, more than the {MAX_TRUN_SAMPLES} read")
         pos = 4
         data_offset = first_sample_flags = None
         if flags & TRUN_DATA_OFFSET:
@@ -80,6 +89,10 @@ class Trun:
             raise Fmp4Error(
                 f"trun: {count} samples of {entry_size} bytes, {len(rest) - pos} bytes present"
             )
+        if not entry_size:
+            # Every sample takes the tfhd/trex defaults: one entry object serves them all.
+            defaults = (TrunEntry(None, None, None, None),) * count
+            return cls(version, flags, data_offset, first_sample_flags, defaults)
         # Version 0 offsets are unsigned, version 1 signed (§8.8.8.2).
         offset_format = ">i" if version == 1 else ">I"
         entries = []

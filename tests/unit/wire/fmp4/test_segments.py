@@ -7,6 +7,7 @@ import pytest
 
 from camsim.media.loader import load
 from tests.conftest import SampleFactory
+from tests.fuzz.targets import cpu_limit
 from wire.codec.aac import AudioSpecificConfig
 from wire.codec.h264 import AvcDecoderConfigurationRecord
 from wire.codec.h265 import HevcDecoderConfigurationRecord
@@ -27,12 +28,14 @@ from wire.fmp4 import (
     Tfdt,
     TrackFragment,
     Trun,
+    TrunEntry,
     VideoTrack,
     init_segment,
     media_segment,
     walk,
 )
 from wire.fmp4.fragment import SAMPLE_FLAGS_NON_SYNC, SAMPLE_FLAGS_SYNC
+from wire.fmp4.parse import MAX_TRUN_SAMPLES
 
 VISUAL_SAMPLE_ENTRY_SIZE = 78  # the fields of §12.1.3.2 ahead of the codec configuration box
 AUDIO_SAMPLE_ENTRY_SIZE = 28
@@ -188,3 +191,25 @@ def test_tfdt_version_0_and_truncation():
     assert Tfdt.parse(Box("tfdt", bytes(4) + b"\x00\x00\x01\x00")) == Tfdt(256)
     with pytest.raises(Fmp4Error, match=r"^tfdt version 1: 4 bytes, expected 8$"):
         Tfdt.parse(Box("tfdt", b"\x01\x00\x00\x00" + bytes(4)))
+
+
+def _trun(flags: int, count: int, rest: bytes = b"") -> Box:
+    return Box("trun", struct.pack(">II", flags, count) + rest)
+
+
+def test_trun_of_default_samples_is_read_without_an_entry_per_byte():
+    # A trun with no per-sample field is 12 bytes whatever its sample_count: every sample takes
+    # the tfhd/trex defaults.
+    trun = Trun.parse(_trun(0x000001, 1000, b"\x00\x00\x00\x10"))
+    assert (trun.data_offset, len(trun.entries)) == (16, 1000)
+    assert set(trun.entries) == {TrunEntry(None, None, None, None)}
+
+
+def test_trun_sample_count_from_the_network_is_bounded():
+    # Found by fuzzing: sample_count 0xFFFFFFFF with no per-sample field made four billion
+    # entries from 12 bytes (hours of CPU, tens of GB).
+    with cpu_limit(2.0), pytest.raises(Fmp4Error, match=r"^trun: 4294967295 samples, more than"):
+        Trun.parse(_trun(0, 0xFFFFFFFF))
+    with cpu_limit(2.0), pytest.raises(Fmp4Error, match=r"^trun: 1048577 samples, more than"):
+        Trun.parse(_trun(0, MAX_TRUN_SAMPLES + 1))
+    assert len(Trun.parse(_trun(0, MAX_TRUN_SAMPLES)).entries) == MAX_TRUN_SAMPLES

@@ -1,0 +1,1 @@
+"""Fuzzing of every parser of network input in :mod:`wire` (hypothesis tests, atheris targets)."""
