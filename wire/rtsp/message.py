@@ -26,6 +26,8 @@ MAX_INTERLEAVED_PAYLOAD = 0xFFFF
 
 # The end of a header block; LF-only line endings occur in the field and are accepted.
 HEAD_END_RE = re.compile(rb"\n\r?\n")
+# What a header value cannot hold once lines are split on LF (RFC 2326 §4.2, via RFC 2616).
+_FORBIDDEN_IN_VALUE = re.compile(r"[\r\x00]")
 _VERSION = r"[A-Z]+/\d+\.\d+"
 _STATUS_LINE_RE = re.compile(rf"({_VERSION})[ \t]+(\d{{3}})(?:[ \t]+(.*?))?[ \t]*")
 _REQUEST_LINE_RE = re.compile(rf"(\S+)[ \t]+(\S+)[ \t]+({_VERSION})[ \t]*")
@@ -201,11 +203,14 @@ class MessageHead:
                 # Obsolete line folding (RFC 2616 §2.2 LWS, which RFC 2326 inherits).
                 name, value = fields[-1]
                 continuation = line.strip(" \t")
+                if _FORBIDDEN_IN_VALUE.search(continuation):
+                    problem = problem or f"malformed header line {line[:80]!r}"
+                    continue
                 fields[-1] = (name, f"{value} {continuation}".strip(" \t"))
                 continue
             name, colon, value = line.partition(":")
             name = name.strip(" \t")
-            if not colon or not TOKEN_RE.fullmatch(name) or "\r" in value or "\x00" in value:
+            if not colon or not TOKEN_RE.fullmatch(name) or _FORBIDDEN_IN_VALUE.search(value):
                 problem = problem or f"malformed header line {line[:80]!r}"
                 continue
             fields.append((name, value.strip(" \t")))

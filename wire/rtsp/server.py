@@ -225,6 +225,12 @@ class RtspServerConnection(RtspConnection):
             )
         if request.cseq is None:
             return _Rejection(StatusCode.BAD_REQUEST, "missing or malformed CSeq")
+        if request.cseq in self._awaiting:
+            # A CSeq names one request (§12.17): a second one while the first is unanswered
+            # could not be told apart from it in the answers.
+            return _Rejection(
+                StatusCode.BAD_REQUEST, f"CSeq {request.cseq} is already awaiting a response"
+            )
         return None
 
     def _check_method(self, request: Request) -> _Rejection | None:
