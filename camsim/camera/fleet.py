@@ -20,7 +20,7 @@ from camsim.camera.plan import DEFAULT_MAX_PAYLOAD_SIZE, PacketPlan, build_plan,
 from camsim.camera.quirks import Quirks, assign
 from camsim.camera.scheduler import DEFAULT_LATE_AFTER, PacingStats, Scheduler
 from camsim.camera.sender import DEFAULT_MAX_BUFFERED
-from camsim.camera.server import CameraServer
+from camsim.camera.server import CameraServer, ConnectionCaps
 from camsim.camera.status import FleetStatus
 from camsim.camera.tls import server_context
 from camsim.camera.udp import UdpMedia
@@ -69,6 +69,10 @@ class FleetConfig:
     session_timeout: int = 60
     request_timeout: float = 10.0
     idle_timeout: float = 60.0
+    max_connections: int | None = None
+    """Per server (port); None for 20 per camera behind it."""
+    max_connections_per_ip: int | None = None
+    """Per server and client address; None for 10 per camera behind it."""
     limits: ReaderLimits = field(default_factory=ReaderLimits)
     max_payload_size: int = DEFAULT_MAX_PAYLOAD_SIZE
     max_buffered: int = DEFAULT_MAX_BUFFERED
@@ -81,6 +85,10 @@ class FleetConfig:
         last_port = self.port + (self.cameras - 1 if self.layout is Layout.PORTS else 0)
         if self.port < 0 or last_port > 0xFFFF or (self.port == 0 and last_port > 0):
             raise ValueError(f"ports {self.port}..{last_port} are not all valid")
+        for name in ("max_connections", "max_connections_per_ip"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1")
 
 
 class Fleet:
@@ -143,8 +151,17 @@ class Fleet:
             groups = [(config.port + i, [camera]) for i, camera in enumerate(self.cameras)]
         try:
             for port, cameras in groups:
+                caps = ConnectionCaps.for_cameras(
+                    len(cameras), config.max_connections, config.max_connections_per_ip
+                )
                 server = CameraServer(
-                    config.host, port, cameras, settings, udp=self._udp, ssl_context=ssl_context
+                    config.host,
+                    port,
+                    cameras,
+                    settings,
+                    udp=self._udp,
+                    ssl_context=ssl_context,
+                    caps=caps,
                 )
                 await server.start()
                 self.servers.append(server)
