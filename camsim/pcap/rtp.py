@@ -240,6 +240,7 @@ class RtpStreamReport:
     end: float
     payload_octets: int
     first_sequence: int
+    """The lowest sequence number received (the first one sent, but for losses)."""
     first_timestamp: int
     expected: int
     lost: int
@@ -396,6 +397,7 @@ def analyse_stream(
                     for lost in range(extended + 1, lowest):
                         missing[lost] = number
                     lowest = extended
+                    first_sequence = seq
                     reordered += 1
                 else:
                     duplicated += 1

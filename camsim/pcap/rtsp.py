@@ -126,11 +126,13 @@ class RtspDialog:
         self._readers = {True: RtspReader(_LIMITS), False: RtspReader(_LIMITS)}
         self._resync = {True: False, False: False}
         self._scratch = {True: b"", False: b""}
+        self._scratch_at = {True: (0, 0.0), False: (0, 0.0)}
 
     # Bytes in.
 
     def data(self, from_client: bool, chunk: bytes, number: int, time: float) -> None:
         if self._resync[from_client]:
+            self._scratch_at[from_client] = (number, time)
             chunk = self._find_boundary(from_client, chunk)
             if not chunk:
                 return
@@ -156,7 +158,25 @@ class RtspDialog:
 
     def hole(self, from_client: bool, hole: Hole) -> None:
         self.holes.append((from_client, hole))
+        self._flush_scratch(from_client)
         self._start_resync(from_client)
+
+    def finish(self) -> None:
+        """The connection ended: bytes kept while looking for a boundary are read now."""
+        for from_client in (True, False):
+            self._flush_scratch(from_client)
+
+    def _flush_scratch(self, from_client: bool) -> None:
+        """Nothing follows the bytes kept while resynchronising (a hole or the end): a frame
+        that ends exactly with them cannot be checked against what follows, so take it."""
+        if not self._resync[from_client] or not self._scratch[from_client]:
+            return
+        data = self._scratch[from_client]
+        position, _ = find_boundary(data, final=True)
+        self._scratch[from_client] = b""
+        if position is not None:
+            self._resync[from_client] = False
+            self.data(from_client, data[position:], *self._scratch_at[from_client])
 
     def _start_resync(self, from_client: bool) -> None:
         self._readers[from_client] = RtspReader(_LIMITS)
@@ -324,12 +344,13 @@ class RtspDialog:
         return max((e.response_time or e.request_time for e in self.exchanges), default=0.0)
 
 
-def find_boundary(data: bytes) -> tuple[int | None, int]:
+def find_boundary(data: bytes, *, final: bool = False) -> tuple[int | None, int]:
     """Where the next message or frame starts in ``data``, or (None, what to keep).
 
     A ``$`` frame counts only when the bytes after it start another frame or message, so that
     a ``$`` inside media is not taken for one; when they have not arrived yet, the search waits
-    for them (keeping the data from that candidate on).
+    for them (keeping the data from that candidate on). With ``final`` nothing more will come,
+    and a frame that ends with the data is taken.
     """
     for match in _BOUNDARY_RE.finditer(data):
         start = match.start()
@@ -337,6 +358,8 @@ def find_boundary(data: bytes) -> tuple[int | None, int]:
             return start, start
         end = start + 4 + int.from_bytes(data[start + 2 : start + 4], "big")
         if end >= len(data):
+            if final and end == len(data):
+                return start, start
             return None, start
         if data[end] == 0x24 or data[end : end + 5] == b"RTSP/" or 0x41 <= data[end] <= 0x5A:
             return start, start
@@ -392,7 +415,7 @@ class RtspConnectionAnalyser:
         self.dialog.hole(from_client, hole)
 
     def end(self) -> None:
-        pass
+        self.dialog.finish()
 
 
 class TunnelLegAnalyser:

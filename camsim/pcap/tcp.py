@@ -170,9 +170,11 @@ class TcpDirection:
         self.sink.data(data, number, time)
 
     def _hold(self, seq: int, data: bytes, number: int, time: float) -> None:
-        self.counters.out_of_order += 1
         held = self._pending.get(seq)
-        if held is not None:
+        if held is None:
+            self.counters.out_of_order += 1
+        else:
+            self.counters.retransmissions += 1  # a segment already waiting, sent again
             if len(held[0]) >= len(data):
                 return
             self._pending_bytes -= len(held[0])
