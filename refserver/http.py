@@ -2,7 +2,9 @@
 
 Routes::
 
-    GET /                              the index page (``?play=NAME`` starts that player)
+    GET /                              the index page: a row and an hls.js player per stream,
+                                       kept up to date from /api/streams; ``?play=NAME``
+                                       starts stream NAME's player as soon as it is listed
     GET /live/<name>/index.m3u8        a stream's media playlist
     GET /live/<name>/<segment>.ts      its segments (MPEG-TS)
     GET /live/<name>/<segment>.m4s     its segments (fMP4), with their init segments <init>.mp4
@@ -46,6 +48,8 @@ STATIC_FILES = {
     "hls.min.js": "text/javascript",
     "hls.js.LICENSE": "text/plain",
 }
+INDEX_REFRESH_SECONDS = 2
+"""How often the index page reads /api/streams to follow streams as they come and go."""
 SEGMENT_MAX_AGE = 60
 """Seconds: long enough for every client that may still fetch a segment, short enough that a
 stream made again from scratch (after its offline timeout) is not shadowed by old copies."""
@@ -229,7 +233,11 @@ def _described(request: web.Request, streams: list[LiveStream]) -> list[dict[str
 async def _index(request: web.Request) -> web.StreamResponse:
     registry = request.app[REGISTRY_KEY]
     streams = _described(request, list(registry))
-    html = request.app[TEMPLATE_KEY].render(streams=streams, play=request.query.get("play", ""))
+    html = request.app[TEMPLATE_KEY].render(
+        streams=streams,
+        play=request.query.get("play", ""),
+        refresh_seconds=INDEX_REFRESH_SECONDS,
+    )
     return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-cache"})
 
 

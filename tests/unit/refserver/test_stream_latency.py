@@ -79,7 +79,7 @@ def test_the_index_page_shows_the_reason(tmp_path: Path):
         loader=jinja2.PackageLoader("refserver", "templates"), autoescape=True
     )
     page = environment.get_template("index.html").render(
-        streams=[live.describe(time.time())], play=""
+        streams=[live.describe(time.time())], play="", refresh_seconds=2
     )
     assert ">the video carries no SEI stamps</span>" in page
     assert 'title="the video carries no SEI stamps, so no latency can be measured' in page
