@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from camsim.media.loader import LoaderError
-from camsim.media.make import Progress, cached_sample, make_sample
+from camsim.media.make import Progress, SampleError, cached_sample, make_sample
 from camsim.media.probe import format_report, probe
 from camsim.media.spec import DEFAULT_SPEC, H264Profile, SampleSpec, parse_fps, parse_size
 from wire.codec.nal import VideoCodec
@@ -23,9 +23,12 @@ def _parse_rate(text: str) -> int:
     scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:].lower(), 1)
     digits = text[:-1] if scale != 1 else text
     try:
-        return round(float(digits) * scale)
-    except ValueError:
+        rate = round(float(digits) * scale)
+    except (ValueError, OverflowError):
         raise click.BadParameter(f"{text!r}: expected e.g. 2M, 2000k or 2000000") from None
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise click.BadParameter(f"{text!r}: must be between 8k and 1000M bits per second")
+    return rate
 
 
 def _seconds(text: str) -> Fraction:
@@ -35,7 +38,15 @@ def _seconds(text: str) -> Fraction:
         raise click.BadParameter(f"{text!r}: expected seconds, e.g. 30 or 2.5") from None
     if value <= 0:
         raise click.BadParameter(f"{text!r}: must be positive")
+    if value > MAX_SECONDS:
+        # Every camera and encoder holds its sample in memory, and loops it anyway.
+        raise click.BadParameter(f"{text!r}: at most {MAX_SECONDS} s (samples are looped)")
     return value
+
+
+MIN_RATE = 8_000
+MAX_RATE = 1_000_000_000
+MAX_SECONDS = 3600
 
 
 @click.group()
@@ -45,7 +56,11 @@ def media() -> None:
 
 @media.command()
 @click.option(
-    "--codec", type=click.Choice([c.value for c in VideoCodec]), default="h264", show_default=True
+    "--codec",
+    type=click.Choice([c.value for c in VideoCodec]),
+    default="h264",
+    show_default=True,
+    help="Video codec (libx264 or libx265).",
 )
 @click.option(
     "--profile",
@@ -54,14 +69,31 @@ def media() -> None:
     show_default=True,
     help="H.264 profile (H.265 is always Main).",
 )
-@click.option("--size", default="1280x720", show_default=True, help="WIDTHxHEIGHT")
+@click.option(
+    "--size",
+    default="1280x720",
+    show_default=True,
+    help="Picture size WIDTHxHEIGHT, even, from 64x64 to 8192x4320.",
+)
 @click.option("--fps", default="30", show_default=True, help="30, 29.97 or 30000/1001")
 @click.option("--gop", default="2", show_default=True, help="Seconds between keyframes.")
 @click.option("--bitrate", default="2M", show_default=True, help="Video bitrate, e.g. 2M, 800k.")
-@click.option("--duration", default="30", show_default=True, help="Seconds.")
-@click.option("--bframes", type=click.IntRange(0, 4), default=0, show_default=True)
-@click.option("--audio", type=click.Choice(["aac", "none"]), default="aac", show_default=True)
-@click.option("--audio-bitrate", default="128k", show_default=True)
+@click.option("--duration", default="30", show_default=True, help="Seconds (at most 3600).")
+@click.option(
+    "--bframes",
+    type=click.IntRange(0, 4),
+    default=0,
+    show_default=True,
+    help="B-frames between reference frames (cameras send none).",
+)
+@click.option(
+    "--audio",
+    type=click.Choice(["aac", "none"]),
+    default="aac",
+    show_default=True,
+    help="AAC-LC 48 kHz stereo tone, or no audio track.",
+)
+@click.option("--audio-bitrate", default="128k", show_default=True, help="AAC bitrate, e.g. 96k.")
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -105,13 +137,16 @@ def make(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
-    with _progress_bar(spec) as progress:
-        if out is None:
-            path = cached_sample(spec, progress)
-        else:
-            if out.is_dir():
-                out = out / _file_name(spec)
-            path = make_sample(spec, out, progress)
+    try:
+        with _progress_bar(spec) as progress:
+            if out is None:
+                path = cached_sample(spec, progress)
+            else:
+                if out.is_dir():
+                    out = out / _file_name(spec)
+                path = make_sample(spec, out, progress)
+    except SampleError as exc:
+        raise click.ClickException(str(exc)) from None
     _report(path, as_json)
 
 

@@ -10,6 +10,7 @@ decode time; :meth:`MediaSample.loop` repeats the sample with continuous timesta
 
 from __future__ import annotations
 
+import errno
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -42,6 +43,38 @@ _PYAV_VIDEO_CODECS = {"h264": VideoCodec.H264, "hevc": VideoCodec.H265}
 
 class LoaderError(Exception):
     """The file cannot be used as a camsim source (no usable track, unreadable, malformed)."""
+
+
+# What an errno means for a file (or an address) someone named, in camsim's words.
+_ERRNO_WORDS = {
+    errno.ENOENT: "no such file",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EISDIR: "it is a folder",
+    errno.ENOTDIR: "a part of its path is not a folder",
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.EROFS: "the file system is read-only",
+    errno.EFBIG: "the file is too large",
+    errno.EADDRINUSE: "address already in use",
+    errno.EADDRNOTAVAIL: "no such address on this machine",
+}
+
+
+def describe_error(error: BaseException) -> str:
+    """Why a file could not be read or written, in plain words: no errno numbers, no file name
+    (the caller names the file), no FFmpeg wording."""
+    if isinstance(error, av.InvalidDataError):
+        return "not a media file FFmpeg can read (unknown or damaged format)"
+    if isinstance(error, av.FFmpegError | OSError):
+        code = error.errno
+        words = _ERRNO_WORDS.get(code) if isinstance(code, int) else None
+        if words is not None:
+            return words
+        text = error.strerror
+        if isinstance(text, str) and text:
+            return text[0].lower() + text[1:]
+    return str(error) or type(error).__name__
 
 
 class MediaKind(StrEnum):
@@ -175,7 +208,7 @@ def load(path: str | Path) -> MediaSample:
     try:
         container = av.open(str(path))
     except (av.FFmpegError, OSError) as exc:
-        raise LoaderError(f"{path}: cannot open: {exc}") from exc
+        raise LoaderError(f"{path}: cannot open: {describe_error(exc)}") from exc
     with container:
         return _load(path, container)
 
@@ -206,7 +239,7 @@ def _load(path: Path, container: av.container.InputContainer) -> MediaSample:
             elif audio is not None:
                 audio.add(packet)
     except av.FFmpegError as exc:
-        raise LoaderError(f"{path}: demuxing failed: {exc}") from exc
+        raise LoaderError(f"{path}: cannot read it to the end: {describe_error(exc)}") from exc
 
     video_track = video.track() if video is not None else None
     audio_track = audio.track() if audio is not None else None

@@ -4,10 +4,18 @@ frame carrying the camsim SEI stamp.
 Encoder settings are chosen to look like an IP camera: constant bitrate with a VBV buffer of one
 second, a fixed GOP with scene-cut detection off (keyframes exactly every ``gop_seconds``), no
 B-frames unless asked. The output is deterministic: the same spec gives the same bytes.
+
+A sample is written to a temporary file beside its destination and renamed into place once
+complete, so an interrupted run (Ctrl-C, a full disk) never leaves a half-written sample where
+a later run would take it for a whole one. Temporary files of runs that were killed outright are
+removed by the next run that makes a sample in the same folder.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import glob
 import os
 from collections.abc import Callable
 from fractions import Fraction
@@ -19,6 +27,7 @@ import av.container
 import av.stream
 import platformdirs
 
+from camsim.media.loader import describe_error
 from camsim.media.pattern import TestPattern
 from camsim.media.spec import DEFAULT_SPEC, SampleSpec
 from camsim.media.tone import tone_block
@@ -26,8 +35,13 @@ from wire.codec.nal import VideoCodec, is_vcl, join_annexb, split_annexb
 from wire.codec.stamp import stamp_sei_nal
 
 AAC_FRAME_SAMPLES = 1024
+_PARTIAL_SUFFIX = ".partial"
 
 Progress = Callable[[int, int], None]
+
+
+class SampleError(Exception):
+    """A sample could not be written; the message names the file and says why."""
 
 
 def cache_dir() -> Path:
@@ -50,16 +64,45 @@ def default_sample(progress: Progress | None = None) -> Path:
 
 
 def make_sample(spec: SampleSpec, out: Path, progress: Progress | None = None) -> Path:
-    """Encode ``spec`` into the MP4 file ``out``, written atomically (temporary file + rename)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.{os.getpid()}.partial")
+    """Encode ``spec`` into the MP4 file ``out``, written atomically (temporary file + rename).
+
+    Raises :class:`SampleError` when ``out`` cannot be written. An interruption (Ctrl-C is a
+    ``KeyboardInterrupt``) goes through, after the temporary file is removed.
+    """
+    partial = out.with_name(f".{out.name}.{os.getpid()}{_PARTIAL_SUFFIX}")
     try:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:  # mkdir's word for a file where a folder should be
+            raise NotADirectoryError(errno.ENOTDIR, "not a folder") from None
+        _remove_orphans(out)
         with av.open(str(partial), "w", format="mp4") as container:
             _encode(spec, container, progress)
         os.replace(partial, out)
+    except (av.FFmpegError, OSError) as error:
+        raise SampleError(f"cannot write {out}: {describe_error(error)}") from error
     finally:
-        partial.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # never there when it could not be created
+            partial.unlink(missing_ok=True)
     return out
+
+
+def _remove_orphans(out: Path) -> None:
+    """Remove temporary files of ``out`` left by processes that no longer exist (killed)."""
+    for orphan in out.parent.glob(f".{glob.escape(out.name)}.*{_PARTIAL_SUFFIX}"):
+        pid_text = orphan.name[len(out.name) + 2 : -len(_PARTIAL_SUFFIX)]
+        if pid_text.isdigit() and not _process_exists(int(pid_text)):
+            orphan.unlink(missing_ok=True)
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _video_stream(spec: SampleSpec, container: av.container.OutputContainer) -> av.VideoStream:

@@ -13,6 +13,8 @@ from wire.codec.nal import VideoCodec
 # Bump when the generator's output changes for the same spec, so cached samples are remade.
 GENERATOR_VERSION = 2
 
+MAX_WIDTH, MAX_HEIGHT = 8192, 4320
+
 
 class H264Profile(StrEnum):
     BASELINE = "baseline"
@@ -39,6 +41,11 @@ class SampleSpec:
     def __post_init__(self) -> None:
         if self.width % 2 or self.height % 2 or self.width < 64 or self.height < 64:
             raise ValueError(f"size {self.width}x{self.height}: need even sizes of at least 64x64")
+        if self.width > MAX_WIDTH or self.height > MAX_HEIGHT:
+            raise ValueError(
+                f"size {self.width}x{self.height}: at most {MAX_WIDTH}x{MAX_HEIGHT} "
+                "(the largest picture of H.264 level 6.2)"
+            )
         if not 1 <= self.fps <= 240:
             raise ValueError(f"frame rate {self.fps} is outside 1..240")
         if self.duration <= 0:
