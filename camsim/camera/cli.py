@@ -7,20 +7,34 @@ import contextlib
 import gc
 import json
 import logging
+import os
+import resource
 import signal
 import sys
 import textwrap
 from pathlib import Path
+from types import FrameType
 
 import click
 
 from camsim.camera.fleet import AuthScheme, Fleet, FleetConfig, Layout
 from camsim.camera.quirks import MIXED, REGISTRY
+from camsim.camera.server import CONNECTIONS_PER_CAMERA, CONNECTIONS_PER_IP_PER_CAMERA
 from camsim.camera.status import StatusMeter
-from camsim.media.loader import LoaderError
-from camsim.media.make import cache_dir
-from camsim.media.spec import DEFAULT_SPEC
+from camsim.camera.tls import CertificateError, server_context
+from camsim.media.loader import LoaderError, describe_error
+from camsim.media.make import SampleError, cache_dir, cached_sample
+from camsim.media.spec import DEFAULT_SPEC, SampleSpec
 from wire.codec.nal import VideoCodec
+
+CAMERAS_PER_CORE = 350
+"""Cameras of the default sample one core serves with a viewer each and no late packet
+(measured against gst-rtsp-server, see the README): the bound of ``--cameras``."""
+RESERVED_FILES = 64
+"""Open files kept for the rest of the process (the sample, UDP sockets, logs...)."""
+MIN_INTERVAL = 0.1
+"""Seconds between status lines at least: more often is unreadable, and costs the cameras."""
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 
 
 def _list_quirks(ctx: click.Context, param: click.Parameter, value: bool) -> None:
@@ -42,6 +56,23 @@ def _list_quirks(ctx: click.Context, param: click.Parameter, value: bool) -> Non
     ctx.exit()
 
 
+def camera_limit(layout: Layout) -> tuple[int, str]:
+    """How many cameras this machine can serve, and why: cores, then open files (one listening
+    socket per camera with ``--layout ports``, and a connection per viewer either way)."""
+    cores = os.cpu_count() or 1
+    limit = CAMERAS_PER_CORE * cores
+    why = f"one core serves about {CAMERAS_PER_CORE} cameras and this machine has {cores}"
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY:
+        per_camera = 2 if layout is Layout.PORTS else 1
+        by_files = max((soft - RESERVED_FILES) // per_camera, 1)
+        if by_files < limit:
+            sockets = "a port and a viewer" if layout is Layout.PORTS else "a viewer"
+            limit = by_files
+            why = f"the open-file limit is {soft} (ulimit -n) and each camera needs {sockets}"
+    return limit, why
+
+
 def _parse_users(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     users = []
     for value in values:
@@ -53,10 +84,20 @@ def _parse_users(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 
 
 @click.command("run")
-@click.option("-n", "--cameras", default=1, show_default=True, help="Number of cameras.")
+@click.option(
+    "-n",
+    "--cameras",
+    default=1,
+    show_default=True,
+    help=f"Number of cameras (at most {CAMERAS_PER_CORE} per core).",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
-    "--port", default=8554, show_default=True, help="RTSP port (the first one with --layout ports)."
+    "--port",
+    type=click.IntRange(0, 0xFFFF),
+    default=8554,
+    show_default=True,
+    help="RTSP port (the first one with --layout ports); 0 picks a free one.",
 )
 @click.option(
     "--layout",
@@ -88,20 +129,78 @@ def _parse_users(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     callback=_list_quirks,
     help="List the quirk profiles and exit.",
 )
-@click.option("--auth", multiple=True, metavar="USER:PASSWORD", help="Require credentials.")
+@click.option(
+    "--auth",
+    multiple=True,
+    metavar="USER:PASSWORD",
+    help="Require credentials for everything but OPTIONS (repeat for more users).",
+)
 @click.option(
     "--auth-scheme",
     type=click.Choice([s.value for s in AuthScheme]),
     default=AuthScheme.DIGEST.value,
     show_default=True,
+    help="Challenges of a 401: Digest (MD5, no qop, as cameras send), Basic, or both.",
 )
 @click.option("--tls", is_flag=True, help="Serve RTSPS (self-signed unless --cert is given).")
-@click.option("--cert", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--session-timeout", default=60, show_default=True, help="Seconds.")
-@click.option("--duration", type=float, help="Stop after this many seconds.")
+@click.option(
+    "--cert",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="RTSPS certificate (PEM), with --key; implies --tls.",
+)
+@click.option(
+    "--key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The certificate's private key (PEM, unencrypted).",
+)
+@click.option(
+    "--session-timeout",
+    type=click.IntRange(1, 86_400),
+    default=60,
+    show_default=True,
+    help="Seconds a session lives without a request or an RTCP receiver report.",
+)
+@click.option(
+    "--request-timeout",
+    type=click.FloatRange(min=0.1, max=3600),
+    default=10.0,
+    show_default=True,
+    help="Seconds to send a whole request (slowloris), and for a tunnel's POST leg to follow "
+    "its GET leg.",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=0.1, max=86_400),
+    default=60.0,
+    show_default=True,
+    help="Seconds a connection without a session, or a tunnel POST leg, may stay silent "
+    "(POST legs: at least the session timeout).",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1),
+    help=f"Connections per RTSP port at once; more are answered 503.  "
+    f"[default: {CONNECTIONS_PER_CAMERA} per camera on the port]",
+)
+@click.option(
+    "--max-connections-per-ip",
+    type=click.IntRange(1),
+    help=f"Connections per RTSP port from one address.  "
+    f"[default: {CONNECTIONS_PER_IP_PER_CAMERA} per camera on the port]",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop after this many seconds (default: run until Ctrl-C).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON Lines instead of a status line.")
-@click.option("--interval", default=1.0, show_default=True, help="Seconds between status lines.")
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=MIN_INTERVAL),
+    default=1.0,
+    show_default=True,
+    help=f"Seconds between status lines (at least {MIN_INTERVAL}).",
+)
 @click.option("-v", "--verbose", count=True, help="Log more (-vv for debug).")
 def run(
     cameras: int,
@@ -118,19 +217,21 @@ def run(
     cert: Path | None,
     key: Path | None,
     session_timeout: int,
+    request_timeout: float,
+    idle_timeout: float,
+    max_connections: int | None,
+    max_connections_per_ip: int | None,
     duration: float | None,
     as_json: bool,
     interval: float,
     verbose: int,
 ) -> None:
     """Run simulated RTSP cameras at rtsp://HOST:PORT/cam1..camN until Ctrl-C."""
-    logging.basicConfig(
-        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
     if (cert is None) != (key is None):
         raise click.UsageError("--cert and --key go together")
+    limit, why = camera_limit(Layout(layout))
+    if cameras > limit:
+        raise click.BadParameter(f"{cameras}: at most {limit} here ({why})", param_hint="--cameras")
     try:
         config = FleetConfig(
             cameras=cameras,
@@ -147,17 +248,59 @@ def run(
             certificate=cert,
             private_key=key,
             session_timeout=session_timeout,
+            request_timeout=request_timeout,
+            idle_timeout=idle_timeout,
+            max_connections=max_connections,
+            max_connections_per_ip=max_connections_per_ip,
         )
     except ValueError as error:
         raise click.UsageError(str(error)) from None
+    if cert is not None:
+        try:  # before the sample, which may take a minute to make
+            server_context(cert, key)
+        except CertificateError as error:
+            raise click.BadParameter(str(error), param_hint="--cert/--key") from None
+    logging.basicConfig(
+        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     if not media:
-        spec = DEFAULT_SPEC.with_changes(codec=config.codec)
-        if not (cache_dir() / f"{spec.cache_key()}.mp4").exists():
-            click.echo("making the default sample (once; it is cached)...", err=True)
+        _make_default_sample(DEFAULT_SPEC.with_changes(codec=config.codec))
     try:
         asyncio.run(_serve(config, duration, as_json, interval))
-    except (OSError, LoaderError, ValueError) as error:
+    except (LoaderError, SampleError, ValueError) as error:
         raise click.ClickException(str(error)) from None
+    except OSError as error:
+        last = port + cameras - 1 if Layout(layout) is Layout.PORTS and port else port
+        where = f"{host} port {port}" + (f" to {last}" if last != port else "")
+        raise click.ClickException(f"cannot listen on {where}: {describe_error(error)}") from None
+
+
+def _make_default_sample(spec: SampleSpec) -> None:
+    """Make the default sample, if it is not cached yet, before the event loop starts.
+
+    Inside ``asyncio.run`` a first Ctrl-C only cancels the main task, which cannot happen until
+    the encoder returns, a minute later. Out here Ctrl-C (and SIGTERM, for the time being)
+    interrupts the encoder at once; the half-made sample is removed and nothing is cached.
+    """
+    if (cache_dir() / f"{spec.cache_key()}.mp4").exists():
+        return
+    click.echo("making the default sample (once; it is cached)...", err=True)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        cached_sample(spec)
+    except SampleError as error:
+        raise click.ClickException(str(error)) from None
+    except KeyboardInterrupt:
+        click.echo("interrupted: the default sample was not made, nothing was cached", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 async def _serve(

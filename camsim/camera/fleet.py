@@ -89,6 +89,8 @@ class FleetConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if self.quirks:
+            assign(self.quirks, 1, self.seed)  # raises ValueError naming an unknown profile
 
 
 class Fleet:
