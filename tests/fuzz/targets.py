@@ -6,6 +6,8 @@ correct answer, any other exception is a bug, and so is an input that takes more
 :data:`CPU_LIMIT` seconds of CPU (a hang). The hypothesis tests in this package and the atheris
 script (``python -m tests.fuzz.atheris_targets``) drive the same targets.
 
+One input may also not raise the peak memory by more than :data:`MEMORY_LIMIT`.
+
 The sans-IO connections are targets too: they must never raise for what the peer sent, only
 report it with events; after the input and the end of the stream they must have ended in an
 event (RTSP: ``ConnectionTerminated`` after ``receive_eof``).
@@ -14,6 +16,7 @@ event (RTSP: ``ConnectionTerminated`` after ``receive_eof``).
 from __future__ import annotations
 
 import contextlib
+import resource
 import signal
 import struct
 from collections.abc import Callable, Iterator
@@ -76,8 +79,16 @@ CPU_LIMIT = 5.0
 """CPU seconds one input may take before it counts as a hang (inputs are a few kB at most)."""
 
 
+MEMORY_LIMIT = 256 * 1024 * 1024
+"""How far one input may raise the process's peak memory (inputs are a few kB at most)."""
+
+
 class Hang(Exception):
     """An input kept a parser busy past :data:`CPU_LIMIT`."""
+
+
+class MemoryHog(Exception):
+    """An input made a parser allocate past :data:`MEMORY_LIMIT`."""
 
 
 @dataclass(frozen=True)
@@ -121,19 +132,28 @@ def cpu_limit(seconds: float = CPU_LIMIT) -> Iterator[None]:
         raise Hang(f"input took more than {seconds} s of CPU")
 
     previous = signal.signal(signal.SIGVTALRM, expire)
-    signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
+    outer = signal.setitimer(signal.ITIMER_VIRTUAL, seconds)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+        signal.setitimer(signal.ITIMER_VIRTUAL, *outer)  # an enclosing limit goes on
         signal.signal(signal.SIGVTALRM, previous)
+
+
+def peak_memory() -> int:
+    """The process's peak resident memory so far, in bytes (Linux reports kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def check(name: str, data: bytes, *, limit: bool = True) -> None:
     """Run target ``name`` on ``data``; its documented error passes, anything else raises."""
     spec = TARGETS[name]
+    peak = peak_memory()
     with cpu_limit() if limit else contextlib.nullcontext(), contextlib.suppress(*spec.errors):
         spec.run(data)
+    # The peak only grows, so this catches the first input that allocates that much at once.
+    if limit and (grown := peak_memory() - peak) > MEMORY_LIMIT:
+        raise MemoryHog(f"input raised the peak memory by {grown >> 20} MiB")
 
 
 def text(data: bytes) -> str:
