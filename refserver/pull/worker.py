@@ -12,12 +12,9 @@ import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from refserver.hls import Frame
-
-if TYPE_CHECKING:
-    from refserver.pull.transcode import AudioTranscoder
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +22,12 @@ MAX_PENDING_UNITS = 500
 """Units waiting for the worker thread (10 s of 20 ms packets); past that they are dropped."""
 
 Deliver = Callable[[list[Frame], int], None]
+
+
+class Transcoder(Protocol):
+    """What the worker runs (:class:`~refserver.pull.transcode.AudioTranscoder`)."""
+
+    def transcode(self, frame: Frame) -> list[Frame]: ...
 
 
 class TranscodeQueue:
@@ -39,15 +42,17 @@ class TranscodeQueue:
         self._closed = False
         self.dropped = 0
 
-    def submit(
-        self, transcoder: AudioTranscoder, frame: Frame, size: int, deliver: Deliver
-    ) -> None:
+    def submit(self, transcoder: Transcoder, frame: Frame, size: int, deliver: Deliver) -> None:
         """Transcode ``frame`` (``size`` bytes received) and call ``deliver(frames, size)`` on
         the loop with the result."""
         if self._closed:
             return
         if self._pending >= MAX_PENDING_UNITS:
             self.dropped += 1
+            if self.dropped & (self.dropped - 1) == 0:  # the 1st, 2nd, 4th, 8th... time
+                logger.warning(
+                    "transcoding falls behind, audio dropped", extra={"units": self.dropped}
+                )
             return
         self._pending += 1
         future = self._executor.submit(transcoder.transcode, frame)
