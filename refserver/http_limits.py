@@ -44,6 +44,11 @@ FD_RESERVE = 64
 listeners, the event loop, logs, DNS, the certificate."""
 FDS_PER_SOURCE = 6
 """A pulled camera's RTSP connection and up to two RTP/RTCP socket pairs."""
+HTTP_BACKLOG = 128
+"""The HTTP listener's backlog. asyncio accepts up to this many sockets in one go before any of
+them is admitted or refused, so that many descriptors must be free on top of the cap."""
+LISTENER_BURST = 100
+"""The same for the other listeners (asyncio's default backlog)."""
 MIN_HTTP_CONNECTIONS = 16
 
 
@@ -147,13 +152,18 @@ class GuardedConnection(asyncio.Protocol):
         self._send_timeout = send_timeout
         self._transport: asyncio.Transport | None = None
         self._handler: asyncio.Protocol | None = None
+        self.address = ""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
-        address = address_key(transport.get_extra_info("peername"))
+        self.address = address = address_key(transport.get_extra_info("peername"))
         admission, evicted = self._limits.admit(self, address)
         if isinstance(evicted, GuardedConnection):
+            logger.warning(
+                "http connection closed to make room",
+                extra={"reason": "it sent no request", "address": evicted.address},
+            )
             evicted.close()
         if admission is not Admission.ADMITTED:
             # One warning per kind and address; the log collapses the repeats of a flood.
@@ -216,7 +226,7 @@ class GuardedSite(web.BaseSite):
         limits: ConnectionLimits,
         *,
         send_timeout: float,
-        backlog: int = 512,
+        backlog: int = HTTP_BACKLOG,
     ) -> None:
         super().__init__(runner, backlog=backlog)
         self.limits = limits

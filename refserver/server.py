@@ -20,6 +20,8 @@ from refserver.http import create_app
 from refserver.http_limits import (
     FD_RESERVE,
     FDS_PER_SOURCE,
+    HTTP_BACKLOG,
+    LISTENER_BURST,
     ConnectionLimits,
     GuardedSite,
     descriptor_budget,
@@ -125,11 +127,15 @@ class ReferenceServer:
         )
         await self._runner.setup()
         # Whatever the HTTP side is asked to hold, it must leave the publishers and the
-        # packager their file descriptors.
+        # packager their file descriptors, and each listener room for one burst of accepts.
+        config = self.config
+        ingest_listeners = sum(port is not None for port in (config.rtmp_port, config.rtmps_port))
         reserved = (
             FD_RESERVE
-            + self.config.limits.max_connections
-            + FDS_PER_SOURCE * len(self.config.sources)
+            + HTTP_BACKLOG
+            + LISTENER_BURST * ingest_listeners
+            + config.limits.max_connections
+            + FDS_PER_SOURCE * len(config.sources)
         )
         limits = ConnectionLimits(
             descriptor_budget(options.max_connections, reserved), options.max_connections_per_ip
