@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import resource
 import ssl
 import sys
 from pathlib import Path
@@ -17,15 +19,42 @@ from camsim.encoder.session import DEFAULT_CHUNK_SIZE, DEFAULT_TIMEOUT, PublishO
 from camsim.encoder.stats import StreamState, StreamStats
 from camsim.encoder.status import LiveStatus, format_summary
 from camsim.encoder.target import STREAM_INDEX_PLACEHOLDER, PushTarget, TargetError, expand
-from camsim.media.loader import LoaderError, load
-from camsim.media.make import default_sample
+from camsim.media.loader import LoaderError, describe_error, load
+from camsim.media.make import SampleError, default_sample
 from wire.rtmp.chunk import MAX_CHUNK_SIZE
+
+STREAMS_PER_CORE = 400
+"""Streams of the default sample one core pushes (0.25 % of a core each, see the README): the
+bound of ``--streams``, with one open file per stream."""
+RESERVED_FILES = 64
+
+
+def stream_limit() -> tuple[int, str]:
+    """How many streams this machine can push at once, and why."""
+    cores = os.cpu_count() or 1
+    limit, why = STREAMS_PER_CORE * cores, f"one core pushes about {STREAMS_PER_CORE}"
+    why += f" and this machine has {cores}"
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft - RESERVED_FILES < limit:
+        limit = max(soft - RESERVED_FILES, 1)
+        why = f"the open-file limit is {soft} (ulimit -n) and each stream needs a connection"
+    return limit, why
 
 
 def tls_context(ca: Path | None, insecure: bool) -> ssl.SSLContext:
     """Certificate and host name verification on (system roots, or ``ca`` alone), unless
-    ``insecure``."""
-    context = ssl.create_default_context(cafile=str(ca) if ca is not None else None)
+    ``insecure``. A CA file that cannot be used is a :class:`click.BadParameter` naming it."""
+    try:
+        context = ssl.create_default_context(cafile=str(ca) if ca is not None else None)
+    except OSError as error:  # ssl.SSLError included
+        reason = (
+            "it holds no PEM certificate"
+            if isinstance(error, ssl.SSLError)
+            else describe_error(error)
+        )
+        raise click.BadParameter(
+            f"cannot use the CA file {ca}: {reason}", param_hint="--ca"
+        ) from None
     if insecure:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -33,10 +62,10 @@ def tls_context(ca: Path | None, insecure: bool) -> ssl.SSLContext:
 
 
 def load_plan(media: Path | None, enhanced: bool) -> FlvPlan:
-    path = media if media is not None else default_sample()
     try:
+        path = media if media is not None else default_sample()
         return FlvPlan.build(load(path), enhanced=enhanced)
-    except (LoaderError, PlanError) as exc:
+    except (LoaderError, PlanError, SampleError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -55,13 +84,23 @@ def parse_targets(url: str, streams: int) -> list[PushTarget]:
 
 @click.command()
 @click.argument("url")
-@click.option("--streams", type=click.IntRange(1), default=1, show_default=True)
+@click.option(
+    "--streams",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help=f"Publishers at once ({{n}} in URL numbers them; at most {STREAMS_PER_CORE} per core).",
+)
 @click.option(
     "--media",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Sample to publish (looped); the default sample otherwise.",
 )
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True), help="Seconds.")
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop after this many seconds (default: run until Ctrl-C).",
+)
 @click.option(
     "--chunk-size",
     type=click.IntRange(1, MAX_CHUNK_SIZE),
@@ -121,13 +160,17 @@ def push(
     SEI wallclock stamp is rewritten as it is sent. Runs until --duration or Ctrl-C; exits
     non-zero when a stream failed (a rejected publish prints the server's onStatus code).
     """
+    limit, why = stream_limit()
+    if streams > limit:
+        raise click.BadParameter(f"{streams}: at most {limit} here ({why})", param_hint="--streams")
     targets = parse_targets(url, streams)
+    ssl_context = tls_context(ca, insecure) if targets[0].tls else None  # before the sample
     plan = load_plan(media, enhanced)
     options = PublishOptions(
         chunk_size=chunk_size,
         timeout=timeout,
         start_timestamp=start_timestamp,
-        ssl_context=tls_context(ca, insecure) if targets[0].tls else None,
+        ssl_context=ssl_context,
     )
     fleet = Fleet(targets, plan, options, reconnect=reconnect, backoff=Backoff(cap=reconnect_cap))
     live = LiveStatus(sys.stderr) if sys.stderr.isatty() else None
