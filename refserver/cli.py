@@ -28,6 +28,7 @@ from refserver.hls import HlsOptions
 from refserver.hls.writer import SEGMENT_FORMATS
 from refserver.http import HttpOptions
 from refserver.server import ReferenceServer
+from refserver.tls import CertificateError
 
 logger = logging.getLogger("refserver")
 
@@ -35,7 +36,7 @@ PORT = click.IntRange(0, 65535)
 OptionsT = TypeVar("OptionsT", HlsOptions, Limits, HttpOptions)
 
 
-@click.command(context_settings={"show_default": True})
+@click.command(context_settings={"show_default": True, "help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="camsim")
 @click.option(
     "--config",
@@ -100,7 +101,11 @@ OptionsT = TypeVar("OptionsT", HlsOptions, Limits, HttpOptions)
     is_flag=True,
     help="Leave pulled cameras' G.711 and Opus audio out instead of transcoding it to AAC.",
 )
-@click.option("--target-duration", type=click.FloatRange(min=0, min_open=True), help="Seconds.")
+@click.option(
+    "--target-duration",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds of media per HLS segment (cut at the next keyframe).  [default: 2.0]",
+)
 @click.option("--window", type=click.IntRange(1), help="Segments in the live playlist.")
 @click.option(
     "--segment-format",
@@ -125,7 +130,11 @@ OptionsT = TypeVar("OptionsT", HlsOptions, Limits, HttpOptions)
     type=click.IntRange(1),
     help="Connections from one address (IPv6: one /64).  [default: 32]",
 )
-@click.option("--idle-timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds.")
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds of silence after which an RTMP connection is dropped.  [default: 20.0]",
+)
 @click.option(
     "--http-max-connections",
     type=click.IntRange(1),
@@ -150,8 +159,14 @@ OptionsT = TypeVar("OptionsT", HlsOptions, Limits, HttpOptions)
     is_flag=True,
     help="Show publishers' IP:port in the JSON API and on the index page.",
 )
-@click.option("--log-format", type=click.Choice(LOG_FORMATS), help="[default: text]")
-@click.option("--log-level", type=click.Choice(LOG_LEVELS), help="[default: info]")
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    help="Log lines as text, or one JSON object per line.  [default: text]",
+)
+@click.option(
+    "--log-level", type=click.Choice(LOG_LEVELS), help="Least severe level logged.  [default: info]"
+)
 def main(
     config_path: Path | None,
     no_rtmps: bool,
@@ -179,6 +194,10 @@ def main(
     rtmp://127.0.0.1:1935/live/NAME and play http://127.0.0.1:8080/live/NAME/index.m3u8, or
     open http://127.0.0.1:8080/ for every live stream. Ctrl-C finishes the open segments and
     playlists, then exits.
+
+    A stream whose publisher leaves waits offline_timeout seconds (300; [limits] in the config
+    file) for a republish, which continues its playlist after a discontinuity; then it ends
+    with EXT-X-ENDLIST.
     """
     try:
         config = load_config(config_path) if config_path is not None else ServerConfig()
@@ -227,6 +246,8 @@ def main(
     logs.configure(config.log_format, config.log_level)
     try:
         asyncio.run(_serve(config))
+    except CertificateError as exc:
+        raise click.ClickException(f"RTMPS: {exc}") from None
     except OSError as exc:
         raise click.ClickException(f"cannot listen: {exc}") from None
 

@@ -49,7 +49,8 @@ Every flag has a TOML twin, so a deployment can be described in one file::
     setup_timeout = 30.0
     idle_timeout = 20.0
     write_timeout = 10.0
-    offline_timeout = 300.0
+    offline_timeout = 300.0                # a stream whose publisher left waits this long for
+                                           # a republish, then it ends
     key_failure_delay = 1.0                # the first refused key's answer waits this long
     key_failure_limit = 10                 # refused keys in key_failure_window: address banned
     key_failure_window = 600.0

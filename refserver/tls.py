@@ -15,6 +15,7 @@ import ssl
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
@@ -41,12 +42,52 @@ def self_signed_certificate(state_dir: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
+class CertificateError(ValueError):
+    """The certificate or key cannot be used; the message names the file and says why."""
+
+
 def server_context(cert: Path, key: Path) -> ssl.SSLContext:
-    """A TLS 1.2+ server context; raises ``ssl.SSLError``/``OSError`` for unusable files."""
+    """A TLS 1.2+ server context; raises :class:`CertificateError` for unusable files.
+
+    OpenSSL's own errors name no file ("[SSL] PEM lib (_ssl.c:3905)"), so each file is read and
+    parsed first; what OpenSSL still refuses afterwards is the pair itself.
+    """
+    cert_data, key_data = _read(cert, "certificate"), _read(key, "key")
+    try:
+        x509.load_pem_x509_certificate(cert_data)
+    except ValueError:
+        raise CertificateError(f"the certificate {cert} is not a PEM certificate") from None
+    try:
+        serialization.load_pem_private_key(key_data, password=None)
+    except TypeError:  # encrypted: there is nobody to type the passphrase
+        raise CertificateError(f"the key {key} is encrypted") from None
+    except (ValueError, UnsupportedAlgorithm):
+        raise CertificateError(f"the key {key} is not a PEM private key") from None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(cert, key)
+    try:
+        context.load_cert_chain(cert, key)
+    except ssl.SSLError as error:
+        if error.reason == "KEY_VALUES_MISMATCH":
+            raise CertificateError(
+                f"the key {key} does not belong to the certificate {cert}"
+            ) from None
+        raise CertificateError(
+            f"OpenSSL cannot use {cert} with {key} ({error.reason or error})"
+        ) from None
     return context
+
+
+def _read(path: Path, kind: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        words = {
+            FileNotFoundError: "no such file",
+            PermissionError: "permission denied",
+            IsADirectoryError: "it is a folder",
+        }.get(type(error), (error.strerror or str(error)).lower())
+        raise CertificateError(f"cannot read the {kind} {path}: {words}") from None
 
 
 def _still_valid(cert_path: Path) -> bool:
