@@ -5,17 +5,37 @@ progress costs as much memory as an RTMP session (asyncio gives each TLS connect
 read buffer), so it holds a slot like one. Per address the count is capped too, so one peer's
 idle sockets cannot take every slot (nginx's ``limit_conn``); addresses that guessed stream keys
 too often are refused outright (see :mod:`refserver.ingest.failures`).
+
+Peers with many addresses can still fill the server with connections that never publish. So a
+connection is *unproven* until it publishes, and when the server is full a newcomer takes the
+slot of an unproven connection older than :data:`EVICTABLE_AFTER`: the oldest one of the address
+that holds the most of them. A publisher that connects and publishes promptly cannot lose its
+slot this way, and a peer with one connection loses it only to peers with as few.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from refserver.config import Limits
 from refserver.ingest.failures import KeyFailures
 
 IPV6_PREFIX = 64
 """IPv6 addresses are limited per /64: one host usually gets a whole /64 to pick from."""
+EVICTABLE_AFTER = 2.0
+"""Seconds an unproven connection is safe from eviction: time for an encoder across the world
+to finish TCP, TLS and RTMP handshakes, connect and publish (some 8 round trips)."""
+
+Evict = Callable[[str], None]
+"""Closes an evicted connection, given why; its slot is already released."""
+
+
+@dataclass(slots=True)
+class _Unproven:
+    since: float
+    evict: Evict
 
 
 def address_group(host: str) -> str:
@@ -44,34 +64,64 @@ class Admission:
         )
         self.connections = 0
         self._per_address: dict[str, int] = {}
+        self._unproven: dict[str, dict[int, _Unproven]] = {}
+        """Per address, the connections that have not published yet, oldest first."""
 
     def from_address(self, address: str) -> int:
         """Connections held from ``address`` (an :func:`address_group`)."""
         return self._per_address.get(address, 0)
 
-    def admit(self, address: str, now: float) -> str | None:
-        """Take a slot for a connection from ``address``; ``None`` when taken, else why not.
+    def admit(self, address: str, now: float, key: int, evict: Evict) -> str | None:
+        """Take a slot for connection ``key`` from ``address``; ``None`` when taken, else why not.
 
-        Every admitted connection must be :meth:`release`\\ d exactly once.
+        The connection is unproven, and may be evicted through ``evict``, until :meth:`proven`.
+        Every admitted connection must be given back with :meth:`release` exactly once.
         """
-        if self.connections >= self.limits.max_connections:
-            return f"already {self.connections} connections"
         held = self.from_address(address)
         if held >= self.limits.max_connections_per_ip:
             return f"already {held} connections from {address}"
         if self.failures.banned(address, now):
             return "address banned after repeated refused stream keys"
+        if self.connections >= self.limits.max_connections and not self._evict_one(now):
+            return f"already {self.connections} connections"
         self.connections += 1
-        self._per_address[address] = held + 1
+        self._per_address[address] = self.from_address(address) + 1
+        self._unproven.setdefault(address, {})[key] = _Unproven(now, evict)
         return None
 
-    def release(self, address: str) -> None:
-        """Give back the slot of a connection from ``address``."""
+    def proven(self, address: str, key: int) -> None:
+        """Connection ``key`` published: it is no longer evicted to make room."""
+        unproven = self._unproven.get(address)
+        if unproven is not None and unproven.pop(key, None) is not None and not unproven:
+            del self._unproven[address]
+
+    def release(self, address: str, key: int) -> None:
+        """Give back the slot of connection ``key`` from ``address``."""
         held = self._per_address.get(address, 0)
         if held <= 0:
             raise RuntimeError(f"no connection from {address} to release")
+        self.proven(address, key)
         self.connections -= 1
         if held == 1:
             del self._per_address[address]  # the table holds only addresses with connections
         else:
             self._per_address[address] = held - 1
+
+    def _evict_one(self, now: float) -> bool:
+        """Close the oldest evictable connection of the address with the most unproven ones."""
+        victim: tuple[int, float, str, int] | None = None
+        for address, unproven in self._unproven.items():
+            for key, entry in unproven.items():
+                if now - entry.since >= EVICTABLE_AFTER:
+                    # More unproven connections first, then the oldest.
+                    rank = (-len(unproven), entry.since, address, key)
+                    if victim is None or rank < victim:
+                        victim = rank
+                break  # the first is the oldest of this address
+        if victim is None:
+            return False
+        _, since, address, key = victim
+        evict = self._unproven[address][key].evict
+        self.release(address, key)
+        evict(f"evicted after {now - since:.1f} s without publishing, to make room")
+        return True

@@ -173,7 +173,7 @@ class RtmpSession(asyncio.Protocol):
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.address = address_group(peer[0] if isinstance(peer, tuple) else str(peer))
         now = self.loop.time()
-        refusal = self.admission.admit(self.address, now)
+        refusal = self.admission.admit(self.address, now, self.id, self._evicted)
         if refusal is not None:
             logger.warning("connection refused", extra=self._fields(reason=refusal))
             transport.abort()
@@ -210,7 +210,13 @@ class RtmpSession(asyncio.Protocol):
             self._tls_failed("timed out waiting for the TLS handshake")
         except asyncio.CancelledError:
             self._tls_failed(self._close_reason or "closed during the TLS handshake")
-        except (OSError, ssl.SSLError) as exc:
+        except ssl.SSLError as exc:
+            self._tls_failed(f"TLS handshake failed: {exc}")
+        except ConnectionError:
+            # The peer went away, as it may at any time: not worth a warning here either.
+            self._close_reason = "peer closed the connection during the TLS handshake"
+            self._tls_failed(self._close_reason)
+        except OSError as exc:
             self._tls_failed(f"TLS handshake failed: {exc}")
         except Exception:
             self._fail("completing the TLS handshake")
@@ -223,7 +229,8 @@ class RtmpSession(asyncio.Protocol):
         if self._close_reason is None:
             logger.warning("connection closed", extra=self._fields(reason=reason))
         self._close_reason = self._close_reason or reason
-        self._release()
+        if self._release():
+            logger.debug("connection closed", extra=self._fields(reason=self._close_reason))
 
     def _start(self, transport: asyncio.Transport) -> None:
         """The transport is ready for RTMP: send what is waiting, arm the deadlines."""
@@ -369,6 +376,7 @@ class RtmpSession(asyncio.Protocol):
             return
         self.stream, self.publisher = stream, publisher
         self.tracks = FlvTracks()
+        self.admission.proven(self.address, self.id)
         connection.accept_publish(event.stream_id)
         if self.context.merge_reads and self._coalescing is None and self.transport is not None:
             # From here on the peer streams media: read it in fewer, larger pieces.
@@ -449,7 +457,8 @@ class RtmpSession(asyncio.Protocol):
         self.connection.close()
 
     def _drop(self, reason: str) -> None:
-        """End the connection at once: the peer does not read, so nothing more is sent."""
+        """End the connection at once, sending nothing more: the peer does not read, or its
+        slot went to another."""
         logger.warning("connection closed", extra=self._fields(reason=reason))
         self._close_reason = reason
         if self.connection is not None and not self.connection.terminated:
@@ -491,8 +500,23 @@ class RtmpSession(asyncio.Protocol):
             return False
         self._admitted = False
         self.sessions.discard(self)
-        self.admission.release(self.address)
+        self.admission.release(self.address, self.id)
         return True
+
+    def _evicted(self, reason: str) -> None:
+        """Admission took this connection's slot (already released) for a newcomer."""
+        self._admitted = False
+        self.sessions.discard(self)
+        try:
+            if self._tls_handshake is not None and not self._tls_handshake.done():
+                self._close_reason = reason
+                logger.warning("connection closed", extra=self._fields(reason=reason))
+                self._tls_handshake.cancel()
+                self.abort()
+            else:
+                self._drop(reason)
+        except Exception:
+            self._fail("being evicted")
 
     # -- failures of our own ----------------------------------------------------------------------
 

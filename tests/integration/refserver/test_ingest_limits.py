@@ -14,6 +14,7 @@ import pytest
 
 from camsim.encoder.flv_source import FlvPlan
 from refserver.config import Limits
+from refserver.ingest.admission import EVICTABLE_AFTER
 from tests.integration.refserver.harness import (
     RtmpPublisher,
     RunningServer,
@@ -126,6 +127,39 @@ def test_one_address_cannot_take_every_slot(
     assert [r["reason"] for r in refusals] == [f"already 4 connections from {ATTACKER}"] * 4
 
 
+@pytest.mark.parametrize("tls", [False, True], ids=["rtmp", "rtmps"])
+def test_a_full_server_makes_room_for_a_publisher(
+    tmp_path: Path, h264_plan: FlvPlan, caplog: pytest.LogCaptureFixture, tls: bool
+) -> None:
+    limits = Limits(max_connections=6, max_connections_per_ip=3, handshake_timeout=10)
+
+    async def scenario(server: RunningServer) -> list[bool]:
+        port = server.rtmps_port if tls else server.rtmp_port
+        # Two addresses fill every slot with connections that never publish.
+        attack = [
+            await asyncio.open_connection("127.0.0.1", port, local_addr=(address, 0))
+            for address in ("127.0.1.1", "127.0.1.2")
+            for _ in range(3)
+        ]
+        await asyncio.sleep(EVICTABLE_AFTER + 0.2)
+        await publish_for(port, h264_plan, "legit", tls=tls, seconds=2)
+        closed = [await closed_by_server(reader, 0.05) for reader, _ in attack]
+        close_all(attack)
+        return closed
+
+    with running(server_config(tmp_path, limits=limits)) as server:
+        closed = asyncio.run(scenario(server))
+        server.wait_for(lambda: not server.api("legit")["live"], what="the stream to end")
+        assert server.api("legit")["hls"]["segments_written"] == 2
+    # One slot was taken back: the oldest connection of the first address to fill up.
+    assert closed == [True] + [False] * 5
+    closes = [c for c in log_lines(caplog, "connection closed") if c["levelname"] == "WARNING"]
+    assert len(closes) == 1
+    assert str(closes[0]["reason"]).startswith("evicted after 2.")
+    assert str(closes[0]["peer"]).startswith("127.0.1.1:")
+    assert log_lines(caplog, "connection refused") == []
+
+
 def unfinished_messages(streams: int, chunks: int) -> bytes:
     """Set Chunk Size 64 KiB, then on each of ``streams`` chunk streams the first ``chunks``
     chunks of a 1 MiB video message, never its end."""
@@ -181,6 +215,7 @@ async def unread_connection(port: int) -> tuple[asyncio.StreamReader, asyncio.St
     return publisher.reader, publisher.writer
 
 
+@pytest.mark.slow
 def test_a_peer_that_never_reads_is_dropped_and_buffered_for_little(
     tmp_path: Path, h264_plan: FlvPlan, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -207,10 +242,10 @@ def test_a_peer_that_never_reads_is_dropped_and_buffered_for_little(
             publish_for(server.rtmp_port, h264_plan, "good", tls=False, seconds=3)
         )
         _, writer = await unread_connection(server.rtmp_port)
-        began = time.monotonic()
+        began = sampled = time.monotonic()
         most = 0
         dropped_after = float("inf")
-        while time.monotonic() - began < 10:
+        while time.monotonic() - began < 30:
             try:
                 writer.write(pings)
                 await asyncio.wait_for(writer.drain(), 0.2)
@@ -219,7 +254,9 @@ def test_a_peer_that_never_reads_is_dropped_and_buffered_for_little(
             except ConnectionError:
                 dropped_after = time.monotonic() - began
                 break
-            most = max(most, await buffered(server))
+            if time.monotonic() - sampled >= 0.25:
+                sampled = time.monotonic()
+                most = max(most, await buffered(server))
         writer.transport.abort()
         await sender
         return dropped_after, most
@@ -231,7 +268,7 @@ def test_a_peer_that_never_reads_is_dropped_and_buffered_for_little(
     assert most <= limits.max_write_buffer
     # ...and it was dropped once it had left our writes unread for write_timeout.
     # (How soon depends on how fast the server turns pings into answers that fill the socket
-    # buffers; the unit tests time the write_timeout itself.)
-    assert dropped_after < 10
+    # buffers, a few seconds on a quiet machine; the unit tests time write_timeout itself.)
+    assert dropped_after < 30
     closes = [c for c in log_lines(caplog, "connection closed") if c["levelname"] == "WARNING"]
     assert [c["reason"] for c in closes] == ["peer has not read for 1 s"]
