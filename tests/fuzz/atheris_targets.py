@@ -10,7 +10,7 @@ Every option after the target name goes to libFuzzer (``-runs``, ``-max_total_ti
 ``-max_len``, ``-rss_limit_mb``, corpus directories ...). Without a corpus directory the
 target's seeds (valid inputs from :mod:`tests.fuzz.seeds`) are written to a temporary one, so
 mutation starts from bytes the parser accepts. A crash is any exception other than the error the
-entry point documents, or an input that takes more than ``targets.CPU_LIMIT`` seconds of CPU;
+entry point documents, or an input that takes more than ``registry.CPU_LIMIT`` seconds of CPU;
 libFuzzer then writes the input to ``crash-<sha1>`` in the working directory.
 
 atheris is not a test dependency: ``pip install .[fuzz]`` (Linux, CPython 3.11) brings it.

@@ -41,6 +41,19 @@ KNOWN_CRASHES: tuple[KnownCrash, ...] = (
         "wire/rtsp/authenticator.py uri_path (urllib.parse.urlsplit)",
     ),
     KnownCrash(
+        "rtsp_server_auth",
+        b"\x00DESCRIBE rtsp://h/\xac RTSP/1.0\r\nCSeq: 1\r\n\r\n",
+        "UnicodeEncodeError: a request URL that is not UTF-8 (kept as a surrogate) is encoded "
+        "for the nonce's scope",
+        "wire/rtsp/authenticator.py Authenticator._new_nonce via challenges()",
+    ),
+    KnownCrash(
+        "rtsp_server_auth_playing",
+        b"\x00DESCRIBE rtsp://[ RTSP/1.0\r\nCSeq: 3\r\n\r\n",
+        f"ValueError 'Invalid IPv6 URL' for {_AUTH_URL}, in a playing session",
+        "wire/rtsp/authenticator.py uri_path (urllib.parse.urlsplit)",
+    ),
+    KnownCrash(
         "rtsp_client",
         b"\x00RTSP/1.0 401 Unauthorized\r\nCSeq: 1\r\n"
         b'WWW-Authenticate: Digest realm="cam", nonce="\xff"\r\n\r\n',

@@ -185,7 +185,7 @@ def rtcp_seeds() -> list[bytes]:
 
 
 def _payload_stream(payloads: list[tuple[bytes, bool]], timestamp_step: int = 0) -> bytes:
-    """Payloads in the framing of the depacketizer targets (see ``targets.rtp_records``)."""
+    """Payloads in the framing of the depacketizer targets (see ``targets_media.rtp_records``)."""
     out = bytearray()
     for payload, marker in payloads:
         control = 0x01 | (0x80 if marker else 0) | (0x10 if timestamp_step and marker else 0)
@@ -304,8 +304,8 @@ def chunk_stream_seed(chunk_size: int = 128) -> bytes:
     """A chunk stream with every header format, an extended timestamp and a chunk-size change."""
     writer = ChunkWriter()
     out = bytearray()
-    message = to_message(Command("connect", 1.0, {"app": "live", "tcUrl": "rtmp://h/live"}))
-    out += writer.write(3, message)
+    connect = to_message(Command("connect", 1.0, {"app": "live", "tcUrl": "rtmp://h/live"}))
+    out += writer.write(3, connect)
     out += writer.write(2, to_message(SetChunkSize(chunk_size)))
     writer.set_chunk_size(chunk_size)
     bodies = flv_body_seeds()
@@ -428,7 +428,7 @@ def sdp_seeds() -> list[bytes]:
     return [one.serialize().encode(), two.serialize().encode()]
 
 
-def _message(start: str, *fields: str, body: bytes = b"") -> bytes:
+def message(start: str, *fields: str, body: bytes = b"") -> bytes:
     lines = [start, *fields]
     if body:
         lines.append(f"Content-Length: {len(body)}")
@@ -438,23 +438,23 @@ def _message(start: str, *fields: str, body: bytes = b"") -> bytes:
 def rtsp_request_seeds() -> list[bytes]:
     sdp = sdp_seeds()[0]
     return [
-        _message(f"OPTIONS {URL} RTSP/1.0", "CSeq: 1", "User-Agent: fuzz"),
-        _message(f"DESCRIBE {URL} RTSP/1.0", "CSeq: 2", "Accept: application/sdp"),
-        _message(
+        message(f"OPTIONS {URL} RTSP/1.0", "CSeq: 1", "User-Agent: fuzz"),
+        message(f"DESCRIBE {URL} RTSP/1.0", "CSeq: 2", "Accept: application/sdp"),
+        message(
             f"SETUP {URL}/trackID=0 RTSP/1.0",
             "CSeq: 3",
             "Transport: RTP/AVP/TCP;unicast;interleaved=0-1",
         ),
-        _message(
+        message(
             f"SETUP {URL}/trackID=1 RTSP/1.0",
             "CSeq: 4",
             "Transport: RTP/AVP;unicast;client_port=5000-5001",
             "Session: 12345678",
         ),
-        _message(f"PLAY {URL} RTSP/1.0", "CSeq: 5", "Session: 12345678", "Range: npt=0.000-"),
-        _message(f"GET_PARAMETER {URL} RTSP/1.0", "CSeq: 6", "Session: 12345678"),
-        _message(f"ANNOUNCE {URL} RTSP/1.0", "CSeq: 7", "Content-Type: application/sdp", body=sdp),
-        _message(f"TEARDOWN {URL} RTSP/1.0", "CSeq: 8", "Session: 12345678"),
+        message(f"PLAY {URL} RTSP/1.0", "CSeq: 5", "Session: 12345678", "Range: npt=0.000-"),
+        message(f"GET_PARAMETER {URL} RTSP/1.0", "CSeq: 6", "Session: 12345678"),
+        message(f"ANNOUNCE {URL} RTSP/1.0", "CSeq: 7", "Content-Type: application/sdp", body=sdp),
+        message(f"TEARDOWN {URL} RTSP/1.0", "CSeq: 8", "Session: 12345678"),
         b"$\x00\x00\x0c" + rtp_seeds()[0][:12],
     ]
 
@@ -462,27 +462,27 @@ def rtsp_request_seeds() -> list[bytes]:
 def rtsp_response_seeds() -> list[bytes]:
     sdp = sdp_seeds()[0]
     return [
-        _message("RTSP/1.0 200 OK", "CSeq: 1", "Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN"),
-        _message(
+        message("RTSP/1.0 200 OK", "CSeq: 1", "Public: OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN"),
+        message(
             "RTSP/1.0 401 Unauthorized",
             "CSeq: 2",
             'WWW-Authenticate: Digest realm="cam", nonce="abc123", algorithm=MD5, qop="auth"',
             'WWW-Authenticate: Basic realm="cam"',
         ),
-        _message(
+        message(
             "RTSP/1.0 200 OK",
             "CSeq: 2",
             "Content-Type: application/sdp",
             f"Content-Base: {URL}/",
             body=sdp,
         ),
-        _message(
+        message(
             "RTSP/1.0 200 OK",
             "CSeq: 3",
             "Transport: RTP/AVP/TCP;unicast;interleaved=0-1;ssrc=DEADBEEF",
             "Session: 12345678;timeout=60",
         ),
-        _message(
+        message(
             "RTSP/1.0 200 OK",
             "CSeq: 4",
             "Session: 12345678",

@@ -25,7 +25,11 @@ HEADERS = [
     "rtsp_authenticator",
 ]
 FRAMING = ["rtsp_message", "rtsp_reader", "rtsp_tunnel_decoder", "rtsp_tunnel_http"]
-CONNECTIONS = ["rtsp_server", "rtsp_server_auth", "rtsp_client"]
+CONNECTIONS = [
+    f"{role}{suffix}"
+    for role in ("rtsp_server", "rtsp_server_auth", "rtsp_client")
+    for suffix in ("", "_playing")
+]
 NAMES = HEADERS + FRAMING + CONNECTIONS
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from camsim.media.loader import load
 from tests.conftest import SampleFactory
-from tests.fuzz.targets import cpu_limit
+from tests.fuzz.registry import cpu_limit
 from wire.codec.aac import AudioSpecificConfig
 from wire.codec.h264 import AvcDecoderConfigurationRecord
 from wire.codec.h265 import HevcDecoderConfigurationRecord
