@@ -15,6 +15,7 @@ import struct
 from dataclasses import dataclass, field
 
 import av
+import av.logging
 
 from wire.codec.aac import AudioSpecificConfig, split_adts
 from wire.codec.errors import CodecError
@@ -491,12 +492,41 @@ def _traf_samples(
 
 
 def _decode(data: bytes, container: str, media: SegmentMedia) -> None:
-    """Decode every video and audio packet with FFmpeg; the first error is kept.
+    """Decode every video and audio packet with FFmpeg; the first damage found is kept.
 
-    ``err_detect=explode`` makes the decoders report damage they would otherwise conceal.
-    Video before the first keyframe is skipped: a segment that does not start with one is
-    judged by its own case, not as undecodable.
+    ``err_detect=explode`` makes the decoders stop on some damage; other damage they conceal
+    and only log ("concealing 108 DC, 108 AC, 108 MV errors in I frame"), so their log is
+    captured (this thread's only) and an error, or a concealment, counts too. Video before
+    the first keyframe is skipped: a segment that does not start with one is judged by its own
+    case, not as undecodable.
     """
+    previous_level = av.logging.get_level()
+    av.logging.set_level(av.logging.INFO)
+    try:
+        with av.logging.Capture(local=True) as logs:
+            first = _decode_packets(data, container, media, logs)
+    finally:
+        av.logging.set_level(previous_level)
+    if not media.decode_error:
+        damage = next((entry for entry in logs[first:] if _is_damage(entry)), None)
+        if damage is not None:
+            _, name, message = damage
+            media.decode_error = f"{name}: {message.strip()}"
+
+
+def _is_damage(entry: tuple[int, str, str]) -> bool:
+    level, name, message = entry
+    if name in ("mpegts", "mov,mp4,m4a,3gp,3g2,mj2"):
+        return False  # the container's complaints are the structure cases' business
+    return level <= av.logging.ERROR or "concealing" in message
+
+
+def _decode_packets(
+    data: bytes, container: str, media: SegmentMedia, logs: list[tuple[int, str, str]]
+) -> int:
+    """Decode; returns how many log entries came before the first keyframe (the parser's
+    complaints about pictures that are skipped)."""
+    first = 0
     try:
         with av.open(io.BytesIO(data), "r", format="mpegts" if container == "ts" else "mp4") as box:
             video = list(box.streams.video[:1])
@@ -508,10 +538,11 @@ def _decode(data: bytes, container: str, media: SegmentMedia) -> None:
                 if packet.size == 0:
                     continue
                 is_video = packet.stream.type == "video"
-                if is_video:
-                    seen_keyframe = seen_keyframe or packet.is_keyframe
-                    if not seen_keyframe:
+                if is_video and not seen_keyframe:
+                    if not packet.is_keyframe:
                         continue
+                    seen_keyframe = True
+                    first = len(logs)
                 frames = packet.decode()
                 if is_video:
                     media.frames_decoded += len(frames)
@@ -521,3 +552,4 @@ def _decode(data: bytes, container: str, media: SegmentMedia) -> None:
         media.decode_error = f"{type(exc).__name__}: {exc}"
     except (ValueError, IndexError, OSError) as exc:
         media.decode_error = f"{type(exc).__name__}: {exc}"
+    return first

@@ -137,14 +137,15 @@ def null_packet_first(data: bytes) -> bytes:
 
 
 def corrupt_slice(data: bytes, video_pid: int = 0x100) -> bytes:
-    """Scramble the middle of a video frame's slice data far from its start (the keyframe
-    and its stamp stay readable; the picture does not decode)."""
+    """Scramble the middle third of the keyframe's TS packets: its start (parameter sets, the
+    encoder's SEI, the stamp, the slice header) stays intact, so the segment still demuxes and
+    starts with a keyframe, but the picture no longer decodes."""
     packets = [bytearray(p) for p in _packets(data)]
     video = [p for p in packets if ((p[1] & 0x1F) << 8 | p[2]) == video_pid]
     starts = [i for i, p in enumerate(video) if p[1] & 0x40]
-    # The first packets after the second picture's start: inside its slice data.
-    target = starts[1] + 1 if len(starts) > 1 else len(video) // 2
-    for packet in video[target : target + 2]:
+    first_picture = video[starts[0] : starts[1] if len(starts) > 1 else len(video)]
+    third = len(first_picture) // 3
+    for packet in first_picture[third : 2 * third]:
         if packet[3] & 0x20:  # adaptation field: leave it alone
             continue
         for i in range(8, TS_PACKET_SIZE):
