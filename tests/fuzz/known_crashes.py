@@ -31,58 +31,7 @@ class KnownCrash:
         return f"{self.error} from {self.where} (fix pending)"
 
 
-_AUTH_URL = "an unclosed IPv6 bracket in the request URL"
-
-KNOWN_CRASHES: tuple[KnownCrash, ...] = (
-    KnownCrash(
-        "rtsp_server_auth",
-        b"\x00DESCRIBE rtsp://[ RTSP/1.0\r\nCSeq: 1\r\n\r\n",
-        f"ValueError 'Invalid IPv6 URL' for {_AUTH_URL}",
-        "wire/rtsp/authenticator.py uri_path (urllib.parse.urlsplit)",
-    ),
-    KnownCrash(
-        "rtsp_server_auth",
-        b"\x00DESCRIBE rtsp://h/\xac RTSP/1.0\r\nCSeq: 1\r\n\r\n",
-        "UnicodeEncodeError: a request URL that is not UTF-8 (kept as a surrogate) is encoded "
-        "for the nonce's scope",
-        "wire/rtsp/authenticator.py Authenticator._new_nonce via challenges()",
-    ),
-    KnownCrash(
-        "rtsp_server_auth_playing",
-        b"\x00DESCRIBE rtsp://[ RTSP/1.0\r\nCSeq: 3\r\n\r\n",
-        f"ValueError 'Invalid IPv6 URL' for {_AUTH_URL}, in a playing session",
-        "wire/rtsp/authenticator.py uri_path (urllib.parse.urlsplit)",
-    ),
-    KnownCrash(
-        "rtsp_client",
-        b"\x00RTSP/1.0 401 Unauthorized\r\nCSeq: 1\r\n"
-        b'WWW-Authenticate: Digest realm="cam", nonce="\xff"\r\n\r\n',
-        "UnicodeEncodeError: a challenge parameter that is not UTF-8 (kept as a surrogate) is "
-        "encoded for the digest",
-        "wire/rtsp/auth.py digest_response",
-    ),
-    KnownCrash(
-        "rtsp_authenticator",
-        b'Digest username="a\xff", realm="cam", nonce="abc123", uri="rtsp://h/s", response="0"',
-        "UnicodeEncodeError: a user name that is not UTF-8 (kept as a surrogate) is encoded for "
-        "the digest",
-        "wire/rtsp/auth.py digest_response via Authenticator.check",
-    ),
-    KnownCrash(
-        "rtsp_authenticator",
-        b'Digest username="admin", realm="cam", nonce="abc123", uri="rtsp://h/s", '
-        b'response="\xc3\xa9"',
-        "TypeError 'comparing strings with non-ASCII characters is not supported' for a "
-        "non-ASCII response",
-        "wire/rtsp/authenticator.py hmac.compare_digest in Authenticator.check",
-    ),
-    KnownCrash(
-        "rtsp_authenticator",
-        b'Digest username="admin", realm="cam", nonce="abc123", uri="rtsp://[", response="0"',
-        f"ValueError 'Invalid IPv6 URL' for {_AUTH_URL} of the uri parameter",
-        "wire/rtsp/authenticator.py uri_path via Authenticator.check",
-    ),
-)
+KNOWN_CRASHES: tuple[KnownCrash, ...] = ()
 
 
 def crashes_of(name: str) -> list[KnownCrash]:

@@ -179,6 +179,15 @@ class Authorization:
         return f"{self.scheme} {_format_params(self.params, _CREDENTIAL_TOKENS)}"
 
 
+def wire_bytes(text: str) -> bytes:
+    """``text`` as the bytes it was read from: UTF-8, with the bytes that were not UTF-8 (which
+    the reader keeps as surrogates) given back as they came. Never raises, whatever ``text``."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no reader makes; still not a crash
+        return text.encode("utf-8", "surrogatepass")
+
+
 def is_supported_algorithm(algorithm: str) -> bool:
     return algorithm.upper() in _HASH_NAMES
 
@@ -205,7 +214,7 @@ def digest_response(
         raise RemoteProtocolError(f"Digest: unsupported algorithm {algorithm!r}")
 
     def digest(text: str) -> str:
-        return hashlib.new(hash_name, text.encode("utf-8")).hexdigest()
+        return hashlib.new(hash_name, wire_bytes(text)).hexdigest()
 
     ha1 = digest(f"{username}:{realm}:{password}")
     if algorithm.upper().endswith("-SESS"):

@@ -35,7 +35,7 @@ import re
 import struct
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from wire.rtsp.auth import (
     ALGORITHM_MD5,
@@ -47,6 +47,7 @@ from wire.rtsp.auth import (
     Challenge,
     digest_response,
     is_supported_algorithm,
+    wire_bytes,
 )
 from wire.rtsp.errors import LocalProtocolError, RemoteProtocolError
 
@@ -78,12 +79,14 @@ def uri_path(uri: str) -> str:
     """
     if uri == "*":
         return uri
-    if "://" in uri:
-        path = urlsplit(uri).path
-    elif uri.startswith("/"):
+    if uri.startswith("/"):
         path = uri
     else:
-        path = "/" + uri.partition("/")[2]
+        # The authority ends at the first "/", "?" or "#" (RFC 3986 §3.2). Found by hand, not
+        # with urlsplit, which raises on a malformed one ("rtsp://[") that a peer may send.
+        rest = uri.partition("://")[2] if "://" in uri else uri
+        end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+        path = rest[end:]
     path = path.partition("?")[0].partition("#")[0]
     return unquote(path).rstrip("/")
 
@@ -272,7 +275,9 @@ class Authenticator:
             nc=params.get("nc"),
             cnonce=params.get("cnonce"),
         )
-        matches = hmac.compare_digest(expected, params["response"].lower())
+        # As bytes: compare_digest refuses str with non-ASCII characters, which a peer may send.
+        given = wire_bytes(params["response"].lower())
+        matches = hmac.compare_digest(expected.encode(), given)
         if password is None or not matches:
             return AuthCheck(False, username, reason="wrong user name or password")
         scope = self.scope(request_url)
@@ -334,9 +339,9 @@ class Authenticator:
 
     def _mac(self, stamp: bytes, scope: str) -> bytes:
         # Lengths first, so that no (realm, scope) pair can be shifted into another.
-        bound = b"".join(
-            struct.pack("!H", len(part)) + part for part in (self.realm.encode(), scope.encode())
-        )
+        # Request URLs keep bytes that are not UTF-8 as surrogates: they go back to those bytes.
+        parts = [wire_bytes(text) for text in (self.realm, scope)]
+        bound = b"".join(struct.pack("!I", len(part)) + part for part in parts)
         return hmac.new(self._key, stamp + bound, "sha256").digest()[:_NONCE_MAC_SIZE]
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from wire.rtsp import authenticator as authenticator_module
-from wire.rtsp.auth import Authorization, challenges_from
+from wire.rtsp.auth import Authorization, Challenge, challenges_from
 from wire.rtsp.authenticator import (
     Authenticator,
     ChallengeResponder,
@@ -292,3 +292,49 @@ def test_a_count_far_ahead_restarts_the_window() -> None:
     assert authenticator.check("GET_PARAMETER", last, 1.0, uri=CAM1).ok
     assert not authenticator.check("GET_PARAMETER", last, 1.0, uri=CAM1).ok
     assert not authenticator.check("GET_PARAMETER", first, 1.0, uri=CAM1).ok
+
+
+NASTY_AUTHORIZATIONS = [
+    # A user name that is not UTF-8 (the reader keeps such bytes as surrogates).
+    b'Digest username="a\xff", realm="camsim", nonce="n", uri="/cam1", response="0"',
+    # A response with non-ASCII characters (hmac.compare_digest refuses such str).
+    b'Digest username="admin", realm="camsim", nonce="n", uri="/cam1", response="\xc3\xa9"',
+    # A uri whose authority is broken (urlsplit raises on it).
+    b'Digest username="admin", realm="camsim", nonce="n", uri="rtsp://[", response="0"',
+]
+
+
+@pytest.mark.parametrize("raw", NASTY_AUTHORIZATIONS)
+def test_nasty_credentials_are_refused_not_raised(raw: bytes) -> None:
+    authenticator = Authenticator("camsim", {"admin": "secret"}, random_source=counter_source())
+    value = raw.decode("utf-8", "surrogateescape")  # as the RTSP reader decodes a header
+    verdict = authenticator.check("DESCRIBE", value, 1.0, uri=CAM1)
+    assert not verdict.ok
+    assert verdict.reason
+
+
+@pytest.mark.parametrize("url", [b"rtsp://[", b"rtsp://h/\xac", b"rtsp://h/c\xc3\xa9m"])
+def test_nasty_request_urls_get_a_challenge(url: bytes) -> None:
+    authenticator = Authenticator("camsim", {"a": "b"}, random_source=counter_source())
+    server = RtspServerConnection(ServerConfig(authenticator=authenticator))
+    server.receive_data(b"DESCRIBE " + url + b" RTSP/1.0\r\nCSeq: 1\r\n\r\n", 0.0)
+    while server.next_event() is not None:
+        pass
+    answer = Response.parse(server.data_to_send())
+    assert answer.status_code == 401
+    (challenge,) = challenges_from(answer.headers)
+    # The client's answer over the same bytes is accepted: the scope is the bytes it sent.
+    responder = ChallengeResponder("a", "b", cnonce_source=counter_source())
+    assert responder.accept([challenge])
+    text = url.decode("utf-8", "surrogateescape")
+    authorization = responder.authorization("DESCRIBE", text)
+    assert authenticator.check("DESCRIBE", authorization, 1.0, uri=text).ok
+
+
+def test_a_client_answers_a_challenge_that_is_not_utf8() -> None:
+    challenge = Challenge.parse_all('Digest realm="cam", nonce="\udcff"')
+    responder = ChallengeResponder("admin", "secret", cnonce_source=counter_source())
+    assert responder.accept(challenge)
+    authorization = responder.authorization("DESCRIBE", CAM1)
+    assert authorization is not None
+    assert 'nonce="\udcff"' in authorization
