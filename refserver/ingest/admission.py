@@ -7,10 +7,11 @@ idle sockets cannot take every slot (nginx's ``limit_conn``); addresses that gue
 too often are refused outright (see :mod:`refserver.ingest.failures`).
 
 Peers with many addresses can still fill the server with connections that never publish. So a
-connection is *unproven* until it publishes, and when the server is full a newcomer takes the
-slot of an unproven connection older than :data:`EVICTABLE_AFTER`: the oldest one of the address
-that holds the most of them. A publisher that connects and publishes promptly cannot lose its
-slot this way, and a peer with one connection loses it only to peers with as few.
+connection is *unproven* until it publishes, and when the server is full a newcomer may take the
+slot of the oldest unproven connection of the address that holds the most of them, if that
+address holds at least two more than the newcomer's: slots go to the addresses with fewer, and a
+peer with a single connection never loses it this way. A peer with many addresses ends up with
+its fair share, and a publisher that connects still gets in.
 """
 
 from __future__ import annotations
@@ -24,10 +25,6 @@ from refserver.ingest.failures import KeyFailures
 
 IPV6_PREFIX = 64
 """IPv6 addresses are limited per /64: one host usually gets a whole /64 to pick from."""
-EVICTABLE_AFTER = 2.0
-"""Seconds an unproven connection is safe from eviction: time for an encoder across the world
-to finish TCP, TLS and RTMP handshakes, connect and publish (some 8 round trips)."""
-
 Evict = Callable[[str], None]
 """Closes an evicted connection, given why; its slot is already released."""
 
@@ -74,7 +71,8 @@ class Admission:
     def admit(self, address: str, now: float, key: int, evict: Evict) -> str | None:
         """Take a slot for connection ``key`` from ``address``; ``None`` when taken, else why not.
 
-        The connection is unproven, and may be evicted through ``evict``, until :meth:`proven`.
+        The connection is unproven, and may be evicted through ``evict`` to make room for a
+        newcomer, until :meth:`proven`.
         Every admitted connection must be given back with :meth:`release` exactly once.
         """
         held = self.from_address(address)
@@ -82,7 +80,7 @@ class Admission:
             return f"already {held} connections from {address}"
         if self.failures.banned(address, now):
             return "address banned after repeated refused stream keys"
-        if self.connections >= self.limits.max_connections and not self._evict_one(now):
+        if self.connections >= self.limits.max_connections and not self._evict_for(address, now):
             return f"already {self.connections} connections"
         self.connections += 1
         self._per_address[address] = self.from_address(address) + 1
@@ -107,21 +105,20 @@ class Admission:
         else:
             self._per_address[address] = held - 1
 
-    def _evict_one(self, now: float) -> bool:
-        """Close the oldest evictable connection of the address with the most unproven ones."""
-        victim: tuple[int, float, str, int] | None = None
-        for address, unproven in self._unproven.items():
-            for key, entry in unproven.items():
-                if now - entry.since >= EVICTABLE_AFTER:
-                    # More unproven connections first, then the oldest.
-                    rank = (-len(unproven), entry.since, address, key)
-                    if victim is None or rank < victim:
-                        victim = rank
-                break  # the first is the oldest of this address
-        if victim is None:
+    def _evict_for(self, address: str, now: float) -> bool:
+        """Make room for a newcomer from ``address``, if an address holds at least two unproven
+        connections more than it does: close that address's oldest."""
+        newcomer = len(self._unproven.get(address, ()))
+        busiest: tuple[int, float, str] | None = None
+        for other, unproven in self._unproven.items():
+            oldest = next(iter(unproven.values())).since
+            rank = (-len(unproven), oldest, other)  # the most connections, then the oldest
+            if busiest is None or rank < busiest:
+                busiest = rank
+        if busiest is None or -busiest[0] < newcomer + 2:
             return False
-        _, since, address, key = victim
-        evict = self._unproven[address][key].evict
-        self.release(address, key)
-        evict(f"evicted after {now - since:.1f} s without publishing, to make room")
+        _, since, victim = busiest
+        key, entry = next(iter(self._unproven[victim].items()))
+        self.release(victim, key)
+        entry.evict(f"evicted after {now - since:.1f} s without publishing, to make room")
         return True

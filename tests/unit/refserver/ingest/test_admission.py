@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from refserver.config import Limits
-from refserver.ingest.admission import EVICTABLE_AFTER, Admission, address_group
+from refserver.ingest.admission import Admission, address_group
 
 
 @pytest.mark.parametrize(
@@ -47,19 +47,20 @@ class Peers:
         self.evicted[key] = why
 
 
-def test_per_address_then_total_caps() -> None:
+def test_per_address_and_total_caps() -> None:
     admission = Admission(Limits(max_connections=5, max_connections_per_ip=2))
     peers = Peers(admission)
     first = peers.connect("10.0.0.1")
     assert isinstance(first, int)
     assert isinstance(peers.connect("10.0.0.1"), int)
     assert peers.connect("10.0.0.1") == "already 2 connections from 10.0.0.1"
-    for address in ("10.0.0.2", "10.0.0.2", "10.0.0.3"):
+    admission.proven("10.0.0.1", first)
+    for address in ("10.0.0.2", "10.0.0.3", "10.0.0.4"):
         assert isinstance(peers.connect(address), int)
-    # Full, and nobody has waited long enough to be evicted.
-    assert peers.connect("10.0.0.4", EVICTABLE_AFTER - 0.1) == "already 5 connections"
+    # Full, and no address holds two unproven connections more than a newcomer: no eviction.
+    assert peers.connect("10.0.0.5") == "already 5 connections"
     admission.release("10.0.0.1", first)
-    assert isinstance(peers.connect("10.0.0.4"), int)
+    assert isinstance(peers.connect("10.0.0.5"), int)
     assert admission.connections == 5
     assert peers.evicted == {}
 
@@ -80,6 +81,32 @@ def test_a_full_server_evicts_the_oldest_unproven_connection_of_the_busiest_addr
     assert admission.connections == 5
     assert admission.from_address("10.0.0.9") == 2
     assert lone not in peers.evicted
+
+
+def test_eviction_only_evens_out_the_shares() -> None:
+    admission = Admission(Limits(max_connections=6, max_connections_per_ip=4))
+    peers = Peers(admission)
+    for address, count in (("10.0.0.1", 4), ("10.0.0.2", 2)):
+        for _ in range(count):
+            assert isinstance(peers.connect(address), int)
+    # 10.0.0.2 holds 2: taking one of 10.0.0.1's 4 leaves them 3 and 3.
+    assert isinstance(peers.connect("10.0.0.2", 1.0), int)
+    assert len(peers.evicted) == 1
+    # Now 3 against 3: no newcomer from either gains by evicting.
+    assert peers.connect("10.0.0.2", 2.0) == "already 6 connections"
+    assert peers.connect("10.0.0.1", 2.0) == "already 6 connections"
+    # A newcomer with none still gets in.
+    assert isinstance(peers.connect("10.0.0.3", 3.0), int)
+    assert len(peers.evicted) == 2
+
+
+def test_single_connections_are_never_evicted() -> None:
+    admission = Admission(Limits(max_connections=3))
+    peers = Peers(admission)
+    for index in range(3):
+        assert isinstance(peers.connect(f"10.0.0.{index}", float(index)), int)
+    assert peers.connect("10.0.0.9", 100.0) == "already 3 connections"
+    assert peers.evicted == {}
 
 
 def test_published_connections_are_never_evicted() -> None:
