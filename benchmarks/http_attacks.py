@@ -15,6 +15,7 @@ second, and every second the child's open file descriptors, RSS and log size are
 ``--baseline`` runs the same attack, in the same run, against refserver from another checkout
 (e.g. ``git worktree add /tmp/before <commit>``), and prints each figure of this checkout
 against it. Only loopback addresses are used; every loop is bounded in time and in attempts.
+``KEEPLOG=FILE`` keeps the last refserver's log there.
 """
 
 from __future__ import annotations
