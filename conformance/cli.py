@@ -87,6 +87,16 @@ def format_summary(report: Report) -> str:
     return "\n".join(lines)
 
 
+def _settings(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for value in values:
+        key, equals, setting = value.partition("=")
+        if not equals or not key.strip():
+            raise click.UsageError(f"--set {value!r}: expected KEY=VALUE")
+        pairs.append((key.strip(), setting))
+    return tuple(pairs)
+
+
 @click.command()
 @click.option("--suite", "suites", multiple=True, metavar="NAME", help="Suite to run (repeatable).")
 @click.option("--target", metavar="URL", help="What to judge (hls-output: a playlist URL).")
@@ -111,6 +121,13 @@ def format_summary(report: Report) -> str:
 @click.option(
     "--allow", "allow", multiple=True, metavar="ID|FILE", help="Known deviation (repeatable)."
 )
+@click.option(
+    "--set",
+    "settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A suite-specific setting (repeatable); see the suite's documentation.",
+)
 @click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="JUnit XML.")
 @click.option(
     "--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="JSON results."
@@ -133,6 +150,7 @@ def conform(
     feed_ca: Path | None,
     feed_insecure: bool,
     allow: tuple[str, ...],
+    settings: tuple[str, ...],
     junit: Path | None,
     json_path: Path | None,
     report_dir: Path | None,
@@ -170,6 +188,7 @@ def conform(
         feed_insecure=feed_insecure,
         cases=cases,
         allow=read_allow(list(allow)),
+        settings=_settings(settings),
     )
     show = Progress(sys.stderr) if sys.stderr.isatty() else None
     try:

@@ -76,6 +76,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="ID|FILE",
         help="A known deviation: shown, but not failing the gate. A file lists one per line.",
     )
+    group.addoption(
+        "--conform-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="A suite-specific setting (repeatable).",
+    )
     group.addoption("--conform-json", metavar="FILE", help="Write the JSON results.")
     group.addoption("--conform-junit", metavar="FILE", help="Write JUnit XML.")
     group.addoption("--conform-report", metavar="DIR", help="Write the HTML report there.")
@@ -110,7 +117,19 @@ def options_from(config: pytest.Config) -> ConformOptions:
         feed_insecure=bool(config.getoption("conform_feed_insecure")),
         cases=tuple(config.getoption("conform_case")),
         allow=read_allow(config.getoption("conform_allow")),
+        settings=parse_settings(config.getoption("conform_set")),
     )
+
+
+def parse_settings(values: list[str]) -> tuple[tuple[str, str], ...]:
+    """``KEY=VALUE`` strings as pairs; anything else is a usage error."""
+    pairs = []
+    for value in values:
+        key, equals, setting = value.partition("=")
+        if not equals or not key.strip():
+            raise pytest.UsageError(f"--conform-set {value!r}: expected KEY=VALUE")
+        pairs.append((key.strip(), setting))
+    return tuple(pairs)
 
 
 def session_of(config: pytest.Config) -> ConformanceSession:

@@ -87,6 +87,8 @@ def _option_arguments(options: ConformOptions) -> list[str]:
         args.append("--conform-feed-insecure")
     for case_id in sorted(options.allow):
         args += ["--conform-allow", case_id]
+    for key, value in options.settings:
+        args += ["--conform-set", f"{key}={value}"]
     return args
 
 

@@ -35,6 +35,13 @@ class ConformOptions:
     feed_insecure: bool = False
     cases: tuple[str, ...] = ()
     allow: frozenset[str] = frozenset()
+    settings: tuple[tuple[str, str], ...] = ()
+    """Suite-specific ``KEY=VALUE`` settings (``--set``), e.g. where a suite finds the HLS
+    output of the RTMP ingest it judges."""
+
+    def setting(self, key: str, default: str | None = None) -> str | None:
+        """The last value given for ``key``."""
+        return next((v for k, v in reversed(self.settings) if k == key), default)
 
 
 class TargetUnreachable(Exception):

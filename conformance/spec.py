@@ -13,7 +13,6 @@ APPLE_HLS_URL = (
 RFC6381_URL = "https://www.rfc-editor.org/rfc/rfc6381"
 ADOBE_RTMP_URL = "https://rtmp.veriskope.com/docs/spec/"
 ENHANCED_RTMP_URL = "https://github.com/veovera/enhanced-rtmp"
-ITU_BT1359_URL = "https://www.itu.int/rec/R-REC-BT.1359"
 
 
 def rfc8216(section: str) -> SpecRef:
@@ -43,8 +42,3 @@ def adobe_rtmp(section: str) -> SpecRef:
 def enhanced_rtmp(section: str) -> SpecRef:
     """The Enhanced RTMP specification (veovera, v1/v2)."""
     return SpecRef("Enhanced RTMP", section, ENHANCED_RTMP_URL)
-
-
-def itu_bt1359() -> SpecRef:
-    """ITU-R BT.1359: relative timing of sound and vision for broadcasting."""
-    return SpecRef("ITU-R BT.1359-1", "", ITU_BT1359_URL)

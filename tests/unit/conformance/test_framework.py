@@ -32,6 +32,7 @@ import pytest
 @pytest.fixture(scope="session")
 def observed(conform_options, conform_session):
     conform_session.environment["fake target"] = conform_options.target
+    conform_session.environment["hls"] = conform_options.setting("hls", "none")
     conform_session.notes.append("observed once")
     return {"target": conform_options.target}
 """
@@ -142,6 +143,17 @@ def test_allowed_deviation_does_not_gate(fake_suite: str) -> None:
     }
     assert report.cases[1].message.startswith("known deviation: expected 200")
     assert report.exit_code == 0
+
+
+def test_suite_settings_reach_the_suite(fake_suite: str) -> None:
+    settings = (("hls", "http://a/1.m3u8"), ("hls", "http://a/2.m3u8"))
+    report = runner.run([fake_suite], _options(settings=settings, cases=("FAKE-A-001",)))
+    assert report.environment["hls"] == "http://a/2.m3u8"
+    result = CliRunner().invoke(
+        conform, ["--suite", "hls-output", "--target", "http://127.0.0.1:9/x", "--set", "oops"]
+    )
+    assert result.exit_code == 2
+    assert "expected KEY=VALUE" in result.output
 
 
 def test_selection_by_keyword_matches_ids(fake_suite: str) -> None:
