@@ -39,13 +39,15 @@ def log_lines(caplog: pytest.LogCaptureFixture, message: str) -> list[dict[str, 
 
 
 async def idle_sockets(
-    port: int, count: int
+    port: int, count: int, sources: tuple[str, ...] = (ATTACKER,)
 ) -> list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]:
-    """``count`` connections from the attacker's address that send nothing (for RTMPS: TLS
+    """``count`` connections from ``sources`` in turn that send nothing (for RTMPS: TLS
     handshakes that never start)."""
     return [
-        await asyncio.open_connection("127.0.0.1", port, local_addr=(ATTACKER, 0))
-        for _ in range(count)
+        await asyncio.open_connection(
+            "127.0.0.1", port, local_addr=(sources[index % len(sources)], 0)
+        )
+        for index in range(count)
     ]
 
 
@@ -77,7 +79,8 @@ def test_tls_handshakes_in_progress_count_against_max_connections(
 
     async def scenario(server: RunningServer) -> None:
         port = server.rtmps_port
-        held = await idle_sockets(port, 3)
+        # One each from three addresses, so that none holds more than its share of the slots.
+        held = await idle_sockets(port, 3, ("127.0.1.1", "127.0.1.2", "127.0.1.3"))
         began = time.monotonic()
         # A fourth connection, a real TLS publisher, finds no slot: it is closed at accept.
         late = RtmpPublisher(port, tls=True, source=PUBLISHER)
