@@ -26,6 +26,7 @@ PCAP_MAGIC_US = 0xA1B2C3D4
 PCAP_MAGIC_NS = 0xA1B23C4D
 PCAPNG_SHB = 0x0A0D0D0A
 PCAPNG_BYTE_ORDER_MAGIC = 0x1A2B3C4D
+_SWAPPED_BYTE_ORDER_MAGIC = 0x4D3C2B1A
 
 BLOCK_IDB = 0x00000001
 BLOCK_PB = 0x00000002  # obsolete Packet Block
@@ -165,36 +166,15 @@ class CaptureFile:
 
     # pcapng
 
-    def _pcapng_blocks(self) -> Iterator[tuple[str, int, int, int]]:
-        """(byte order, block type, body offset, body length) for each block; reads IDBs."""
-        buffer = self.buffer
-        end = len(buffer)
-        pos = 0
-        order = "<"
-        while pos + 12 <= end:
-            (block_type,) = struct.unpack_from(order + "I", buffer, pos)
-            if block_type == PCAPNG_SHB:
-                (magic,) = struct.unpack_from("<I", buffer, pos + 8)
-                if magic == PCAPNG_BYTE_ORDER_MAGIC:
-                    order = "<"
-                elif magic == struct.unpack("<I", struct.pack(">I", PCAPNG_BYTE_ORDER_MAGIC))[0]:
-                    order = ">"
-                else:
-                    raise CaptureError(f"{self.path}: pcapng section at byte {pos} is corrupt")
-                self.interfaces = []  # interface ids are per section
-            (total,) = struct.unpack_from(order + "I", buffer, pos + 4)
-            if total < 12 or total % 4:
-                self.truncated = f"pcapng block at byte {pos} has invalid length {total}"
-                return
-            if pos + total > end:
-                self.truncated = f"file ends inside the pcapng block at byte {pos}"
-                return
-            if block_type == BLOCK_IDB:
-                self.interfaces.append(self._interface(order, pos + 8, total - 12))
-            yield order, block_type, pos + 8, total - 12
-            pos += total
-        if pos != end:
-            self.truncated = f"file ends inside the pcapng block at byte {pos}"
+    def _section(self, pos: int) -> str:
+        """The byte order a Section Header Block at ``pos`` sets; interface ids start over."""
+        (magic,) = struct.unpack_from("<I", self.buffer, pos + 8)
+        self.interfaces = []
+        if magic == PCAPNG_BYTE_ORDER_MAGIC:
+            return "<"
+        if magic == _SWAPPED_BYTE_ORDER_MAGIC:
+            return ">"
+        raise CaptureError(f"{self.path}: pcapng section at byte {pos} is corrupt")
 
     def _interface(self, order: str, body: int, length: int) -> Interface:
         link_type, _, snaplen = struct.unpack_from(order + "HHI", self.buffer, body)
@@ -210,27 +190,49 @@ class CaptureFile:
         return Interface(link_type, snaplen, units, offset)
 
     def _pcapng_packets(self) -> Iterator[tuple[int, int, int, int, int]]:
-        """(interface, timestamp units, offset, captured length, original length)."""
+        """(interface, timestamp units, offset, captured length, original length) per packet.
+
+        Enhanced Packet Blocks, nearly every block of a file, take the first branch: one
+        ``struct`` call each.
+        """
         buffer = self.buffer
-        for order, block_type, body, length in self._pcapng_blocks():
-            if block_type == BLOCK_EPB:
-                interface, high, low, caplen, original = struct.unpack_from(
-                    order + "IIIII", buffer, body
-                )
-                if 20 + caplen > length:
-                    raise CaptureError(f"{self.path}: packet block at byte {body - 8} overruns")
-                yield interface, (high << 32) | low, body + 20, caplen, original
+        end = len(buffer)
+        pos = 0
+        order = "<"
+        header = struct.Struct("<II").unpack_from
+        enhanced = struct.Struct("<IIIIIII").unpack_from
+        while pos + 12 <= end:
+            block_type, total = header(buffer, pos)
+            if block_type == BLOCK_EPB and pos + 28 <= end:
+                _, total, interface, high, low, caplen, original = enhanced(buffer, pos)
+                if total % 4 or pos + total > end or 32 + caplen > total:
+                    break
+                yield interface, (high << 32) | low, pos + 28, caplen, original
+                pos += total
+                continue
+            if block_type == PCAPNG_SHB:
+                order = self._section(pos)
+                header = struct.Struct(order + "II").unpack_from
+                enhanced = struct.Struct(order + "IIIIIII").unpack_from
+                block_type, total = header(buffer, pos)
+            if total < 12 or total % 4 or pos + total > end:
+                break
+            body, length = pos + 8, total - 12
+            if block_type == BLOCK_IDB:
+                self.interfaces.append(self._interface(order, body, length))
             elif block_type == BLOCK_SPB:
                 (original,) = struct.unpack_from(order + "I", buffer, body)
                 snaplen = self.interfaces[0].snaplen if self.interfaces else 0
                 caplen = min(original, length - 4, snaplen or original)
-                # A simple packet block has no timestamp.
-                yield 0, 0, body + 4, caplen, original
+                yield 0, 0, body + 4, caplen, original  # a simple packet has no timestamp
             elif block_type == BLOCK_PB:
                 interface, _, high, low, caplen, original = struct.unpack_from(
                     order + "HHIIII", buffer, body
                 )
                 yield interface, (high << 32) | low, body + 20, caplen, original
+            pos += total
+        if pos != end:
+            self.truncated = f"file ends inside (or at a damaged) pcapng block at byte {pos}"
 
     # Iteration
 

@@ -8,10 +8,10 @@ both with correct sequence numbers and checksums, so that a reassembler has to d
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from camsim.pcap.packet import IPPROTO_TCP, LINKTYPE_RAW, PacketDecoder
-from wire.pcapng import tcp_packet
+from camsim.pcap.packet import IPPROTO_TCP, IPPROTO_UDP, LINKTYPE_RAW, PacketDecoder
+from wire.pcapng import tcp_packet, udp_packet
 
 Packet = tuple[int, bytes]
 
@@ -67,3 +67,32 @@ def retransmit(packets: list[Packet], index: int, later: int) -> list[Packet]:
 def is_tcp_payload(packet: bytes) -> bool:
     fields = tcp_fields(packet)
     return fields is not None and bool(fields[7])
+
+
+def udp_fields(packet: bytes) -> tuple[bytes, int, bytes, int, bytes] | None:
+    """(src, sport, dst, dport, payload) of a raw-IP UDP packet."""
+    segment = PacketDecoder().decode(LINKTYPE_RAW, packet, 0, len(packet), 0)
+    if segment is None or segment[0] != IPPROTO_UDP:
+        return None
+    _, src, sport, dst, dport, data, start, end, _, _, _ = segment
+    return src, sport, dst, dport, bytes(data[start:end])
+
+
+def rewrite_udp(
+    packets: list[Packet], destination_port: int, edit: Callable[[int, bytearray], bytes | None]
+) -> list[Packet]:
+    """Each datagram to ``destination_port`` (the n-th given as n) replaced by what ``edit``
+    returns from a copy of its payload; None drops it. Checksums are computed afresh."""
+    result = []
+    count = 0
+    for time, packet in packets:
+        fields = udp_fields(packet)
+        if fields is None or fields[3] != destination_port:
+            result.append((time, packet))
+            continue
+        src, sport, dst, dport, payload = fields
+        edited = edit(count, bytearray(payload))
+        count += 1
+        if edited is not None:
+            result.append((time, udp_packet(src, sport, dst, dport, bytes(edited))))
+    return result

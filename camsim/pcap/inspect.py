@@ -285,7 +285,7 @@ class Inspector:
         changes: list[SsrcChange] = []
         for recorder, binding in candidates:
             survey = recorder.survey()
-            if binding is None and not _looks_like_rtp(survey):
+            if binding is None and not _looks_like_rtp(recorder, survey):
                 continue
             changes += [SsrcChange(recorder.flow, *change) for change in survey.changes]
             for ssrc, count in survey.counts.items():
@@ -329,14 +329,14 @@ def _udp_binding(flow: UdpFlow, bindings: list[MediaBinding]) -> MediaBinding | 
     return None
 
 
-def _looks_like_rtp(survey: Survey) -> bool:
+def _looks_like_rtp(recorder: RtpRecorder, survey: Survey) -> bool:
     """Enough packets of one SSRC, mostly in sequence: RTP nobody announced."""
     if not survey.counts:
         return False
     ssrc, count = max(survey.counts.items(), key=lambda item: item[1])
     if count < MIN_UNBOUND_PACKETS:
         return False
-    return survey.in_sequence.get(ssrc, 0) >= (count - 1) * MIN_IN_SEQUENCE
+    return recorder.in_sequence(ssrc) >= (count - 1) * MIN_IN_SEQUENCE
 
 
 def inspect_capture(path: str | Path) -> InspectResult:

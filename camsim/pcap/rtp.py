@@ -17,8 +17,13 @@ RTCP compound packet with :func:`wire.rtp.parse_compound`.
 from __future__ import annotations
 
 import struct
+import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from itertools import pairwise
+
+import numpy as np
+import numpy.typing as npt
 
 from camsim.pcap.flow import FlowId
 from camsim.pcap.media import (
@@ -33,6 +38,7 @@ from camsim.pcap.media import (
     summarize_payload,
 )
 from camsim.pcap.packet import Buffer
+from camsim.pcap.rtpstats import receiver_figures
 from wire.codec.nal import VideoCodec
 from wire.rtp import (
     RtcpBye,
@@ -43,7 +49,6 @@ from wire.rtp import (
     unix_from_ntp,
 )
 from wire.rtp.sequence import timestamp_diff
-from wire.rtp.stats import MAX_DROPOUT, ReceiverStatistics
 
 RECORD = struct.Struct("!BBHII4s")
 """The fixed RTP header and the first four payload bytes."""
@@ -94,31 +99,46 @@ class RtpRecorder:
         self.count += 1
 
     def survey(self) -> Survey:
-        """Packets per SSRC, how many followed their predecessor's sequence number, and where
-        the SSRC changed: one pass over the headers only."""
-        survey = Survey()
-        counts = survey.counts
-        in_sequence = survey.in_sequence
-        last_seq: dict[int, int] = {}
-        previous = None
-        for index, (_, _, seq, _, ssrc, _) in enumerate(RECORD.iter_unpack(self.records)):
-            counts[ssrc] = counts.get(ssrc, 0) + 1
-            before = last_seq.get(ssrc)
-            if before is not None and (seq - before) & 0xFFFF == 1:
-                in_sequence[ssrc] = in_sequence.get(ssrc, 0) + 1
-            last_seq[ssrc] = seq
-            if ssrc != previous:
-                if previous is not None:
-                    number, time, _ = META.unpack_from(self.meta, index * META.size)
-                    survey.changes.append((number, time, previous, ssrc))
-                previous = ssrc
+        """Packets per SSRC and where the SSRC changed.
+
+        The counts come from a strided view of the records (the SSRC is bytes 8-11 of each),
+        counted in C; only a flow with several SSRCs is walked for where they change.
+        """
+        ssrcs = memoryview(self.records).cast("I")[2 :: RECORD_SIZE // 4]
+        native = Counter(ssrcs)
+        counts = {_network_order(ssrc): count for ssrc, count in native.items()}
+        survey = Survey(counts)
+        if len(counts) > 1:
+            previous = None
+            for index, ssrc in enumerate(ssrcs):
+                if ssrc != previous:
+                    if previous is not None:
+                        number, time, _ = META.unpack_from(self.meta, index * META.size)
+                        change = (number, time, _network_order(previous), _network_order(ssrc))
+                        survey.changes.append(change)
+                    previous = ssrc
         return survey
+
+    def in_sequence(self, ssrc: int) -> int:
+        """Packets of ``ssrc`` that carry the sequence number after the previous one's."""
+        count = 0
+        previous = None
+        for _, _, seq, _, source, _ in RECORD.iter_unpack(self.records):
+            if source == ssrc:
+                if previous is not None and (seq - previous) & 0xFFFF == 1:
+                    count += 1
+                previous = seq
+        return count
+
+
+def _network_order(value: int) -> int:
+    """A 32-bit value read in the machine's byte order, as the network order number."""
+    return int.from_bytes(value.to_bytes(4, sys.byteorder), "big")
 
 
 @dataclass
 class Survey:
     counts: dict[int, int] = field(default_factory=dict)
-    in_sequence: dict[int, int] = field(default_factory=dict)
     changes: list[tuple[int, float, int, int]] = field(default_factory=list)
     """(packet, time, previous SSRC, new SSRC) each time the SSRC differs from the last."""
 
@@ -303,16 +323,10 @@ class RtpStreamReport:
         return max(b - a for a, b in pairwise(times))
 
 
-class _AccessUnit:
-    """The packets of one timestamp: whether they hold a slice, and a keyframe's."""
-
-    __slots__ = ("keyframe", "number", "time", "vcl")
-
-    def __init__(self, number: int, time: float) -> None:
-        self.number = number
-        self.time = time
-        self.vcl = False
-        self.keyframe = False
+RECORD_DTYPE = np.dtype(
+    [("b0", "u1"), ("b1", "u1"), ("seq", ">u2"), ("ts", ">u4"), ("ssrc", ">u4"), ("head", "u1", 4)]
+)
+META_DTYPE = np.dtype([("number", "<u4"), ("time", "<f8"), ("size", "<i4")])
 
 
 def analyse_stream(
@@ -322,208 +336,176 @@ def analyse_stream(
     sender_reports: list[SenderReportSeen],
     receiver_reports: list[ReceiverReportSeen],
 ) -> RtpStreamReport:
-    """One pass over the records of ``ssrc`` in ``recorder``.
+    """Everything about the packets of ``ssrc`` in ``recorder``, computed on arrays.
 
-    The loop runs once per packet of a capture that may hold millions, so the arithmetic of
-    :mod:`wire.rtp.sequence` is written out inline here; the RFC 3550 statistics themselves are
-    :class:`wire.rtp.ReceiverStatistics`.
+    A capture may hold millions of packets: the records are viewed as numpy arrays and every
+    figure is an array operation (:mod:`~camsim.pcap.rtpstats` for RFC 3550's); only the few
+    packets whose whole payload was kept (parameter sets, aggregation packets) are looked at
+    one by one, with :mod:`wire.payload` and :mod:`wire.codec`.
     """
     if media is None:
         media = _guess_media(recorder, ssrc)
     clock = media.clock_rate
-    codec = media.video_codec
-    h264 = codec is VideoCodec.H264
-    payloads = recorder.payloads
-    stats = ReceiverStatistics(ssrc, min_sequential=0)
-    update = stats.update
-    jump_ticks = TIMESTAMP_JUMP_SECONDS * clock
-    missing: dict[int, int] = {}  # extended sequence number -> the packet after its gap
-    extended = highest = lowest = 0
-    packets = duplicated = reordered = markers = octets = 0
-    sequence_jumps: list[Jump] = []
-    timestamp_jumps: list[Jump] = []
-    payload_types: list[int] = []
-    last_payload_type = -1
-    first_number = first_timestamp = first_sequence = 0
-    start = previous_time = 0.0
-    previous_timestamp = 0
-    ticks = 0  # RTP clock elapsed, jumps excluded
-    jumped = False
-    max_jitter = jitter_sum = 0.0
-    units: dict[int, _AccessUnit] = {}
-    parameter_sets: dict[str, int] = {}
-    sps: bytes | None = None
-    audio_frames = 0
-    au_bits = _au_header_bits(media)
-    bitrate_series: list[tuple[float, float]] = []
-    jitter_series: list[tuple[float, float]] = []
-    bucket_end = 0.0
-    bucket_bits = 0
-    number = 0
-    time = 0.0
+    records = np.frombuffer(recorder.records, dtype=RECORD_DTYPE)
+    meta = np.frombuffer(recorder.meta, dtype=META_DTYPE)
+    selected = records["ssrc"] == ssrc
+    positions = np.nonzero(selected)[0]
+    records, meta = records[selected], meta[selected]
+    count = len(records)
+    numbers, times = meta["number"], meta["time"]
+    payload_sizes = meta["size"].astype(np.int64) - _FIXED_HEADER_SIZE
+    sequence, timestamps = records["seq"], records["ts"]
 
-    records = zip(
-        RECORD.iter_unpack(recorder.records), META.iter_unpack(recorder.meta), strict=True
-    )
-    for index, ((_, second, seq, timestamp, source, head), (number, time, size)) in enumerate(
-        records
-    ):
-        if source != ssrc:
-            continue
-        packets += 1
-        payload = size - _FIXED_HEADER_SIZE
-        if packets == 1:
-            first_number, start, first_timestamp, first_sequence = number, time, timestamp, seq
-            extended = highest = lowest = seq
-            previous_timestamp, previous_time = timestamp, time
-            bucket_end = time + 1.0
-        else:
-            # Sequence: extend to 64 bits, then new, duplicate, late or a jump.
-            step = ((seq - extended + 0x8000) & 0xFFFF) - 0x8000
-            if step >= MAX_DROPOUT or step <= -MAX_DROPOUT:
-                sequence_jumps.append(Jump(number, extended & 0xFFFF, seq))
-                extended += step
-                highest = lowest = extended
-            else:
-                extended += step
-                if extended > highest:
-                    for lost in range(highest + 1, extended):
-                        missing[lost] = number
-                    highest = extended
-                elif extended in missing:
-                    del missing[extended]
-                    reordered += 1
-                elif extended < lowest:
-                    for lost in range(extended + 1, lowest):
-                        missing[lost] = number
-                    lowest = extended
-                    first_sequence = seq
-                    reordered += 1
-                else:
-                    duplicated += 1
-            # Timing: a timestamp step far from the capture clock's step is a jump.
-            step = ((timestamp - previous_timestamp + 0x80000000) & 0xFFFFFFFF) - 0x80000000
-            if abs(step - (time - previous_time) * clock) > jump_ticks:
-                timestamp_jumps.append(Jump(number, previous_timestamp, timestamp, step / clock))
-                jumped = True
-            else:
-                ticks += step
-            previous_timestamp, previous_time = timestamp, time
-        if second & 0x80:
-            markers += 1
-        if second & 0x7F != last_payload_type:
-            last_payload_type = second & 0x7F
-            if last_payload_type not in payload_types:
-                payload_types.append(last_payload_type)
-        octets += payload
-        update(seq, timestamp, time * clock)
-        jitter = stats.jitter
-        if jitter > max_jitter:
-            max_jitter = jitter
-        jitter_sum += jitter
-        if time >= bucket_end:
-            second_of_stream = float(int(bucket_end - 1.0 - start))
-            bitrate_series.append((second_of_stream, float(bucket_bits)))
-            jitter_series.append((second_of_stream, jitter * 1000 / clock))
-            bucket_bits = 0
-            while bucket_end <= time:
-                bucket_end += 1.0
-        bucket_bits += payload * 8
-
-        # Media: access units from the NAL unit heads.
-        if codec is not None:
-            unit = units.get(timestamp)
-            if unit is None:
-                unit = units[timestamp] = _AccessUnit(number, time)
-            whole = payloads.get(index)
-            if whole is None:
-                # The common packets, classified inline: slices and fragments of slices.
-                if h264:
-                    kind = head[0] & 0x1F
-                    if kind == 28:
-                        kind = head[1] & 0x1F
-                    if 1 <= kind <= 5:
-                        unit.vcl = True
-                        if kind == 5:
-                            unit.keyframe = True
-                        continue
-                else:
-                    kind = (head[0] >> 1) & 0x3F
-                    if kind == 49:
-                        kind = head[2] & 0x3F
-                    if kind < 32:
-                        unit.vcl = True
-                        if 16 <= kind <= 23:
-                            unit.keyframe = True
-                        continue
-            summary = summarize_payload(codec, head, whole)
-            if summary.vcl:
-                unit.vcl = True
-            if summary.keyframe:
-                unit.keyframe = True
-            for name, nal in summary.parameter_sets:
-                parameter_sets[name] = parameter_sets.get(name, 0) + 1
-                if name == "SPS" and nal is not None and sps is None:
-                    sps = nal
-        elif au_bits:
-            audio_frames += max(1, int.from_bytes(head[:2], "big") // au_bits)
-        else:
-            audio_frames += 1
-    if packets:
-        bitrate_series.append((float(int(bucket_end - 1.0 - start)), float(bucket_bits)))
-        jitter_series.append((float(int(bucket_end - 1.0 - start)), stats.jitter * 1000 / clock))
-
-    sprop, problems = media.sprop_parameter_sets
-    if sps is None and codec is not None:
-        sps = next((nal for nal in sprop if _is_sps(codec, nal)), None)
-    video_format = VideoFormat.from_sps(codec, sps) if codec is not None and sps else None
-    if codec is not None:
-        vcl_units = [u for u in units.values() if u.vcl]
-        frame_count = len(vcl_units)
-        keyframe_times = [(u.number, u.time) for u in vcl_units if u.keyframe]
-    else:
-        frame_count, keyframe_times = audio_frames, []
-    elapsed = time - start
-    arrival_drift = ticks / clock / elapsed - 1 if elapsed >= 5 and not jumped else None
+    figures, jitter = receiver_figures(sequence, timestamps, times, clock)
+    jumps, ticks = _timestamp_jumps(timestamps, times, clock, numbers)
+    start = float(times[0]) if count else 0.0
+    elapsed = float(times[-1]) - start if count else 0.0
+    whole = {
+        int(np.searchsorted(positions, index)): payload
+        for index, payload in recorder.payloads.items()
+        if selected[index]
+    }
+    media_figures = _media_figures(media, records, numbers, times, whole)
+    bitrate, jitter_series = _series(times, payload_sizes, jitter.values, clock)
     scale = 1000 / clock
+    types, first_seen = np.unique(records["b1"] & 0x7F, return_index=True)
     return RtpStreamReport(
         flow=recorder.flow,
         ssrc=ssrc,
         media=media,
-        payload_types=payload_types,
-        packets=packets,
-        first_packet=first_number,
-        last_packet=number,
+        payload_types=[
+            int(t) for _, t in sorted(zip(first_seen.tolist(), types.tolist(), strict=True))
+        ],
+        packets=count,
+        first_packet=int(numbers[0]) if count else 0,
+        last_packet=int(numbers[-1]) if count else 0,
         start=start,
-        end=time,
-        payload_octets=octets,
-        first_sequence=first_sequence,
-        first_timestamp=first_timestamp,
-        expected=stats.expected,
-        lost=stats.lost,
-        missing=len(missing),
-        duplicated=duplicated,
-        reordered=reordered,
-        loss_runs=_loss_runs(missing),
-        sequence_jumps=sequence_jumps,
-        timestamp_jumps=timestamp_jumps,
-        jitter_ms=stats.jitter * scale,
-        max_jitter_ms=max_jitter * scale,
-        mean_jitter_ms=jitter_sum / packets * scale if packets else 0.0,
-        marker_packets=markers,
-        frames=frame_count,
-        keyframes=len(keyframe_times),
-        keyframe_times=keyframe_times,
-        parameter_sets=parameter_sets,
-        sprop_problems=list(problems),
-        video_format=video_format,
-        clock_drift_arrival=arrival_drift,
+        end=start + elapsed,
+        payload_octets=int(payload_sizes.sum()),
+        first_sequence=figures.first_sequence,
+        first_timestamp=int(timestamps[0]) if count else 0,
+        expected=figures.expected,
+        lost=figures.lost,
+        missing=figures.missing,
+        duplicated=figures.duplicated,
+        reordered=figures.reordered,
+        loss_runs=[
+            LossRun(first, run, int(numbers[index])) for first, run, index in figures.loss_runs
+        ],
+        sequence_jumps=[Jump(int(numbers[i]), before, after) for i, before, after in figures.jumps],
+        timestamp_jumps=jumps,
+        jitter_ms=jitter.final * scale,
+        max_jitter_ms=jitter.maximum * scale,
+        mean_jitter_ms=jitter.mean * scale,
+        marker_packets=int(np.count_nonzero(records["b1"] & 0x80)),
+        frames=media_figures.frames,
+        keyframes=len(media_figures.keyframe_times),
+        keyframe_times=media_figures.keyframe_times,
+        parameter_sets=media_figures.parameter_sets,
+        sprop_problems=list(media.sprop_parameter_sets[1]),
+        video_format=media_figures.video_format,
+        clock_drift_arrival=ticks / clock / elapsed - 1 if elapsed >= 5 and not jumps else None,
         clock_drift_sr=_drift_against_reports(sender_reports, clock),
         sender_reports=len(sender_reports),
         receiver_reports=receiver_reports,
-        bitrate_series=bitrate_series,
+        bitrate_series=bitrate,
         jitter_series=jitter_series,
     )
+
+
+def _timestamp_jumps(
+    timestamps: npt.NDArray[np.uint32],
+    times: npt.NDArray[np.float64],
+    clock: int,
+    numbers: npt.NDArray[np.uint32],
+) -> tuple[list[Jump], int]:
+    """Steps of the RTP clock more than TIMESTAMP_JUMP_SECONDS away from the capture clock's,
+    and the RTP clock's elapsed ticks without them."""
+    values = timestamps.astype(np.int64)
+    steps = (np.diff(values) + 0x80000000) % 0x100000000 - 0x80000000
+    off = np.abs(steps - np.diff(times) * clock) > TIMESTAMP_JUMP_SECONDS * clock
+    jumps = [
+        Jump(int(numbers[i + 1]), int(values[i]), int(values[i + 1]), int(steps[i]) / clock)
+        for i in np.nonzero(off)[0].tolist()
+    ]
+    return jumps, int(steps[~off].sum())
+
+
+@dataclass
+class _MediaFigures:
+    frames: int = 0
+    keyframe_times: list[tuple[int, float]] = field(default_factory=list)
+    parameter_sets: dict[str, int] = field(default_factory=dict)
+    video_format: VideoFormat | None = None
+
+
+def _media_figures(
+    media: MediaInfo,
+    records: npt.NDArray[np.void],
+    numbers: npt.NDArray[np.uint32],
+    times: npt.NDArray[np.float64],
+    whole: dict[int, bytes],
+) -> _MediaFigures:
+    """Frames and keyframes from the NAL unit heads; parameter sets from the payloads kept."""
+    result = _MediaFigures()
+    codec = media.video_codec
+    heads = records["head"]
+    if codec is None:
+        bits = _au_header_bits(media)
+        if bits:
+            lengths = (heads[:, 0].astype(np.int64) << 8) | heads[:, 1]
+            result.frames = int(np.maximum(1, lengths // bits).sum())
+        else:
+            result.frames = len(records)
+        return result
+    if codec is VideoCodec.H264:
+        kind = heads[:, 0] & 0x1F
+        kind = np.where((kind == 28) | (kind == 29), heads[:, 1] & 0x1F, kind)
+        vcl = (kind >= 1) & (kind <= 5)
+        key = kind == 5
+    else:
+        kind = (heads[:, 0] >> 1) & 0x3F
+        kind = np.where(kind == 49, heads[:, 2] & 0x3F, kind)
+        vcl = kind < 32
+        key = (kind >= 16) & (kind <= 23)
+    sps: bytes | None = None
+    for index, payload in whole.items():
+        summary = summarize_payload(codec, bytes(heads[index]), payload)
+        vcl[index], key[index] = summary.vcl, summary.keyframe
+        for name, nal in summary.parameter_sets:
+            result.parameter_sets[name] = result.parameter_sets.get(name, 0) + 1
+            if name == "SPS" and nal is not None and sps is None:
+                sps = nal
+    timestamps = records["ts"]
+    result.frames = len(np.unique(timestamps[vcl]))
+    # A keyframe starts with the first packet of its timestamp, parameter sets included.
+    key_timestamps = np.unique(timestamps[vcl & key])
+    unique, first = np.unique(timestamps, return_index=True)
+    starts = np.sort(first[np.isin(unique, key_timestamps)])
+    result.keyframe_times = [(int(numbers[i]), float(times[i])) for i in starts.tolist()]
+    if sps is None:
+        sps = next((nal for nal in media.sprop_parameter_sets[0] if _is_sps(codec, nal)), None)
+    if sps is not None:
+        result.video_format = VideoFormat.from_sps(codec, sps)
+    return result
+
+
+def _series(
+    times: npt.NDArray[np.float64],
+    payload_sizes: npt.NDArray[np.int64],
+    jitter: npt.NDArray[np.float64],
+    clock: int,
+) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+    """Bits per second, and the jitter (ms) at the end of each second, from the first packet."""
+    if len(times) == 0:
+        return [], []
+    seconds = (times - times[0]).astype(np.int64)
+    bits = np.bincount(seconds, weights=payload_sizes * 8)
+    present = np.nonzero(np.bincount(seconds))[0]
+    last = np.concatenate((np.nonzero(np.diff(seconds))[0], [len(seconds) - 1]))
+    bitrate = [(float(s), float(bits[s])) for s in present.tolist()]
+    jitter_ms = [(float(seconds[i]), float(jitter[i]) * 1000 / clock) for i in last.tolist()]
+    return bitrate, jitter_ms
 
 
 def _is_sps(codec: VideoCodec, nal: bytes) -> bool:
@@ -542,19 +524,6 @@ def _au_header_bits(media: MediaInfo) -> int:
     except ValueError:
         return 16
     return size + index or 16
-
-
-def _loss_runs(missing: dict[int, int]) -> list[LossRun]:
-    runs: list[LossRun] = []
-    for sequence in sorted(missing):
-        last = runs[-1] if runs else None
-        if last is not None and last.first_sequence + last.count == sequence:
-            last.count += 1
-        else:
-            runs.append(LossRun(sequence, 1, missing[sequence]))
-    for run in runs:
-        run.first_sequence &= 0xFFFF
-    return runs
 
 
 def _drift_against_reports(reports: list[SenderReportSeen], clock: int) -> float | None:

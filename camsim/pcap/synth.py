@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,11 +79,45 @@ def camera_capture(
     Media plays for ``seconds`` (one pass of the sample by default) or until ``max_packets``
     RTP packets were sent, looping with continuous timestamps as a camera does.
     """
+    packets: list[Packet] = []
+    url, streams = _play(sample, packets.append, transport, seconds, max_packets, path, mss)
+    return CameraCapture(packets, streams, transport, url)
+
+
+def write_camera_capture(
+    output: str | Path,
+    sample: MediaSample,
+    *,
+    transport: str = "udp",
+    seconds: float | None = None,
+    max_packets: int | None = None,
+) -> list[StreamTruth]:
+    """:func:`camera_capture` written straight to a pcapng file, for captures too large to
+    hold in memory (the benchmark's million packets)."""
+    with Path(output).open("wb") as file:
+        file.write(file_header("camsim"))
+
+        def emit(packet: Packet) -> None:
+            file.write(enhanced_packet(*packet))
+
+        _, streams = _play(sample, emit, transport, seconds, max_packets, "/cam1", 1460)
+    return streams
+
+
+def _play(
+    sample: MediaSample,
+    emit: Callable[[Packet], None],
+    transport: str,
+    seconds: float | None,
+    max_packets: int | None,
+    path: str,
+    mss: int,
+) -> tuple[str, list[StreamTruth]]:
     if transport not in TRANSPORTS:
         raise ValueError(f"transport {transport!r} is not one of {TRANSPORTS}")
     plan = build_plan(sample)
     url = f"rtsp://{SERVER[0]}:{SERVER[1]}{path}"
-    session = _Session(plan, transport, mss)
+    session = _Session(plan, transport, mss, emit)
     sdp = _sdp(sample, plan)
     streams = [
         StreamTruth(
@@ -101,7 +135,7 @@ def camera_capture(
     duration = float(plan.period) if seconds is None else seconds
     session.media(streams, duration, max_packets)
     session.teardown(url)
-    return CameraCapture(session.packets, streams, transport, url)
+    return url, streams
 
 
 def _sdp(sample: MediaSample, plan: PacketPlan) -> bytes:
@@ -130,10 +164,13 @@ def _sdp(sample: MediaSample, plan: PacketPlan) -> bytes:
 class _Session:
     """Writes the packets of one pull, in time order."""
 
-    def __init__(self, plan: PacketPlan, transport: str, mss: int) -> None:
+    def __init__(
+        self, plan: PacketPlan, transport: str, mss: int, emit: Callable[[Packet], None]
+    ) -> None:
         self.plan = plan
         self.transport = transport
-        self.packets: list[Packet] = []
+        self.emit = emit
+        self.count = 0
         self.now = START_NS
         self.cseq = 0
         self.rtsp = TcpConversation(CLIENT, SERVER, mss=mss)
@@ -143,7 +180,9 @@ class _Session:
         )
 
     def _add(self, packets: Iterable[bytes]) -> None:
-        self.packets += [(self.now, packet) for packet in packets]
+        for packet in packets:
+            self.emit((self.now, packet))
+            self.count += 1
 
     def dialog(self, url: str, path: str, sdp: bytes, streams: list[StreamTruth]) -> None:
         self._add(self.rtsp.open())
@@ -265,7 +304,7 @@ class _Session:
                 stream.sequences.append(sequence)
                 octets[burst.track] += len(rtp) - 12
                 if self.transport == "udp":
-                    stream.packet_indexes.append(len(self.packets))
+                    stream.packet_indexes.append(self.count)
                     self._add(
                         [
                             udp_packet(
