@@ -59,6 +59,9 @@ def _arguments(suites: Sequence[str], options: ConformOptions, keyword: str | No
         "-q",
         "--no-header",
         "--tb=no",
+        # Only sys-level capture: the terminal's file descriptors stay the user's, so live
+        # progress written while a suite observes reaches the screen.
+        "--capture=sys",
         "-o",
         "console_output_style=classic",
         "--pyargs",
