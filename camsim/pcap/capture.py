@@ -193,46 +193,58 @@ class CaptureFile:
         """(interface, timestamp units, offset, captured length, original length) per packet.
 
         Enhanced Packet Blocks, nearly every block of a file, take the first branch: one
-        ``struct`` call each.
+        ``struct`` call each; :meth:`_other_block` handles the rest.
         """
         buffer = self.buffer
         end = len(buffer)
         pos = 0
         order = "<"
-        header = struct.Struct("<II").unpack_from
         enhanced = struct.Struct("<IIIIIII").unpack_from
-        while pos + 12 <= end:
-            block_type, total = header(buffer, pos)
-            if block_type == BLOCK_EPB and pos + 28 <= end:
-                _, total, interface, high, low, caplen, original = enhanced(buffer, pos)
+        while pos + 28 <= end:
+            block_type, total, interface, high, low, caplen, original = enhanced(buffer, pos)
+            if block_type == BLOCK_EPB:
                 if total % 4 or pos + total > end or 32 + caplen > total:
                     break
                 yield interface, (high << 32) | low, pos + 28, caplen, original
                 pos += total
                 continue
-            if block_type == PCAPNG_SHB:
-                order = self._section(pos)
-                header = struct.Struct(order + "II").unpack_from
-                enhanced = struct.Struct(order + "IIIIIII").unpack_from
-                block_type, total = header(buffer, pos)
-            if total < 12 or total % 4 or pos + total > end:
+            step, order, packet = self._other_block(pos, order)
+            if step == 0:
                 break
-            body, length = pos + 8, total - 12
-            if block_type == BLOCK_IDB:
-                self.interfaces.append(self._interface(order, body, length))
-            elif block_type == BLOCK_SPB:
-                (original,) = struct.unpack_from(order + "I", buffer, body)
-                snaplen = self.interfaces[0].snaplen if self.interfaces else 0
-                caplen = min(original, length - 4, snaplen or original)
-                yield 0, 0, body + 4, caplen, original  # a simple packet has no timestamp
-            elif block_type == BLOCK_PB:
-                interface, _, high, low, caplen, original = struct.unpack_from(
-                    order + "HHIIII", buffer, body
-                )
-                yield interface, (high << 32) | low, body + 20, caplen, original
-            pos += total
+            enhanced = struct.Struct(order + "IIIIIII").unpack_from
+            if packet is not None:
+                yield packet
+            pos += step
         if pos != end:
             self.truncated = f"file ends inside (or at a damaged) pcapng block at byte {pos}"
+
+    def _other_block(
+        self, pos: int, order: str
+    ) -> tuple[int, str, tuple[int, int, int, int, int] | None]:
+        """A block other than an EPB at ``pos``: (its length, the byte order from now on, the
+        packet it holds); length 0 when it is damaged or cut short."""
+        buffer = self.buffer
+        (block_type,) = struct.unpack_from(order + "I", buffer, pos)
+        if block_type == PCAPNG_SHB:
+            order = self._section(pos)
+        (total,) = struct.unpack_from(order + "I", buffer, pos + 4)
+        if total < 12 or total % 4 or pos + total > len(buffer):
+            return 0, order, None
+        body, length = pos + 8, total - 12
+        packet = None
+        if block_type == BLOCK_IDB:
+            self.interfaces.append(self._interface(order, body, length))
+        elif block_type == BLOCK_SPB:
+            (original,) = struct.unpack_from(order + "I", buffer, body)
+            snaplen = self.interfaces[0].snaplen if self.interfaces else 0
+            caplen = min(original, length - 4, snaplen or original)
+            packet = (0, 0, body + 4, caplen, original)  # a simple packet has no timestamp
+        elif block_type == BLOCK_PB:
+            interface, _, high, low, caplen, original = struct.unpack_from(
+                order + "HHIIII", buffer, body
+            )
+            packet = (interface, (high << 32) | low, body + 20, caplen, original)
+        return total, order, packet
 
     # Iteration
 
@@ -257,16 +269,40 @@ class CaptureFile:
             if pos != end:
                 self.truncated = f"file ends inside the record at byte {pos}"
             return
-        cache: dict[int, tuple[int, int, int]] = {}
-        for number, units, offset, caplen, _ in self._pcapng_packets():
-            found = cache.get(number)
-            if found is None:
-                interface = self._interface_of(number)
-                found = (interface.link_type, interface.units_per_second, interface.offset_seconds)
-                if len(self.interfaces) > number:
-                    cache[number] = found
-            link_type, per_second, offset_seconds = found
-            yield units / per_second + offset_seconds, link_type, offset, caplen
+        # The EPB branch of _pcapng_packets again, converting the timestamp on the way: this
+        # loop runs once per packet of captures of millions.
+        buffer = self.buffer
+        end = len(buffer)
+        pos = 0
+        order = "<"
+        enhanced = struct.Struct("<IIIIIII").unpack_from
+        interfaces: list[tuple[int, float, int]] = []
+        while pos + 28 <= end:
+            block_type, total, interface, high, low, caplen, _ = enhanced(buffer, pos)
+            if block_type == BLOCK_EPB and interface < len(interfaces):
+                if total % 4 or pos + total > end or 32 + caplen > total:
+                    break
+                link_type, scale, offset_seconds = interfaces[interface]
+                yield ((high << 32) | low) * scale + offset_seconds, link_type, pos + 28, caplen
+                pos += total
+                continue
+            if block_type == BLOCK_EPB:
+                self._interface_of(interface)  # raises: the interface was never described
+            step, order, packet = self._other_block(pos, order)
+            if step == 0:
+                break
+            enhanced = struct.Struct(order + "IIIIIII").unpack_from
+            interfaces = [
+                (i.link_type, 1 / i.units_per_second, i.offset_seconds) for i in self.interfaces
+            ]
+            if packet is not None:
+                number, units, offset, caplen, _ = packet
+                self._interface_of(number)
+                link_type, scale, offset_seconds = interfaces[number]
+                yield units * scale + offset_seconds, link_type, offset, caplen
+            pos += step
+        if pos != end:
+            self.truncated = f"file ends inside (or at a damaged) pcapng block at byte {pos}"
 
     def packets(self) -> Iterator[PacketRecord]:
         """Every packet with its timestamp in whole nanoseconds."""

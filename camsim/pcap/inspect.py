@@ -10,13 +10,14 @@ media its SETUP negotiated.
 
 from __future__ import annotations
 
+import struct
 import time as clock
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from camsim.pcap.capture import CaptureFile
-from camsim.pcap.classify import Protocol
+from camsim.pcap.classify import UDP_OTHER, UDP_RTCP, UDP_RTP, Protocol, udp_kind
 from camsim.pcap.connection import (
     AnalyserFactory,
     ConnectionInfo,
@@ -27,9 +28,20 @@ from camsim.pcap.connection import (
 from camsim.pcap.findings import Finding, find_problems
 from camsim.pcap.flow import Endpoint, FlowId
 from camsim.pcap.http import HttpConnectionAnalyser, HttpExchange
-from camsim.pcap.packet import IPPROTO_UDP, TCP_ACK, TCP_SYN, DecodeCounters, PacketDecoder
+from camsim.pcap.media import INTERESTING_FIRST_BYTE
+from camsim.pcap.packet import (
+    IPPROTO_UDP,
+    LINKTYPE_ETHERNET,
+    LINKTYPE_RAW,
+    TCP_ACK,
+    TCP_SYN,
+    Buffer,
+    DecodeCounters,
+    PacketDecoder,
+)
 from camsim.pcap.rtmp import RtmpConnectionAnalyser, RtmpSession
 from camsim.pcap.rtp import (
+    META,
     ReceiverReportSeen,
     RtcpRecorder,
     RtpRecorder,
@@ -46,6 +58,11 @@ from camsim.pcap.rtsp import (
     TunnelLegAnalyser,
 )
 from camsim.pcap.tls import TlsConnectionAnalyser, TlsSession
+
+_ETHERNET_IPV4_UDP_RTP = struct.Struct("!12xHBxHxxHxB2x4s4sHHH2xBB")
+"""Ethernet type; IPv4 version/IHL, total length, flags/fragment offset, protocol, addresses;
+UDP ports and length; the first two bytes of the payload."""
+_IPV4_UDP_RTP = struct.Struct("!BxHxxHxB2x4s4sHHH2xBB")
 
 MIN_UNBOUND_PACKETS = 8
 """An RTP-looking UDP flow no SETUP announced must hold this many packets of one SSRC..."""
@@ -126,6 +143,7 @@ class Inspector:
         self.udp: dict[tuple[bytes, int, bytes, int], UdpFlow] = {}
         self._tcp: dict[tuple[bytes, int, bytes, int], tuple[TcpConnection, int]] = {}
         self.packets = 0
+        self._first_time: float | None = None
         self.start = 0.0
         self.end = 0.0
         self.factories: dict[Protocol, AnalyserFactory] = {
@@ -142,55 +160,128 @@ class Inspector:
         return lambda info: kind(info, self.dialogs)
 
     def read(self, capture: CaptureFile) -> None:
-        """Every packet of ``capture``, in file order."""
+        """Every packet of ``capture``, in file order.
+
+        Most packets of a camera capture are RTP over UDP over IPv4 over Ethernet (or raw IP).
+        Those are taken apart with one ``struct`` call and recorded here, inline, once their
+        flow is known to carry RTP; every other packet goes through :meth:`_packet`, the
+        general path of :class:`~camsim.pcap.packet.PacketDecoder`.
+        """
         buffer = capture.buffer
-        decode = self.decoder.decode
         udp = self.udp
+        ethernet = _ETHERNET_IPV4_UDP_RTP.unpack_from
+        raw = _IPV4_UDP_RTP.unpack_from
+        pack_meta = META.pack
+        interesting = INTERESTING_FIRST_BYTE
         number = self.packets
         time = 0.0
         for time, link_type, offset, length in capture.records():
             number += 1
-            if number == 1:
-                self.start = time
-            segment = decode(link_type, buffer, offset, length, number)
-            if segment is None:
-                continue
-            protocol, src, sport, dst, dport, data, start, end, seq, ack, flags = segment
-            if protocol == IPPROTO_UDP:
-                key = (src, sport, dst, dport)
-                flow = udp.get(key)
-                if flow is None:
-                    flow = udp[key] = UdpFlow(
-                        Endpoint(src, sport), Endpoint(dst, dport), number, time
-                    )
-                size = end - start
-                flow.packets += 1
-                flow.octets += size
-                if size >= 12:
-                    first = data[start]
-                    if first >> 6 == 2:
-                        second = data[start + 1]
-                        if not 200 <= second <= 207:
-                            recorder = flow.rtp
-                            if recorder is None:
-                                recorder = flow.rtp = RtpRecorder(flow.flow_id)
-                            recorder.add(data, start, end, number, time)
-                            continue
-                if size >= 8 and data[start] >> 6 == 2 and 200 <= data[start + 1] <= 207:
-                    rtcp = flow.rtcp
-                    if rtcp is None:
-                        rtcp = flow.rtcp = RtcpRecorder(flow.flow_id)
-                    rtcp.add(bytes(data[start:end]), number, time)
-                    continue
-                flow.other += 1
-                if len(flow.other_packets) < 16:
-                    flow.other_packets.append(number)
+            if link_type == LINKTYPE_ETHERNET and length >= _ETHERNET_IPV4_UDP_RTP.size:
+                fields = ethernet(buffer, offset)
+                ip = offset + 14
+            elif link_type == LINKTYPE_RAW and length >= _IPV4_UDP_RTP.size:
+                fields = (0x0800, *raw(buffer, offset))
+                ip = offset
             else:
-                self._tcp_segment(
-                    src, sport, dst, dport, seq, ack, flags, bytes(data[start:end]), number, time
-                )
+                self._packet(link_type, buffer, offset, length, number, time)
+                continue
+            (
+                ethertype,
+                version,
+                total,
+                fragment,
+                protocol,
+                src,
+                dst,
+                sport,
+                dport,
+                udp_length,
+                first,
+                second,
+            ) = fields
+            flow = udp.get((src, sport, dst, dport))
+            if (
+                ethertype != 0x0800
+                or version != 0x45
+                or protocol != IPPROTO_UDP
+                or fragment & 0x3FFF
+                or flow is None
+                or flow.rtp is None
+                or first != 0x80
+                or 200 <= second <= 207
+                or udp_length < 8 + 16
+                or udp_length > total - 20
+                or ip + total > offset + length
+            ):
+                self._packet(link_type, buffer, offset, length, number, time)
+                continue
+            start = ip + 28
+            size = udp_length - 8
+            flow.packets += 1
+            flow.octets += size
+            recorder = flow.rtp
+            recorder.records += buffer[start : start + 16]
+            if interesting[buffer[start + 12]]:
+                recorder.payloads[recorder.count] = bytes(buffer[start + 12 : start + size])
+            recorder.meta += pack_meta(number, time, size)
+            recorder.count += 1
         self.packets = number
         self.end = time
+        self.start = self._first_time if self._first_time is not None else 0.0
+
+    def _packet(
+        self, link_type: int, buffer: Buffer, offset: int, length: int, number: int, time: float
+    ) -> None:
+        """One packet the long way: any link type, IPv6, fragments, TCP, the first datagram
+        of a flow."""
+        if self._first_time is None:
+            self._first_time = time
+        segment = self.decoder.decode(link_type, buffer, offset, length, number)
+        if segment is None:
+            return
+        protocol, src, sport, dst, dport, data, start, end, seq, ack, flags = segment
+        if protocol == IPPROTO_UDP:
+            self._datagram(src, sport, dst, dport, data, start, end, number, time)
+        else:
+            self._tcp_segment(
+                src, sport, dst, dport, seq, ack, flags, bytes(data[start:end]), number, time
+            )
+
+    def _datagram(
+        self,
+        src: bytes,
+        sport: int,
+        dst: bytes,
+        dport: int,
+        data: Buffer,
+        start: int,
+        end: int,
+        number: int,
+        time: float,
+    ) -> None:
+        key = (src, sport, dst, dport)
+        flow = self.udp.get(key)
+        if flow is None:
+            flow = self.udp[key] = UdpFlow(Endpoint(src, sport), Endpoint(dst, dport), number, time)
+        size = end - start
+        flow.packets += 1
+        flow.octets += size
+        kind = udp_kind(data[start], data[start + 1], size) if size >= 2 else UDP_OTHER
+        if kind == UDP_RTP:
+            recorder = flow.rtp
+            if recorder is None:
+                recorder = flow.rtp = RtpRecorder(flow.flow_id)
+            recorder.add(data, start, end, number, time)
+        elif kind == UDP_RTCP:
+            rtcp = flow.rtcp
+            if rtcp is None:
+                rtcp = flow.rtcp = RtcpRecorder(flow.flow_id)
+            rtcp.add(bytes(data[start:end]), number, time)
+        else:
+            flow.other += 1
+            if len(flow.other_packets) < 16:
+                flow.other_packets.append(number)
 
     def _tcp_segment(
         self,

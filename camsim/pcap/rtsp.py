@@ -44,7 +44,8 @@ from wire.sdp import SdpError, SessionDescription
 
 # Where reading may resume: a request or status line, or a "$" frame holding RTP/RTCP.
 _START_LINE_RE = rb"[A-Z_]{3,20} \S+ RTSP/1\.\d\r?\n|RTSP/1\.\d \d{3} "
-_BOUNDARY_RE = re.compile(rb"(?:(?<=\n)|^)(?:" + _START_LINE_RE + rb")|\$[\x00-\xff]{3}[\x80-\xbf]")
+_START_LINE = re.compile(_START_LINE_RE)
+_BOUNDARY_RE = re.compile(_START_LINE_RE + rb"|\$[\x00-\xff]{3}[\x80-\xbf]")
 _LIMITS = ReaderLimits(max_head_bytes=64 * 1024, max_headers=200, max_body_bytes=4 * 1024 * 1024)
 
 
@@ -144,7 +145,10 @@ class RtspDialog:
             except RemoteProtocolError as error:
                 self.malformed.append((number, f"{_side(from_client)}: {error}"))
                 if error.fatal:
+                    # The reader dropped what it held; look for the next message in what just
+                    # came, past its first byte, where the trouble may have started.
                     self._start_resync(from_client)
+                    self.data(from_client, chunk[1:], number, time)
                     return
                 continue
             if message is None:
@@ -361,8 +365,10 @@ def find_boundary(data: bytes, *, final: bool = False) -> tuple[int | None, int]
             if final and end == len(data):
                 return start, start
             return None, start
-        if data[end] == 0x24 or data[end : end + 5] == b"RTSP/" or 0x41 <= data[end] <= 0x5A:
+        if data[end] == 0x24 or _START_LINE.match(data, end):
             return start, start
+        if len(data) - end < 64 and not final:
+            return None, start  # perhaps a start line, not all here yet
     return None, max(0, len(data) - 64)
 
 

@@ -18,9 +18,11 @@ from hypothesis import strategies as st
 from camsim.media.loader import load
 from camsim.pcap import impair
 from camsim.pcap.inspect import InspectResult, inspect_capture
+from camsim.pcap.output import to_json
 from camsim.pcap.rtp import RtpStreamReport
 from camsim.pcap.synth import CameraCapture, camera_capture, write_capture
 from tests.conftest import SampleFactory
+from wire import pcapng
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +215,28 @@ def test_tcp_segments_split_retransmitted_reordered_and_lost(
     assert sum(hole.size for _, hole in connection.holes) == missing_bytes
     assert connection.retransmissions >= len(resent - late)
     assert not [m for d in result.dialogs for m in d.malformed]
+
+
+def test_the_fast_path_and_the_general_path_agree(
+    udp_capture: CameraCapture, tmp_path: Path
+) -> None:
+    """Raw IP takes the inline path of Inspector.read; the same packets behind a Linux cooked
+    header all go the general way. Both must say the same, impairments included."""
+    video = udp_capture.streams[0]
+    packets = impair.drop(udp_capture.packets, video.packet_indexes[5:40:3])
+    packets = impair.duplicate(packets, video.packet_indexes[50], later=3)
+    packets = impair.swap(packets, video.packet_indexes[60])
+    fast = _inspect(packets, tmp_path, "raw.pcapng")
+    cooked = tmp_path / "sll.pcapng"
+    with cooked.open("wb") as file:
+        file.write(pcapng.file_header(link_type=113))
+        for time, packet in packets:
+            sll = struct.pack("!HHH8sH", 0, 1, 6, bytes(8), 0x0800)
+            file.write(pcapng.enhanced_packet(time, sll + packet))
+    general = inspect_capture(cooked)
+    assert general.link_types == [113]
+    one, two = to_json(fast), to_json(general)
+    assert one["rtp_streams"] == two["rtp_streams"]
+    assert one["findings"] == two["findings"]
+    assert one["udp"] == two["udp"]
+    assert [s["missing"] for s in one["rtp_streams"]] == [12, 0]
