@@ -15,7 +15,7 @@ from wire.codec import h264 as codec_h264
 from wire.codec import h265 as codec_h265
 from wire.codec import stamp as codec_stamp
 from wire.codec.bits import unescape_rbsp
-from wire.codec.dts import reorder_depth
+from wire.codec.dts import DtsEstimator, reorder_depth
 from wire.codec.errors import CodecError
 from wire.codec.nal import VideoCodec, split_annexb, split_length_prefixed
 from wire.fmp4 import Box, Fmp4Error, Tfdt, Trun, walk
@@ -31,7 +31,14 @@ from wire.payload import (
     parse_h264_payload,
     parse_h265_payload,
 )
-from wire.rtp import JitterBuffer, ReceiverStatistics, RtpError, RtpPacket, parse_compound
+from wire.rtp import (
+    JitterBuffer,
+    ReceiverStatistics,
+    RtpError,
+    RtpPacket,
+    RtpTimeline,
+    parse_compound,
+)
 from wire.ts import TsError, TsPacket, demux
 from wire.ts.pes import PesPacket
 from wire.ts.psi import Pat, Pmt
@@ -149,6 +156,42 @@ def _h265_depacketizer(data: bytes) -> None:
 )
 def _aac_depacketizer(data: bytes) -> None:
     _depacketize(AacDepacketizer(), data)
+
+
+def _timeline_seeds() -> list[bytes]:
+    stamps = b"".join(struct.pack(">I", (0xFFFF0000 + 3000 * i) & 0xFFFFFFFF) for i in range(40))
+    return [
+        bytes([codec]) + struct.pack(">H", len(sps)) + sps + stamps
+        for codec, sps in (
+            (0, seeds.h264_parameter_sets()[1][0]),
+            (1, seeds.h265_parameter_sets()[0][1]),
+        )
+    ]
+
+
+@target(
+    "rtp_timeline_and_dts",
+    "wire.rtp.RtpTimeline, wire.codec.dts.DtsEstimator.for_sps and dts (never raise)",
+    (),
+    _timeline_seeds,
+)
+def _rtp_timeline_and_dts(data: bytes) -> None:
+    """A codec byte, an SPS with a 16-bit length, then 32-bit RTP timestamps in decode order."""
+    if len(data) < 3:
+        return
+    codec = VideoCodec.H265 if data[0] & 1 else VideoCodec.H264
+    end = 3 + int.from_bytes(data[1:3], "big")
+    estimator = DtsEstimator.for_sps(codec, data[3:end], 90000)
+    timeline = RtpTimeline(90000)
+    rest = data[end:]
+    stamps = [int.from_bytes(rest[i : i + 4], "big") for i in range(0, len(rest) - 3, 4)]
+    if stamps:
+        timeline.announce(stamps[0], 7)
+    for index, timestamp in enumerate(stamps):
+        timeline.first_packet(index, timestamp)
+        pts = timeline.ticks(timestamp)
+        dts = estimator.dts(pts)
+        assert dts <= pts, (dts, pts)
 
 
 # -- codec ----------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from wire.rtmp.events import ConnectionTerminated as RtmpTerminated
 from wire.rtmp.events import PublishRequested, RtmpEvent
 from wire.rtmp.handshake import ClientHandshake, ServerHandshake
 from wire.rtmp.server import RtmpServerConnection
+from wire.rtmp.states import ClientState
 
 # -- RTMP -----------------------------------------------------------------------------------------
 
@@ -203,6 +204,10 @@ def _rtmp_client_target(stage: str) -> Callable[[bytes], None]:
         client.handle_timer(1e9)
         events += drain_rtmp(client)
         _check_rtmp_events(events)
+        if stage in ("raw", "handshake") and client.state is not ClientState.CONNECTED:
+            # The connect deadline has passed, unconnected: the connection must have ended.
+            assert client.terminated, events
+            assert isinstance(events[-1], RtmpTerminated), events
 
     return run
 

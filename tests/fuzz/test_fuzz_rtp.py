@@ -12,7 +12,7 @@ from tests.fuzz.targets import TARGETS, check
 from wire.rtp import RtpError, RtpPacket, parse_compound
 from wire.rtp.packet import HeaderExtension
 
-NAMES = ["rtp_packet", "rtcp_compound", "rtp_jitter_and_stats"]
+NAMES = ["rtp_packet", "rtcp_compound", "rtp_jitter_and_stats", "rtp_timeline_and_dts"]
 
 
 @pytest.mark.parametrize("name", NAMES)
