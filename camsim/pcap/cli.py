@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from camsim.pcap.capture import CaptureError
 from camsim.pcap.inspect import InspectResult, inspect_capture
 from camsim.pcap.output import format_text, to_json
+
+if TYPE_CHECKING:
+    from camsim.pcap.extract import Extraction
 
 _CAPTURE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -44,3 +48,76 @@ def inspect(file: Path, as_json: bool, show_secrets: bool) -> None:
         sys.stdout.write("\n")
     else:
         click.echo(format_text(result, show_secrets=show_secrets))
+
+
+@pcap.command()
+@click.argument("file", type=_CAPTURE)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for the files (made if needed).",
+)
+@click.option(
+    "--format",
+    "container",
+    type=click.Choice(["mp4", "ts", "raw"]),
+    default="mp4",
+    show_default=True,
+    help="mp4 or ts (muxed with PyAV), or raw elementary streams (.h264/.h265/.aac).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON.")
+def extract(file: Path, out: Path, container: str, as_json: bool) -> None:
+    """Each stream's media in FILE into files a player opens, with its gaps listed."""
+    # PyAV is imported here, not at the top: inspect must not pay for it.
+    from camsim.pcap.extract import ExtractError
+    from camsim.pcap.extract import extract as extract_streams
+
+    try:
+        _, extractions = extract_streams(file, out, container=container)
+    except (CaptureError, OSError, ExtractError) as error:
+        raise click.ClickException(str(error)) from None
+    if not extractions:
+        raise click.ClickException(f"{file}: no H.264, H.265 or AAC stream to extract")
+    if as_json:
+        json.dump([_extraction_json(e) for e in extractions], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    for extraction in extractions:
+        files = ", ".join(str(f) for f in extraction.files) or "nothing written"
+        click.echo(f"{extraction.name}: {files}")
+        for track in extraction.tracks:
+            skipped = (
+                f", {track.skipped_before_keyframe} frames before the first keyframe left out"
+                if track.skipped_before_keyframe
+                else ""
+            )
+            click.echo(f"  {track.kind} {track.codec}: {len(track.units)} frames{skipped}")
+            for gap in track.gaps:
+                click.echo(
+                    f"    gap at {gap.seconds:.3f} s (before packet {gap.packet}): {gap.what}"
+                )
+            for problem in track.discarded[:10]:
+                click.echo(f"    {problem}")
+
+
+def _extraction_json(extraction: Extraction) -> dict[str, object]:
+    return {
+        "name": extraction.name,
+        "files": [str(f) for f in extraction.files],
+        "tracks": [
+            {
+                "kind": t.kind,
+                "codec": t.codec,
+                "source": t.source,
+                "frames": len(t.units),
+                "skipped_before_keyframe": t.skipped_before_keyframe,
+                "gaps": [
+                    {"packet": g.packet, "seconds": g.seconds, "what": g.what} for g in t.gaps
+                ],
+                "discarded": t.discarded,
+            }
+            for t in extraction.tracks
+        ],
+    }

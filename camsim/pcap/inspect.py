@@ -133,9 +133,12 @@ class InspectResult:
 class Inspector:
     """Feeds packets to flows and connections; builds the result at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_packets: bool = False) -> None:
+        self.keep_packets = keep_packets
+        """Keep every RTP packet and RTMP media message whole (for ``extract``), which also
+        sends every packet the general way."""
         self.decoder = PacketDecoder()
-        self.dialogs = DialogRegistry()
+        self.dialogs = DialogRegistry(keep_packets=keep_packets)
         self.rtmp: list[RtmpSession] = []
         self.tls: list[TlsSession] = []
         self.http: list[HttpExchange] = []
@@ -149,7 +152,9 @@ class Inspector:
         self.factories: dict[Protocol, AnalyserFactory] = {
             Protocol.RTSP: self._analyser(RtspConnectionAnalyser),
             Protocol.RTSP_TUNNEL: self._analyser(TunnelLegAnalyser),
-            Protocol.RTMP: lambda info: RtmpConnectionAnalyser(info, self.rtmp),
+            Protocol.RTMP: lambda info: RtmpConnectionAnalyser(
+                info, self.rtmp, keep_media=keep_packets
+            ),
             Protocol.TLS: lambda info: TlsConnectionAnalyser(info, self.tls),
             Protocol.HTTP: lambda info: HttpConnectionAnalyser(info, self.http),
         }
@@ -177,6 +182,9 @@ class Inspector:
         time = 0.0
         for time, link_type, offset, length in capture.records():
             number += 1
+            if self.keep_packets:
+                self._packet(link_type, buffer, offset, length, number, time)
+                continue
             if link_type == LINKTYPE_ETHERNET and length >= _ETHERNET_IPV4_UDP_RTP.size:
                 fields = ethernet(buffer, offset)
                 ip = offset + 14
@@ -271,7 +279,7 @@ class Inspector:
         if kind == UDP_RTP:
             recorder = flow.rtp
             if recorder is None:
-                recorder = flow.rtp = RtpRecorder(flow.flow_id)
+                recorder = flow.rtp = RtpRecorder(flow.flow_id, keep_packets=self.keep_packets)
             recorder.add(data, start, end, number, time)
         elif kind == UDP_RTCP:
             rtcp = flow.rtcp

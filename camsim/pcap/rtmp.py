@@ -94,6 +94,8 @@ class RtmpMediaStream:
     extended_timestamps: int = 0
     first_extended_packet: int = 0
     metadata: dict[str, Amf0Value] = field(default_factory=dict)
+    kept: list[tuple[int, int, bytes]] = field(default_factory=list)
+    """(message type, timestamp, tag body) of each media message, when asked for."""
     bitrate_series: dict[int, int] = field(default_factory=dict)
     malformed: list[tuple[int, str]] = field(default_factory=list)
     _last_by_type: dict[int, int] = field(default_factory=dict)
@@ -166,7 +168,10 @@ class _Direction:
 class RtmpConnectionAnalyser:
     """Handshake, then chunks, for both directions of one connection."""
 
-    def __init__(self, info: ConnectionInfo, sessions: list[RtmpSession]) -> None:
+    def __init__(
+        self, info: ConnectionInfo, sessions: list[RtmpSession], *, keep_media: bool = False
+    ) -> None:
+        self.keep_media = keep_media
         self.session = RtmpSession(
             info.index, info.client, info.server, info.first_packet, info.first_time
         )
@@ -312,6 +317,8 @@ class RtmpConnectionAnalyser:
         if not message.payload:
             return
         self._timestamps(stream, kind, message.timestamp, number, time)
+        if self.keep_media:
+            stream.kept.append((kind, message.timestamp, message.payload))
         second = int(time - stream.first_time)
         stream.bitrate_series[second] = stream.bitrate_series.get(second, 0) + 8 * len(
             message.payload

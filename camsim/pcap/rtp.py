@@ -66,8 +66,10 @@ _ZERO_HEAD = bytes(4)
 class RtpRecorder:
     """The RTP packets of one flow: a UDP flow in one direction, or one interleaved channel."""
 
-    def __init__(self, flow: FlowId) -> None:
+    def __init__(self, flow: FlowId, *, keep_packets: bool = False) -> None:
         self.flow = flow
+        self.kept: list[bytes] | None = [] if keep_packets else None
+        """Every packet whole, in record order, when asked for (``extract`` needs them)."""
         self.records = bytearray()
         self.meta = bytearray()
         self.payloads: dict[int, bytes] = {}
@@ -79,6 +81,8 @@ class RtpRecorder:
 
     def add(self, data: Buffer, start: int, end: int, number: int, time: float) -> None:
         """One RTP packet at ``data[start:end]``."""
+        if self.kept is not None:
+            whole = bytes(data[start:end])
         first = data[start]
         if first == 0x80 and end - start >= 16:
             # No padding, extension or CSRC: the payload starts right after the fixed header.
@@ -97,6 +101,8 @@ class RtpRecorder:
             self.payloads[self.count] = bytes(data[payload_start:end])
         self.meta += self._pack_meta(number, time, end - start)
         self.count += 1
+        if self.kept is not None:
+            self.kept.append(whole)
 
     def survey(self) -> Survey:
         """Packets per SSRC and where the SSRC changed.
@@ -296,6 +302,7 @@ class RtpStreamReport:
     """(seconds from the stream's start, jitter in ms) per second."""
     malformed: int = 0
     setup: str | None = None
+    sender_reports_seen: list[SenderReportSeen] = field(default_factory=list)
     """The dialog and SETUP that negotiated the stream, when one did."""
 
     @property
@@ -407,6 +414,7 @@ def analyse_stream(
         clock_drift_arrival=ticks / clock / elapsed - 1 if elapsed >= 5 and not jumps else None,
         clock_drift_sr=_drift_against_reports(sender_reports, clock),
         sender_reports=len(sender_reports),
+        sender_reports_seen=sender_reports,
         receiver_reports=receiver_reports,
         bitrate_series=bitrate,
         jitter_series=jitter_series,

@@ -101,8 +101,17 @@ class MediaBinding:
 class RtspDialog:
     """One RTSP client-server conversation."""
 
-    def __init__(self, index: int, transport: str, client: Endpoint, server: Endpoint) -> None:
+    def __init__(
+        self,
+        index: int,
+        transport: str,
+        client: Endpoint,
+        server: Endpoint,
+        *,
+        keep_packets: bool = False,
+    ) -> None:
         self.index = index
+        self.keep_packets = keep_packets
         self.transport = transport
         """``tcp`` or ``http`` (tunnelled)."""
         self.client = client
@@ -208,7 +217,9 @@ class RtspDialog:
         if kind == UDP_RTP:
             recorder = self.rtp.get(key)
             if recorder is None:
-                recorder = self.rtp[key] = RtpRecorder(self._flow(from_client, frame.channel))
+                recorder = self.rtp[key] = RtpRecorder(
+                    self._flow(from_client, frame.channel), keep_packets=self.keep_packets
+                )
             recorder.add(payload, 0, len(payload), number, time)
         elif kind == UDP_RTCP:
             rtcp = self.rtcp.get(key)
@@ -487,12 +498,15 @@ class TunnelLegAnalyser:
 class DialogRegistry:
     """Every dialog of the capture; tunnel legs meet here by session cookie."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keep_packets: bool = False) -> None:
+        self.keep_packets = keep_packets
         self.dialogs: list[RtspDialog] = []
         self._tunnels: dict[tuple[bytes, str], RtspDialog] = {}
 
     def new(self, client: Endpoint, server: Endpoint, transport: str) -> RtspDialog:
-        dialog = RtspDialog(len(self.dialogs) + 1, transport, client, server)
+        dialog = RtspDialog(
+            len(self.dialogs) + 1, transport, client, server, keep_packets=self.keep_packets
+        )
         self.dialogs.append(dialog)
         return dialog
 
