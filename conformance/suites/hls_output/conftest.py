@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
+import av
 import pytest
 
 from conformance.feed import RtmpFeed
@@ -54,8 +55,11 @@ def hls(conform_options: ConformOptions, conform_session: ConformanceSession) ->
     """The target observed once; every case judges this recording."""
     recording = asyncio.run(observe(conform_options, conform_session))
     first = recording.reloads[0].exchange if recording.reloads else None
+    peers = conform_session.environment.setdefault("peers", {})
     if first is not None and first.header("server"):
-        conform_session.environment["target server"] = first.header("server")
+        peers["target (Server header)"] = first.header("server")
+    codec = ".".join(str(part) for part in av.library_versions.get("libavcodec", ()))
+    peers["decoder"] = f"PyAV {av.__version__}, libavcodec {codec}"
     conform_session.environment["observed"] = (
         f"{recording.ended_at - recording.started_at:.1f} s, {len(recording.reloads)} reloads, "
         f"{len(recording.segments)} segments"
