@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.fuzz.registry import cpu_limit
 from wire.codec.aac import (
     SAMPLING_FREQUENCIES,
     AdtsHeader,
@@ -119,6 +120,18 @@ def test_object_type_escape_keeps_the_specific_config():
     assert asc.specific_config_bits == 8 * len(data) - 19
     assert asc.codec_string == "mp4a.40.42"
     assert asc.serialize() == data
+
+
+def test_a_megabyte_specific_config_is_read_and_written_in_linear_time():
+    # Found by fuzzing: the specific config was read and written one bit at a time, O(n^2): a
+    # 128 kB config from an RTMP sequence header or an SDP config= took 12 s each way.
+    config = bytes(range(256)) * 4096
+    data = from_bits("11111", "001010", "0011", "0010") + config  # USAC, 48 kHz, stereo
+    with cpu_limit(2.0):
+        asc = AudioSpecificConfig.parse(data)
+        serialized = asc.serialize()
+    assert (asc.object_type, asc.specific_config_bits) == (42, 8 * len(data) - 19)
+    assert serialized == data
 
 
 def test_eld_with_layout_left_to_its_config():

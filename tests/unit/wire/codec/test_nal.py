@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.fuzz.registry import cpu_limit
 from wire.codec.bits import BitReader, BitWriter, escape_rbsp, unescape_rbsp
 from wire.codec.errors import CodecError
 from wire.codec.nal import (
@@ -113,3 +114,50 @@ def test_bit_reader_truncation_names_the_field() -> None:
         reader.u(8, "level_idc")
     with pytest.raises(CodecError, match=r"^PPS: Exp-Golomb code too long in pic_id$"):
         BitReader(b"\x00" * 8, "PPS").ue("pic_id")
+
+
+fields = st.lists(
+    st.integers(0, 70).flatmap(lambda n: st.tuples(st.just(n), st.integers(0, (1 << n) - 1))),
+    max_size=30,
+)
+
+
+@given(fields)
+def test_bit_writer_and_reader_agree_with_a_bit_string(values: list[tuple[int, int]]) -> None:
+    """Fields of any width at any bit offset: the bytes are the fields' bits end to end."""
+    writer = BitWriter()
+    for n, value in values:
+        writer.u(n, value)
+    bits = "".join(f"{value:0{n}b}" if n else "" for n, value in values)
+    bits += "0" * (-len(bits) % 8)
+    data = writer.to_bytes()
+    assert data == (int(bits, 2).to_bytes(len(bits) // 8, "big") if bits else b"")
+    reader = BitReader(data, "test")
+    assert [reader.u(n, "field") for n, _ in values] == [value for _, value in values]
+    assert reader.bits_left == len(bits) - sum(n for n, _ in values)
+
+
+def test_long_fields_take_linear_time() -> None:
+    # Found by fuzzing (a slow hvcC target): reading or writing a field bit by bit cost O(n^2),
+    # seconds for the 64 kB NAL units of an hvcC and minutes for a 1 MB AudioSpecificConfig.
+    data = bytes(range(256)) * 4096  # 1 MiB
+    with cpu_limit(1.0):
+        reader = BitReader(b"\xff" + data, "test")
+        assert reader.u(3, "head") == 7
+        value = reader.u(8 * len(data), "payload")
+        writer = BitWriter()
+        writer.u(3, 7)
+        writer.u(8 * len(data), value)
+        written = writer.to_bytes()
+    assert reader.bits_left == 5
+    assert value == int.from_bytes(b"\xff" + data, "big") >> 5 & ((1 << 8 * len(data)) - 1)
+    assert written[:-1] == (b"\xff" + data)[:-1]
+    assert written[-1] == (b"\xff" + data)[-1] & 0xE0
+
+
+def test_bit_widths_out_of_range_are_refused() -> None:
+    with pytest.raises(ValueError, match="cannot read -1 bits"):
+        BitReader(b"\x00", "test").u(-1, "field")
+    with pytest.raises(ValueError, match="8 does not fit in 3 bits"):
+        BitWriter().u(3, 8)
+    assert BitReader(b"", "test").u(0, "field") == 0
