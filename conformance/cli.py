@@ -119,6 +119,18 @@ def _settings(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 )
 @click.option("--feed-insecure", is_flag=True, help="Do not verify the rtmps:// certificate.")
 @click.option(
+    "--hls",
+    metavar="URL",
+    help="rtmp-ingest: where the target serves each stream's HLS, {name} for the stream name.",
+)
+@click.option("--key", metavar="KEY", help="rtmp-ingest: the stream key the target wants.")
+@click.option(
+    "--ca",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CA bundle that signs an rtmps:// target's certificate.",
+)
+@click.option("--insecure", is_flag=True, help="Do not verify an rtmps:// target's certificate.")
+@click.option(
     "--allow", "allow", multiple=True, metavar="ID|FILE", help="Known deviation (repeatable)."
 )
 @click.option(
@@ -149,6 +161,10 @@ def conform(
     feed_media: Path | None,
     feed_ca: Path | None,
     feed_insecure: bool,
+    hls: str | None,
+    key: str | None,
+    ca: Path | None,
+    insecure: bool,
     allow: tuple[str, ...],
     settings: tuple[str, ...],
     junit: Path | None,
@@ -189,6 +205,10 @@ def conform(
         cases=cases,
         allow=read_allow(list(allow)),
         settings=_settings(settings),
+        hls=hls,
+        key=key,
+        ca=ca,
+        insecure=insecure,
     )
     show = Progress(sys.stderr) if sys.stderr.isatty() else None
     try:

@@ -83,6 +83,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="KEY=VALUE",
         help="A suite-specific setting (repeatable).",
     )
+    group.addoption(
+        "--conform-hls",
+        metavar="URL",
+        help="Where an ingest target serves each stream's HLS; {name} is the stream name.",
+    )
+    group.addoption("--conform-key", metavar="KEY", help="Stream key the ingest target wants.")
+    group.addoption("--conform-ca", metavar="FILE", help="CA bundle for a TLS target.")
+    group.addoption(
+        "--conform-insecure",
+        action="store_true",
+        help="Do not verify a TLS target's certificate.",
+    )
     group.addoption("--conform-json", metavar="FILE", help="Write the JSON results.")
     group.addoption("--conform-junit", metavar="FILE", help="Write JUnit XML.")
     group.addoption("--conform-report", metavar="DIR", help="Write the HTML report there.")
@@ -118,6 +130,10 @@ def options_from(config: pytest.Config) -> ConformOptions:
         cases=tuple(config.getoption("conform_case")),
         allow=read_allow(config.getoption("conform_allow")),
         settings=parse_settings(config.getoption("conform_set")),
+        hls=config.getoption("conform_hls"),
+        key=config.getoption("conform_key"),
+        ca=path("conform_ca"),
+        insecure=bool(config.getoption("conform_insecure")),
     )
 
 

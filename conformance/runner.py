@@ -92,6 +92,14 @@ def _option_arguments(options: ConformOptions) -> list[str]:
         args += ["--conform-allow", case_id]
     for key, value in options.settings:
         args += ["--conform-set", f"{key}={value}"]
+    if options.hls:
+        args += ["--conform-hls", options.hls]
+    if options.key is not None:
+        args += ["--conform-key", options.key]
+    if options.ca is not None:
+        args += ["--conform-ca", str(options.ca)]
+    if options.insecure:
+        args.append("--conform-insecure")
     return args
 
 

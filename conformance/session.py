@@ -38,6 +38,15 @@ class ConformOptions:
     settings: tuple[tuple[str, str], ...] = ()
     """Suite-specific ``KEY=VALUE`` settings (``--set``), e.g. where a suite finds the HLS
     output of the RTMP ingest it judges."""
+    hls: str | None = None
+    """Where an ingest target serves the HLS of a stream it takes in: a URL with ``{name}``
+    for the stream name (``--hls``)."""
+    key: str | None = None
+    """The stream key an ingest target wants (``--key``)."""
+    ca: Path | None = None
+    """CA bundle that signs a TLS target's certificate (``--ca``)."""
+    insecure: bool = False
+    """Do not verify a TLS target's certificate (``--insecure``)."""
 
     def setting(self, key: str, default: str | None = None) -> str | None:
         """The last value given for ``key``."""

@@ -13,6 +13,10 @@ APPLE_HLS_URL = (
 RFC6381_URL = "https://www.rfc-editor.org/rfc/rfc6381"
 ADOBE_RTMP_URL = "https://rtmp.veriskope.com/docs/spec/"
 ENHANCED_RTMP_URL = "https://github.com/veovera/enhanced-rtmp"
+ADOBE_FLV_URL = (
+    "https://github.com/veovera/enhanced-rtmp/blob/main/docs/legacy/"
+    "video-file-format-v10-0-spec.pdf"
+)
 
 
 def rfc8216(section: str) -> SpecRef:
@@ -42,3 +46,8 @@ def adobe_rtmp(section: str) -> SpecRef:
 def enhanced_rtmp(section: str) -> SpecRef:
     """The Enhanced RTMP specification (veovera, v1/v2)."""
     return SpecRef("Enhanced RTMP", section, ENHANCED_RTMP_URL)
+
+
+def adobe_flv(section: str) -> SpecRef:
+    """Adobe's Video File Format Specification 10 (the FLV tags RTMP carries), by annex."""
+    return SpecRef("Adobe FLV 10", section, ADOBE_FLV_URL)
