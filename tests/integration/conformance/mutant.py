@@ -63,6 +63,7 @@ class Breakage:
     target_duration_every: int = 0
     stall: tuple[float, float] | None = None
     endlist_flicker_after: float | None = None
+    end_after: float | None = None  # the stream ends (EXT-X-ENDLIST, for good) after this
     delete_removed: bool = False
     playlist_503_every: int = 0
     segment_404_first_every: int = 0
@@ -83,7 +84,7 @@ class Breakage:
     part_inf: bool = True
     part_duration: float | None = None
     part_hold_back: float = 1.002
-    hold_back: float | None = None
+    hold_back: float | None = 3.0
     blocking: str = "right"  # right, ignore
     part_alone_status: int = 400
     msn_far_status: int = 400
@@ -174,7 +175,9 @@ MUTATIONS: tuple[Mutation, ...] = (
 )
 
 CLEAN: dict[str, Mutation] = {
-    mode: _m(f"clean-{mode}", "", mode=mode) for mode in ("ts", "fmp4", "mv", "ll")
+    **{mode: _m(f"clean-{mode}", "", mode=mode) for mode in ("ts", "fmp4", "mv", "ll")},
+    # A stream that ends while observed, so the ENDLIST rules have something to judge.
+    "end": _m("clean-end", "", end_after=2.5),
 }
 
 
@@ -216,7 +219,8 @@ class Stream:
         return min(len(self.segments), preroll + math.floor(t))
 
     def window(self) -> tuple[int, int]:
-        count = self.available()
+        end_after = self.breakage.end_after
+        count = self.available(min(self.elapsed(), end_after) if end_after else None)
         return max(0, count - self.breakage.window), count
 
 
@@ -348,8 +352,7 @@ def render_playlist(stream: Stream, count: int) -> str:
     if b.mode == "ll" and end < len(stream.segments):
         done = math.floor((stream.elapsed() % 1.0) / PART_TARGET)
         lines.extend(_parts(b, end)[: min(done, PARTS_PER_SEGMENT - 1)])
-    flicker = b.endlist_flicker_after
-    if flicker is not None and stream.elapsed() >= flicker and count % 2:
+    if _ended(stream, count):
         lines.append("#EXT-X-ENDLIST")
     text = "\n".join(lines) + "\n"
     if b.blank_line_first:
@@ -357,6 +360,16 @@ def render_playlist(stream: Stream, count: int) -> str:
     if b.bom:
         text = "\ufeff" + text
     return text
+
+
+def _ended(stream: Stream, count: int) -> bool:
+    """ENDLIST on this response: for good after ``end_after``, or on every other response
+    after ``endlist_flicker_after``."""
+    b = stream.breakage
+    elapsed = stream.elapsed()
+    if b.endlist_flicker_after is not None and elapsed >= b.endlist_flicker_after:
+        return count % 2 == 1
+    return b.end_after is not None and elapsed >= b.end_after
 
 
 def _parts(b: Breakage, index: int) -> list[str]:

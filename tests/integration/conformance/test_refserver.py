@@ -5,7 +5,10 @@ deviation while still showing it."""
 
 from __future__ import annotations
 
+import json
 import socket
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from fractions import Fraction
@@ -173,3 +176,36 @@ def test_unknown_suite_is_a_usage_error(tmp_path: Path) -> None:
     run = conform(["--suite", "nope", "--target", "http://127.0.0.1:1/x.m3u8"], tmp_path / "r")
     assert run.code == 2
     assert "no conformance suite named 'nope'" in run.stderr
+
+
+@pytest.mark.parametrize(("mutation", "code"), [("clean-ts", 0), ("removed-deleted", 1)])
+def test_plain_pytest_runs_the_suite(
+    origin: RunningOrigin, tmp_path: Path, mutation: str, code: int
+) -> None:
+    """``pytest -p conformance.plugin --pyargs conformance.suites.hls_output`` from any
+    folder: the same cases, the same gate, the same results file."""
+    from tests.integration.conformance.mutant import CLEAN
+
+    target = CLEAN["ts"] if mutation == "clean-ts" else _mutation(mutation)
+    results = tmp_path / "results.json"
+    completed = subprocess.run(
+        [
+            sys.executable, "-m", "pytest", "-q", "-p", "conformance.plugin",
+            "--pyargs", "conformance.suites.hls_output",
+            "--conform-target", origin.url(target),
+            "--conform-duration", "3",
+            "--conform-json", str(results),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )  # fmt: skip
+    assert completed.returncode == code, completed.stdout[-3000:]
+    data = json.loads(results.read_text())
+    validate(data)
+    assert data["exit_code"] == code
+    assert len(data["cases"]) == 53
+    if code:
+        assert "HLS-RL-009" in completed.stdout
