@@ -61,6 +61,12 @@ async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
     return bytes(body)
 
 
+def _age(exchange: Exchange) -> float:
+    """The response's Age in seconds (how long a cache held it), 0 without one."""
+    value = (exchange.header("age") or "").strip()
+    return float(value) if value.isdigit() else 0.0
+
+
 def with_query(url: str, query: str) -> str:
     return f"{url}{'&' if '?' in url else '?'}{query}"
 
@@ -262,9 +268,10 @@ class HlsRecorder:
         if len(recording.removal_probes) >= MAX_REMOVAL_PROBES:
             return
         previous = recording.reloads[record.last_listed_reload]
-        # The segment left the playlist after the last reload that listed it was requested:
-        # probing at that request time plus the required availability, less a margin, is
-        # within the period whatever the server's exact removal time.
+        # The segment left the playlist after the last reload that listed it was made: at
+        # that reload's request, less its Age when a cache served it (RFC 9111 §5.1). Probing
+        # at that time plus the required availability, less a margin, is within the period
+        # whatever the server's exact removal time.
         required = record.extinf + self._longest_listing.get(record.uri, 0.0)
         probe = RemovalProbe(
             uri=record.uri,
@@ -274,17 +281,18 @@ class HlsRecorder:
             elapsed_bound=0.0,
         )
         recording.removal_probes.append(probe)
-        at = previous.exchange.requested_at + required - PROBE_MARGIN
-        self._tasks.append(asyncio.create_task(self._probe_removed(probe, record, at, previous)))
+        listed_at = previous.exchange.requested_at - _age(previous.exchange)
+        at = listed_at + required - PROBE_MARGIN
+        self._tasks.append(asyncio.create_task(self._probe_removed(probe, record, at, listed_at)))
 
     async def _probe_removed(
-        self, probe: RemovalProbe, record: SegmentRecord, at: float, previous: Reload
+        self, probe: RemovalProbe, record: SegmentRecord, at: float, listed_at: float
     ) -> None:
         delay = at - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
         probe.exchange = await self.get(probe.uri)
-        probe.elapsed_bound = probe.exchange.requested_at - previous.exchange.requested_at
+        probe.elapsed_bound = probe.exchange.requested_at - listed_at
         if probe.exchange.ok and record.sha256:
             probe.same_bytes = hashlib.sha256(probe.exchange.body).hexdigest() == record.sha256
         probe.exchange.body = b""

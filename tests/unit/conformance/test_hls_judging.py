@@ -186,3 +186,13 @@ def test_timestamp_continuity_allows_a_dropped_frame_not_a_jump() -> None:
     recording.segments = {s.uri: s for s in (_segment(0, 0.0, 2.0), _segment(1, 12.0, 14.0))}
     with pytest.raises(CaseFailure, match=r"a gap of 10\.000 s without EXT-X-DISCONTINUITY"):
         test_segments.test_timestamps_continuous(HlsObservation(recording))
+
+
+def test_a_cached_playlist_moves_the_removal_earlier() -> None:
+    """A playlist a cache has held for Age seconds may be that much older than its request:
+    the removal probe counts from then (RFC 9111 §5.1)."""
+    from conformance.hls.recorder import _age
+
+    assert _age(_exchange("u", 0.0, headers={"age": "3"})) == 3.0
+    assert _age(_exchange("u", 0.0)) == 0.0
+    assert _age(_exchange("u", 0.0, headers={"age": "soon"})) == 0.0
