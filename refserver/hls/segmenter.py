@@ -9,9 +9,10 @@ Each segment is written before the playlist that lists it, both atomically.
 
 Segments are MPEG-TS or fragmented MP4 (``HlsOptions.segment_format``), written by a
 :class:`~refserver.hls.writer.SegmentWriter`. An fMP4 stream also has an init segment per track
-configuration, each under its own name (``init-0.mp4``, ``init-1.mp4``, ...): segments still in
-the playlist keep the init segment they were made for, and ``EXT-X-MAP`` changes with the
-discontinuity. An init segment goes the way of the last segment that used it.
+configuration, each under its own name (``init-N.mp4``, N the sequence number of the first segment
+that uses it): segments still in the playlist keep the init segment they were made for, and
+``EXT-X-MAP`` changes with the discontinuity. An init segment goes the way of the last segment
+that used it.
 
 Audio that runs ahead of the video waits for it, so that a segment's audio starts where its
 keyframe does, not where the keyframe happened to arrive: a camera sends a large keyframe over
@@ -64,7 +65,8 @@ class HlsOptions:
 
     ``segment_format`` is ``mpegts`` or ``fmp4``; ``segment_name`` None takes the format's
     default (``segment{sequence}.ts``, ``seg-{sequence}.m4s``). ``init_name`` names the fMP4
-    init segments, one per track configuration.
+    init segments, one per track configuration; ``{generation}`` is the sequence number of the
+    first segment that uses it.
     """
 
     target_duration: float = 2.0
@@ -132,8 +134,8 @@ class HlsSegmenter:
         self._writer: SegmentWriter | None = None
         if self._video is not None or self._audio is not None:
             self._writer = self._format.writer(self._video, self._audio)
-        self._init_generation = -1
         self._init_section: InitSection | None = None
+        self._init_data = b""
         self._init_used = False
         self._segments: list[MediaSegment] = []
         self._media_sequence = 0
@@ -201,6 +203,8 @@ class HlsSegmenter:
         self._discontinuity_sequence = discontinuity_sequence
         self._pending_discontinuity = True
         self.stats.discontinuities += 1
+        if self._init_section is not None and not self._init_used:
+            self._write_init(self._init_data)  # renamed for the sequence it now starts at
 
     def push(self, frame: Frame) -> None:
         """Add one frame, in decode order."""
@@ -453,13 +457,19 @@ class HlsSegmenter:
         self._retention.published(names, playlist.duration)
 
     def _write_init(self, data: bytes | None) -> None:
-        """Store a new initialization section; the next segments point to it."""
+        """Store a new initialization section; the next segments point to it.
+
+        It is named after the sequence number of the first segment that will use it, which the
+        media sequence makes unique for good, across republishes and restarts too: a player or
+        cache holding an older init segment of the stream never meets its name again with other
+        bytes. (Only an init segment no segment used can be replaced under its name, and no
+        playlist ever named that one.)"""
         if data is None:
             return
         if self._init_section is not None and not self._init_used:
             self.storage.delete(self._init_section.uri)  # no segment ever pointed to it
         self._init_used = False
-        self._init_generation += 1
-        name = self.options.init_name.format(generation=self._init_generation)
+        self._init_data = data
+        name = self.options.init_name.format(generation=self._next_sequence)
         self.storage.write(name, data)
         self._init_section = InitSection(name)

@@ -116,19 +116,19 @@ def test_fmp4_configuration_change_writes_a_new_init_segment():
     body = recorder.storage.files["index.m3u8"].decode()
     lines = body.splitlines()
     assert lines.count('#EXT-X-MAP:URI="init-0.mp4"') == 1
-    new_map = lines.index('#EXT-X-MAP:URI="init-1.mp4"')
+    new_map = lines.index('#EXT-X-MAP:URI="init-2.mp4"')
     assert lines[new_map + 1] == "#EXT-X-DISCONTINUITY"
     assert lines.index('#EXT-X-MAP:URI="init-0.mp4"') < new_map
     assert [(s.discontinuity, s.init_section) for s in playlist.segments] == [
         (False, InitSection("init-0.mp4")),
         (False, InitSection("init-0.mp4")),
-        (True, InitSection("init-1.mp4")),
-        (False, InitSection("init-1.mp4")),
+        (True, InitSection("init-2.mp4")),
+        (False, InitSection("init-2.mp4")),
     ]
     first = AvcDecoderConfigurationRecord.build([SPS], [PPS]).serialize()
     second = AvcDecoderConfigurationRecord.build([SPS_OTHER], [PPS]).serialize()
     assert avcc(recorder.storage.files["init-0.mp4"]) == Box("avcC", first)
-    assert avcc(recorder.storage.files["init-1.mp4"]) == Box("avcC", second)
+    assert avcc(recorder.storage.files["init-2.mp4"]) == Box("avcC", second)
     assert only_errors(check_reloads(recorder.reloads)) == []
 
     # The old init segment goes once the last segment made for it has left and expired.
@@ -136,7 +136,7 @@ def test_fmp4_configuration_change_writes_a_new_init_segment():
     recorder.clock.now += 3600
     recorder.segmenter.expire()
     assert "init-0.mp4" not in recorder.storage.files
-    assert "init-1.mp4" in recorder.storage.files
+    assert "init-2.mp4" in recorder.storage.files
     assert only_errors(check_reloads(recorder.reloads)) == []
 
 
@@ -145,7 +145,24 @@ def test_unused_init_segment_is_deleted_at_once():
     video = VideoConfig(VideoCodec.H264, (SPS, PPS))
     segmenter = HlsSegmenter(storage, video=video, options=HlsOptions(segment_format="fmp4"))
     segmenter.configure(VideoConfig(VideoCodec.H264, (SPS_OTHER, PPS)), None)
-    assert storage.names() == ["init-1.mp4"]
+    # No playlist ever named the first: the second takes its name, with the new bytes.
+    assert storage.names() == ["init-0.mp4"]
+    second = AvcDecoderConfigurationRecord.build([SPS_OTHER], [PPS]).serialize()
+    assert avcc(storage.files["init-0.mp4"]) == Box("avcC", second)
+
+
+def test_a_continued_stream_never_reuses_an_init_segment_name():
+    # A restart (or a republish after the end) continues at sequence 40: the old stream's
+    # init-0.mp4 may still sit in a player or a cache, so the new one is not named that.
+    recorder = Recorder(segment_format="fmp4")
+    recorder.segmenter.continue_from(40, 3)
+    assert recorder.storage.names() == ["init-40.mp4"]
+    recorder.push(av_frames(60))
+    playlist = recorder.playlist
+    assert playlist is not None
+    assert playlist.segments[0].uri.endswith("40.m4s")
+    assert {s.init_section for s in playlist.segments} == {InitSection("init-40.mp4")}
+    assert "init-0.mp4" not in recorder.storage.files
 
 
 def test_fmp4_real_sample_with_b_frames(make_test_sample: SampleFactory):
