@@ -175,7 +175,12 @@ class RtmpSession(asyncio.Protocol):
         now = self.loop.time()
         refusal = self.admission.admit(self.address, now, self.id, self._evicted)
         if refusal is not None:
-            logger.warning("connection refused", extra=self._fields(reason=refusal))
+            # By address, not by connection and port: a flood of refusals is identical records,
+            # which the log counts instead of writing each.
+            logger.warning(
+                "connection refused",
+                extra={"address": self.address, "protocol": self.protocol, "reason": refusal},
+            )
             transport.abort()
             return
         self._admitted = True

@@ -5,6 +5,7 @@ a publisher from another address gets in and publishes throughout."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import ssl
 import time
@@ -14,6 +15,7 @@ import pytest
 
 from camsim.encoder.flv_source import FlvPlan
 from refserver.config import Limits
+from refserver.logs import REPEAT_WINDOW, RepeatCollapsingHandler
 from tests.integration.refserver.harness import (
     RtmpPublisher,
     RunningServer,
@@ -28,6 +30,15 @@ ATTACKER = "127.0.0.1"
 PUBLISHER = "127.0.0.2"
 KiB = 1024
 MiB = 1024 * KiB
+
+
+class WrittenRecords(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
 
 
 def log_lines(caplog: pytest.LogCaptureFixture, message: str) -> list[dict[str, object]]:
@@ -127,6 +138,15 @@ def test_one_address_cannot_take_every_slot(
     assert closed == [False] * 4 + [True] * 4
     refusals = log_lines(caplog, "connection refused")
     assert [r["reason"] for r in refusals] == [f"already 4 connections from {ATTACKER}"] * 4
+    # A flood of refusals is one line in the log and a count, not a line per connection.
+    written = WrittenRecords()
+    collapsing = RepeatCollapsingHandler(written)
+    for record in caplog.records:
+        if record.getMessage() == "connection refused":
+            collapsing.handle(record)
+    assert len(written.records) == 1
+    collapsing.flush(now=time.time() + REPEAT_WINDOW + 1)
+    assert [getattr(r, "repeated", None) for r in written.records] == [None, 3]
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["rtmp", "rtmps"])
