@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import re
 import signal
 from dataclasses import replace
 from pathlib import Path
@@ -249,7 +251,27 @@ def main(
     except CertificateError as exc:
         raise click.ClickException(f"RTMPS: {exc}") from None
     except OSError as exc:
-        raise click.ClickException(f"cannot listen: {exc}") from None
+        raise click.ClickException(listen_error(exc)) from None
+
+
+_LISTEN_ERRORS = {
+    errno.EADDRINUSE: "address already in use (another server on that port?)",
+    errno.EACCES: "permission denied (ports below 1024 need privileges)",
+    errno.EADDRNOTAVAIL: "that address is not one of this machine's",
+}
+_BIND_ADDRESS = re.compile(r"address \('?([^',]*)'?, (\d+)")
+
+
+def listen_error(exc: OSError) -> str:
+    """A listener that could not be opened, in plain words: the address and port asyncio names,
+    and why, without errno numbers."""
+    text = exc.strerror or str(exc)
+    where = _BIND_ADDRESS.search(text)
+    place = f" on {where[1]} port {where[2]}" if where else ""
+    why = _LISTEN_ERRORS.get(exc.errno) if isinstance(exc.errno, int) else None
+    if why is None:
+        why = text.rsplit(": ", 1)[-1] if where else text
+    return f"cannot listen{place}: {why}"
 
 
 def _with(options: OptionsT, **changes: Any) -> OptionsT:

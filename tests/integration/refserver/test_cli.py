@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
-from refserver import cli
+from refserver import cli, logs
 from refserver.config import ServerConfig
 
 
@@ -22,3 +24,19 @@ def test_the_flag_is_absent_the_file_decides(served: list[ServerConfig], tmp_pat
     result = CliRunner().invoke(cli.main, ["--config", str(path)])
     assert result.exit_code == 0, result.output
     assert served[0].merge_reads is True
+
+
+def test_a_port_in_use_is_said_in_plain_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logs, "configure", lambda *args: None)  # the root logger stays as it is
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            cli.main, ["--rtmp-port", str(port), "--no-rtmps", "--http-port", "0"]
+        )
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: cannot listen on 127.0.0.1 port {port}: "
+        "address already in use (another server on that port?)\n"
+    )
