@@ -138,8 +138,12 @@ def parse_sei(codec: VideoCodec, nal: bytes) -> list[SeiMessage]:
         rbsp = unescape_rbsp(nal[2:])
     messages: list[SeiMessage] = []
     pos = 0
-    # more_rbsp_data(): stop at the trailing bits (a lone 0x80) or at the end.
-    while pos < len(rbsp) and rbsp[pos:] != _RBSP_TRAILING_BITS:
+    # more_rbsp_data(): stop at the trailing bits (a lone 0x80) or at the end. Compared in place:
+    # slicing the rest for every message made an SEI of many small messages O(n^2).
+    end = len(rbsp)
+    if rbsp.endswith(_RBSP_TRAILING_BITS):
+        end -= len(_RBSP_TRAILING_BITS)
+    while pos < end:
         payload_type, pos = _read_ff_coded(rbsp, pos, "payloadType")
         payload_size, pos = _read_ff_coded(rbsp, pos, "payloadSize")
         if pos + payload_size > len(rbsp):

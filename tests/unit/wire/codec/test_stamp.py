@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.fuzz.registry import cpu_limit
 from wire.codec.bits import escape_rbsp
 from wire.codec.errors import CodecError
 from wire.codec.nal import (
@@ -20,6 +21,7 @@ from wire.codec.stamp import (
     SEI_PAYLOAD_SIZE,
     SEI_USER_DATA_UNREGISTERED,
     STAMP_UUID,
+    SeiMessage,
     Stamp,
     find_stamp,
     parse_sei,
@@ -112,6 +114,20 @@ def test_sei_with_several_messages_and_ff_coded_sizes() -> None:
     messages = parse_sei(VideoCodec.H264, nal)
     assert [(m.payload_type, len(m.payload)) for m in messages] == [(5, 300), (5, 32)]
     assert read_stamp_nalus(VideoCodec.H264, [nal]) == Stamp(9, 42)
+
+
+def test_an_sei_of_many_empty_messages_is_split_in_linear_time() -> None:
+    # Found by fuzzing: the rest of the RBSP was sliced and compared with the trailing bits for
+    # every message, O(n^2): 1.75 s for 512 kB of empty messages.
+    count = 512 * 1024
+    nal = b"\x06" + bytes([1, 0]) * count + b"\x80"
+    with cpu_limit(3.0):
+        messages = parse_sei(VideoCodec.H264, nal)
+    assert len(messages) == count
+    assert messages[-1] == SeiMessage(1, b"")
+    # The trailing bits end the messages only as the last byte; inside a payload they are data.
+    assert parse_sei(VideoCodec.H264, b"\x06\x05\x01\x80") == [SeiMessage(5, b"\x80")]
+    assert parse_sei(VideoCodec.H264, b"\x06\x05\x01\x80\x80") == [SeiMessage(5, b"\x80")]
 
 
 def test_other_user_data_is_not_a_stamp() -> None:
