@@ -121,3 +121,67 @@ def _extraction_json(extraction: Extraction) -> dict[str, object]:
             for t in extraction.tracks
         ],
     }
+
+
+@pcap.command()
+@click.argument("file", type=_CAPTURE)
+@click.argument("target", required=False)
+@click.option(
+    "--as",
+    "mode",
+    type=click.Choice(["camera", "push", "raw"]),
+    required=True,
+    help="camera: serve the captured camera over RTSP; push URL: publish to an RTMP server; "
+    "raw: resend the captured UDP payloads (--to).",
+)
+@click.option("--to", "to", help="raw: HOST:PORT to send to (loopback only).")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="camera: address to listen on."
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8554, show_default=True)
+@click.option(
+    "--speed", type=float, default=1.0, show_default=True, help="Time scale: 2 = twice as fast."
+)
+@click.option(
+    "--loop", "loop_media", is_flag=True, help="Start over at the end, timestamps continuing."
+)
+@click.option(
+    "--dialog",
+    type=click.Choice(["camsim", "verbatim"]),
+    default="camsim",
+    show_default=True,
+    help="camera: answer as camsim does, or with the captured answers (quirks included).",
+)
+@click.option("--select", "select", type=int, help="Which RTSP dialog or RTMP session (number).")
+@click.option("--duration", type=float, help="Stop after this many seconds.")
+def replay(
+    file: Path,
+    target: str | None,
+    mode: str,
+    to: str | None,
+    host: str,
+    port: int,
+    speed: float,
+    loop_media: bool,
+    dialog: str,
+    select: int | None,
+    duration: float | None,
+) -> None:
+    """Make FILE's camera or encoder live again."""
+    from camsim.pcap import replay_cli
+
+    if speed <= 0:
+        raise click.BadParameter("must be positive", param_hint="--speed")
+    try:
+        if mode == "camera":
+            replay_cli.camera(file, host, port, speed, loop_media, dialog, select, duration)
+        elif mode == "push":
+            if target is None:
+                raise click.UsageError("--as push needs a URL: --as push rtmp://HOST/APP/NAME")
+            replay_cli.push(file, target, speed, loop_media, select, duration)
+        else:
+            if to is None:
+                raise click.UsageError("--as raw needs --to HOST:PORT")
+            replay_cli.raw(file, to, speed, loop_media, duration)
+    except (CaptureError, OSError, ValueError) as error:
+        raise click.ClickException(str(error)) from None

@@ -135,13 +135,13 @@ def extract(
 
 
 def _collect(inspector: Inspector, result: InspectResult) -> Iterator[Extraction]:
-    recorders = _recorders(inspector)
+    recorders = recorders_of(inspector)
     groups: dict[str, list[Track]] = {}
     for stream in result.rtp_streams:
         recorder = next((r for r in recorders if r.flow == stream.flow), None)
         if recorder is None or recorder.kept is None:
             continue
-        track = _rtp_track(recorder, stream)
+        track = rtp_track(recorder, stream)
         if track is None:
             continue
         name = f"dialog{stream.setup.split()[1]}" if stream.setup else f"ssrc-{stream.ssrc:08X}"
@@ -150,12 +150,13 @@ def _collect(inspector: Inspector, result: InspectResult) -> Iterator[Extraction
         yield Extraction(name, tracks)
     for session in result.rtmp:
         for media in session.media_streams:
-            tracks = _rtmp_tracks(session, media)
+            tracks = rtmp_tracks(session, media)
             if tracks:
                 yield Extraction(f"rtmp{session.connection}-stream{media.stream_id}", tracks)
 
 
-def _recorders(inspector: Inspector) -> list[RtpRecorder]:
+def recorders_of(inspector: Inspector) -> list[RtpRecorder]:
+    """Every RTP recorder of an inspection: UDP flows and interleaved channels."""
     found = [flow.rtp for flow in inspector.udp.values() if flow.rtp is not None]
     return found + [r for dialog in inspector.dialogs.dialogs for r in dialog.rtp.values()]
 
@@ -163,7 +164,8 @@ def _recorders(inspector: Inspector) -> list[RtpRecorder]:
 # RTP.
 
 
-def _rtp_track(recorder: RtpRecorder, stream: RtpStreamReport) -> Track | None:
+def rtp_track(recorder: RtpRecorder, stream: RtpStreamReport) -> Track | None:
+    """The access units of one RTP stream (kept packets needed), None for other codecs."""
     media = stream.media
     codec = media.video_codec
     if codec is None and media.codec != "MPEG4-GENERIC":
@@ -282,7 +284,8 @@ def _annexb(codec: VideoCodec, nals: list[bytes]) -> bytes:
 # RTMP.
 
 
-def _rtmp_tracks(session: RtmpSession, stream: RtmpMediaStream) -> list[Track]:
+def rtmp_tracks(session: RtmpSession, stream: RtmpMediaStream) -> list[Track]:
+    """The video and audio access units of one RTMP message stream (kept media needed)."""
     source = f"RTMP connection {session.connection} stream {stream.stream_id}"
     video = Track("video", stream.video_codec or "?", source)
     audio = Track("audio", stream.audio_codec or "?", source)

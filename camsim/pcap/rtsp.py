@@ -73,6 +73,8 @@ class RtspExchange:
     session_timeout: int | None = None
     rtp_info: str | None = None
     notes: list[str] = field(default_factory=list)
+    response: Response | None = field(default=None, repr=False, compare=False)
+    """The whole answer, for a replay that gives it again."""
 
     @property
     def latency(self) -> float | None:
@@ -260,6 +262,7 @@ class RtspDialog:
                 exchange = RtspExchange("?", "", response.cseq)
                 self.exchanges.append(exchange)
         exchange.status, exchange.reason = response.status_code, response.reason
+        exchange.response = response
         exchange.response_packet, exchange.response_time = number, time
         headers = response.headers
         self.server_agent = self.server_agent or headers.get("Server")

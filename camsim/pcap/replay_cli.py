@@ -1,0 +1,93 @@
+"""The running part of ``camsim pcap replay``: event loop, signals, status lines."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+
+import click
+
+from camsim.pcap.replay_camera import load_camera, start_camera
+from camsim.pcap.replay_raw import loopback_target
+
+
+def camera(
+    file: Path,
+    host: str,
+    port: int,
+    speed: float,
+    loop_media: bool,
+    dialog: str,
+    select: int | None,
+    duration: float | None,
+) -> None:
+    captured = load_camera(file, dialog_index=select, speed=speed)
+    streams = ", ".join(
+        f"{s.media.media} {s.media.codec} ({s.packets} packets)" for s in captured.streams
+    )
+    click.echo(
+        f"{file}: dialog {captured.dialog.index}, {streams}, "
+        f"{captured.plan.period_seconds:.1f} s{' looped' if loop_media else ''}",
+        err=True,
+    )
+
+    async def serve() -> None:
+        replay = await start_camera(
+            captured, host=host, port=port, loop_media=loop_media, dialog=dialog
+        )
+        click.echo(replay.url)
+        try:
+            await _until_stopped(duration)
+        finally:
+            await replay.close()
+
+    asyncio.run(serve())
+
+
+async def _until_stopped(duration: float | None) -> None:
+    """Wait for Ctrl-C, SIGTERM or ``duration`` seconds."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), duration)
+
+
+def push(
+    file: Path, url: str, speed: float, loop_media: bool, select: int | None, duration: float | None
+) -> None:
+    from camsim.encoder.fleet import Fleet
+    from camsim.encoder.session import PublishOptions
+    from camsim.encoder.stats import StreamState
+    from camsim.encoder.target import PushTarget
+    from camsim.pcap.replay_push import load_plan
+
+    target = PushTarget.parse(url)
+    loopback_target(f"{target.host}:{target.port}")
+    plan, origin = load_plan(file, select=select, speed=speed)
+    seconds = float(plan.period)
+    click.echo(f"{file}: {origin}, {len(plan.frames)} frames, {seconds:.1f} s -> {url}", err=True)
+    if duration is None and not loop_media:
+        duration = seconds
+    fleet = Fleet([target], plan, PublishOptions())
+    (stats,) = asyncio.run(fleet.run(duration))
+    click.echo(
+        f"{stats.state.value}: {stats.video_frames} video and {stats.audio_frames} audio frames, "
+        f"{stats.bytes_sent} bytes" + (f", {stats.error}" if stats.error else "")
+    )
+    if stats.state is StreamState.FAILED:
+        raise click.ClickException(stats.error or "the publish failed")
+
+
+def raw(file: Path, to: str, speed: float, loop_media: bool, duration: float | None) -> None:
+    from camsim.pcap.replay_raw import load_datagrams, send
+
+    host, port = loopback_target(to)
+    datagrams = load_datagrams(file, speed=speed)
+    click.echo(f"{file}: {len(datagrams)} datagrams -> {host}:{port}", err=True)
+    sent = asyncio.run(send(datagrams, host, port, loop_media=loop_media, duration=duration))
+    click.echo(f"sent {sent} datagrams")
