@@ -1,7 +1,7 @@
 """A live HLS origin that breaks exactly one rule on demand: the target that proves every case
 of the hls-output suite can fail.
 
-Each path ``/<mutation>/`` is its own live stream, started by its first request: a window of
+Each path ``/<mutation>~<n>/`` is its own live stream, started by its first request: a window of
 segments (refserver's own MPEG-TS or fMP4, made from the test sample) that gains one segment a
 second, with dates, removals and HTTP headers as a correct server has them, except for the one
 :class:`Breakage` the mutation names. ``/clean/`` (and ``clean-fmp4``, ``clean-mv``,
@@ -409,10 +409,13 @@ class MutantOrigin:
         self.mutations = {m.name: m for m in (*MUTATIONS, *CLEAN.values())}
 
     def stream(self, name: str) -> Stream:
-        if name not in self.mutations:
+        """The stream at ``/<mutation>~<n>/``: each name a stream of its own, started by its
+        first request (the media runs out after a minute or so)."""
+        mutation = self.mutations.get(name.split("~", 1)[0])
+        if mutation is None:
             raise web.HTTPNotFound()
         if name not in self.streams:
-            self.streams[name] = make_stream(self.mutations[name], self.media)
+            self.streams[name] = make_stream(mutation, self.media)
         return self.streams[name]
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -505,6 +508,7 @@ class RunningOrigin:
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.runner: web.AppRunner | None = None
         self.port = 0
+        self.served = 0
 
     def _call(self, coroutine: Any) -> Any:
         future: Future[Any] = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
@@ -533,7 +537,9 @@ class RunningOrigin:
         self.loop.close()
 
     def url(self, mutation: Mutation) -> str:
-        return f"http://127.0.0.1:{self.port}/{mutation.name}/{mutation.target}"
+        """The playlist of a fresh stream with ``mutation``: every call starts a new one."""
+        self.served += 1
+        return f"http://127.0.0.1:{self.port}/{mutation.name}~{self.served}/{mutation.target}"
 
 
 def all_mutations() -> list[Mutation]:
