@@ -283,7 +283,7 @@ class _Session:
         octets = [0 for _ in streams]
         for loop, burst in _bursts(plan):
             due = start + round((loop * float(plan.period) + burst.offset) * 1e9)
-            if due - start > duration * 1e9 or (max_packets is not None and sent >= max_packets):
+            if due - start >= duration * 1e9 or (max_packets is not None and sent >= max_packets):
                 break
             self.now = due
             stream = streams[burst.track]

@@ -48,6 +48,7 @@ def test_hls_frames_match_the_capture(
     captured = load_camera(write_capture(tmp_path / "camera.pcapng", capture.packets))
     expected = [u.frame_index for u in sample.video_units]
     assert expected == list(range(len(expected)))
+    assert capture.streams[0].frames == len(expected)  # one pass of the sample
 
     with running_replay(captured) as replay:
         # A long media timeout: the camera says BYE at the end of the capture, and a
