@@ -1,3 +1,3 @@
 """The built-in suites; importing this package registers them."""
 
-from conformance.suites import hls_output  # noqa: F401
+from conformance.suites import hls_output, rtmp_ingest  # noqa: F401
