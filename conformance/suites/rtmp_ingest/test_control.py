@@ -1,11 +1,11 @@
 """Protocol control: acknowledgements (RTMP 1.0 §5.4.3, §5.4.4) and ping (§7.1.7).
 
 Which window binds the server: §5.4.4 has the *receiver* of a Window Acknowledgement Size
-acknowledge after that many bytes, so a server acknowledges by the window the client announced.
-nginx-rtmp acknowledges by the window it announced itself (its ``ack_window``) and ignores the
-client's; SRS follows the client's. No encoder waits for acknowledgements (FFmpeg and OBS send
-regardless), so the suite requires a server to acknowledge at all, within the larger of the
-two windows (RTMP-ACK-001), and recommends the client's window (RTMP-ACK-002).
+acknowledge after that many bytes, so a server acknowledges by the window the client announced,
+and by its own only when the client announced none. Servers read it either way (a server that
+announces 2.5 MB and acknowledges by it is common), and no encoder waits for acknowledgements
+(FFmpeg and OBS send regardless), so the suite requires a server to acknowledge at all, within
+the larger of the two windows (RTMP-ACK-001), and recommends the client's (RTMP-ACK-002).
 """
 
 from __future__ import annotations
