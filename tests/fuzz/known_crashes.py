@@ -33,6 +33,54 @@ class KnownCrash:
 
 KNOWN_CRASHES: tuple[KnownCrash, ...] = ()
 
+_DIGITS = b"9" * 5000  # past Python's 4300-digit limit for int()
+
+FIXED_CRASHES: tuple[tuple[str, bytes], ...] = (
+    # (target, input) that once raised another exception or hung; each must pass now.
+    ("fmp4_boxes", b"\x00\x00\x00\x10trun\x00\x00\x00\x00\xff\xff\xff\xff"),
+    ("hls_validate", b"#EXTM3U\n#EXT-X-VERSION:" + _DIGITS + b"\n#EXT-X-TARGETDURATION:4\n"),
+    ("sdp", b"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=x\r\nt=" + _DIGITS + b" 0\r\n"),
+    ("sdp", b"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=x\r\nt=0 0\r\nm=video 0 RTP/AVP " + _DIGITS),
+    ("rtsp_header_transport", b"RTP/AVP;multicast;ttl=" + _DIGITS),
+    ("rtsp_header_rtp_info", b"url=rtsp://h/s/trackID=0;seq=" + _DIGITS),
+    ("rtsp_header_session", b"12345678;timeout=" + _DIGITS),
+    (
+        "rtsp_server",
+        b"\x00OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nContent-Length: " + _DIGITS + b"\r\n\r\n",
+    ),
+    (
+        "rtsp_server",
+        b"\x00OPTIONS * RTSP/1.0\r\nCSeq: 2\r\n\r\nOPTIONS * RTSP/1.0\r\nCSeq: 2\r\n\r\n",
+    ),
+    ("rtsp_server", b"\x00OPTIONS * RTSP/1.0\r\nCSeq: 1\r\nX: a\r\n \x00\r\n\r\n"),
+    ("rtsp_client", b"\x00RTSP/1.0 200 OK\r\nCSeq: 1\r\nX: a\r\n \x00\r\n\r\n"),
+    ("rtsp_message", b"OPTIONS * RTSP/1.0\r\nX: a\r\n \x00\r\n\r\n"),
+    ("rtsp_tunnel_http", b"GET / HTTP/1.0\r\nX: a\r\n \r\r\n\r\n"),
+    ("rtsp_server_auth", b"\x00DESCRIBE rtsp://[ RTSP/1.0\r\nCSeq: 1\r\n\r\n"),
+    ("rtsp_server_auth", b"\x00DESCRIBE rtsp://h/\xac RTSP/1.0\r\nCSeq: 1\r\n\r\n"),
+    ("rtsp_server_auth_playing", b"\x00DESCRIBE rtsp://[ RTSP/1.0\r\nCSeq: 3\r\n\r\n"),
+    (
+        "rtsp_client",
+        b"\x00RTSP/1.0 401 Unauthorized\r\nCSeq: 1\r\n"
+        b'WWW-Authenticate: Digest realm="cam", nonce="\xff"\r\n\r\n',
+    ),
+    (
+        "rtsp_authenticator",
+        b'Digest username="a\xff", realm="cam", nonce="abc123", uri="rtsp://h/s", response="0"',
+    ),
+    (
+        "rtsp_authenticator",
+        b'Digest username="admin", realm="cam", nonce="abc123", uri="rtsp://h/s", '
+        b'response="\xc3\xa9"',
+    ),
+    (
+        "rtsp_authenticator",
+        b'Digest username="admin", realm="cam", nonce="abc123", uri="rtsp://[", response="0"',
+    ),
+)
+"""Inputs the fuzzers found that crashed or hung before their module was fixed: a corpus that
+every run replays, so that the crash cannot come back unnoticed."""
+
 
 def crashes_of(name: str) -> list[KnownCrash]:
     return [crash for crash in KNOWN_CRASHES if crash.target == name]

@@ -1,10 +1,11 @@
-"""The minimal input of each crash in :data:`KNOWN_CRASHES`, a strict xfail until it is fixed."""
+"""The minimal input of each crash in :data:`KNOWN_CRASHES`, a strict xfail until it is fixed;
+the inputs of crashes since fixed, replayed on every run."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.fuzz.known_crashes import KNOWN_CRASHES, KnownCrash
+from tests.fuzz.known_crashes import FIXED_CRASHES, KNOWN_CRASHES, KnownCrash
 from tests.fuzz.targets import check
 
 
@@ -22,3 +23,12 @@ from tests.fuzz.targets import check
 )
 def test_known_crash_reproducer(crash: KnownCrash):
     check(crash.target, crash.data)
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    FIXED_CRASHES,
+    ids=[f"{name}-{index}" for index, (name, _) in enumerate(FIXED_CRASHES)],
+)
+def test_a_fixed_crash_stays_fixed(name: str, data: bytes):
+    check(name, data)
