@@ -185,3 +185,50 @@ def replay(
             replay_cli.raw(file, to, speed, loop_media, duration)
     except (CaptureError, OSError, ValueError) as error:
         raise click.ClickException(str(error)) from None
+
+
+@pcap.command()
+@click.argument("file", type=_CAPTURE)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="The redacted capture (pcapng).",
+)
+@click.option("--drop-media", is_flag=True, help="Zero RTP payloads after their first 4 bytes.")
+@click.option("--keep-addresses", is_flag=True, help="Leave IP and MAC addresses as they are.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+def redact(file: Path, out: Path, drop_media: bool, keep_addresses: bool, as_json: bool) -> None:
+    """Write FILE without its credentials, stream keys and tokens (and addresses) to --out."""
+    from camsim.pcap.redact import redact as redact_capture
+
+    if out.resolve() == file.resolve():
+        raise click.BadParameter("must not be the input file", param_hint="--out")
+    try:
+        report = redact_capture(file, out, drop_media=drop_media, keep_addresses=keep_addresses)
+    except (CaptureError, OSError) as error:
+        raise click.ClickException(str(error)) from None
+    kinds: dict[str, int] = {}
+    for secret in report.secrets:
+        kinds[secret.kind] = kinds.get(secret.kind, 0) + 1
+    if as_json:
+        summary = {
+            "output": str(out),
+            "packets": report.packets,
+            "secrets": kinds,
+            "occurrences_replaced": report.occurrences,
+            "addresses": report.addresses,
+            "media_payloads_dropped": report.media_payloads_dropped,
+        }
+        json.dump(summary, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    click.echo(f"{out}: {report.packets} packets")
+    for kind, count in sorted(kinds.items()):
+        click.echo(f"  hidden: {count} x {kind}")
+    click.echo(f"  {report.occurrences} occurrences overwritten")
+    for original, mapped in sorted(report.addresses.items()):
+        click.echo(f"  address {original} -> {mapped}")
+    if drop_media:
+        click.echo(f"  {report.media_payloads_dropped} RTP payloads zeroed")

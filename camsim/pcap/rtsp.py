@@ -73,8 +73,10 @@ class RtspExchange:
     session_timeout: int | None = None
     rtp_info: str | None = None
     notes: list[str] = field(default_factory=list)
+    request: Request | None = field(default=None, repr=False, compare=False)
     response: Response | None = field(default=None, repr=False, compare=False)
-    """The whole answer, for a replay that gives it again."""
+    """The whole messages, for a replay that gives them again and a redaction that hides
+    their credentials."""
 
     @property
     def latency(self) -> float | None:
@@ -239,6 +241,7 @@ class RtspDialog:
         if request.version.startswith("HTTP/"):
             return  # the opening request of a tunnel leg
         exchange = RtspExchange(request.method, request.url, request.cseq, number, time)
+        exchange.request = request
         headers = request.headers
         self.user_agent = self.user_agent or headers.get("User-Agent")
         authorization = headers.get("Authorization")
