@@ -38,6 +38,11 @@ _DIGITS = b"9" * 5000  # past Python's 4300-digit limit for int()
 FIXED_CRASHES: tuple[tuple[str, bytes], ...] = (
     # (target, input) that once raised another exception or hung; each must pass now.
     ("fmp4_boxes", b"\x00\x00\x00\x10trun\x00\x00\x00\x00\xff\xff\xff\xff"),
+    # An SPS whose pic_width_in_mbs_minus1 makes the width overflow tkhd (struct.error).
+    (
+        "writers_from_network_parameters",
+        b'\x02\x00\x00\x01gz\x00(\xbc\xb2\x00\x00\r\n\xc4\xc2\x00"',
+    ),
     ("hls_validate", b"#EXTM3U\n#EXT-X-VERSION:" + _DIGITS + b"\n#EXT-X-TARGETDURATION:4\n"),
     ("sdp", b"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=x\r\nt=" + _DIGITS + b" 0\r\n"),
     ("sdp", b"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=x\r\nt=0 0\r\nm=video 0 RTP/AVP " + _DIGITS),

@@ -357,6 +357,13 @@ def ts_structure_seeds() -> list[bytes]:
     ]
 
 
+def writer_seeds() -> list[bytes]:
+    """Inputs of the writers target: parameter sets and a frame, or an ASC and a frame."""
+    out = [b"\x02" + join_annexb(h264_access_unit()), b"\x00" + join_annexb(h265_access_unit())]
+    out += [b"\x01" + bytes([len(asc)]) + asc + bytes(range(100)) for asc in asc_bytes()]
+    return out
+
+
 def adts_seed() -> bytes:
     asc = AudioSpecificConfig.parse(asc_bytes()[0])
     return adts_frame(asc, bytes(100)) + adts_frame(asc, bytes(20))

@@ -18,7 +18,19 @@ from wire.codec.bits import unescape_rbsp
 from wire.codec.dts import DtsEstimator, reorder_depth
 from wire.codec.errors import CodecError
 from wire.codec.nal import VideoCodec, split_annexb, split_length_prefixed
-from wire.fmp4 import Box, Fmp4Error, Tfdt, Trun, walk
+from wire.fmp4 import (
+    AudioTrack,
+    Box,
+    Fmp4Error,
+    Sample,
+    Tfdt,
+    TrackFragment,
+    Trun,
+    VideoTrack,
+    init_segment,
+    media_segment,
+    walk,
+)
 from wire.hls import PlaylistError, check_playlist
 from wire.hls import parse as parse_playlist
 from wire.hls.attributes import parse_attributes
@@ -39,7 +51,7 @@ from wire.rtp import (
     RtpTimeline,
     parse_compound,
 )
-from wire.ts import TsError, TsPacket, demux
+from wire.ts import TsError, TsMuxer, TsPacket, demux
 from wire.ts.pes import PesPacket
 from wire.ts.psi import Pat, Pmt
 
@@ -387,6 +399,33 @@ _CONTAINERS = frozenset(
 )
 def _fmp4_boxes(data: bytes) -> None:
     _visit_boxes(walk(data), 0)
+
+
+@target(
+    "writers_from_network_parameters",
+    "wire.fmp4.init_segment, media_segment and wire.ts.TsMuxer over parameter sets, an ASC "
+    "and frames as a publisher sends them",
+    (Fmp4Error, CodecError, TsError),
+    seeds.writer_seeds,
+)
+def _writers_from_network_parameters(data: bytes) -> None:
+    """A selector byte, then Annex B parameter sets and a frame (bit 0 clear; bit 1 chooses
+    H.264) or a length-prefixed AudioSpecificConfig and a raw frame (bit 0 set)."""
+    if len(data) < 2:
+        return
+    selector, body = data[0], data[1:]
+    if selector & 1:
+        end = 1 + body[0]
+        asc = codec_aac.AudioSpecificConfig.parse(body[1:end])
+        raw = body[end:]
+        init_segment((AudioTrack(asc),))
+        TsMuxer(None, asc).audio_frames([raw], 0)
+        media_segment(1, (TrackFragment(1, 0, (Sample(raw, 1024),)),))
+        return
+    codec = VideoCodec.H264 if selector & 2 else VideoCodec.H265
+    nals = split_annexb(body)
+    init_segment((VideoTrack(codec, tuple(nals)),))
+    TsMuxer(codec, None, nals).video_access_unit(nals, 90000, 87000, True)
 
 
 @target("hls_parse", "wire.hls.parse", (PlaylistError,), seeds.playlist_seeds)

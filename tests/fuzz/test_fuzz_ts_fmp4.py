@@ -1,5 +1,7 @@
 """MPEG-TS segments and fMP4 boxes as a reader of any server's HLS gets them: PES packets or a
-TsError; boxes, tfdt and trun or an Fmp4Error. Never another exception, never a hang."""
+TsError; boxes, tfdt and trun or an Fmp4Error. Never another exception, never a hang. And the
+writers fed what a publisher sends (parameter sets, an ASC, frames): segments, or Fmp4Error,
+TsError or CodecError."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from tests.fuzz.targets import TARGETS, check
 from wire.fmp4 import Box, Fmp4Error, Trun
 from wire.ts import TS_PACKET_SIZE
 
-NAMES = ["ts_demux", "ts_structures", "fmp4_boxes"]
+NAMES = ["ts_demux", "ts_structures", "fmp4_boxes", "writers_from_network_parameters"]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -27,6 +27,8 @@ from wire.fmp4.errors import Fmp4Error
 
 VIDEO_TIMESCALE = 90_000
 MOVIE_TIMESCALE = 1000
+MAX_DIMENSION = 0xFFFF
+"""The largest picture width or height a VisualSampleEntry (16-bit fields) can describe."""
 MAJOR_BRAND = b"iso6"
 COMPATIBLE_BRANDS = (b"iso6", b"cmfc", b"mp41")
 
@@ -79,7 +81,15 @@ class VideoTrack:
         if not sps:
             raise Fmp4Error(f"{self.codec} track without an SPS")
         parsed = H264Sps.parse(sps[0]) if self.codec is VideoCodec.H264 else H265Sps.parse(sps[0])
-        return parsed.width, parsed.height
+        width, height = parsed.width, parsed.height
+        # The sample entry's width and height are 16 bits, tkhd's the integer part of a 16.16
+        # number: an SPS from the network may declare more (pic_width_in_mbs_minus1 is ue(v)).
+        if not (0 < width <= MAX_DIMENSION and 0 < height <= MAX_DIMENSION):
+            raise Fmp4Error(
+                f"{self.codec} picture of {width}x{height} does not fit a sample entry "
+                f"(1-{MAX_DIMENSION} each way)"
+            )
+        return width, height
 
 
 @dataclass(frozen=True, slots=True)

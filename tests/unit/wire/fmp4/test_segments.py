@@ -8,6 +8,7 @@ import pytest
 from camsim.media.loader import load
 from tests.conftest import SampleFactory
 from tests.fuzz.registry import cpu_limit
+from tests.unit.wire.codec.test_h264 import write_sps
 from wire.codec.aac import AudioSpecificConfig
 from wire.codec.h264 import AvcDecoderConfigurationRecord
 from wire.codec.h265 import HevcDecoderConfigurationRecord
@@ -97,6 +98,26 @@ def test_init_segment_parsed_back(make_test_sample: SampleFactory, codec: VideoC
     assert struct.unpack(">I", mdhd[8:12]) == (audio.asc.sample_rate,)
     trexs = moov.child("mvex").children()
     assert [struct.unpack(">II", t.full_header()[2][:8]) for t in trexs] == [(1, 1), (2, 1)]
+
+
+PPS = b"\x68\xce\x38\x80"
+
+
+@pytest.mark.parametrize(
+    ("width_in_mbs", "height_in_map_units", "size"),
+    [(4096, 68, "65536x1088"), (5001, 68, "80016x1088"), (120, 4096, "1920x65536")],
+)
+def test_init_segment_refuses_a_picture_wider_than_a_sample_entry(
+    width_in_mbs: int, height_in_map_units: int, size: str
+):
+    # Found by fuzzing: an SPS may declare any width (pic_width_in_mbs_minus1 is ue(v)), and
+    # packing it into tkhd's 16.16 width raised struct.error instead of Fmp4Error.
+    sps = write_sps(width_in_mbs=width_in_mbs, height_in_map_units=height_in_map_units)
+    track = VideoTrack(VideoCodec.H264, (sps, PPS))
+    with pytest.raises(Fmp4Error, match=rf"^h264 picture of {size} does not fit a sample entry"):
+        init_segment((track,))
+    largest = write_sps(width_in_mbs=4095, height_in_map_units=4095)
+    assert init_segment((VideoTrack(VideoCodec.H264, (largest, PPS)),))
 
 
 def test_init_segment_needs_a_track():
