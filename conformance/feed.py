@@ -28,6 +28,7 @@ from camsim.encoder.target import PushTarget, TargetError
 from camsim.media.loader import LoaderError, load
 from camsim.media.make import default_sample
 from conformance.session import ConformOptions, TargetUnreachable
+from wire.codec.nal import VideoCodec
 
 
 class RtmpFeed:
@@ -67,7 +68,10 @@ class RtmpFeed:
     def _plan(self) -> FlvPlan:
         try:
             path = self.media if self.media is not None else default_sample()
-            return FlvPlan.build(load(path), enhanced=self.enhanced)
+            sample = load(path)
+            # H.265 travels only in Enhanced RTMP (hvc1), as OBS and FFmpeg send it.
+            hevc = sample.video is not None and sample.video.codec is VideoCodec.H265
+            return FlvPlan.build(sample, enhanced=self.enhanced or hevc)
         except (LoaderError, PlanError) as exc:
             raise TargetUnreachable(f"feed media: {exc}") from None
 

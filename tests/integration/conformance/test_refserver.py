@@ -209,3 +209,22 @@ def test_plain_pytest_runs_the_suite(
     assert len(data["cases"]) == 53
     if code:
         assert "HLS-RL-009" in completed.stdout
+
+
+def test_refserver_fmp4_hevc_over_enhanced_rtmp_passes(
+    refserver_fmp4: RunningServer, make_test_sample: SampleFactory, tmp_path: Path
+) -> None:
+    """An H.265 sample is fed as Enhanced RTMP (hvc1) and judged in fMP4, as Apple requires
+    HEVC to be delivered."""
+    from wire.codec.nal import VideoCodec
+
+    hevc = make_test_sample(codec=VideoCodec.H265, gop_seconds=Fraction(1))
+    run = conform(_feed_args(refserver_fmp4, "hevc", hevc), tmp_path / "r.json")
+    assert run.code == 0, (run.stdout, run.stderr)
+    assert run.failing(("required", "recommended")) == set(), run.stdout
+    verdicts = run.verdicts()
+    for case_id in ("HLS-SEG-003", "HLS-SEG-004", "HLS-SEG-005", "HLS-SEG-007", "HLS-SEG-008"):
+        assert verdicts[case_id] == "pass", case_id
+    inits = list(refserver_fmp4.hls_dir.rglob("init-*.mp4"))
+    assert inits
+    assert all(b"hvcC" in path.read_bytes() for path in inits)
