@@ -9,16 +9,15 @@ from tests.fuzz import seeds
 from tests.fuzz.registry import pieces, target
 from wire import amf0
 from wire.rtmp import messages as rtmp_messages
-from wire.rtmp.chunk import ChunkReader
+from wire.rtmp.chunk import ChunkReader, ChunkWriter, RtmpMessage
 from wire.rtmp.client import RtmpClientConnection
 from wire.rtmp.errors import RtmpError
 from wire.rtmp.events import ConnectionTerminated as RtmpTerminated
 from wire.rtmp.events import PublishRequested, RtmpEvent
 from wire.rtmp.handshake import ClientHandshake, ServerHandshake
+from wire.rtmp.messages import Command, to_message
 from wire.rtmp.server import RtmpServerConnection
 from wire.rtmp.states import ClientState
-
-# -- RTMP -----------------------------------------------------------------------------------------
 
 
 @target(
@@ -29,6 +28,7 @@ from wire.rtmp.states import ClientState
 )
 def _rtmp_chunks(data: bytes) -> None:
     reader = ChunkReader(max_message_size=256 * 1024, max_chunk_streams=16)
+    # Reads of 7 bytes: most chunk headers straddle a read boundary.
     for piece in pieces(b"\x07" + data):
         reader.receive_data(piece)
 
@@ -66,12 +66,34 @@ def _rtmp_messages(data: bytes) -> None:
     if parser is not None:
         parser(data[1:])
     else:
-        from wire.rtmp.chunk import RtmpMessage
-
         rtmp_messages.split_aggregate(RtmpMessage(22, data[1:], 1000, 1))
 
 
-@target("rtmp_handshake_server", "wire.rtmp.handshake.ServerHandshake.receive", (RtmpError,))
+def _handshake_server_seeds() -> list[bytes]:
+    """C0C1 and the C2 that answers the target's own S1 (the same seeded randomness)."""
+    c0c1, c2 = seeds.client_handshake_bytes()
+    s0s1s2 = ServerHandshake(random=seeds.seeded_random(1)).receive(bytearray(c0c1))
+    return [b"\x00" + c0c1 + c2(s0s1s2)]
+
+
+def _handshake_client_seeds() -> list[bytes]:
+    """S0S1S2 answering the target's own C1, from a simple and a complex server."""
+    c0c1 = ClientHandshake(random=seeds.seeded_random(1)).initiate()
+    return [
+        b"\x00"
+        + ServerHandshake(random=seeds.seeded_random(9), allow_complex=allow).receive(
+            bytearray(c0c1)
+        )
+        for allow in (False, True)
+    ]
+
+
+@target(
+    "rtmp_handshake_server",
+    "wire.rtmp.handshake.ServerHandshake.receive",
+    (RtmpError,),
+    _handshake_server_seeds,
+)
 def _rtmp_handshake_server(data: bytes) -> None:
     handshake = ServerHandshake(random=seeds.seeded_random(1))
     buffer = bytearray()
@@ -80,7 +102,12 @@ def _rtmp_handshake_server(data: bytes) -> None:
         handshake.receive(buffer)
 
 
-@target("rtmp_handshake_client", "wire.rtmp.handshake.ClientHandshake.receive", (RtmpError,))
+@target(
+    "rtmp_handshake_client",
+    "wire.rtmp.handshake.ClientHandshake.receive",
+    (RtmpError,),
+    _handshake_client_seeds,
+)
 def _rtmp_handshake_client(data: bytes) -> None:
     handshake = ClientHandshake(random=seeds.seeded_random(1))
     handshake.initiate()
@@ -103,9 +130,6 @@ def drain_rtmp(connection: RtmpServerConnection | RtmpClientConnection) -> list[
 
 def rtmp_server_at(stage: str) -> RtmpServerConnection:
     """A server connection that a well-behaved client has taken to ``stage``."""
-    from wire.rtmp.chunk import ChunkWriter
-    from wire.rtmp.messages import Command, to_message
-
     server = RtmpServerConnection(
         now=0.0, random=seeds.seeded_random(2), max_message_size=256 * 1024
     )
@@ -132,15 +156,19 @@ def rtmp_server_at(stage: str) -> RtmpServerConnection:
     return server
 
 
-def rtmp_client_at(stage: str) -> tuple[RtmpClientConnection, bytes]:
-    """A client connection a well-behaved server has taken to ``stage``, and the server's
-    bytes so far (a chunk stream continues after them)."""
+def _new_client() -> RtmpClientConnection:
     client = RtmpClientConnection(
         app="live", tc_url="rtmp://127.0.0.1/live", random=seeds.seeded_random(3)
     )
     client.initiate(0.0)
+    return client
+
+
+def rtmp_client_at(stage: str) -> RtmpClientConnection:
+    """A client connection a well-behaved server has taken to ``stage``."""
+    client = _new_client()
     if stage == "raw":
-        return client, b""
+        return client
     server = RtmpServerConnection(now=0.0, random=seeds.seeded_random(4))
 
     def pump() -> None:
@@ -158,14 +186,14 @@ def rtmp_client_at(stage: str) -> tuple[RtmpClientConnection, bytes]:
         server.receive_data(client.data_to_send())
         client.receive_data(server.data_to_send()[: 1 + 2 * 1536])
         drain_rtmp(client)
-        return client, b""
+        return client
     pump()
     if stage == "publish":
         client.publish("cam1", 0.0)
         pump()
     drain_rtmp(client)
     assert not client.terminated, f"the valid prefix up to {stage} ended the connection"
-    return client, b""
+    return client
 
 
 def _check_rtmp_events(events: list[RtmpEvent]) -> None:
@@ -195,7 +223,7 @@ def _rtmp_server_target(stage: str) -> Callable[[bytes], None]:
 
 def _rtmp_client_target(stage: str) -> Callable[[bytes], None]:
     def run(data: bytes) -> None:
-        client, _ = rtmp_client_at(stage)
+        client = rtmp_client_at(stage)
         events: list[RtmpEvent] = []
         for piece in pieces(data):
             client.receive_data(piece)
@@ -210,6 +238,17 @@ def _rtmp_client_target(stage: str) -> Callable[[bytes], None]:
             assert isinstance(events[-1], RtmpTerminated), events
 
     return run
+
+
+def _rtmp_client_raw_seeds() -> list[bytes]:
+    """What a server answers the target's own client: S0S1S2, then the connect answers."""
+    client = _new_client()
+    server = RtmpServerConnection(now=0.0, random=seeds.seeded_random(4))
+    server.receive_data(client.data_to_send())
+    answer = server.data_to_send()
+    client.receive_data(answer)
+    server.receive_data(client.data_to_send())
+    return [b"\x00" + answer + server.data_to_send()]
 
 
 def _rtmp_server_seeds(stage: str) -> Callable[[], list[bytes]]:
@@ -233,5 +272,5 @@ for _stage in RTMP_STAGES:
         f"rtmp_client_{_stage}",
         f"wire.rtmp.RtmpClientConnection.receive_data after {_stage} (never raises)",
         (),
-        _rtmp_server_seeds("handshake") if _stage != "raw" else list,
+        _rtmp_server_seeds("handshake") if _stage != "raw" else _rtmp_client_raw_seeds,
     )(_rtmp_client_target(_stage))
