@@ -512,7 +512,7 @@ class IngestRun:
     async def _chunk_change(self) -> None:
         def actions(probe: RtmpProbe, _: int) -> list[tuple[float, Callable[[], None]]]:
             share = self.stream_seconds / 5
-            sizes = (128, 65536, 1400, 4096)
+            sizes = (128, 32768, 1400, 4096)
             return [
                 (share * (n + 1), partial(probe.set_chunk_size, size))
                 for n, size in enumerate(sizes)

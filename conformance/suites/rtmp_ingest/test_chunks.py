@@ -46,7 +46,7 @@ def test_large_chunk_size(ingest: IngestObservation, case_record: CaseRecord) ->
 
 @case(
     "RTMP-CHUNK-003",
-    "A chunk size changed mid-stream (4096, 128, 65536, 1400, 4096) applies from the next "
+    "A chunk size changed mid-stream (4096, 128, 32768, 1400, 4096) applies from the next "
     "message on",
     level=REQUIRED,
     spec=[adobe_rtmp("5.4.1")],

@@ -77,8 +77,8 @@ def test_connect_control_messages(ingest: IngestObservation, case_record: CaseRe
     )
     if missing:
         fail(
-            f"no {' and no '.join(missing)} before the connect _result (the message flow of "
-            "§7.2.1.1), so the client does not know the window to acknowledge",
+            f"no {' and no '.join(missing)} before the connect _result, where the message "
+            "flow of §7.2.1.1 has them",
             [Detail(case_record.summary or "nothing before _result", "FFmpeg sequence")],
         )
 

@@ -7,6 +7,7 @@ from conformance.case import REQUIRED, CaseRecord, case, fail
 from conformance.rtmp.judge import stream_findings
 from conformance.rtmp.observation import IngestObservation
 from conformance.spec import adobe_rtmp
+from reports.model import Detail
 
 BOUNDARY = 1 << 24
 
@@ -23,6 +24,16 @@ def test_extended_timestamps(ingest: IngestObservation, case_record: CaseRecord)
     if details:
         fail("a stream whose timestamps cross 2^24 ms was not carried through", details)
     assert stream is not None
+    if stream.hls is not None:
+        # Timestamps that run on are no discontinuity; a server that misread the boundary and
+        # started again marks one (the stream's first segment may carry one of its own).
+        first = min((s.sequence for s in stream.hls.segments), default=0)
+        marked = [s for s in stream.hls.segments if s.discontinuity and s.sequence > first]
+        if marked:
+            fail(
+                "the HLS output has a discontinuity where the timestamps crossed 2^24 ms",
+                [Detail("EXT-X-DISCONTINUITY", f"segment {s.sequence}") for s in marked],
+            )
     crossed = [f for f in stream.frames if f.timestamp >= BOUNDARY]
     if not crossed:
         fail(
