@@ -1,5 +1,6 @@
-"""Every test in this folder carries the ``fuzz`` marker and runs by default with the others;
-``-m fuzz`` selects only them, ``CAMSIM_FUZZ_EXAMPLES=N`` makes each property try N inputs."""
+"""Every test in this folder carries the ``fuzz`` marker (registered in pyproject.toml) and runs
+by default with the others; ``-m fuzz`` selects only them, ``CAMSIM_FUZZ_EXAMPLES=N`` makes each
+property try N inputs."""
 
 from __future__ import annotations
 
@@ -8,12 +9,6 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).resolve().parent
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "fuzz: a fuzz property over a parser of network input (runs by default)"
-    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
