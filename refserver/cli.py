@@ -169,6 +169,11 @@ OptionsT = TypeVar("OptionsT", HlsOptions, Limits, HttpOptions)
 @click.option(
     "--log-level", type=click.Choice(LOG_LEVELS), help="Least severe level logged.  [default: info]"
 )
+@click.option(
+    "--capture",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the publishers' connections to this pcapng file (no privileges needed).",
+)
 def main(
     config_path: Path | None,
     no_rtmps: bool,

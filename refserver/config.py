@@ -305,6 +305,8 @@ class ServerConfig:
     sources: tuple[SourceConfig, ...] = ()
     log_format: str = "text"
     log_level: str = "info"
+    capture: Path | None = None
+    """Write the publishers' connections to this pcapng file (``--capture``)."""
 
     def __post_init__(self) -> None:
         for name in ("rtmp_port", "rtmps_port", "http_port"):

@@ -14,6 +14,7 @@ import platformdirs
 from aiohttp import web
 
 from refserver import logs
+from refserver.capture import CaptureFile
 from refserver.config import ServerConfig
 from refserver.hls.folders import TemporaryHlsFolder, remove_stale_temporary_folders
 from refserver.http import create_app
@@ -85,6 +86,7 @@ class ReferenceServer:
         self._site: GuardedSite | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._loop_exception_handler: LoopExceptionHandler | None = None
+        self._capture: CaptureFile | None = None
 
     def _ssl_context(self) -> ssl.SSLContext:
         config = self.config
@@ -104,6 +106,9 @@ class ReferenceServer:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
+        if self.config.capture is not None:
+            self._capture = CaptureFile(self.config.capture)
+            self.ingest.tap = self._capture.server
         self._loop_exception_handler = loop.get_exception_handler()
         loop.set_exception_handler(logs.log_loop_exception)
         self.hls_dir.mkdir(parents=True, exist_ok=True)
@@ -160,6 +165,9 @@ class ReferenceServer:
         if self._temporary is not None:
             self._temporary.remove()
             self._temporary = None
+        if self._capture is not None:
+            self._capture.close()
+            self._capture = None
         logger.info("stopped")
         logs.flush_repeats()
         asyncio.get_running_loop().set_exception_handler(self._loop_exception_handler)

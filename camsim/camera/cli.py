@@ -201,6 +201,11 @@ def _parse_users(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     show_default=True,
     help=f"Seconds between status lines (at least {MIN_INTERVAL}).",
 )
+@click.option(
+    "--capture",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write what the cameras send and receive to this pcapng file (no privileges needed).",
+)
 @click.option("-v", "--verbose", count=True, help="Log more (-vv for debug).")
 def run(
     cameras: int,
@@ -224,6 +229,7 @@ def run(
     duration: float | None,
     as_json: bool,
     interval: float,
+    capture: Path | None,
     verbose: int,
 ) -> None:
     """Run simulated RTSP cameras at rtsp://HOST:PORT/cam1..camN until Ctrl-C."""
@@ -252,6 +258,7 @@ def run(
             idle_timeout=idle_timeout,
             max_connections=max_connections,
             max_connections_per_ip=max_connections_per_ip,
+            capture=capture,
         )
     except ValueError as error:
         raise click.UsageError(str(error)) from None

@@ -27,6 +27,7 @@ from camsim.camera.udp import UdpMedia
 from camsim.media.loader import MediaSample, load
 from camsim.media.make import cached_sample
 from camsim.media.spec import DEFAULT_SPEC
+from camsim.pcap.tap import CaptureTap
 from wire.codec.nal import VideoCodec
 from wire.rtsp import Authenticator, ReaderLimits
 from wire.rtsp.auth import ALGORITHM_MD5
@@ -78,6 +79,8 @@ class FleetConfig:
     max_buffered: int = DEFAULT_MAX_BUFFERED
     late_after: float = DEFAULT_LATE_AFTER
     report_interval: float = DEFAULT_REPORT_INTERVAL
+    capture: Path | None = None
+    """Write what the cameras send and receive to this pcapng file (``--capture``)."""
 
     def __post_init__(self) -> None:
         if self.cameras < 1:
@@ -106,6 +109,7 @@ class Fleet:
         self._udp: UdpMedia | None = None
         self._samples: dict[Path, MediaSample] = {}
         self._plans: dict[tuple[Path, tuple[str, ...], int], PacketPlan] = {}
+        self._tap: CaptureTap | None = None
 
     def media_paths(self) -> list[Path]:
         """The files cameras play, assigned round robin."""
@@ -141,6 +145,9 @@ class Fleet:
                 )
             )
         self._udp = await UdpMedia.open(config.host)
+        if config.capture is not None:
+            self._tap = CaptureTap(config.capture)
+            self._udp.tap = self._tap.sinks_of(self._udp.rtp_socket)
         settings = self._settings()
         ssl_context = None
         if config.tls:
@@ -165,6 +172,7 @@ class Fleet:
                     ssl_context=ssl_context,
                     caps=caps,
                 )
+                server.tap = self._tap.server if self._tap is not None else None
                 await server.start()
                 self.servers.append(server)
         except OSError:
@@ -240,3 +248,6 @@ class Fleet:
         if self._udp is not None:
             self._udp.close()
             self._udp = None
+        if self._tap is not None:
+            self._tap.close()
+            self._tap = None

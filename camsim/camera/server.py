@@ -21,8 +21,9 @@ import logging
 import re
 import ssl
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from camsim.camera.control import RtspControl, ServerSettings
@@ -105,6 +106,8 @@ class CameraServer:
         self._connections: Counter[str] = Counter()  # admitted connections per peer address
         self._refusing = 0
         self._server: asyncio.Server | None = None
+        self.tap: Callable[[Callable[[], asyncio.Protocol]], Callable[[], Any]] | None = None
+        """Wraps the protocol factory to record connections (``--capture``, camsim.pcap.tap)."""
 
     @property
     def scheme(self) -> str:
@@ -119,7 +122,7 @@ class CameraServer:
         """Listen; with port 0 the kernel picks one and :attr:`port` says which."""
         loop = asyncio.get_running_loop()
         self._server = await loop.create_server(
-            lambda: CameraServerProtocol(self),
+            (self.tap or (lambda factory: factory))(lambda: CameraServerProtocol(self)),
             self.host,
             self.port,
             ssl=self.ssl_context,

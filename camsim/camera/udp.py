@@ -50,6 +50,8 @@ class UdpMedia:
         self._by_address: dict[Address, ReportCallback] = {}
         self._by_ssrc: dict[int, ReportCallback] = {}
         self._transports: list[asyncio.BaseTransport] = []
+        self.tap: Callable[[UdpSink], UdpSink] | None = None
+        """Wraps each sink to record what it sends (``--capture``, camsim.pcap.tap)."""
 
     @classmethod
     async def open(cls, host: str) -> UdpMedia:
@@ -62,7 +64,8 @@ class UdpMedia:
         return media
 
     def sink(self, rtp: Address, rtcp: Address) -> UdpSink:
-        return UdpSink(self.rtp_socket, self.rtcp_socket, rtp, rtcp)
+        sink = UdpSink(self.rtp_socket, self.rtcp_socket, rtp, rtcp)
+        return sink if self.tap is None else self.tap(sink)
 
     def watch(self, rtcp: Address, ssrc: int, callback: ReportCallback) -> None:
         """Call ``callback(now)`` on RTCP from ``rtcp`` or reporting on our ``ssrc``."""

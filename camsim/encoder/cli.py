@@ -21,6 +21,7 @@ from camsim.encoder.status import LiveStatus, format_summary
 from camsim.encoder.target import STREAM_INDEX_PLACEHOLDER, PushTarget, TargetError, expand
 from camsim.media.loader import LoaderError, describe_error, load
 from camsim.media.make import SampleError, default_sample
+from camsim.pcap.tap import CaptureTap
 from wire.rtmp.chunk import MAX_CHUNK_SIZE
 
 STREAMS_PER_CORE = 400
@@ -138,6 +139,11 @@ def parse_targets(url: str, streams: int) -> list[PushTarget]:
 )
 @click.option("--insecure", is_flag=True, help="Do not verify the rtmps:// certificate.")
 @click.option("--json", "as_json", is_flag=True, help="Print per-stream stats as JSON.")
+@click.option(
+    "--capture",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write what the streams send and receive to this pcapng file (no privileges needed).",
+)
 def push(
     url: str,
     streams: int,
@@ -152,6 +158,7 @@ def push(
     ca: Path | None,
     insecure: bool,
     as_json: bool,
+    capture: Path | None,
 ) -> None:
     """Publish the sample to URL like OBS or FFmpeg, N streams at once.
 
@@ -171,10 +178,15 @@ def push(
         timeout=timeout,
         start_timestamp=start_timestamp,
         ssl_context=ssl_context,
+        capture=CaptureTap(capture) if capture is not None else None,
     )
     fleet = Fleet(targets, plan, options, reconnect=reconnect, backoff=Backoff(cap=reconnect_cap))
     live = LiveStatus(sys.stderr) if sys.stderr.isatty() else None
-    results = asyncio.run(fleet.run(duration, on_status=live))
+    try:
+        results = asyncio.run(fleet.run(duration, on_status=live))
+    finally:
+        if options.capture is not None:
+            options.capture.close()
     report(results, as_json)
 
 

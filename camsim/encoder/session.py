@@ -21,6 +21,7 @@ from camsim.encoder.flv_source import FlvPlan, TagCursor
 from camsim.encoder.pacer import Pacer
 from camsim.encoder.stats import StreamState, StreamStats
 from camsim.encoder.target import PushTarget
+from camsim.pcap.tap import CaptureTap, TappedTransport
 from wire.flv import TAG_TYPE_VIDEO
 from wire.rtmp import RtmpClientConnection
 from wire.rtmp.client import DEFAULT_FLASH_VER
@@ -33,6 +34,7 @@ from wire.rtmp.events import (
     PublishStarted,
     StatusReceived,
 )
+from wire.session import Cause, Termination
 
 DEFAULT_CHUNK_SIZE = 4096
 """What OBS and FFmpeg announce with Set Chunk Size before ``connect``."""
@@ -63,6 +65,8 @@ class PublishOptions:
     send_buffer: int | None = None
     """SO_SNDBUF in bytes; ``None`` leaves the kernel's autotuning (up to megabytes) alone.
     Smaller makes a server that stopped reading show sooner, as a stall."""
+    capture: CaptureTap | None = None
+    """Write each connection's bytes to a pcapng file (``--capture``, camsim.pcap.tap)."""
 
 
 class MediaClock:
@@ -122,6 +126,7 @@ class PublishSession(asyncio.Protocol):
         self._failure: PushError | None = None
         self._paused = False
         self._early = bytearray()
+        self._tapped: TappedTransport | None = None
         self._phase_started = self._loop.time()
         self._connect_sent = 0.0
         self._publish_started: float | None = None
@@ -181,6 +186,8 @@ class PublishSession(asyncio.Protocol):
             raise PushError(f"TCP connect to {target.host}:{target.port} failed: {exc}") from None
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
+        if self.options.capture is not None:
+            self._transport = self._tapped = self.options.capture.client(transport)
         if self.options.send_buffer is not None:
             sock = transport.get_extra_info("socket")
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self.options.send_buffer)
@@ -198,7 +205,9 @@ class PublishSession(asyncio.Protocol):
                     self,
                     self.options.ssl_context,
                     server_hostname=target.host,
-                    ssl_handshake_timeout=timeout,
+                    # Past our own deadline, so that a slow handshake always ends as the
+                    # TimeoutError above and never as asyncio's own abort.
+                    ssl_handshake_timeout=timeout + 1.0,
                 )
         except TimeoutError:
             raise PushError(self._timed_out()) from None
@@ -207,19 +216,21 @@ class PublishSession(asyncio.Protocol):
                 f"TLS certificate of {target.host}:{target.port} rejected: {exc.verify_message}"
             ) from None
         except (ssl.SSLError, ConnectionError) as exc:
-            if "taking longer" in str(exc):
-                raise PushError(self._timed_out()) from None
             raise PushError(
                 f"TLS handshake with {target.host}:{target.port} failed: {exc}"
             ) from None
         if tls is None:
             raise PushError(f"TLS handshake with {target.host}:{target.port} failed: closed")
         self._transport = tls
+        if self._tapped is not None:  # record the cleartext, as the application sees it
+            self._transport = self._tapped = self._tapped.over(tls)
         self.stats.tls_handshake_ms = self._elapsed_ms()
 
     # -- asyncio.Protocol ------------------------------------------------------------------------
 
     def data_received(self, data: bytes) -> None:
+        if self._tapped is not None:
+            self._tapped.received(data)
         if self.phase in (Phase.TCP, Phase.TLS):
             self._early += data  # the server spoke first; the handshake will judge it
             return
@@ -301,7 +312,7 @@ class PublishSession(asyncio.Protocol):
         while (event := connection.next_event()) is not None:
             now = self._loop.time()
             if isinstance(event, ConnectionTerminated):
-                self._terminated(event.reason)
+                self._terminated(event.termination)
             elif isinstance(event, ConnectRejected):
                 self._failure = PublishRefused("connect", event.code, event.description)
             elif isinstance(event, PublishRejected):
@@ -323,16 +334,17 @@ class PublishSession(asyncio.Protocol):
                 self._failure = PublishRefused("stream", event.code, event.description)
                 connection.close()
 
-    def _terminated(self, reason: str) -> None:
+    def _terminated(self, termination: Termination) -> None:
         self.pacer.cancel(self)
         if self._failure is not None:
             self._finish(self._failure)
         elif self.phase is Phase.CLOSING:
             self._close_transport()
-        elif reason.startswith("timed out"):
+        elif termination.cause is Cause.TIMED_OUT:
             self._finish(PushError(self._timed_out()))
         else:
-            self._finish(PushError(f"protocol error during {self.phase.value}: {reason}"))
+            detail = termination.detail
+            self._finish(PushError(f"protocol error during {self.phase.value}: {detail}"))
 
     # -- internals --------------------------------------------------------------------------------
 

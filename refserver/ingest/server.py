@@ -10,6 +10,8 @@ import asyncio
 import functools
 import logging
 import ssl
+from collections.abc import Callable
+from typing import Any
 
 from refserver.ingest.admission import Admission
 from refserver.ingest.session import IngestContext, RtmpSession
@@ -43,6 +45,8 @@ class IngestServer:
         """Every connection holding a slot, TLS handshakes in progress included."""
         self.admission = Admission(context.limits)
         self._servers: dict[str, asyncio.Server] = {}
+        self.tap: Callable[[Callable[[], RtmpSession]], Callable[[], Any]] | None = None
+        """Wraps the session factory to record connections (``--capture``, refserver.capture)."""
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -50,10 +54,11 @@ class IngestServer:
         for protocol, port, context in listeners:
             if port is None:
                 continue
+            factory = functools.partial(
+                RtmpSession, self.context, protocol, self.sessions, self.admission, context
+            )
             self._servers[protocol] = await loop.create_server(
-                functools.partial(
-                    RtmpSession, self.context, protocol, self.sessions, self.admission, context
-                ),
+                factory if self.tap is None else self.tap(factory),
                 self.bind,
                 port,
                 reuse_address=True,

@@ -1,0 +1,138 @@
+"""``refserver --capture FILE``: the publishers' connections, written as a pcapng file.
+
+No privilege is needed and nothing is sniffed: each accepted connection's protocol is wrapped,
+and what it reads and writes goes through :class:`wire.pcapng.PcapngRecorder` (IP packets with
+made-up TCP headers) into the file, which ``camsim pcap inspect`` and ``replay`` read. RTMPS is
+recorded as the cleartext the session reads and writes. refserver stands alone, so this is its
+own small adapter; camsim's commands have the same in :mod:`camsim.pcap.tap`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from wire.pcapng import PcapngRecorder, RecordedConnection
+
+ProtocolFactory = Callable[[], asyncio.BaseProtocol]
+
+
+class CaptureFile:
+    """The open pcapng file of one server."""
+
+    def __init__(self, path: Path) -> None:
+        self.recorder = PcapngRecorder("refserver")
+        self._file: BinaryIO | None = path.open("wb")
+        self._file.write(self.recorder.header())
+
+    def write(self, blocks: bytes) -> None:
+        if self._file is not None and blocks:
+            self._file.write(blocks)
+
+    def server(self, factory: ProtocolFactory) -> ProtocolFactory:
+        """``factory`` with every connection it serves recorded (the peer is the client)."""
+        return lambda: _RecordingProtocol(self, factory())
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class _RecordingTransport(asyncio.Transport):
+    def __init__(
+        self, transport: asyncio.Transport, capture: CaptureFile, connection: RecordedConnection
+    ) -> None:
+        super().__init__()
+        self._transport = transport
+        self._capture = capture
+        self._connection = connection
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._capture.write(self._connection.data(time.time_ns(), False, bytes(data)))
+        self._transport.write(data)
+
+    def writelines(self, chunks: Any) -> None:
+        for chunk in chunks:
+            self.write(chunk)
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def abort(self) -> None:
+        self._transport.abort()
+
+    def is_reading(self) -> bool:
+        return self._transport.is_reading()
+
+    def pause_reading(self) -> None:
+        self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        self._transport.resume_reading()
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        self._transport.set_write_buffer_limits(high, low)
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size()
+
+    def get_write_buffer_limits(self) -> tuple[int, int]:
+        return self._transport.get_write_buffer_limits()
+
+    def can_write_eof(self) -> bool:
+        return self._transport.can_write_eof()
+
+    def write_eof(self) -> None:
+        self._transport.write_eof()
+
+    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
+        self._transport.set_protocol(protocol)
+
+    def get_protocol(self) -> asyncio.BaseProtocol:
+        return self._transport.get_protocol()
+
+
+class _RecordingProtocol(asyncio.Protocol):
+    def __init__(self, capture: CaptureFile, inner: asyncio.BaseProtocol) -> None:
+        self._capture = capture
+        self._inner = inner
+        self._connection: RecordedConnection | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        local = transport.get_extra_info("sockname") or ("127.0.0.1", 0)
+        peer = transport.get_extra_info("peername") or ("127.0.0.1", 0)
+        self._connection = self._capture.recorder.connection(
+            (str(peer[0]), int(peer[1])), (str(local[0]), int(local[1]))
+        )
+        self._capture.write(self._connection.open(time.time_ns()))
+        self._inner.connection_made(_RecordingTransport(transport, self._capture, self._connection))
+
+    def data_received(self, data: bytes) -> None:
+        if self._connection is not None:
+            self._capture.write(self._connection.data(time.time_ns(), True, data))
+        self._inner.data_received(data)  # type: ignore[attr-defined]
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received()  # type: ignore[attr-defined,no-any-return]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._connection is not None:
+            self._capture.write(self._connection.close(time.time_ns(), True))
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
