@@ -67,7 +67,7 @@ async def _exchange(
             if isinstance(event, ResponseReceived) and event.cseq == cseq:
                 return event
             if isinstance(event, ConnectionTerminated):
-                raise ConnectionError(event.reason)
+                raise ConnectionError(event.termination.detail)
         data = await reader.read(65536)
         if not data:
             raise ConnectionError("server closed the connection")

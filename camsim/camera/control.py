@@ -52,6 +52,7 @@ from wire.rtsp import (
     Transport,
 )
 from wire.rtsp.server import DEFAULT_SERVER_METHODS
+from wire.session import Termination
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +159,7 @@ class RtspControl:
         self._pump()
 
     def close(self, reason: str) -> None:
-        self.connection.close(reason)
+        self.connection.close(Termination.local_close(reason))
         self._pump()
 
     def shutdown(self) -> None:
@@ -200,7 +201,8 @@ class RtspControl:
         self.connection.handle_timer(now)
         idle_timeout = self.server.settings.idle_timeout
         if not self.sessions and now >= self._last_activity + idle_timeout:
-            self.connection.close(f"no request for {idle_timeout:g} s")
+            idle = f"no request for {idle_timeout:g} s"
+            self.connection.close(Termination.timed_out("a request", idle))
         self._pump()
 
     def _finish(self) -> None:
@@ -235,7 +237,7 @@ class RtspControl:
             self.counters.rejected += 1
             logger.debug("answered %d: %s", event.status_code, event.reason)
         elif isinstance(event, ConnectionTerminated):
-            logger.debug("connection from %s closed: %s", self.peer_host, event.reason)
+            logger.debug("connection from %s closed: %s", self.peer_host, event.termination.detail)
 
     def _handle_request(self, request: Request, session_id: str | None) -> None:
         session = self.sessions.get(session_id) if session_id is not None else None

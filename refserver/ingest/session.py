@@ -337,7 +337,7 @@ class RtmpSession(asyncio.Protocol):
                 event.stream_id, PLAY_STREAM_NOT_FOUND, "refserver serves HLS over HTTP only"
             )
         elif isinstance(event, ConnectionTerminated):
-            self._terminated(event.reason)
+            self._terminated(event.termination.detail)
 
     def _publish_requested(self, event: PublishRequested) -> None:
         connection = self.connection

@@ -62,6 +62,7 @@ from wire.rtsp import (
     TransportSpec,
 )
 from wire.sdp import SdpError, SessionDescription
+from wire.session import Cause, Termination
 
 logger = logging.getLogger(__name__)
 
@@ -307,7 +308,8 @@ class PullAttempt:
             try:
                 data = await self.link.read()
             except OSError as exc:
-                connection.close(f"the connection broke: {exc.strerror or exc}")
+                broke = f"the connection broke: {exc.strerror or exc}"
+                connection.close(Termination.peer_closed(broke, error=exc))
                 data = b""
             self._received(data)
 
@@ -338,8 +340,10 @@ class PullAttempt:
             elif isinstance(event, RequestReceived):
                 connection.send_response(event.request, Response(200))
             elif isinstance(event, ConnectionTerminated):
-                reason = event.reason
-                self._end("the camera closed the connection" if "peer" in reason else reason)
+                ended = event.termination
+                # A plain end of stream is the camera hanging up; a broken read says how.
+                hung_up = ended.cause is Cause.PEER_CLOSED and ended.error is None
+                self._end("the camera closed the connection" if hung_up else ended.detail)
 
     def _refused_while_playing(self, event: ResponseReceived) -> None:
         """A keepalive (or a request given up on) answered with an error: not fatal. The

@@ -228,6 +228,11 @@ class ChunkReader:
                 f"{self.max_buffered_bytes}-byte limit"
             )
 
+    @property
+    def has_partial(self) -> bool:
+        """True while part of a chunk or of a message is held, waiting for the rest."""
+        return bool(self._buffer) or self._partial_bytes > 0
+
     def bytes_to_complete(self) -> int | None:
         """A lower bound on the bytes still to come before the next message completes, when a
         message's first chunk is in; None otherwise, as nothing says yet what comes next.

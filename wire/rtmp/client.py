@@ -38,6 +38,7 @@ from wire.rtmp.events import (
 from wire.rtmp.handshake import ClientHandshake, RandomSource
 from wire.rtmp.messages import Command, DataMessage, MessageType, as_stream_id
 from wire.rtmp.states import CLIENT_TRANSITIONS, ClientInput, ClientState
+from wire.session import Termination
 
 DEFAULT_FLASH_VER = "FMLE/3.0 (compatible; camsim)"
 PUBLISH_START = "NetStream.Publish.Start"
@@ -121,12 +122,12 @@ class RtmpClientConnection(RtmpConnection):
         message = RtmpMessage(MessageType.VIDEO, payload, timestamp, stream_id)
         self._send_message(CSID_VIDEO, message)
 
-    def close(self) -> None:
+    def close(self, termination: Termination | None = None) -> None:
         """Unpublish (FCUnpublish, deleteStream) when publishing, then close."""
         if self.state is ClientState.PUBLISHING and self.stream_id is not None:
             self._call("FCUnpublish", None, self.stream_name)
             self._call("deleteStream", None, float(self.stream_id))
-        super().close()
+        super().close(termination)
 
     # -- role hooks -------------------------------------------------------------------------------
 
@@ -178,13 +179,17 @@ class RtmpClientConnection(RtmpConnection):
             else:
                 code, description = _code_and_description(first_argument)
                 self._events.append(ConnectRejected(code, description))
-                self._terminate(f"connect rejected: {code}")
+                self._terminate(Termination.refused(code, f"connect rejected: {code}"))
         elif method == "createStream":
             stream_id = as_stream_id(first_argument) if succeeded else None
             if stream_id is None:
                 code, description = _code_and_description(first_argument)
                 self._events.append(PublishRejected(0, code, description))
-                self._terminate(f"createStream failed: {code or first_argument!r}")
+                detail = f"createStream failed: {code or first_argument!r}"
+                if succeeded:  # a _result without a usable stream id: the server is broken
+                    self._terminate(Termination.protocol_error(RemoteProtocolError(detail)))
+                else:
+                    self._terminate(Termination.refused(code, detail))
                 return
             self._advance(ClientInput.STREAM_CREATED, remote=True)
             self.stream_id = stream_id
@@ -213,7 +218,7 @@ class RtmpClientConnection(RtmpConnection):
             self._events.append(PublishStarted(stream_id, self.stream_name or ""))
         elif self.state is ClientState.PUBLISH_PENDING and level == "error":
             self._events.append(PublishRejected(stream_id, code, description))
-            self._terminate(f"publish rejected: {code}")
+            self._terminate(Termination.refused(code, f"publish rejected: {code}"))
         else:
             self._events.append(StatusReceived(stream_id, level, code, description, info))
 

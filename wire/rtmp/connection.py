@@ -4,7 +4,8 @@ A connection owns no socket and no clock. The caller feeds received bytes to
 :meth:`RtmpConnection.receive_data`, sends whatever :meth:`RtmpConnection.data_to_send` returns,
 drains :meth:`RtmpConnection.next_event`, and calls :meth:`RtmpConnection.handle_timer` at the time
 :meth:`RtmpConnection.get_timer` asks for. Anything the peer gets wrong ends the connection with a
-:class:`ConnectionTerminated` event; it never raises out of ``receive_data``.
+:class:`ConnectionTerminated` event carrying a :class:`~wire.session.Termination`; it never raises
+out of ``receive_data``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from wire.rtmp.messages import (
     status_info,
     to_message,
 )
+from wire.session import Termination
 
 # Chunk stream ids as FFmpeg assigns them.
 CSID_PROTOCOL_CONTROL = 2
@@ -89,12 +91,18 @@ class RtmpConnection(ABC):
         self._ack_window: int | None = None
         self._sent_window: int | None = None
         self._terminated = False
+        self._termination: Termination | None = None
 
     # -- the pump ---------------------------------------------------------------------------------
 
     @property
     def terminated(self) -> bool:
         return self._terminated
+
+    @property
+    def termination(self) -> Termination | None:
+        """Why the connection ended, once it has (the same as its ``ConnectionTerminated``)."""
+        return self._termination
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes received from the peer. Never raises for anything the peer sent."""
@@ -104,9 +112,20 @@ class RtmpConnection(ABC):
             self._receive(data)
         except RemoteProtocolError as exc:
             self._answer_error(exc)
-            self._terminate(str(exc))
+            self._terminate(Termination.protocol_error(exc))
         except (RtmpError, Amf0Error) as exc:
-            self._terminate(str(exc))
+            self._terminate(Termination.protocol_error(exc))
+
+    def receive_eof(self) -> None:
+        """The peer closed its side of the connection (or the transport broke)."""
+        if self._terminated:
+            return
+        detail = "peer closed the connection"
+        if not self._handshake.complete:
+            detail += " during the handshake"
+        elif self._reader.has_partial:
+            detail += " in the middle of a message"
+        self._terminate(Termination.peer_closed(detail))
 
     def bytes_to_complete(self) -> int | None:
         """A lower bound on the bytes before the message being received completes (see
@@ -135,7 +154,7 @@ class RtmpConnection(ABC):
             return
         for phase, deadline in self._deadlines.items():
             if deadline <= now:
-                self._terminate(f"timed out waiting for {phase}")
+                self._terminate(Termination.timed_out(phase))
                 return
 
     def send_ping(self, timestamp: int) -> None:
@@ -149,10 +168,11 @@ class RtmpConnection(ABC):
         csid = CSID_COMMAND if stream_id == 0 else CSID_STREAM
         self._send(csid, command, stream_id=stream_id)
 
-    def close(self) -> None:
-        """Close locally; a ``ConnectionTerminated`` event follows."""
+    def close(self, termination: Termination | None = None) -> None:
+        """Close locally; a ``ConnectionTerminated`` event carrying ``termination`` follows
+        (by default :attr:`~wire.session.Cause.LOCAL_CLOSE`)."""
         if not self._terminated:
-            self._terminate("closed locally")
+            self._terminate(termination or Termination.local_close())
 
     # -- hooks for the roles ----------------------------------------------------------------------
 
@@ -270,11 +290,12 @@ class RtmpConnection(ABC):
         if self._terminated:
             raise LocalProtocolError("the connection is closed")
 
-    def _terminate(self, reason: str) -> None:
+    def _terminate(self, termination: Termination) -> None:
         self._terminated = True
+        self._termination = termination
         self._deadlines.clear()
         self._on_terminated()
-        self._events.append(ConnectionTerminated(reason))
+        self._events.append(ConnectionTerminated(termination))
 
 
 def _parse_command(body: bytes) -> Command:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from wire.amf0 import Amf0Value
 from wire.rtmp.messages import Command
+from wire.session import Termination
 
 
 class RtmpEvent:
@@ -171,6 +172,11 @@ class PingResponseReceived(RtmpEvent):
 
 @dataclass(frozen=True)
 class ConnectionTerminated(RtmpEvent):
-    """The connection is closed: flush ``data_to_send()`` and close the transport."""
+    """The connection is closed: flush ``data_to_send()`` and close the transport.
 
-    reason: str
+    ``termination`` says why: the peer broke the protocol (with the exception), a phase timed out
+    (with its name), a publish or play was refused (with the status code), the peer or we
+    closed. Act on ``termination.cause``; ``termination.detail`` is for logs.
+    """
+
+    termination: Termination

@@ -52,6 +52,7 @@ from wire.rtmp.messages import (
     status_info,
 )
 from wire.rtmp.states import SERVER_TRANSITIONS, ServerInput, ServerState
+from wire.session import Termination
 
 FMS_VERSION = "FMS/3,0,1,123"
 CONNECT_REJECTED = "NetConnection.Connect.Rejected"
@@ -125,7 +126,7 @@ class RtmpServerConnection(RtmpConnection):
         if not self._settle(stream_id, ServerState.PUBLISH_REQUESTED, "reject_publish"):
             return
         self._send_status(stream_id, status_info("error", code, description))
-        self._terminate(f"publish rejected: {code}")
+        self._terminate(Termination.refused(code, f"publish rejected: {code}"))
         self._outlived = None  # answered: this request did not outlive the connection
 
     def accept_play(self, stream_id: int) -> None:
@@ -152,7 +153,7 @@ class RtmpServerConnection(RtmpConnection):
         if not self._settle(stream_id, ServerState.PLAY_REQUESTED, "reject_play"):
             return
         self._send_status(stream_id, status_info("error", code, description))
-        self._terminate(f"play rejected: {code}")
+        self._terminate(Termination.refused(code, f"play rejected: {code}"))
         self._outlived = None
 
     def send_metadata(self, metadata: dict[str, Amf0Value], *, timestamp: int = 0) -> None:

@@ -41,6 +41,7 @@ from wire.rtsp.state import SessionState, next_state
 from wire.rtsp.status import StatusCode
 from wire.rtsp.transport import Transport, TransportSpec
 from wire.rtsp.urls import base_url, resolve_control
+from wire.session import Termination
 
 DEFAULT_USER_AGENT = "camsim"
 KEEPALIVE_MARGIN = 5.0
@@ -247,7 +248,7 @@ class RtspClientConnection(RtspConnection):
 
     def _handle_protocol_error(self, error: RemoteProtocolError, now: float) -> None:
         if error.fatal:
-            self._terminate(str(error))
+            self._terminate(Termination.protocol_error(error))
             return
         pending = self._match(error.cseq, StatusCode.BAD_REQUEST)
         self._events.append(MalformedResponse(str(error), pending.cseq if pending else None))

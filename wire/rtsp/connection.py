@@ -11,6 +11,7 @@ from wire.rtsp.errors import LocalProtocolError, RemoteProtocolError
 from wire.rtsp.events import ConnectionTerminated, Event, InterleavedFrameReceived
 from wire.rtsp.message import InterleavedFrame, Request, Response
 from wire.rtsp.reader import ReaderLimits, RtspReader
+from wire.session import Termination
 
 
 class RtspConnection(ABC):
@@ -21,6 +22,7 @@ class RtspConnection(ABC):
         self._events: deque[Event] = deque()
         self._output = bytearray()
         self._closed = False
+        self._termination: Termination | None = None
 
     @property
     def closed(self) -> bool:
@@ -50,18 +52,25 @@ class RtspConnection(ABC):
                 self._handle_response(message, now)
         self._after_receive(now, progressed)
 
+    @property
+    def termination(self) -> Termination | None:
+        """Why the connection ended, once it has (the same as its ``ConnectionTerminated``)."""
+        return self._termination
+
     def receive_eof(self) -> None:
         """The peer closed its side of the connection."""
         if self._closed:
             return
         if self._reader.has_partial:
-            self._terminate("peer closed the connection in the middle of a message")
+            detail = "peer closed the connection in the middle of a message"
+            self._terminate(Termination.peer_closed(detail))
         else:
-            self._terminate("peer closed the connection")
+            self._terminate(Termination.peer_closed())
 
-    def close(self, reason: str = "closed locally") -> None:
-        """Stop; a :class:`ConnectionTerminated` event reports it."""
-        self._terminate(reason)
+    def close(self, termination: Termination | None = None) -> None:
+        """Stop; a :class:`ConnectionTerminated` event carrying ``termination`` reports it (by
+        default :attr:`~wire.session.Cause.LOCAL_CLOSE`)."""
+        self._terminate(termination or Termination.local_close())
 
     def next_event(self) -> Event | None:
         """The oldest pending event, or None."""
@@ -85,10 +94,11 @@ class RtspConnection(ABC):
         if self._closed:
             raise LocalProtocolError("the connection is closed")
 
-    def _terminate(self, reason: str) -> None:
+    def _terminate(self, termination: Termination) -> None:
         if not self._closed:
             self._closed = True
-            self._events.append(ConnectionTerminated(reason))
+            self._termination = termination
+            self._events.append(ConnectionTerminated(termination))
 
     @abstractmethod
     def _handle_request(self, request: Request, now: float) -> None:

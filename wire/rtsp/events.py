@@ -9,6 +9,7 @@ from wire.rtsp.message import Request, Response
 from wire.rtsp.range import Range
 from wire.rtsp.rtpinfo import RtpInfo
 from wire.rtsp.transport import Transport
+from wire.session import Termination
 
 
 @dataclass(frozen=True)
@@ -101,9 +102,13 @@ class SessionExpired:
 
 @dataclass(frozen=True)
 class ConnectionTerminated:
-    """The connection is closed; nothing more will be read or written."""
+    """The connection is closed; nothing more will be read or written.
 
-    reason: str
+    ``termination`` says why (the peer closed, a request timed out, a protocol error with its
+    exception, a local close); act on ``termination.cause``, log ``termination.detail``.
+    """
+
+    termination: Termination
 
 
 Event = (

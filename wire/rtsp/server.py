@@ -32,6 +32,7 @@ from wire.rtsp.state import (
     valid_methods,
 )
 from wire.rtsp.status import StatusCode
+from wire.session import Termination
 
 DEFAULT_SERVER_METHODS = frozenset(
     {
@@ -157,7 +158,8 @@ class RtspServerConnection(RtspConnection):
             and now >= self._partial_since + self.config.request_timeout
         ):
             self._write(Response(StatusCode.REQUEST_TIMEOUT).serialize())
-            self._terminate(f"request not completed within {self.config.request_timeout:g} s")
+            detail = f"request not completed within {self.config.request_timeout:g} s"
+            self._terminate(Termination.timed_out("a request", detail))
             return
         for session in [s for s in self._sessions.values() if now >= s.expires_at]:
             del self._sessions[session.session_id]
@@ -183,7 +185,7 @@ class RtspServerConnection(RtspConnection):
     def _handle_protocol_error(self, error: RemoteProtocolError, now: float) -> None:
         self._reject(_Rejection(error.status_code, str(error)), error.cseq, None)
         if error.fatal:
-            self._terminate(str(error))
+            self._terminate(Termination.protocol_error(error))
 
     def _after_receive(self, now: float, progressed: bool) -> None:
         if not self._reader.has_partial:

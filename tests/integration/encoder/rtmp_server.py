@@ -30,6 +30,7 @@ from wire.rtmp.events import (
     VideoReceived,
 )
 from wire.rtmp.messages import MessageType
+from wire.session import Termination
 
 # A fmt 3 chunk on a chunk stream that never had a header: nothing to inherit (section 5.3.1.2).
 MALFORMED_CHUNK = bytes((0xC0 | 40,)) + b"\x00" * 16
@@ -71,7 +72,7 @@ class Session:
     audio: list[tuple[int, bytes]] = field(default_factory=list)
     deleted: bool = False
     """The client sent deleteStream: it unpublished before closing."""
-    terminated: str | None = None
+    terminated: Termination | None = None
     closed: bool = False
 
 
@@ -125,7 +126,7 @@ class _ServerProtocol(asyncio.Protocol):
             elif isinstance(event, StreamDeleted):
                 self.session.deleted = True
             elif isinstance(event, ConnectionTerminated):
-                self.session.terminated = event.reason
+                self.session.terminated = event.termination
         self._flush()
         if self.connection.terminated:
             self._close()

@@ -25,6 +25,7 @@ from wire.rtmp.events import (
     PublishStarted,
     RtmpEvent,
 )
+from wire.session import Termination
 
 DENIED = "NetStream.Publish.Denied"
 GUESSER = "127.0.0.1"
@@ -46,11 +47,11 @@ async def attempt(port: int, name: str, source: str) -> tuple[RtmpEvent, float]:
     try:
         await publisher.open()
     except ConnectionError:
-        return ConnectionTerminated("refused at accept"), 0.0
+        return ConnectionTerminated(Termination.peer_closed("refused at accept")), 0.0
     try:
         answer = await publisher.read_until(ConnectAccepted)
     except ConnectionError:
-        answer = ConnectionTerminated("reset")
+        answer = ConnectionTerminated(Termination.peer_closed("reset"))
     if not isinstance(answer, ConnectAccepted):
         await publisher.close()
         return answer, 0.0
@@ -60,7 +61,7 @@ async def attempt(port: int, name: str, source: str) -> tuple[RtmpEvent, float]:
     try:
         answer = await publisher.read_until(PublishStarted, PublishRejected, timeout=20)
     except ConnectionError:
-        answer = ConnectionTerminated("reset")
+        answer = ConnectionTerminated(Termination.peer_closed("reset"))
     took = time.monotonic() - began
     await publisher.close()
     return answer, took

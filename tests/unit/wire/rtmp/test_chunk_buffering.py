@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -18,6 +19,7 @@ from wire.rtmp.errors import RemoteProtocolError
 from wire.rtmp.events import AudioReceived, ConnectionTerminated
 from wire.rtmp.messages import Command, MessageType, SetChunkSize
 from wire.rtmp.server import RtmpServerConnection
+from wire.session import Cause
 
 Random = Callable[[int], bytes]
 MiB = 1024 * 1024
@@ -95,7 +97,12 @@ def test_the_default_bounds_sixty_four_streams_of_eight_megabytes(seeded_random:
             break
     [event] = drain(server)
     assert isinstance(event, ConnectionTerminated)
-    assert "unfinished" in event.reason
+    ended = event.termination
+    assert (ended.cause, type(ended.error)) == (Cause.PROTOCOL_ERROR, RemoteProtocolError)
+    limit = DEFAULT_MAX_BUFFERED_BYTES
+    assert re.fullmatch(
+        rf"\d+ bytes of unfinished messages exceed the {limit}-byte limit", ended.detail
+    )
     # It stopped within a chunk (and the chunk headers) of the default budget, not at 512 MB.
     assert sent <= DEFAULT_MAX_BUFFERED_BYTES + 2 * 65536
 
@@ -115,4 +122,8 @@ def test_messages_finished_before_the_budget_broke_are_delivered(seeded_random: 
     events = drain(server)
     assert events[0] == AudioReceived(1, 7, b"\xaf\x01\x21")
     assert isinstance(events[1], ConnectionTerminated)
-    assert "1048576-byte limit" in events[1].reason
+    ended = events[1].termination
+    assert (ended.cause, type(ended.error)) == (Cause.PROTOCOL_ERROR, RemoteProtocolError)
+    assert re.fullmatch(
+        r"\d+ bytes of unfinished messages exceed the 1048576-byte limit", ended.detail
+    )

@@ -16,10 +16,11 @@ from tests.unit.wire.rtmp.harness import (
     publishing_pair,
     states,
 )
+from tests.unit.wire.terminations import ended
 from wire import amf0
 from wire.amf0 import Amf0Value
 from wire.rtmp.chunk import ChunkWriter, RtmpMessage
-from wire.rtmp.errors import LocalProtocolError
+from wire.rtmp.errors import LocalProtocolError, RemoteProtocolError
 from wire.rtmp.events import (
     AcknowledgementReceived,
     AudioReceived,
@@ -50,6 +51,7 @@ from wire.rtmp.messages import (
     to_message,
 )
 from wire.rtmp.states import ClientState, ServerState
+from wire.session import Cause
 
 Random = Callable[[int], bytes]
 
@@ -197,11 +199,9 @@ def test_rejected_publish(seeded_random: Random, code: str) -> None:
     drain(pair.server)
     pair.server.reject_publish(1, code, "cam1 is already publishing")
     pair.pump()
-    assert drain(pair.server) == [ConnectionTerminated(f"publish rejected: {code}")]
-    assert drain(pair.client) == [
-        PublishRejected(1, code, "cam1 is already publishing"),
-        ConnectionTerminated(f"publish rejected: {code}"),
-    ]
+    rejected = ended(Cause.REFUSED, f"publish rejected: {code}", status=code)
+    assert drain(pair.server) == [rejected]
+    assert drain(pair.client) == [PublishRejected(1, code, "cam1 is already publishing"), rejected]
     assert states(pair) == (ClientState.CLOSED, ServerState.CLOSED)
     with pytest.raises(LocalProtocolError, match="the connection is closed"):
         pair.client.send_video(0, b"")
@@ -245,7 +245,7 @@ def test_client_close_unpublishes(seeded_random: Random) -> None:
     pair = publishing_pair(seeded_random)
     pair.client.close()
     pair.pump()
-    assert drain(pair.client) == [ConnectionTerminated("closed locally")]
+    assert drain(pair.client) == [ended(Cause.LOCAL_CLOSE, "closed locally")]
     assert drain(pair.server) == [StreamDeleted(1)]
     assert pair.server.state is ServerState.CONNECTED
     names = [c.name for c in commands(pair.messages_from_client())]
@@ -273,7 +273,8 @@ def test_client_phase_timers(seeded_random: Random) -> None:
     pair.client.publish("cam1", 200.0)
     assert pair.client.get_timer() == 203.0
     pair.client.handle_timer(203.0)
-    assert drain(pair.client)[-1] == ConnectionTerminated("timed out waiting for publish")
+    timed_out = ended(Cause.TIMED_OUT, "timed out waiting for publish", phase="publish")
+    assert drain(pair.client)[-1] == timed_out
     assert pair.client.state is ClientState.CLOSED
     assert pair.client.get_timer() is None
 
@@ -356,7 +357,7 @@ def test_create_stream_result_that_is_not_a_stream_id(seeded_random: Random) -> 
     pair.client.receive_data(ChunkWriter(4096).write(10, to_message(result)))
     assert drain(pair.client) == [
         PublishRejected(0, "", ""),
-        ConnectionTerminated("createStream failed: nan"),
+        ended(Cause.PROTOCOL_ERROR, "createStream failed: nan", error=RemoteProtocolError),
     ]
 
 
@@ -372,7 +373,11 @@ def test_connect_rejected_by_the_server(seeded_random: Random) -> None:
     assert drain(pair.client) == [
         HandshakeCompleted(True),
         ConnectRejected("NetConnection.Connect.Rejected", description),
-        ConnectionTerminated("connect rejected: NetConnection.Connect.Rejected"),
+        ended(
+            Cause.REFUSED,
+            "connect rejected: NetConnection.Connect.Rejected",
+            status="NetConnection.Connect.Rejected",
+        ),
     ]
 
 

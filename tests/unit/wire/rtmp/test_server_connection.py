@@ -9,9 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.unit.wire.rtmp.harness import ScriptedClient, commands, data_messages, drain
+from tests.unit.wire.terminations import ended
 from wire import amf0
 from wire.amf0 import Amf0Value
 from wire.rtmp.chunk import RtmpMessage
+from wire.rtmp.errors import RemoteProtocolError, RtmpError
 from wire.rtmp.events import (
     AudioReceived,
     CommandReceived,
@@ -27,6 +29,9 @@ from wire.rtmp.events import (
 from wire.rtmp.messages import Command, DataMessage, UserControl, status_info, to_message
 from wire.rtmp.server import RtmpServerConnection
 from wire.rtmp.states import ServerState
+from wire.session import Cause
+
+PROTOCOL_ERROR = Cause.PROTOCOL_ERROR
 
 Random = Callable[[int], bytes]
 
@@ -65,7 +70,9 @@ def test_connect_without_app_is_rejected(
     peer.send(3, Command("connect", 1.0, {"tcUrl": "rtmp://h/live"}))
     info = status_info("error", "NetConnection.Connect.Rejected", "connect without an app name")
     assert commands(peer.received()) == [Command("_error", 1.0, None, [info])]
-    assert drain(server) == [ConnectionTerminated("connect without an app name")]
+    assert drain(server) == [
+        ended(PROTOCOL_ERROR, "connect without an app name", error=RemoteProtocolError)
+    ]
     assert server.state is ServerState.CLOSED
 
 
@@ -74,13 +81,17 @@ def test_commands_before_connect_end_the_connection(
 ) -> None:
     peer.send(3, Command("createStream", 2.0))
     assert peer.received() == []
-    assert drain(server) == [ConnectionTerminated("createStream before connect")]
+    assert drain(server) == [
+        ended(PROTOCOL_ERROR, "createStream before connect", error=RemoteProtocolError)
+    ]
 
 
 def test_second_connect_is_refused(server: RtmpServerConnection, peer: ScriptedClient) -> None:
     connected(peer)
     peer.send(3, Command("connect", 3.0, {"app": "live"}))
-    assert drain(server) == [ConnectionTerminated("connect in state CONNECTED")]
+    assert drain(server) == [
+        ended(PROTOCOL_ERROR, "connect in state CONNECTED", error=RemoteProtocolError)
+    ]
 
 
 def test_publish_on_a_stream_that_was_not_created(
@@ -94,7 +105,7 @@ def test_publish_on_a_stream_that_was_not_created(
         Command("onStatus", 0.0, None, [status_info("error", "NetStream.Publish.Denied", reason)])
     ]
     assert messages[0].stream_id == 7
-    assert drain(server) == [ConnectionTerminated(reason)]
+    assert drain(server) == [ended(PROTOCOL_ERROR, reason, error=RemoteProtocolError)]
 
 
 def test_publish_without_a_name(server: RtmpServerConnection, peer: ScriptedClient) -> None:
@@ -102,7 +113,9 @@ def test_publish_without_a_name(server: RtmpServerConnection, peer: ScriptedClie
     peer.send(8, Command("publish", 0.0, None, [""]), stream_id=1)
     info = status_info("error", "NetStream.Publish.BadName", "publish without a stream name")
     assert commands(peer.received()) == [Command("onStatus", 0.0, None, [info])]
-    assert drain(server) == [ConnectionTerminated("publish without a stream name")]
+    assert drain(server) == [
+        ended(PROTOCOL_ERROR, "publish without a stream name", error=RemoteProtocolError)
+    ]
 
 
 def test_second_publish_is_denied(server: RtmpServerConnection, peer: ScriptedClient) -> None:
@@ -114,15 +127,14 @@ def test_second_publish_is_denied(server: RtmpServerConnection, peer: ScriptedCl
     assert status == [
         Command("onStatus", 0.0, None, [status_info("error", "NetStream.Publish.Denied", reason)])
     ]
-    assert drain(server) == [ConnectionTerminated(reason)]
+    assert drain(server) == [ended(PROTOCOL_ERROR, reason, error=RemoteProtocolError)]
 
 
 def test_media_before_publish(server: RtmpServerConnection, peer: ScriptedClient) -> None:
     connected(peer)
     peer.send_message(6, RtmpMessage(9, b"\x17\x01\x00\x00\x00", 0, 1))
-    assert drain(server) == [
-        ConnectionTerminated("video message on stream 1, which is not publishing")
-    ]
+    reason = "video message on stream 1, which is not publishing"
+    assert drain(server) == [ended(PROTOCOL_ERROR, reason, error=RemoteProtocolError)]
 
 
 def test_media_pipelined_behind_publish_is_delivered(
@@ -155,9 +167,8 @@ def test_amf3_command_with_amf0_body(server: RtmpServerConnection, peer: Scripte
     peer.send_message(3, RtmpMessage(17, body))
     assert server.state is ServerState.CONNECTED
     peer.send_message(3, RtmpMessage(17, b"\x11\x0a"))
-    assert drain(server)[-1] == ConnectionTerminated(
-        "message type 17: AMF3 values are not supported"
-    )
+    reason = "message type 17: AMF3 values are not supported"
+    assert drain(server)[-1] == ended(PROTOCOL_ERROR, reason, error=RemoteProtocolError)
 
 
 def test_aggregate_message(server: RtmpServerConnection, peer: ScriptedClient) -> None:
@@ -230,7 +241,8 @@ def test_rejected_play(server: RtmpServerConnection, peer: ScriptedClient) -> No
     server.reject_play(1)
     info = status_info("error", "NetStream.Play.StreamNotFound", "")
     assert commands(peer.received()) == [Command("onStatus", 0.0, None, [info])]
-    assert drain(server) == [ConnectionTerminated("play rejected: NetStream.Play.StreamNotFound")]
+    code = "NetStream.Play.StreamNotFound"
+    assert drain(server) == [ended(Cause.REFUSED, f"play rejected: {code}", status=code)]
 
 
 def test_handshake_timeout(seeded_random: Random) -> None:
@@ -239,7 +251,8 @@ def test_handshake_timeout(seeded_random: Random) -> None:
     server.handle_timer(51.0)
     assert drain(server) == []
     server.handle_timer(52.0)
-    assert drain(server) == [ConnectionTerminated("timed out waiting for the handshake")]
+    reason = "timed out waiting for the handshake"
+    assert drain(server) == [ended(Cause.TIMED_OUT, reason, phase="the handshake")]
     assert server.get_timer() is None
 
 
@@ -249,25 +262,24 @@ def test_setup_timeout_after_the_handshake(
     assert server.get_timer() == 30.0
     connected(peer)
     server.handle_timer(30.0)
-    assert drain(server) == [ConnectionTerminated("timed out waiting for publish or play")]
+    reason = "timed out waiting for publish or play"
+    assert drain(server) == [ended(Cause.TIMED_OUT, reason, phase="publish or play")]
 
 
 def test_malformed_chunk_becomes_a_termination(
     server: RtmpServerConnection, peer: ScriptedClient
 ) -> None:
     server.receive_data(b"\xc9")
-    assert drain(server) == [
-        ConnectionTerminated("chunk stream 9: first chunk has fmt 3, nothing to inherit")
-    ]
+    reason = "chunk stream 9: first chunk has fmt 3, nothing to inherit"
+    assert drain(server) == [ended(PROTOCOL_ERROR, reason, error=RtmpError)]
 
 
 def test_malformed_amf_becomes_a_termination(
     server: RtmpServerConnection, peer: ScriptedClient
 ) -> None:
     peer.send_message(3, RtmpMessage(20, b"\x02\x00\x07conn"))
-    assert drain(server) == [
-        ConnectionTerminated("command: AMF0 string: truncated, need 7 bytes at offset 3, have 4")
-    ]
+    reason = "command: AMF0 string: truncated, need 7 bytes at offset 3, have 4"
+    assert drain(server) == [ended(PROTOCOL_ERROR, reason, error=RtmpError)]
 
 
 def check_events(events: list[RtmpEvent], server: RtmpServerConnection) -> None:

@@ -9,11 +9,12 @@ import pytest
 
 from tests.unit.wire.rtmp.harness import ScriptedClient, commands, drain
 from wire.rtmp.chunk import RtmpMessage
-from wire.rtmp.errors import LocalProtocolError
+from wire.rtmp.errors import LocalProtocolError, RtmpError
 from wire.rtmp.events import ConnectionTerminated, PlayRequested, PublishRequested
 from wire.rtmp.messages import Command, MessageType, to_message
 from wire.rtmp.server import PUBLISH_DENIED, RtmpServerConnection
 from wire.rtmp.states import ServerState
+from wire.session import Cause
 
 Random = Callable[[int], bytes]
 
@@ -46,7 +47,8 @@ def test_a_publish_request_outlived_by_its_connection_settles_as_a_no_op(
     events = request_then_garbage(peer, "publish")
     assert events[0] == PublishRequested(1, "cam1", "live")
     assert isinstance(events[1], ConnectionTerminated)
-    assert "AMF0" in events[1].reason
+    assert events[1].termination.cause is Cause.PROTOCOL_ERROR
+    assert isinstance(events[1].termination.error, RtmpError)
     sent_before = peer.received()
 
     getattr(peer.server, settle)(1)

@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.wire.terminations import ended
 from wire.rtsp.auth import Authorization
 from wire.rtsp.client import ClientConfig, RtspClientConnection, keepalive_interval
-from wire.rtsp.errors import LocalProtocolError
+from wire.rtsp.errors import LocalProtocolError, RemoteProtocolError
 from wire.rtsp.events import (
     AuthenticationRetried,
-    ConnectionTerminated,
     Event,
     InterleavedFrameReceived,
     KeepaliveSent,
@@ -26,6 +26,7 @@ from wire.rtsp.range import Range
 from wire.rtsp.rtpinfo import RtpInfoEntry
 from wire.rtsp.state import SessionState
 from wire.rtsp.transport import PortRange, TransportSpec
+from wire.session import Cause
 
 URL = "rtsp://192.168.1.108:554/stream1"
 
@@ -206,9 +207,8 @@ def test_malformed_response_is_reported_against_its_request() -> None:
 def test_garbage_terminates() -> None:
     client = RtspClientConnection(URL)
     client.receive_data(b"\x00\x01", 0.0)
-    assert events_of(client) == [
-        ConnectionTerminated("expected '$' or a start line, got byte 0x00")
-    ]
+    reason = "expected '$' or a start line, got byte 0x00"
+    assert events_of(client) == [ended(Cause.PROTOCOL_ERROR, reason, error=RemoteProtocolError)]
     with pytest.raises(LocalProtocolError, match="the connection is closed"):
         client.options()
 

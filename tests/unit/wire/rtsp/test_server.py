@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.unit.wire.terminations import ended
 from wire.rtsp.auth import challenges_from
 from wire.rtsp.authenticator import Authenticator, ChallengeResponder
-from wire.rtsp.errors import LocalProtocolError
+from wire.rtsp.errors import LocalProtocolError, RemoteProtocolError
 from wire.rtsp.events import (
     ConnectionTerminated,
     InterleavedFrameReceived,
@@ -24,6 +25,9 @@ from wire.rtsp.message import Response
 from wire.rtsp.reader import ReaderLimits
 from wire.rtsp.server import RtspServerConnection, ServerConfig
 from wire.rtsp.state import AggregateControl, SessionState
+from wire.session import Cause
+
+PROTOCOL_ERROR = Cause.PROTOCOL_ERROR
 
 URL = "rtsp://cam/s"
 TRACK0, TRACK1 = f"{URL}/trackID=0", f"{URL}/trackID=1"
@@ -312,7 +316,7 @@ def test_body_too_large_is_413_and_closes() -> None:
     assert out == b"RTSP/1.0 413 Request Entity Too Large\r\nCSeq: 8\r\n\r\n"
     assert events == [
         RequestRejected(413, "body of 5 bytes exceeds the limit of 4"),
-        ConnectionTerminated("body of 5 bytes exceeds the limit of 4"),
+        ended(PROTOCOL_ERROR, "body of 5 bytes exceeds the limit of 4", error=RemoteProtocolError),
     ]
     assert server.closed
 
@@ -328,7 +332,8 @@ def test_garbage_closes_with_a_reason() -> None:
     server = RtspServerConnection()
     events, out = feed(server, b"\x16\x03\x01\x00\xa5\x01")
     assert out == b"RTSP/1.0 400 Bad Request\r\n\r\n"
-    assert events[-1] == ConnectionTerminated("expected '$' or a start line, got byte 0x16")
+    reason = "expected '$' or a start line, got byte 0x16"
+    assert events[-1] == ended(PROTOCOL_ERROR, reason, error=RemoteProtocolError)
     assert feed(server, raw("OPTIONS")) == ([], b"")
     assert server.get_timer() is None
     with pytest.raises(LocalProtocolError, match="the connection is closed"):
@@ -356,7 +361,8 @@ def test_partial_request_older_than_the_limit_closes_with_408() -> None:
     assert not server.closed
     server.handle_timer(105.0)
     assert server.data_to_send() == b"RTSP/1.0 408 Request Time-out\r\n\r\n"
-    assert events_of(server) == [ConnectionTerminated("request not completed within 5 s")]
+    reason = "request not completed within 5 s"
+    assert events_of(server) == [ended(Cause.TIMED_OUT, reason, phase="a request")]
 
 
 def test_partial_deadline_restarts_after_a_complete_message() -> None:
@@ -396,12 +402,11 @@ def test_eof_reports_whether_a_message_was_cut() -> None:
     server = RtspServerConnection()
     feed(server, b"OPTIONS * RTSP/1.0\r\n")
     server.receive_eof()
-    assert events_of(server) == [
-        ConnectionTerminated("peer closed the connection in the middle of a message")
-    ]
+    reason = "peer closed the connection in the middle of a message"
+    assert events_of(server) == [ended(Cause.PEER_CLOSED, reason)]
     idle = RtspServerConnection()
     idle.receive_eof()
-    assert events_of(idle) == [ConnectionTerminated("peer closed the connection")]
+    assert events_of(idle) == [ended(Cause.PEER_CLOSED, "peer closed the connection")]
 
 
 @settings(max_examples=300, deadline=None)
