@@ -5,13 +5,12 @@ from refserver.ingest.admission import Admission, address_group
 from refserver.ingest.failures import KeyFailures
 from refserver.ingest.keys import PublishDecision, StreamKeys
 from refserver.ingest.server import IngestServer
-from refserver.ingest.session import IngestConnection, IngestContext, RtmpSession
+from refserver.ingest.session import IngestContext, RtmpSession
 from refserver.ingest.tracks import FlvTracks, IngestError
 
 __all__ = [
     "Admission",
     "FlvTracks",
-    "IngestConnection",
     "IngestContext",
     "IngestError",
     "IngestServer",

@@ -29,8 +29,7 @@ from refserver.ingest.admission import Admission, address_group
 from refserver.ingest.keys import PublishDecision, StreamKeys
 from refserver.ingest.tracks import FlvTracks, IngestError
 from refserver.streams import LiveStream, Publisher, StreamBusy, StreamRegistry
-from wire.rtmp import RemoteProtocolError, RtmpServerConnection
-from wire.rtmp.chunk import RtmpMessage
+from wire.rtmp import RtmpServerConnection
 from wire.rtmp.events import (
     AudioReceived,
     ClientConnected,
@@ -43,30 +42,12 @@ from wire.rtmp.events import (
     StreamDeleted,
     VideoReceived,
 )
-from wire.rtmp.messages import MessageType, SetChunkSize
 from wire.rtmp.server import PLAY_STREAM_NOT_FOUND, PUBLISH_BAD_NAME, PUBLISH_DENIED
 
 logger = logging.getLogger("refserver.ingest")
 
 ENHANCED_FOURCCS = ("avc1", "hvc1")
 _connection_ids = itertools.count(1)
-
-
-class IngestConnection(RtmpServerConnection):
-    """The server connection with a ceiling on the chunk size the peer may announce."""
-
-    def __init__(self, *, max_chunk_size: int, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.max_chunk_size = max_chunk_size
-
-    def _handle_message(self, message: RtmpMessage) -> None:
-        if message.type_id == MessageType.SET_CHUNK_SIZE:
-            size = SetChunkSize.parse(message.payload).chunk_size
-            if size > self.max_chunk_size:
-                raise RemoteProtocolError(
-                    f"Set Chunk Size {size} exceeds the {self.max_chunk_size}-byte limit"
-                )
-        super()._handle_message(message)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +85,7 @@ class RtmpSession(asyncio.Protocol):
         self.loop = asyncio.get_running_loop()
         self.transport: asyncio.Transport | None = None
         """The transport RTMP flows over (the TLS one for RTMPS), once it does."""
-        self.connection: IngestConnection | None = None
+        self.connection: RtmpServerConnection | None = None
         self.stream: LiveStream | None = None
         self.publisher: Publisher | None = None
         self.tracks = FlvTracks()
@@ -189,7 +170,7 @@ class RtmpSession(asyncio.Protocol):
         limits = self.context.limits
         # Made now, not when TLS completes: the first RTMP bytes may come out of the TLS layer
         # before start_tls returns, and the phase deadlines count from TCP accept.
-        self.connection = IngestConnection(
+        self.connection = RtmpServerConnection(
             now=now,
             chunk_size=self.context.chunk_size,
             fourcc_list=ENHANCED_FOURCCS,

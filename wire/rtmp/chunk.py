@@ -173,6 +173,7 @@ class ChunkReader:
         max_message_size: int = 8 * 1024 * 1024,
         max_chunk_streams: int = 64,
         max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
+        max_chunk_size: int = MAX_CHUNK_SIZE,
     ) -> None:
         if max_buffered_bytes < max_message_size:
             raise ValueError(
@@ -183,6 +184,8 @@ class ChunkReader:
         self.max_message_size = max_message_size
         self.max_chunk_streams = max_chunk_streams
         self.max_buffered_bytes = max_buffered_bytes
+        self.max_chunk_size = _check_chunk_size(max_chunk_size)
+        """The largest chunk size the peer may announce; a larger one is a protocol error."""
         self._streams: dict[int, _ReaderStream] = {}
         self._buffer = bytearray()
         self._partial_bytes = 0
@@ -367,6 +370,13 @@ class ChunkReader:
             # Section 5.4.1: the most significant bit must be zero.
             if size & 0x80000000 or size == 0:
                 raise RtmpError(f"Set Chunk Size: invalid chunk size {size}")
+            if size > self.max_chunk_size:
+                # The specification allows up to 2^31 - 1; a receiver may hold a peer to less
+                # (a chunk is read whole before it counts against the message), and ends the
+                # connection when the peer announces more.
+                raise RemoteProtocolError(
+                    f"Set Chunk Size {size} exceeds the {self.max_chunk_size}-byte limit"
+                )
             self._chunk_size = size
         elif message.type_id == _TYPE_ABORT:
             if len(message.payload) < 4:

@@ -17,6 +17,7 @@ from wire.amf0 import Amf0Error, Amf0Value, decode
 from wire.rtmp.chunk import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_MAX_BUFFERED_BYTES,
+    MAX_CHUNK_SIZE,
     ChunkReader,
     ChunkWriter,
     RtmpMessage,
@@ -72,6 +73,7 @@ class RtmpConnection(ABC):
         max_chunk_streams: int,
         repeat_extended_timestamp: bool,
         max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
+        max_chunk_size: int = MAX_CHUNK_SIZE,
     ) -> None:
         if not 1 <= chunk_size <= 0x7FFFFFFF:
             raise LocalProtocolError(f"chunk size {chunk_size} is outside 1-2147483647")
@@ -80,6 +82,7 @@ class RtmpConnection(ABC):
             max_message_size=max_message_size,
             max_chunk_streams=max_chunk_streams,
             max_buffered_bytes=max_buffered_bytes,
+            max_chunk_size=max_chunk_size,
         )
         self._writer = ChunkWriter(repeat_extended_timestamp=repeat_extended_timestamp)
         self._inbox = bytearray()

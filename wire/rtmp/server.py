@@ -17,7 +17,7 @@ import os
 
 from wire import amf0
 from wire.amf0 import Amf0Value
-from wire.rtmp.chunk import DEFAULT_MAX_BUFFERED_BYTES, RtmpMessage
+from wire.rtmp.chunk import DEFAULT_MAX_BUFFERED_BYTES, MAX_CHUNK_SIZE, RtmpMessage
 from wire.rtmp.connection import (
     CSID_AUDIO,
     CSID_COMMAND,
@@ -81,6 +81,7 @@ class RtmpServerConnection(RtmpConnection):
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         max_chunk_streams: int = 64,
         max_buffered_bytes: int = DEFAULT_MAX_BUFFERED_BYTES,
+        max_chunk_size: int = MAX_CHUNK_SIZE,
     ) -> None:
         super().__init__(
             chunk_size=chunk_size,
@@ -88,6 +89,7 @@ class RtmpServerConnection(RtmpConnection):
             max_chunk_streams=max_chunk_streams,
             repeat_extended_timestamp=repeat_extended_timestamp,
             max_buffered_bytes=max_buffered_bytes,
+            max_chunk_size=max_chunk_size,
         )
         self._handshake = ServerHandshake(allow_complex=allow_complex_handshake, random=random)
         self.window_ack_size = window_ack_size
