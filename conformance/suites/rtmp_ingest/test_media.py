@@ -45,7 +45,7 @@ def _codecs(hls: FollowedStream) -> tuple[set[str], set[str], set[int]]:
     "RTMP-MEDIA-001",
     "Legacy FLV H.264 (CodecID 7) and AAC (SoundFormat 10) come out as H.264 video and AAC audio",
     level=REQUIRED,
-    spec=[adobe_flv("E.4.2.1"), adobe_flv("E.4.3.1"), adobe_rtmp("7.1.5")],
+    spec=[adobe_flv("E.4.2.1"), adobe_flv("E.4.3.1"), adobe_rtmp("7.1.4"), adobe_rtmp("7.1.5")],
 )
 def test_legacy_avc_aac(ingest: IngestObservation, case_record: CaseRecord) -> None:
     if not ingest.follows_hls:
