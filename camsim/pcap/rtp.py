@@ -56,6 +56,9 @@ RECORD_SIZE = RECORD.size
 META = struct.Struct("<Idi")
 """Packet number, capture time, RTP packet size."""
 
+DRIFT_MIN_SECONDS = 20.0
+"""Shorter streams say too little about their clock: a sender's burst at the start (TCP
+catching up after a keyframe) weighs too much against the capture clock."""
 TIMESTAMP_JUMP_SECONDS = 1.0
 """A timestamp step this far from the capture clock's step is a jump, not jitter."""
 
@@ -411,7 +414,9 @@ def analyse_stream(
         parameter_sets=media_figures.parameter_sets,
         sprop_problems=list(media.sprop_parameter_sets[1]),
         video_format=media_figures.video_format,
-        clock_drift_arrival=ticks / clock / elapsed - 1 if elapsed >= 5 and not jumps else None,
+        clock_drift_arrival=(
+            ticks / clock / elapsed - 1 if elapsed >= DRIFT_MIN_SECONDS and not jumps else None
+        ),
         clock_drift_sr=_drift_against_reports(sender_reports, clock),
         sender_reports=len(sender_reports),
         sender_reports_seen=sender_reports,

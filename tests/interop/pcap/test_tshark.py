@@ -25,8 +25,12 @@ PCAPS = Path(__file__).resolve().parents[3] / "pcaps"
 
 def assert_rtp_agrees(capture: Path) -> InspectResult:
     result = inspect_capture(capture)
-    theirs = {(s.ssrc, s.destination): s for s in rtp_streams(capture)}
-    ours = {(s.ssrc, str(s.flow.destination)): s for s in result.rtp_streams}
+    ports = {d.server.port for d in result.dialogs}
+    theirs = {(s.ssrc, s.destination): s for s in rtp_streams(capture, ports)}
+    ours = {
+        (s.ssrc, f"{s.flow.destination.host}:{s.flow.destination.port}"): s
+        for s in result.rtp_streams
+    }
     assert set(theirs) == set(ours), (sorted(theirs), sorted(ours))
     for key, stream in ours.items():
         assert (stream.packets, stream.lost) == (theirs[key].packets, theirs[key].lost), key
