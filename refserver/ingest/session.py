@@ -22,6 +22,7 @@ import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 from refserver.coalescing import ReadCoalescing
 from refserver.config import Limits
@@ -64,6 +65,10 @@ class IngestContext:
 
 class RtmpSession(asyncio.Protocol):
     """One accepted TCP connection, from accept (and TLS, for RTMPS) to close."""
+
+    connection_class: ClassVar[type[RtmpServerConnection]] = RtmpServerConnection
+    """The sans-IO connection each session drives: an extension point for a subclass that
+    overrides its public methods (``benchmarks.discarding`` drops media unparsed this way)."""
 
     def __init__(
         self,
@@ -170,7 +175,7 @@ class RtmpSession(asyncio.Protocol):
         limits = self.context.limits
         # Made now, not when TLS completes: the first RTMP bytes may come out of the TLS layer
         # before start_tls returns, and the phase deadlines count from TCP accept.
-        self.connection = RtmpServerConnection(
+        self.connection = self.connection_class(
             now=now,
             chunk_size=self.context.chunk_size,
             fourcc_list=ENHANCED_FOURCCS,

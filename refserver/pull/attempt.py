@@ -26,7 +26,7 @@ import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from refserver.config import DEFAULT_MEDIA_TIMEOUT
 from refserver.hls import Frame
@@ -100,6 +100,10 @@ class SessionTimeouts:
 class PullAttempt:
     """Set up ``address`` over ``link`` with ``transport`` (``tcp`` or ``udp``) and receive."""
 
+    connection_class: ClassVar[type[RtspClientConnection]] = RtspClientConnection
+    """The sans-IO connection each attempt drives: an extension point for a subclass that
+    overrides its public methods (``benchmarks.discarding`` drops media unparsed this way)."""
+
     def __init__(
         self,
         address: CameraAddress,
@@ -121,7 +125,7 @@ class PullAttempt:
         self.timeouts = timeouts
         self.base = base
         self.probe = probe
-        self.connection = RtspClientConnection(
+        self.connection = self.connection_class(
             address.url, ClientConfig(username=address.username, password=address.password)
         )
         self.loop = asyncio.get_running_loop()

@@ -6,12 +6,23 @@ refserver's entry point are checked by default.
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 
 import pytest
 
+from benchmarks.discarding import (
+    STAND_IN_PAYLOAD_TYPE,
+    DiscardingIngestConnection,
+    DiscardingPullConnection,
+)
 from benchmarks.refserver_floor import DISCARDING, TARGETS, Floor, pull_floor, rtmp_floor
+from wire.rtmp import RtmpClientConnection
+from wire.rtmp.events import PublishRequested, RtmpEvent
+from wire.rtmp.states import ServerState
+from wire.rtp import RtpPacket
+from wire.rtsp import InterleavedFrameReceived, PortRange, ResponseReceived, TransportSpec
 
 
 def test_what_the_target_leaves_per_stream() -> None:
@@ -34,13 +45,15 @@ def test_the_discarding_refserver_is_refserver() -> None:
     assert "--merge-reads" in shown.stdout
 
 
-def test_the_patches_replace_the_media_paths() -> None:
+def test_the_discarding_connections_are_installed_through_the_public_seam() -> None:
     code = (
         "import benchmarks.discarding as d;"
         "from refserver.ingest.session import RtmpSession;"
         "from refserver.pull.attempt import PullAttempt;"
-        "assert RtmpSession.data_received is d._drop_published;"
-        "assert PullAttempt._received is d._drop_played"
+        "assert RtmpSession.connection_class is not d.DiscardingIngestConnection;"
+        "d.install();"
+        "assert RtmpSession.connection_class is d.DiscardingIngestConnection;"
+        "assert PullAttempt.connection_class is d.DiscardingPullConnection"
     )
     subprocess.run([sys.executable, "-c", code], timeout=60, check=True)
 
@@ -61,3 +74,54 @@ def test_pull_floor_is_measured_against_ffmpeg() -> None:
     print(floor.format())
     assert floor.floor_percent > 0
     assert floor.peer_percent > 0
+
+
+def test_the_ingest_connection_drops_reads_once_publishing() -> None:
+    rng = random.Random(1935)
+    client = RtmpClientConnection(app="live", tc_url="rtmp://h/live", random=rng.randbytes)
+    server = DiscardingIngestConnection(now=0.0, random=rng.randbytes)
+
+    def pump() -> list[RtmpEvent]:
+        while (to_server := client.data_to_send()) or (to_client := server.data_to_send()):
+            if to_server:
+                server.receive_data(to_server)
+            else:
+                client.receive_data(to_client)
+        events = []
+        while (event := server.next_event()) is not None:
+            events.append(event)
+        return events
+
+    client.initiate(0.0)
+    pump()
+    client.publish("cam1", 0.0)
+    assert PublishRequested(1, "cam1", "live") in pump()
+    server.accept_publish(1)
+    pump()
+    assert server.state is ServerState.PUBLISHING
+    client.send_video(0, b"\x17\x01\x00\x00\x00")
+    client.close()
+    assert pump() == []  # neither the video nor the unpublish was read
+    assert server.state is ServerState.PUBLISHING
+
+
+def test_the_pull_connection_stands_in_one_rtp_packet_per_dropped_read() -> None:
+    connection = DiscardingPullConnection("rtsp://cam/s")
+    spec = TransportSpec(lower_transport="TCP", delivery="unicast", interleaved=PortRange(0, 1))
+    connection.setup("rtsp://cam/s/trackID=0", spec)
+    answer = "Session: s1\r\nTransport: RTP/AVP/TCP;unicast;interleaved=4-5\r\n"
+    connection.receive_data(f"RTSP/1.0 200 OK\r\nCSeq: 1\r\n{answer}\r\n".encode(), 0.0)
+    assert isinstance(connection.next_event(), ResponseReceived)
+    assert connection.rtp_channel == 4  # the camera's choice, not the one asked for
+    connection.play()
+    connection.receive_data(b"RTSP/1.0 200 OK\r\nCSeq: 2\r\nSession: s1\r\n\r\n", 1.0)
+    assert isinstance(connection.next_event(), ResponseReceived)
+    assert connection.next_event() is None
+    connection.receive_data(b"$\x04\x00\x10" + bytes(8), 2.0)  # cut anywhere: never parsed
+    connection.receive_data(b"\x00" * 100, 2.1)
+    stand_in = connection.next_event()
+    assert isinstance(stand_in, InterleavedFrameReceived)
+    assert stand_in.channel == 4
+    assert RtpPacket.parse(stand_in.payload).payload_type == STAND_IN_PAYLOAD_TYPE
+    assert connection.next_event() is None  # one per drain, however many reads it stands for
+    assert not connection.closed
