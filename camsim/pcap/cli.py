@@ -36,13 +36,24 @@ def pcap() -> None:
 @click.argument("file", type=_CAPTURE)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write the HTML report (charts of bitrate, jitter and gaps) into this folder.",
+)
+@click.option(
     "--show-secrets",
     is_flag=True,
     help="Show RTMP stream names, user names and URL credentials instead of hiding them.",
 )
-def inspect(file: Path, as_json: bool, show_secrets: bool) -> None:
+def inspect(file: Path, as_json: bool, report_dir: Path | None, show_secrets: bool) -> None:
     """The dialogs, the media streams and the problems found in FILE."""
     result = load(file)
+    if report_dir is not None:
+        from camsim.pcap.report import write_report  # the renderer imports matplotlib
+
+        page = write_report(result, report_dir, show_secrets=show_secrets)
+        click.echo(f"report: {page}", err=True)
     if as_json:
         json.dump(to_json(result, show_secrets=show_secrets), sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -244,6 +244,8 @@ class LossRun:
     count: int
     before_packet: int
     """The packet that arrived after the gap."""
+    seconds: float = 0.0
+    """When that packet arrived, from the stream's first."""
 
 
 @dataclass
@@ -400,7 +402,8 @@ def analyse_stream(
         duplicated=figures.duplicated,
         reordered=figures.reordered,
         loss_runs=[
-            LossRun(first, run, int(numbers[index])) for first, run, index in figures.loss_runs
+            LossRun(first, run, int(numbers[index]), float(times[index]) - start)
+            for first, run, index in figures.loss_runs
         ],
         sequence_jumps=[Jump(int(numbers[i]), before, after) for i, before, after in figures.jumps],
         timestamp_jumps=jumps,
