@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from camsim.encoder.errors import PublishRefused, PushError
 from camsim.encoder.flv_source import FlvPlan
@@ -13,20 +12,7 @@ from camsim.encoder.pacer import Pacer
 from camsim.encoder.session import MediaClock, PublishOptions, PublishSession
 from camsim.encoder.stats import StreamState, StreamStats
 from camsim.encoder.target import PushTarget
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Capped exponential backoff with jitter: attempt ``k`` waits a random time in
-    ``[d/2, d]`` where ``d = min(cap, initial * 2**k)``, so a fleet that lost its server does
-    not come back in lockstep."""
-
-    initial: float = 1.0
-    cap: float = 30.0
-
-    def delay(self, attempt: int, uniform: Callable[[float, float], float]) -> float:
-        ceiling = min(self.cap, self.initial * 2 ** min(attempt, 32))
-        return uniform(ceiling / 2, ceiling)
+from wire.backoff import Backoff as Backoff  # the shared one, re-exported for the fleet and CLI
 
 
 class Publisher:
@@ -49,10 +35,13 @@ class Publisher:
         self.pacer = pacer
         self.options = options
         self.reconnect = reconnect
+        # Attempt k waits a random time in [d/2, d], d = min(cap, initial * 2**k), so a fleet
+        # that lost its server does not come back in lockstep.
         self.backoff = backoff or Backoff()
+        if rng is not None:
+            self.backoff = dataclasses.replace(self.backoff, random=rng.random)
         self.stats = StreamStats(index, target.url)
         self.clock = MediaClock(plan, options.start_timestamp)
-        self._rng = rng or random.Random()
         self._session: PublishSession | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -105,7 +94,7 @@ class Publisher:
                 self._session = None
             failures = 0 if session.published else failures + 1
             stats.state = StreamState.RECONNECTING
-            await asyncio.sleep(self.backoff.delay(failures, self._rng.uniform))
+            await asyncio.sleep(self.backoff.delay(failures))
             stats.reconnects += 1
         self._settle_stopped()
 

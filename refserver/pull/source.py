@@ -18,9 +18,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -41,6 +39,7 @@ from refserver.streams import (
     StreamBusy,
     StreamRegistry,
 )
+from wire.backoff import Backoff as Backoff  # the shared one, re-exported by refserver.pull
 
 logger = logging.getLogger("refserver.pull")
 
@@ -65,27 +64,6 @@ class SourceState(StrEnum):
     PLAYING = "playing"
     RETRYING = "retrying"
     STOPPED = "stopped"
-
-
-@dataclass(slots=True)
-class Backoff:
-    """Capped exponential backoff with full jitter in its upper half."""
-
-    initial: float = 1.0
-    maximum: float = 30.0
-    factor: float = 2.0
-    random: Callable[[], float] = random.random
-    attempt: int = 0
-
-    def next_delay(self) -> float:
-        """The wait before the next attempt; each call counts one failure."""
-        ceiling = min(self.maximum, self.initial * self.factor**self.attempt)
-        self.attempt += 1
-        return ceiling / 2 + self.random() * ceiling / 2
-
-    def reset(self) -> None:
-        """An attempt succeeded: the next failure waits ``initial`` again."""
-        self.attempt = 0
 
 
 @dataclass(slots=True)

@@ -67,13 +67,11 @@ def test_seek_goes_to_the_next_keyframe(short_plan: FlvPlan):
 
 
 def test_backoff_is_capped_and_jittered():
-    backoff = Backoff(initial=0.5, cap=4.0)
-    assert [backoff.delay(k, lambda low, high: high) for k in range(6)] == [
-        0.5, 1.0, 2.0, 4.0, 4.0, 4.0,
-    ]  # fmt: skip
-    assert backoff.delay(1, lambda low, high: low) == 0.5
-    rng = random.Random(1)
-    delays = [backoff.delay(10, rng.uniform) for _ in range(50)]
+    highs = Backoff(initial=0.5, cap=4.0, random=lambda: 1.0)
+    assert [highs.delay(k) for k in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    assert Backoff(initial=0.5, cap=4.0, random=lambda: 0.0).delay(1) == 0.5
+    backoff = Backoff(initial=0.5, cap=4.0, random=random.Random(1).random)
+    delays = [backoff.delay(10) for _ in range(50)]
     assert all(2.0 <= d <= 4.0 for d in delays)
     assert len(set(delays)) == 50
-    assert backoff.delay(10_000, lambda low, high: high) == 4.0
+    assert highs.delay(10_000) == 4.0

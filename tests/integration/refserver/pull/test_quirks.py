@@ -239,7 +239,7 @@ def test_a_stalled_camera_is_given_up_and_retried(
         source = PullSource(
             SourceConfig("frozen", url, media_timeout=MEDIA_TIMEOUT),
             registry,
-            backoff=Backoff(initial=0.2, maximum=0.4),
+            backoff=Backoff(initial=0.2, cap=0.4),
         )
         source.start()
         try:

@@ -100,9 +100,9 @@ def test_camera_addresses_keep_credentials_out_of_the_url() -> None:
 
 
 def test_backoff_doubles_up_to_its_cap_with_jitter_in_the_upper_half() -> None:
-    highs = Backoff(initial=1.0, maximum=8.0, random=lambda: 1.0)
+    highs = Backoff(initial=1.0, cap=8.0, random=lambda: 1.0)
     assert [highs.next_delay() for _ in range(6)] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
-    lows = Backoff(initial=1.0, maximum=8.0, random=lambda: 0.0)
+    lows = Backoff(initial=1.0, cap=8.0, random=lambda: 0.0)
     assert [lows.next_delay() for _ in range(5)] == [0.5, 1.0, 2.0, 4.0, 4.0]
     lows.reset()
     assert lows.next_delay() == 0.5
