@@ -1,4 +1,8 @@
-"""``camsim pcap inspect|extract|replay|redact``."""
+"""``camsim pcap inspect|extract|replay|redact``.
+
+The modules behind each command are imported when the command runs: every ``camsim`` command
+loads this group, and none of them should pay for numpy, PyAV or the replay's camera.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +14,18 @@ from typing import TYPE_CHECKING
 import click
 
 from camsim.pcap.capture import CaptureError
-from camsim.pcap.inspect import InspectResult, inspect_capture
-from camsim.pcap.output import format_text, to_json
 
 if TYPE_CHECKING:
     from camsim.pcap.extract import Extraction
+    from camsim.pcap.inspect import InspectResult
 
 _CAPTURE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
 def load(path: Path) -> InspectResult:
     """Inspect ``path``, turning a file that is not a capture into a clean error."""
+    from camsim.pcap.inspect import inspect_capture
+
     try:
         return inspect_capture(path)
     except (CaptureError, OSError) as error:
@@ -48,6 +53,8 @@ def pcap() -> None:
 )
 def inspect(file: Path, as_json: bool, report_dir: Path | None, show_secrets: bool) -> None:
     """The dialogs, the media streams and the problems found in FILE."""
+    from camsim.pcap.output import format_text, to_json
+
     result = load(file)
     if report_dir is not None:
         from camsim.pcap.report import write_report  # the renderer imports matplotlib
@@ -164,6 +171,7 @@ def _extraction_json(extraction: Extraction) -> dict[str, object]:
     help="camera: answer as camsim does, or with the captured answers (quirks included).",
 )
 @click.option("--select", "select", type=int, help="Which RTSP dialog or RTMP session (number).")
+@click.option("--insecure", is_flag=True, help="push to rtmps://: do not verify the certificate.")
 @click.option("--duration", type=float, help="Stop after this many seconds.")
 def replay(
     file: Path,
@@ -176,6 +184,7 @@ def replay(
     loop_media: bool,
     dialog: str,
     select: int | None,
+    insecure: bool,
     duration: float | None,
 ) -> None:
     """Make FILE's camera or encoder live again."""
@@ -189,7 +198,7 @@ def replay(
         elif mode == "push":
             if target is None:
                 raise click.UsageError("--as push needs a URL: --as push rtmp://HOST/APP/NAME")
-            replay_cli.push(file, target, speed, loop_media, select, duration)
+            replay_cli.push(file, target, speed, loop_media, select, duration, insecure)
         else:
             if to is None:
                 raise click.UsageError("--as raw needs --to HOST:PORT")

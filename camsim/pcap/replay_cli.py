@@ -58,8 +58,15 @@ async def _until_stopped(duration: float | None) -> None:
 
 
 def push(
-    file: Path, url: str, speed: float, loop_media: bool, select: int | None, duration: float | None
+    file: Path,
+    url: str,
+    speed: float,
+    loop_media: bool,
+    select: int | None,
+    duration: float | None,
+    insecure: bool = False,
 ) -> None:
+    from camsim.encoder.cli import tls_context
     from camsim.encoder.fleet import Fleet
     from camsim.encoder.session import PublishOptions
     from camsim.encoder.stats import StreamState
@@ -73,7 +80,8 @@ def push(
     click.echo(f"{file}: {origin}, {len(plan.frames)} frames, {seconds:.1f} s -> {url}", err=True)
     if duration is None and not loop_media:
         duration = seconds
-    fleet = Fleet([target], plan, PublishOptions())
+    context = tls_context(None, insecure) if target.tls else None
+    fleet = Fleet([target], plan, PublishOptions(ssl_context=context))
     (stats,) = asyncio.run(fleet.run(duration))
     click.echo(
         f"{stats.state.value}: {stats.video_frames} video and {stats.audio_frames} audio frames, "
