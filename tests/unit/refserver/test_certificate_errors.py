@@ -25,14 +25,15 @@ def test_each_fault_names_its_file(files: dict[str, Path], tmp_path: Path) -> No
     missing = tmp_path / "missing.pem"
     cases = [
         (missing, files["key"], f"cannot read the certificate {missing}: no such file"),
-        (files["cert"], missing, f"cannot read the key {missing}: no such file"),
+        (files["cert"], missing, f"cannot read the private key {missing}: no such file"),
         (tmp_path, files["key"], f"cannot read the certificate {tmp_path}: it is a folder"),
         (files["garbage"], files["key"], f"the certificate {files['garbage']} is not a PEM"),
-        (files["cert"], files["garbage"], f"the key {files['garbage']} is not a PEM private key"),
+        (files["cert"], files["garbage"], f"{files['garbage']} holds no PEM private key"),
         (
             files["cert"],
             files["other_key"],
-            f"the key {files['other_key']} does not belong to the certificate {files['cert']}",
+            f"the private key {files['other_key']} does not belong to the certificate "
+            f"{files['cert']}",
         ),
     ]
     for cert, key, message in cases:
