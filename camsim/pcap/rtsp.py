@@ -345,13 +345,21 @@ class RtspDialog:
             return None
         base = self.sdp_base or url
         media = self.sdp.media
-        for description in media:
-            control = description.control
-            if control is not None and _same_url(resolve_control(base, control), url):
-                return MediaInfo.from_sdp(description, payload_type)
-        if len(media) == 1:
-            return MediaInfo.from_sdp(media[0], payload_type)
-        return None
+        chosen = next(
+            (
+                description
+                for description in media
+                if description.control is not None
+                and _same_url(resolve_control(base, description.control), url)
+            ),
+            media[0] if len(media) == 1 else None,
+        )
+        if chosen is None:
+            return None
+        try:
+            return MediaInfo.from_sdp(chosen, payload_type)
+        except SdpError:
+            return None  # an rtpmap or fmtp the camera garbled: the payload will be guessed
 
     def binding_for_channel(self, from_client: bool, channel: int) -> MediaBinding | None:
         for binding in self.bindings:
