@@ -31,7 +31,17 @@ class KnownCrash:
         return f"{self.error} from {self.where} (fix pending)"
 
 
-KNOWN_CRASHES: tuple[KnownCrash, ...] = ()
+KNOWN_CRASHES: tuple[KnownCrash, ...] = (
+    KnownCrash(
+        "rtsp_client",
+        b"\x00RTSP/1.0 200 OK\r\nCSeq: 2\r\nContent-Base: rtsp://h/a b/\r\n\r\n"
+        b"RTSP/1.0 200 OK\r\nCSeq: 3\r\nSession: 1\r\n\r\n",
+        "LocalProtocolError 'request URL ... contains whitespace' from handle_timer: a "
+        "Content-Base with a space becomes the aggregate URL, and the keepalive to it cannot be "
+        "written",
+        "wire/rtsp/client.py RtspClientConnection.handle_timer (base_url from Content-Base)",
+    ),
+)
 
 _DIGITS = b"9" * 5000  # past Python's 4300-digit limit for int()
 
