@@ -72,34 +72,25 @@ def tshark_counts(output: str) -> dict[str, int]:
     return {m[1].upper(): int(m[2]) for m in TSHARK_STREAM_RE.finditer(output)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--packets", type=int, default=1_000_000, help="RTP packets to generate")
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--size", default=None, help="sample size WxH (default sample's if unset)")
-    parser.add_argument("--keep", type=Path, help="keep the generated capture at this path")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    if shutil.which("tshark") is None:
-        print("tshark is not installed", file=sys.stderr)
-        return 2
-    if not 1 <= args.packets <= 5_000_000:
-        parser.error("--packets must be in 1..5000000")
-
+def run(
+    packets: int = 1_000_000, runs: int = 3, *, size: str | None = None, keep: Path | None = None
+) -> dict[str, object]:
+    """Generate the capture, time both tools ``runs`` times each, check they agree; the
+    summary (raises ``RuntimeError`` when their RTP counts differ)."""
+    if not 1 <= packets <= 5_000_000:
+        raise ValueError("packets must be in 1..5000000")
     spec = DEFAULT_SPEC
-    if args.size:
-        width, height = parse_size(args.size)
+    if size:
+        width, height = parse_size(size)
         spec = spec.with_changes(
             width=width, height=height, bitrate=spec.bitrate * width * height // (1280 * 720)
         )
     sample = load(cached_sample(spec))
     folder = Path(tempfile.mkdtemp(prefix="pcap-bench-"))
-    capture = args.keep or folder / "camera.pcapng"
+    capture = keep or folder / "camera.pcapng"
     try:
         began = time.perf_counter()
-        write_camera_capture(
-            capture, sample, transport="udp", seconds=1e9, max_packets=args.packets
-        )
+        write_camera_capture(capture, sample, transport="udp", seconds=1e9, max_packets=packets)
         with CaptureFile.open(capture) as opened:
             total = sum(1 for _ in opened.records())
         print(
@@ -111,29 +102,46 @@ def main(argv: list[str] | None = None) -> int:
         # (PyAV, matplotlib), which costs every camsim command about a second of CPU at start.
         camsim = [sys.executable, "-m", "camsim.pcap", "inspect", "--json", str(capture)]
         tshark = ["tshark", "-r", str(capture), "-q", "-z", "rtp,streams"]
-        runs: list[Run] = []
+        measured: list[Run] = []
         counts: dict[str, dict[str, int]] = {}
-        for _ in range(args.runs):
+        for _ in range(runs):
             for tool, command, parse in (
                 ("camsim", camsim, camsim_counts),
                 ("tshark", tshark, tshark_counts),
             ):
                 output, wall, cpu = timed(command)
                 counts[tool] = parse(output)
-                runs.append(Run(tool, wall, cpu, total))
+                measured.append(Run(tool, wall, cpu, total))
                 print(f"{tool}: {wall:.2f} s wall, {cpu:.2f} s CPU", file=sys.stderr)
         if counts["camsim"] != counts["tshark"]:
-            print(f"the tools disagree: {counts}", file=sys.stderr)
-            return 1
-        report = summarize(runs, total, counts["camsim"])
-        if args.json:
-            print(json.dumps(report, indent=2))
-        else:
-            print_report(report)
-        return 0
+            raise RuntimeError(f"the tools disagree: {counts}")
+        return summarize(measured, total, counts["camsim"])
     finally:
-        if args.keep is None:
+        if keep is None:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--packets", type=int, default=1_000_000, help="RTP packets to generate")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--size", default=None, help="sample size WxH (default sample's if unset)")
+    parser.add_argument("--keep", type=Path, help="keep the generated capture at this path")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if shutil.which("tshark") is None:
+        print("tshark is not installed", file=sys.stderr)
+        return 2
+    try:
+        report = run(args.packets, args.runs, size=args.size, keep=args.keep)
+    except (ValueError, RuntimeError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print_report(report)
+    return 0
 
 
 def summarize(runs: list[Run], total: int, counts: dict[str, int]) -> dict[str, object]:
