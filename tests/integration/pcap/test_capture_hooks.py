@@ -67,6 +67,8 @@ def test_camsim_push_and_refserver_record_the_same_publish(
         target = PushTarget.parse(f"rtmp://127.0.0.1:{server.rtmp_port}/live/recorded")
         (stats,) = asyncio.run(PushFleet([target], plan, PublishOptions(capture=tap)).run(3.0))
         tap.close()
+        # The server reads the publish's tail after the pusher is done; let it finish first.
+        server.wait_for(lambda: not server.api("recorded")["live"], what="the stream to end")
     assert stats.video_frames > 0
     sides = []
     for capture in (pushed, served):
