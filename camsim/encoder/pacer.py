@@ -4,16 +4,17 @@ Each stream tells the pacer when its next frame is due; the pacer wakes at the e
 (but never sooner than one tick after its previous wake-up), lets every stream that is due send
 all it owes in one write, and goes back to sleep. Streams whose frames fall within a tick of each
 other share a wake-up, so the cost per second stays near ``streams x 1/tick`` writes at most,
-whatever the frame and audio rates.
+whatever the frame and audio rates. The heap and the timer are the shared
+:class:`wire.asyncio.scheduler.DeadlineScheduler`, with the tick as its ``min_interval``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import heapq
-import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
+
+from wire.asyncio.scheduler import DeadlineScheduler
 
 DEFAULT_TICK = 0.01
 """Seconds; the most a frame is sent late by the pacer, well under one frame at 60 fps."""
@@ -24,76 +25,39 @@ class PacedStream(Protocol):
         """Send everything due at loop time ``now``; return when more is due, or ``None``."""
 
 
-@dataclass(order=True, slots=True)
-class _Entry:
-    when: float
-    order: int
-    stream: PacedStream | None = field(compare=False)
+@dataclass(eq=False, slots=True)
+class _Pumped:
+    """A stream as a scheduler task: it sends what is due by the loop's time when it runs."""
+
+    stream: PacedStream
+    loop: asyncio.AbstractEventLoop
+
+    def run(self, due: float) -> float | None:
+        return self.stream.pump(self.loop.time())
 
 
 class Pacer:
-    """A heap of due times, served from one :meth:`asyncio.loop.call_at` timer."""
+    """Paces streams on the shared scheduler, waking at most once per ``tick``."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, *, tick: float = DEFAULT_TICK) -> None:
         self._loop = loop
         self.tick = tick
-        self._heap: list[_Entry] = []
-        self._entries: dict[PacedStream, _Entry] = {}
-        self._order = itertools.count()
-        self._timer: asyncio.TimerHandle | None = None
-        self._last_wake = float("-inf")
+        self._scheduler = DeadlineScheduler(loop, min_interval=tick)
+        self._tasks: dict[PacedStream, _Pumped] = {}
 
     def schedule(self, stream: PacedStream, when: float) -> None:
         """Call ``stream.pump`` at ``when`` (or within a tick of it), replacing any earlier
         schedule of the same stream."""
-        self.cancel(stream)
-        self._push(stream, when)
-        self._arm()
+        task = self._tasks.get(stream)
+        if task is None:
+            task = self._tasks[stream] = _Pumped(stream, self._loop)
+        self._scheduler.schedule(task, when)
 
     def cancel(self, stream: PacedStream) -> None:
-        entry = self._entries.pop(stream, None)
-        if entry is not None:
-            entry.stream = None  # dropped lazily when it reaches the top of the heap
+        task = self._tasks.pop(stream, None)
+        if task is not None:
+            self._scheduler.cancel(task)
 
     def close(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._heap.clear()
-        self._entries.clear()
-
-    def _push(self, stream: PacedStream, when: float) -> None:
-        entry = _Entry(when, next(self._order), stream)
-        self._entries[stream] = entry
-        heapq.heappush(self._heap, entry)
-
-    def _arm(self) -> None:
-        heap = self._heap
-        while heap and heap[0].stream is None:
-            heapq.heappop(heap)
-        if not heap:
-            return
-        when = max(heap[0].when, self._last_wake + self.tick)
-        if self._timer is not None:
-            if self._timer.when() <= when:
-                return
-            self._timer.cancel()
-        self._timer = self._loop.call_at(when, self._wake)
-
-    def _wake(self) -> None:
-        self._timer = None
-        now = self._last_wake = self._loop.time()
-        heap = self._heap
-        again: list[tuple[PacedStream, float]] = []
-        while heap and heap[0].when <= now:
-            stream = heapq.heappop(heap).stream
-            if stream is None:
-                continue
-            del self._entries[stream]
-            when = stream.pump(now)
-            if when is not None:
-                again.append((stream, when))
-        # Pushed only now, so a stream that is due again within this wake-up waits for the next.
-        for stream, when in again:
-            self._push(stream, when)
-        self._arm()
+        self._scheduler.close()
+        self._tasks.clear()
