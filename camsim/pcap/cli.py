@@ -156,7 +156,13 @@ def _extraction_json(extraction: Extraction) -> dict[str, object]:
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="camera: address to listen on."
 )
-@click.option("--port", type=click.IntRange(0, 65535), default=8554, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8554,
+    show_default=True,
+    help="camera: RTSP port to listen on (0 picks a free one).",
+)
 @click.option(
     "--speed", type=float, default=1.0, show_default=True, help="Time scale: 2 = twice as fast."
 )
