@@ -21,7 +21,17 @@ _ABSOLUTE_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _SCHEMELESS_RE = re.compile(r"[^/?#:]+:\d+(?:[/?#]|$)")
 
 
+def _escaped(url: str) -> str:
+    """``url`` with whitespace and control characters percent-encoded (RFC 3986 §2.1): a camera
+    that puts a space in ``Content-Base`` or a control attribute means the path with the space,
+    and a request line cannot carry it raw (nor, safely, a CR or LF)."""
+    if all(" " < c < "\x7f" or c > "\x7f" for c in url):
+        return url
+    return "".join(c if " " < c < "\x7f" or c > "\x7f" else f"%{ord(c):02X}" for c in url)
+
+
 def _absolute(candidate: str, request_url: str) -> str:
+    candidate = _escaped(candidate)
     if _ABSOLUTE_RE.match(candidate):
         return candidate
     if _SCHEMELESS_RE.match(candidate):
@@ -49,7 +59,7 @@ def base_url(request_url: str, headers: Headers) -> str:
 
 def resolve_control(base: str, control: str) -> str:
     """The absolute URL of a control attribute relative to ``base``."""
-    control = control.strip()
+    control = _escaped(control.strip())
     if not control or control == AGGREGATE_CONTROL:
         return base
     if _ABSOLUTE_RE.match(control):

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import pytest
 
+from wire.rtsp.client import RtspClientConnection
 from wire.rtsp.headers import Headers
+from wire.rtsp.transport import Transport
 from wire.rtsp.urls import base_url, resolve_control
 
 REQUEST_URL = "rtsp://192.168.1.108:554/stream1"
@@ -49,3 +51,28 @@ def test_an_unclosed_ipv6_bracket_is_not_resolved_and_not_an_exception() -> None
     # urljoin raises ValueError("Invalid IPv6 URL") for these.
     assert base_url(REQUEST_URL, Headers([("Content-Base", "//[::1/cam/")])) == REQUEST_URL
     assert resolve_control(REQUEST_URL, "//[fe80::1/track1") == f"{REQUEST_URL}///[fe80::1/track1"
+
+
+def test_whitespace_and_control_characters_are_percent_encoded() -> None:
+    # A request line cannot carry them raw: the keepalive to such a base used to raise.
+    headers = Headers([("Content-Base", "rtsp://h/a b/")])
+    assert base_url(REQUEST_URL, headers) == "rtsp://h/a%20b/"
+    assert resolve_control("rtsp://h/a%20b/", "track\t1") == "rtsp://h/a%20b/track%091"
+    assert resolve_control("rtsp://h/s/", "t\x7f") == "rtsp://h/s/t%7F"
+    assert resolve_control("rtsp://h/s/", "caméra") == "rtsp://h/s/caméra"
+
+
+def test_a_client_keeps_a_base_with_a_space_alive() -> None:
+    client = RtspClientConnection(REQUEST_URL)
+    client.describe()
+    answer = b"RTSP/1.0 200 OK\r\nCSeq: 1\r\nContent-Base: rtsp://h/a b/\r\n\r\n"
+    client.receive_data(answer, 0.0)
+    assert client.aggregate_url == "rtsp://h/a%20b/"
+    client.data_to_send()
+    client.setup("rtsp://h/a%20b/track1", Transport.parse("RTP/AVP/TCP;interleaved=0-1"))
+    client.receive_data(b"RTSP/1.0 200 OK\r\nCSeq: 2\r\nSession: 1;timeout=60\r\n\r\n", 1.0)
+    client.data_to_send()
+    timer = client.get_timer()
+    assert timer is not None
+    client.handle_timer(timer)
+    assert client.data_to_send().startswith(b"OPTIONS rtsp://h/a%20b/ RTSP/1.0\r\n")
