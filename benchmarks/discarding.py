@@ -40,10 +40,10 @@ class DiscardingIngestConnection(RtmpServerConnection):
     """Once the publish is accepted, every read is dropped unparsed (the session still counts
     it as activity, so the idle timeout stays away)."""
 
-    def receive_data(self, data: bytes) -> None:
+    def receive_data(self, data: bytes, now: float) -> None:
         if self.state is ServerState.PUBLISHING:
             return
-        super().receive_data(data)
+        super().receive_data(data, now)
 
 
 class DiscardingPullConnection(RtspClientConnection):

@@ -234,7 +234,7 @@ class PublishSession(asyncio.Protocol):
         if self.phase in (Phase.TCP, Phase.TLS):
             self._early += data  # the server spoke first; the handshake will judge it
             return
-        self.connection.receive_data(data)
+        self.connection.receive_data(data, self._loop.time())
         self._process_events()
         self._flush()
         self._arm_timer()

@@ -241,7 +241,7 @@ class RtmpSession(asyncio.Protocol):
         if connection is None:
             return
         self.last_activity = now = self.loop.time()
-        connection.receive_data(data)
+        connection.receive_data(data, now)
         if self._coalescing is not None:
             self._coalescing.received(len(data), now, wanted=connection.bytes_to_complete())
         self._process_events()

@@ -136,17 +136,17 @@ def rtmp_server_at(stage: str) -> RtmpServerConnection:
     if stage == "raw":
         return server
     c0c1, c2 = seeds.client_handshake_bytes()
-    server.receive_data(c0c1)
-    server.receive_data(c2(server.data_to_send()))
+    server.receive_data(c0c1, 0.0)
+    server.receive_data(c2(server.data_to_send()), 0.0)
     if stage == "handshake":
         return server
     writer = ChunkWriter()
     connect = Command("connect", 1.0, {"app": "live", "tcUrl": "rtmp://127.0.0.1/live"})
-    server.receive_data(writer.write(3, to_message(connect)))
+    server.receive_data(writer.write(3, to_message(connect)), 0.0)
     if stage == "publish":
-        server.receive_data(writer.write(3, to_message(Command("createStream", 2.0))))
+        server.receive_data(writer.write(3, to_message(Command("createStream", 2.0))), 0.0)
         publish = Command("publish", 3.0, None, ["cam1", "live"])
-        server.receive_data(writer.write(8, to_message(publish, stream_id=1)))
+        server.receive_data(writer.write(8, to_message(publish, stream_id=1)), 0.0)
         for event in drain_rtmp(server):
             if isinstance(event, PublishRequested):
                 server.accept_publish(event.stream_id)
@@ -176,15 +176,15 @@ def rtmp_client_at(stage: str) -> RtmpClientConnection:
             to_server, to_client = client.data_to_send(), server.data_to_send()
             if not to_server and not to_client:
                 return
-            server.receive_data(to_server)
-            client.receive_data(to_client)
+            server.receive_data(to_server, 0.0)
+            client.receive_data(to_client, 0.0)
             for event in drain_rtmp(server):
                 if isinstance(event, PublishRequested):
                     server.accept_publish(event.stream_id)
 
     if stage == "handshake":
-        server.receive_data(client.data_to_send())
-        client.receive_data(server.data_to_send()[: 1 + 2 * 1536])
+        server.receive_data(client.data_to_send(), 0.0)
+        client.receive_data(server.data_to_send()[: 1 + 2 * 1536], 0.0)
         drain_rtmp(client)
         return client
     pump()
@@ -207,7 +207,7 @@ def _rtmp_server_target(stage: str) -> Callable[[bytes], None]:
         server = rtmp_server_at(stage)
         events: list[RtmpEvent] = []
         for piece in pieces(data):
-            server.receive_data(piece)
+            server.receive_data(piece, 0.0)
             server.data_to_send()
             events += drain_rtmp(server)
         server.handle_timer(1e9)
@@ -226,7 +226,7 @@ def _rtmp_client_target(stage: str) -> Callable[[bytes], None]:
         client = rtmp_client_at(stage)
         events: list[RtmpEvent] = []
         for piece in pieces(data):
-            client.receive_data(piece)
+            client.receive_data(piece, 0.0)
             client.data_to_send()
             events += drain_rtmp(client)
         client.handle_timer(1e9)
@@ -244,10 +244,10 @@ def _rtmp_client_raw_seeds() -> list[bytes]:
     """What a server answers the target's own client: S0S1S2, then the connect answers."""
     client = _new_client()
     server = RtmpServerConnection(now=0.0, random=seeds.seeded_random(4))
-    server.receive_data(client.data_to_send())
+    server.receive_data(client.data_to_send(), 0.0)
     answer = server.data_to_send()
-    client.receive_data(answer)
-    server.receive_data(client.data_to_send())
+    client.receive_data(answer, 0.0)
+    server.receive_data(client.data_to_send(), 0.0)
     return [b"\x00" + answer + server.data_to_send()]
 
 

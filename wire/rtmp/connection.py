@@ -1,8 +1,9 @@
 """What RTMP client and server connections share: byte pumping, control messages, timers.
 
-A connection owns no socket and no clock. The caller feeds received bytes to
-:meth:`RtmpConnection.receive_data`, sends whatever :meth:`RtmpConnection.data_to_send` returns,
-drains :meth:`RtmpConnection.next_event`, and calls :meth:`RtmpConnection.handle_timer` at the time
+A connection owns no socket and no clock. The caller feeds received bytes, with the time they
+arrived, to :meth:`RtmpConnection.receive_data` (as with every sans-IO connection in ``wire``),
+sends whatever :meth:`RtmpConnection.data_to_send` returns, drains
+:meth:`RtmpConnection.next_event`, and calls :meth:`RtmpConnection.handle_timer` at the time
 :meth:`RtmpConnection.get_timer` asks for. Anything the peer gets wrong ends the connection with a
 :class:`ConnectionTerminated` event carrying a :class:`~wire.session.Termination`; it never raises
 out of ``receive_data``.
@@ -95,6 +96,7 @@ class RtmpConnection(ABC):
         self._sent_window: int | None = None
         self._terminated = False
         self._termination: Termination | None = None
+        self._last_received: float | None = None
 
     # -- the pump ---------------------------------------------------------------------------------
 
@@ -107,10 +109,17 @@ class RtmpConnection(ABC):
         """Why the connection ended, once it has (the same as its ``ConnectionTerminated``)."""
         return self._termination
 
-    def receive_data(self, data: bytes) -> None:
-        """Feed bytes received from the peer. Never raises for anything the peer sent."""
+    @property
+    def last_received(self) -> float | None:
+        """When bytes last arrived (the ``now`` of the last :meth:`receive_data`), or None."""
+        return self._last_received
+
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Feed bytes received from the peer at time ``now``. Never raises for anything the
+        peer sent."""
         if self._terminated:
             return
+        self._last_received = now
         try:
             self._receive(data)
         except RemoteProtocolError as exc:

@@ -94,7 +94,7 @@ class _ServerProtocol(asyncio.Protocol):
             transport.pause_reading()
 
     def data_received(self, data: bytes) -> None:
-        self.connection.receive_data(data)
+        self.connection.receive_data(data, self.loop.time())
         behaviour = self.server.behaviour
         while (event := self.connection.next_event()) is not None:
             if isinstance(event, ClientConnected):

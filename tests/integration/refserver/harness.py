@@ -214,7 +214,7 @@ class RtmpPublisher:
                 self.closed = True
                 self.connection.close()
             else:
-                self.connection.receive_data(data)
+                self.connection.receive_data(data, time.monotonic())
 
     async def publish(self, name: str) -> RtmpEvent:
         """Connect and publish; returns PublishStarted, PublishRejected or ConnectionTerminated."""

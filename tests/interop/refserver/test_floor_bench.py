@@ -84,9 +84,9 @@ def test_the_ingest_connection_drops_reads_once_publishing() -> None:
     def pump() -> list[RtmpEvent]:
         while (to_server := client.data_to_send()) or (to_client := server.data_to_send()):
             if to_server:
-                server.receive_data(to_server)
+                server.receive_data(to_server, 0.0)
             else:
-                client.receive_data(to_client)
+                client.receive_data(to_client, 0.0)
         events = []
         while (event := server.next_event()) is not None:
             events.append(event)

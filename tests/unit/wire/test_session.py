@@ -67,7 +67,7 @@ def rtmp_server() -> RtmpServerConnection:
 
 def test_rtmp_eof_before_the_handshake_completes_is_the_peer_closing() -> None:
     server = rtmp_server()
-    server.receive_data(b"\x03" + bytes(100))
+    server.receive_data(b"\x03" + bytes(100), 0.0)
     server.receive_eof()
     detail = "peer closed the connection during the handshake"
     assert drain(server) == [ended(Cause.PEER_CLOSED, detail)]
@@ -81,7 +81,7 @@ def test_rtmp_eof_in_the_middle_of_a_message_says_so() -> None:
     peer = ScriptedClient(server, seeded().randbytes)
     drain(server)
     chunk = ChunkWriter().write(6, RtmpMessage(MessageType.VIDEO, bytes(300), 0, 1))
-    server.receive_data(chunk[:100])
+    server.receive_data(chunk[:100], 0.0)
     server.receive_eof()
     assert peer.server is server
     detail = "peer closed the connection in the middle of a message"
@@ -113,7 +113,7 @@ def test_rtmp_malformed_chunk_is_a_protocol_error_with_the_parser_exception() ->
     server = rtmp_server()
     ScriptedClient(server, seeded().randbytes)
     drain(server)
-    server.receive_data(b"\xc9")  # fmt 3 on a chunk stream that never started
+    server.receive_data(b"\xc9", 0.0)  # fmt 3 on a chunk stream that never started
     reason = "chunk stream 9: first chunk has fmt 3, nothing to inherit"
     assert drain(server) == [ended(Cause.PROTOCOL_ERROR, reason, error=RtmpError)]
 

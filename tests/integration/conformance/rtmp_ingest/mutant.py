@@ -231,7 +231,7 @@ class _Session(asyncio.Protocol):
         self.ingest.transports.add(transport)
 
     def data_received(self, data: bytes) -> None:
-        self.connection.receive_data(data)
+        self.connection.receive_data(data, self.loop.time())
         self._events()
 
     def connection_lost(self, exc: Exception | None) -> None:

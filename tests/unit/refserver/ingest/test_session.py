@@ -93,7 +93,7 @@ class Peer:
             fresh = bytes(self.transport.written[self._read :])
             self._read = len(self.transport.written)
             if fresh:
-                self.client.receive_data(fresh)
+                self.client.receive_data(fresh, 0.0)
             while (event := self.client.next_event()) is not None:
                 self.events.append(event)
             if not to_server and not fresh:

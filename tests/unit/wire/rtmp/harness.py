@@ -49,9 +49,9 @@ class Pair:
     def _deliver(self, data: bytes, connection: RtmpConnection) -> None:
         if self.byte_at_a_time:
             for index in range(len(data)):
-                connection.receive_data(data[index : index + 1])
+                connection.receive_data(data[index : index + 1], 0.0)
         else:
-            connection.receive_data(data)
+            connection.receive_data(data, 0.0)
 
     def messages_from_client(self) -> list[RtmpMessage]:
         return ChunkReader().receive_data(bytes(self.client_sent[HANDSHAKE_BYTES:]))
@@ -103,14 +103,14 @@ class ScriptedClient:
         self.writer = ChunkWriter()
         self.reader = ChunkReader()
         handshake = ClientHandshake(complex_handshake=False, random=random)
-        server.receive_data(handshake.initiate())
-        server.receive_data(handshake.receive(bytearray(server.data_to_send())))
+        server.receive_data(handshake.initiate(), 0.0)
+        server.receive_data(handshake.receive(bytearray(server.data_to_send())), 0.0)
 
     def send(self, csid: int, payload: Payload, *, stream_id: int = 0) -> None:
         self.send_message(csid, to_message(payload, stream_id=stream_id))
 
     def send_message(self, csid: int, message: RtmpMessage) -> None:
-        self.server.receive_data(self.writer.write(csid, message))
+        self.server.receive_data(self.writer.write(csid, message), 0.0)
 
     def received(self) -> list[RtmpMessage]:
         return self.reader.receive_data(self.server.data_to_send())

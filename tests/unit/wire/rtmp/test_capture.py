@@ -128,7 +128,7 @@ def test_byte_at_a_time_matches_bulk(
 
 def test_real_client_bytes_drive_our_server(streams: tuple[bytes, bytes]) -> None:
     server = RtmpServerConnection(now=0.0)
-    server.receive_data(streams[1])
+    server.receive_data(streams[1], 0.0)
     events = drain(server)
     assert events[0] == HandshakeCompleted(complex_handshake=False)
     connected = events[1]

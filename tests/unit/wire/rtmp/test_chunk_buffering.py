@@ -83,7 +83,7 @@ def test_the_default_bounds_sixty_four_streams_of_eight_megabytes(seeded_random:
     peer.send(8, Command("publish", 0.0, None, ["cam1", "live"]), stream_id=1)
     server.accept_publish(1)
     drain(server)
-    server.receive_data(with_chunk_size(65536))
+    server.receive_data(with_chunk_size(65536), 0.0)
     sent = 0
     chunks = (
         first_chunk(csid, 8 * MiB, 65536) if part == 0 else continuation(csid, 65536)
@@ -91,7 +91,7 @@ def test_the_default_bounds_sixty_four_streams_of_eight_megabytes(seeded_random:
         for part in range(8 * MiB // 65536 - 1)
     )
     for data in chunks:
-        server.receive_data(data)
+        server.receive_data(data, 0.0)
         sent += len(data)
         if server.terminated:
             break
@@ -118,7 +118,7 @@ def test_messages_finished_before_the_budget_broke_are_delivered(seeded_random: 
     drain(server)
     audio = ChunkWriter().write(4, RtmpMessage(MessageType.AUDIO, b"\xaf\x01\x21", 7, 1))
     data = with_chunk_size(768 * 1024) + audio + first_chunk(10, MiB, 768 * 1024)
-    server.receive_data(data + first_chunk(11, MiB, 300 * 1024))
+    server.receive_data(data + first_chunk(11, MiB, 300 * 1024), 0.0)
     events = drain(server)
     assert events[0] == AudioReceived(1, 7, b"\xaf\x01\x21")
     assert isinstance(events[1], ConnectionTerminated)

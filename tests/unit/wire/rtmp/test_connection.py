@@ -309,7 +309,7 @@ def test_terminated_connection_ignores_further_data(seeded_random: Random) -> No
     pair.client.close()
     drain(pair.client)
     assert pair.client.data_to_send() != b""
-    pair.client.receive_data(b"\xff" * 100)
+    pair.client.receive_data(b"\xff" * 100, 0.0)
     assert pair.client.next_event() is None
     assert pair.client.data_to_send() == b""
 
@@ -338,7 +338,7 @@ def test_any_bytes_to_a_publishing_client(seeded_random: Random, pieces: list[by
     pair = publishing_pair(seeded_random)
     events = []
     for piece in pieces:
-        pair.client.receive_data(piece)
+        pair.client.receive_data(piece, 0.0)
         events += drain(pair.client)
     terminations = [e for e in events if isinstance(e, ConnectionTerminated)]
     assert len(terminations) <= 1
@@ -354,7 +354,7 @@ def test_create_stream_result_that_is_not_a_stream_id(seeded_random: Random) -> 
     drain(pair.client)
     pair.client.publish("cam1", 0.0)
     result = Command("_result", 4.0, None, [float("nan")])
-    pair.client.receive_data(ChunkWriter(4096).write(10, to_message(result)))
+    pair.client.receive_data(ChunkWriter(4096).write(10, to_message(result)), 0.0)
     assert drain(pair.client) == [
         PublishRejected(0, "", ""),
         ended(Cause.PROTOCOL_ERROR, "createStream failed: nan", error=RemoteProtocolError),
@@ -364,12 +364,12 @@ def test_create_stream_result_that_is_not_a_stream_id(seeded_random: Random) -> 
 def test_connect_rejected_by_the_server(seeded_random: Random) -> None:
     pair = make_pair(seeded_random)
     pair.client.initiate(0.0)
-    pair.server.receive_data(pair.client.data_to_send())
-    pair.client.receive_data(pair.server.data_to_send())
+    pair.server.receive_data(pair.client.data_to_send(), 0.0)
+    pair.client.receive_data(pair.server.data_to_send(), 0.0)
     description = "[ AccessManager.Reject ] : [ code=403 need auth; authmod=adobe ]"
     info = status_info("error", "NetConnection.Connect.Rejected", description)
     rejection = to_message(Command("_error", 1.0, None, [info]))
-    pair.client.receive_data(ChunkWriter().write(3, rejection))
+    pair.client.receive_data(ChunkWriter().write(3, rejection), 0.0)
     assert drain(pair.client) == [
         HandshakeCompleted(True),
         ConnectRejected("NetConnection.Connect.Rejected", description),

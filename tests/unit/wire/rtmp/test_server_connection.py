@@ -26,6 +26,7 @@ from wire.rtmp.events import (
     StreamDeleted,
     VideoReceived,
 )
+from wire.rtmp.handshake import ClientHandshake
 from wire.rtmp.messages import Command, DataMessage, UserControl, status_info, to_message
 from wire.rtmp.server import RtmpServerConnection
 from wire.rtmp.states import ServerState
@@ -144,7 +145,7 @@ def test_media_pipelined_behind_publish_is_delivered(
     writer = peer.writer
     publish = to_message(Command("publish", 0.0, None, ["cam1", "live"]), stream_id=1)
     data = writer.write(8, publish) + writer.write(4, RtmpMessage(8, b"\xaf\x01", 3, 1))
-    server.receive_data(data)
+    server.receive_data(data, 0.0)
     assert drain(server) == [PublishRequested(1, "cam1", "live"), AudioReceived(1, 3, b"\xaf\x01")]
 
 
@@ -269,7 +270,7 @@ def test_setup_timeout_after_the_handshake(
 def test_malformed_chunk_becomes_a_termination(
     server: RtmpServerConnection, peer: ScriptedClient
 ) -> None:
-    server.receive_data(b"\xc9")
+    server.receive_data(b"\xc9", 0.0)
     reason = "chunk stream 9: first chunk has fmt 3, nothing to inherit"
     assert drain(server) == [ended(PROTOCOL_ERROR, reason, error=RtmpError)]
 
@@ -297,7 +298,7 @@ def test_any_bytes_after_the_handshake(seeded_random: Random, data: bytes) -> No
     server = RtmpServerConnection(now=0.0, random=seeded_random)
     ScriptedClient(server, seeded_random)
     drain(server)
-    server.receive_data(data)
+    server.receive_data(data, 0.0)
     check_events(drain(server), server)
 
 
@@ -308,7 +309,7 @@ def test_any_bytes_while_publishing(seeded_random: Random, pieces: list[bytes]) 
     publishing(ScriptedClient(server, seeded_random))
     events: list[RtmpEvent] = []
     for piece in pieces:
-        server.receive_data(piece)
+        server.receive_data(piece, 0.0)
         events += drain(server)
     check_events(events, server)
 
@@ -361,3 +362,16 @@ def test_delete_stream_with_a_stream_id_that_is_not_a_number(
     peer.send(3, Command("deleteStream", 6.0, None, [float("nan")]))
     assert drain(server) == []
     assert server.state is ServerState.PUBLISHING
+
+
+def test_receive_data_takes_the_time_the_bytes_arrived(seeded_random: Random) -> None:
+    server = RtmpServerConnection(now=10.0, random=seeded_random)
+    assert server.last_received is None
+    handshake = ClientHandshake(complex_handshake=False, random=seeded_random)
+    server.receive_data(handshake.initiate(), 10.5)
+    assert server.last_received == 10.5
+    server.receive_data(handshake.receive(bytearray(server.data_to_send())), 11.25)
+    assert server.last_received == 11.25
+    server.close()
+    server.receive_data(b"\x02", 12.0)  # nothing is taken after the end
+    assert server.last_received == 11.25

@@ -36,7 +36,7 @@ def request_then_garbage(peer: ScriptedClient, name: str) -> list[object]:
     """``name`` (publish or play) and a malformed command, in one write as a peer may send."""
     request = to_message(Command(name, 0.0, None, ["cam1", "live"]), stream_id=1)
     writer = peer.writer
-    peer.server.receive_data(writer.write(8, request) + writer.write(3, GARBAGE_COMMAND))
+    peer.server.receive_data(writer.write(8, request) + writer.write(3, GARBAGE_COMMAND), 0.0)
     return list(drain(peer.server))
 
 
@@ -82,7 +82,7 @@ def test_settling_a_request_that_never_was_is_still_misuse(peer: ScriptedClient)
 
 def test_settling_twice_is_still_misuse(peer: ScriptedClient) -> None:
     request = to_message(Command("publish", 0.0, None, ["cam1", "live"]), stream_id=1)
-    peer.server.receive_data(peer.writer.write(8, request))
+    peer.server.receive_data(peer.writer.write(8, request), 0.0)
     assert drain(peer.server) == [PublishRequested(1, "cam1", "live")]
     peer.server.reject_publish(1, PUBLISH_DENIED, "no")
     with pytest.raises(LocalProtocolError):
