@@ -32,7 +32,9 @@ def load(path: Path) -> InspectResult:
         raise click.ClickException(str(error)) from None
 
 
-@click.group()
+# The same help names as camsim's own group: click caches a command's help option, so the group
+# run on its own (as the tests do) must not fix it at --help alone.
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def pcap() -> None:
     """Inspect, extract, replay and redact packet captures (pcap, pcapng)."""
 
