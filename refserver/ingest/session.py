@@ -30,6 +30,8 @@ from refserver.ingest.admission import Admission, address_group
 from refserver.ingest.keys import PublishDecision, StreamKeys
 from refserver.ingest.tracks import FlvTracks, IngestError
 from refserver.streams import LiveStream, Publisher, StreamBusy, StreamRegistry
+from wire.codec import CodecError
+from wire.fmp4 import Fmp4Error
 from wire.rtmp import RtmpServerConnection
 from wire.rtmp.events import (
     AudioReceived,
@@ -418,7 +420,13 @@ class RtmpSession(asyncio.Protocol):
         if frame is not None and tracks.changed:
             # Sequence headers come in one by one; the first frame after them sees them all.
             tracks.changed = False
-            stream.configure(tracks.video, tracks.audio)
+            try:
+                stream.configure(tracks.video, tracks.audio)
+            except (CodecError, Fmp4Error) as exc:
+                # Parameter sets that parse but that the segment format cannot describe (an SPS
+                # wider than an fMP4 sample entry holds): this publisher's stream, not the server.
+                self._abort(f"track configuration cannot be packaged: {exc}")
+                return
             logger.info(
                 "tracks configured",
                 extra=self._fields(stream=stream.name, **stream.describe_tracks()),

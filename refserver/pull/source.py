@@ -40,6 +40,8 @@ from refserver.streams import (
     StreamRegistry,
 )
 from wire.backoff import Backoff as Backoff  # the shared one, re-exported by refserver.pull
+from wire.codec import CodecError
+from wire.fmp4 import Fmp4Error
 
 logger = logging.getLogger("refserver.pull")
 
@@ -318,7 +320,13 @@ class PullSource:
                 return  # audio waits for the video's parameter sets
             for t in presentation.tracks:
                 t.changed = False
-            stream.configure(video, audio)
+            try:
+                stream.configure(video, audio)
+            except (CodecError, Fmp4Error) as exc:
+                # Parameter sets that parse but that the segment format cannot describe: no
+                # HLS from them, said in the API; new parameter sets are tried again.
+                self.warning(f"the camera's parameter sets cannot be packaged: {exc}")
+                return
             self._configured = True
         self._timeline = max(self._timeline, frame.pts + SESSION_GAP)
         stream.push(frame, size)

@@ -13,12 +13,17 @@ import pytest
 
 from camsim.encoder.flv_source import FlvPlan
 from refserver.config import Limits
+from refserver.hls import HlsOptions
 from tests.integration.refserver.harness import (
     RtmpPublisher,
     RunningServer,
     running,
     server_config,
 )
+from tests.unit.refserver.hls.streams import PPS
+from tests.unit.wire.codec.test_h264 import write_sps
+from wire.codec.h264 import AvcDecoderConfigurationRecord
+from wire.flv import CODEC_ID_AVC, VideoFrameType, VideoTag
 from wire.hls import check_playlist, parse
 from wire.hls.validate import only_errors
 from wire.rtmp.chunk import ChunkWriter, RtmpMessage
@@ -332,3 +337,40 @@ def test_no_path_outside_the_hls_folder_is_served(tmp_path: Path, h264_plan: Flv
     assert response.status in (400, 404)
     assert b"root:" not in body
     assert b"secret" not in body
+
+
+def test_parameter_sets_fmp4_cannot_describe_close_only_that_publisher(
+    tmp_path: Path, h264_plan: FlvPlan, caplog: pytest.LogCaptureFixture
+):
+    # An SPS that parses but declares a picture 80016 pixels wide: a sample entry holds 65535.
+    sps = write_sps(width_in_mbs=5001)
+    record = AvcDecoderConfigurationRecord.build([sps], [PPS]).serialize()
+    header = VideoTag(VideoFrameType.KEY, 0, record, codec_id=CODEC_ID_AVC).serialize()
+    keyframe = VideoTag(
+        VideoFrameType.KEY, 1, b"\x00\x00\x00\x02\x65\x88", codec_id=CODEC_ID_AVC
+    ).serialize()
+
+    async def scenario(server: RunningServer) -> bool:
+        good = RtmpPublisher(server.rtmp_port)
+        assert isinstance(await good.publish("good"), PublishStarted)
+        sender = asyncio.create_task(good.send_plan(h264_plan, seconds=2, realtime=True))
+        huge = RtmpPublisher(server.rtmp_port)
+        assert isinstance(await huge.publish("huge"), PublishStarted)
+        huge.connection.send_video(0, header)
+        huge.connection.send_video(0, keyframe)
+        await huge.flush()
+        closed = await huge.wait_closed_by_server(5)
+        await huge.close()
+        await sender
+        await good.unpublish()
+        return closed
+
+    config = server_config(tmp_path, hls=HlsOptions(target_duration=1.0, segment_format="fmp4"))
+    with running(config) as server:
+        assert asyncio.run(scenario(server))
+        server.wait_for(lambda: not server.api("good")["live"], what="the good stream to end")
+        assert server.api("good")["hls"]["segments_written"] == 2
+    [closed] = log_lines(caplog, "connection closed")
+    assert str(closed["reason"]).startswith("track configuration cannot be packaged: ")
+    assert "80016x" in str(closed["reason"])
+    assert log_lines(caplog, "connection failed") == []

@@ -31,6 +31,7 @@ from tests.unit.refserver.pull.scripted_camera import (
     audio_packets,
     h264_packets,
 )
+from tests.unit.wire.codec.test_h264 import write_sps
 from wire.codec.aac import split_adts
 from wire.hls import parse
 from wire.ts import demux
@@ -202,3 +203,29 @@ def test_transcoding_off_leaves_the_g711_out_and_says_so(
         "application vnd.onvif.metadata/90000: a metadata track, neither audio nor video",
     ]
     assert stream["frames"]["audio"] == 0
+
+
+def test_parameter_sets_fmp4_cannot_describe_are_said_not_raised(tmp_path: Path) -> None:
+    # An SPS declaring a picture 80016 pixels wide: an fMP4 sample entry holds 65535. The pull
+    # goes on (nothing packaged), the API says why, and refserver is not hurt.
+    video = h264_packets(write_sps(width_in_mbs=5001), PPS, seconds=4.0)
+    sdp = (
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=huge\r\nt=0 0\r\n"
+        "m=video 0 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n"
+        "a=fmtp:96 packetization-mode=1\r\na=control:trackID=1\r\n"
+    )
+    with CameraServer(lambda: ScriptedCamera(sdp, [ScriptedTrack("trackID=1", video)])) as camera:
+        sources = (SourceConfig("huge", f"rtsp://127.0.0.1:{camera.port}/s", "tcp"),)
+        hls = HlsOptions(target_duration=1.0, segment_format="fmp4")
+        with running(server_config(tmp_path, sources=sources, hls=hls)) as server:
+
+            def warned() -> bool:
+                warnings = server.api("huge")["source"]["warnings"]
+                return any("cannot be packaged" in w for w in warnings)
+
+            server.wait_for(warned, timeout=10, what="the warning")
+            stream = server.api("huge")
+            assert stream["source"]["state"] == "playing"
+            assert (stream["hls"] or {}).get("segments_written", 0) == 0
+    [warning] = [w for w in stream["source"]["warnings"] if "cannot be packaged" in w]
+    assert "80016x" in warning
