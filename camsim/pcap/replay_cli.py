@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -69,20 +70,32 @@ def push(
     from camsim.encoder.cli import tls_context
     from camsim.encoder.fleet import Fleet
     from camsim.encoder.session import PublishOptions
-    from camsim.encoder.stats import StreamState
+    from camsim.encoder.stats import StreamState, StreamStats
     from camsim.encoder.target import PushTarget
-    from camsim.pcap.replay_push import load_plan
+    from camsim.pcap.replay_push import load_plan, one_pass, sent_once
 
     target = PushTarget.parse(url)
     loopback_target(f"{target.host}:{target.port}")
     plan, origin = load_plan(file, select=select, speed=speed)
     seconds = float(plan.period)
     click.echo(f"{file}: {origin}, {len(plan.frames)} frames, {seconds:.1f} s -> {url}", err=True)
-    if duration is None and not loop_media:
-        duration = seconds
+    if not loop_media:
+        # One pass: stopped once every frame went out, whatever connecting took.
+        plan = one_pass(plan)
     context = tls_context(None, insecure) if target.tls else None
     fleet = Fleet([target], plan, PublishOptions(ssl_context=context))
-    (stats,) = asyncio.run(fleet.run(duration))
+    stopping = False
+
+    def on_status(streams: Sequence[StreamStats]) -> None:
+        nonlocal stopping
+        (current,) = streams
+        if loop_media or stopping:
+            return
+        if sent_once(plan, current.video_frames, current.audio_frames):
+            stopping = True
+            fleet.stop()
+
+    (stats,) = asyncio.run(fleet.run(duration, on_status=on_status, status_interval=0.05))
     click.echo(
         f"{stats.state.value}: {stats.video_frames} video and {stats.audio_frames} audio frames, "
         f"{stats.bytes_sent} bytes" + (f", {stats.error}" if stats.error else "")

@@ -15,6 +15,7 @@ sequence headers, then the frames paced in real time, looped with continuous tim
 
 from __future__ import annotations
 
+import dataclasses
 from fractions import Fraction
 from pathlib import Path
 
@@ -103,6 +104,8 @@ def _from_rtmp(
             if tag.is_sequence_header:
                 video_header = video_header or body
                 continue
+            if tag.packet_type not in _CODED:
+                continue  # end of sequence, metadata: not frames, and not to repeat every pass
         else:
             tag_audio = flv.AudioTag.parse(body)
             if tag_audio.is_sequence_header:
@@ -198,6 +201,23 @@ def _from_tracks(tracks: list[Track], speed: float) -> FlvPlan:
 
 
 _AUDS = (H264_NAL_AUD, H265_NAL_AUD)
+_CODED = (flv.VideoPacketType.CODED_FRAMES, flv.VideoPacketType.CODED_FRAMES_X)
+
+ONE_PASS_PAUSE = Fraction(3600)
+"""How far a one-pass plan's next repetition is pushed away: never reached before the stop."""
+
+
+def one_pass(plan: FlvPlan) -> FlvPlan:
+    """``plan`` with its next repetition an hour away, so that a publish of it can be stopped
+    once every frame went out (:func:`sent_once`) and nothing of a second pass is sent."""
+    return dataclasses.replace(plan, period=plan.period + ONE_PASS_PAUSE)
+
+
+def sent_once(plan: FlvPlan, video_frames: int, audio_frames: int) -> bool:
+    """Whether that many video and audio frames are all of ``plan``'s frames."""
+    video = plan.video_frames_per_loop
+    audio = len(plan.frames) - video
+    return video_frames >= video and audio_frames >= audio
 
 
 def _index(frames: list[FlvFrame], stamp: int) -> int:
