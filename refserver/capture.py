@@ -2,9 +2,12 @@
 
 No privilege is needed and nothing is sniffed: each accepted connection's protocol is wrapped,
 and what it reads and writes goes through :class:`wire.pcapng.PcapngRecorder` (IP packets with
-made-up TCP headers) into the file, which ``camsim pcap inspect`` and ``replay`` read. RTMPS is
-recorded as the cleartext the session reads and writes. refserver stands alone, so this is its
-own small adapter; camsim's commands have the same in :mod:`camsim.pcap.tap`.
+made-up TCP headers) into the file, which ``camsim pcap inspect`` and ``replay`` read. The RTMPS
+listener starts TLS on the accepted connection (``loop.start_tls``), under the recording: its
+connections are recorded as the TLS bytes that crossed the socket, as a sniffer would see them
+(``inspect`` shows the TLS version, server name and handshake timing, not the publish). refserver
+stands alone, so this is its own small adapter; camsim's commands have the same in
+:mod:`camsim.pcap.tap`.
 """
 
 from __future__ import annotations
@@ -43,13 +46,22 @@ class CaptureFile:
 
 
 class _RecordingTransport(asyncio.Transport):
+    # loop.start_tls accepts it: TLS then runs over it, its records recorded both ways, because
+    # set_protocol below puts the TLS protocol behind the recording instead of around it.
+    _start_tls_compatible = True
+
     def __init__(
-        self, transport: asyncio.Transport, capture: CaptureFile, connection: RecordedConnection
+        self,
+        transport: asyncio.Transport,
+        capture: CaptureFile,
+        connection: RecordedConnection,
+        recording: _RecordingProtocol,
     ) -> None:
         super().__init__()
         self._transport = transport
         self._capture = capture
         self._connection = connection
+        self._recording = recording
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self._capture.write(self._connection.data(time.time_ns(), False, bytes(data)))
@@ -96,16 +108,17 @@ class _RecordingTransport(asyncio.Transport):
         self._transport.write_eof()
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
-        self._transport.set_protocol(protocol)
+        self._recording.inner = protocol
 
     def get_protocol(self) -> asyncio.BaseProtocol:
-        return self._transport.get_protocol()
+        return self._recording.inner
 
 
 class _RecordingProtocol(asyncio.Protocol):
     def __init__(self, capture: CaptureFile, inner: asyncio.BaseProtocol) -> None:
         self._capture = capture
-        self._inner = inner
+        self.inner = inner
+        """The protocol served: the session, or the TLS protocol once start_tls put it there."""
         self._connection: RecordedConnection | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -116,23 +129,34 @@ class _RecordingProtocol(asyncio.Protocol):
             (str(peer[0]), int(peer[1])), (str(local[0]), int(local[1]))
         )
         self._capture.write(self._connection.open(time.time_ns()))
-        self._inner.connection_made(_RecordingTransport(transport, self._capture, self._connection))
+        recorded = _RecordingTransport(transport, self._capture, self._connection, self)
+        self.inner.connection_made(recorded)
 
     def data_received(self, data: bytes) -> None:
         if self._connection is not None:
             self._capture.write(self._connection.data(time.time_ns(), True, data))
-        self._inner.data_received(data)  # type: ignore[attr-defined]
+        inner = self.inner
+        if isinstance(inner, asyncio.BufferedProtocol):  # the TLS protocol reads this way
+            view = memoryview(data)
+            while view:
+                buffer = memoryview(inner.get_buffer(len(view))).cast("B")
+                size = min(len(buffer), len(view))
+                buffer[:size] = view[:size]
+                inner.buffer_updated(size)
+                view = view[size:]
+        else:
+            inner.data_received(data)  # type: ignore[attr-defined]
 
     def eof_received(self) -> bool | None:
-        return self._inner.eof_received()  # type: ignore[attr-defined,no-any-return]
+        return self.inner.eof_received()  # type: ignore[attr-defined,no-any-return]
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._connection is not None:
             self._capture.write(self._connection.close(time.time_ns(), True))
-        self._inner.connection_lost(exc)
+        self.inner.connection_lost(exc)
 
     def pause_writing(self) -> None:
-        self._inner.pause_writing()
+        self.inner.pause_writing()
 
     def resume_writing(self) -> None:
-        self._inner.resume_writing()
+        self.inner.resume_writing()

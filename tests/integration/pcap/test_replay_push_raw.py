@@ -12,6 +12,7 @@ import dataclasses
 import socket
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -19,6 +20,7 @@ from click.testing import CliRunner
 from camsim.encoder.flv_source import FlvPlan
 from camsim.media.loader import load
 from camsim.pcap.cli import pcap
+from camsim.pcap.inspect import inspect_capture
 from camsim.pcap.replay_camera import ReplayError
 from camsim.pcap.replay_push import load_plan
 from camsim.pcap.replay_raw import Datagram, load_datagrams, loopback_target, send
@@ -43,18 +45,35 @@ def _frames(plan: FlvPlan) -> list[tuple[int, int, bytes]]:
     return frames
 
 
-def _push(capture: Path, tmp_path: Path, *extra: str) -> tuple[str, FlvPlan]:
-    """Replay ``capture`` into refserver as stream ``replayed``; what refserver read, as a plan."""
+@dataclasses.dataclass
+class Pushed:
+    output: str
+    """What the command printed."""
+    stream: dict[str, Any]
+    """refserver's view of the stream once it ended (``/api/streams/replayed``)."""
+    served: Path
+    """refserver's ``--capture`` of the publish."""
+
+
+def _push(capture: Path, tmp_path: Path, *extra: str, tls: bool = False) -> Pushed:
+    """Replay ``capture`` into refserver as stream ``replayed``."""
     served = tmp_path / "refserver.pcapng"
     config = dataclasses.replace(server_config(tmp_path), capture=served)
     with running(config) as server:
-        url = f"rtmp://127.0.0.1:{server.rtmp_port}/live/replayed"
+        port = server.rtmps_port if tls else server.rtmp_port
+        url = f"rtmp{'s' if tls else ''}://127.0.0.1:{port}/live/replayed"
         result = CliRunner().invoke(pcap, ["replay", str(capture), url, "--as", "push", *extra])
         assert result.exit_code == 0, result.output
         server.wait_for(lambda: not server.api("replayed")["live"], what="the stream to end")
-    received, origin = load_plan(served)
+        stream = server.api("replayed")
+    return Pushed(result.output, stream, served)
+
+
+def _received(pushed: Pushed) -> FlvPlan:
+    """What refserver read, as a plan."""
+    received, origin = load_plan(pushed.served)
     assert origin.startswith("RTMP connection")
-    return result.output, received
+    return received
 
 
 def test_a_captured_publish_goes_out_as_captured(tmp_path: Path) -> None:
@@ -62,13 +81,15 @@ def test_a_captured_publish_goes_out_as_captured(tmp_path: Path) -> None:
     sent, _ = load_plan(capture)
     kinds = [f.type_id for f in sent.frames]
     assert (kinds.count(flv.TAG_TYPE_VIDEO), kinds.count(flv.TAG_TYPE_AUDIO)) == (90, 283)
-    output, received = _push(capture, tmp_path, "--speed", "4")
+    pushed = _push(capture, tmp_path, "--speed", "4")
     # Every frame once, in order, with its bytes; timestamps scaled by the speed; no second pass.
+    received = _received(pushed)
     fast, _ = load_plan(capture, speed=4)
     assert _frames(received) == _frames(fast)
     assert received.video_header == sent.video_header
     assert received.audio_header == sent.audio_header
-    assert "90 video and 283 audio frames" in output
+    assert "90 video and 283 audio frames" in pushed.output
+    assert pushed.stream["frames"] == {"video": 90, "audio": 283}
 
 
 def test_a_captured_camera_is_published_as_an_encoder(
@@ -82,11 +103,32 @@ def test_a_captured_camera_is_published_as_an_encoder(
     assert [f.frame_index for f in sent.frames if f.type_id == flv.TAG_TYPE_VIDEO] == [
         u.frame_index for u in sample.video_units
     ]
-    _, received = _push(capture, tmp_path, "--speed", "2")
+    received = _received(_push(capture, tmp_path, "--speed", "2"))
     fast, _ = load_plan(capture, speed=2)
     assert _frames(received) == _frames(fast)
     assert received.video_header == sent.video_header
     assert received.audio_header == sent.audio_header
+
+
+def test_push_over_rtmps(tmp_path: Path) -> None:
+    capture = PCAPS / "ffmpeg-rtmp-publish.pcapng"
+    pushed = _push(capture, tmp_path, "--speed", "4", "--insecure", tls=True)
+    assert pushed.stream["frames"] == {"video": 90, "audio": 283}
+    # refserver's capture of an RTMPS connection holds the TLS records, as a sniffer's would.
+    result = inspect_capture(pushed.served)
+    (session,) = result.tls
+    assert session.version in (0x0303, 0x0304)  # TLS 1.2 or 1.3
+    assert session.server_hello_time is not None
+    assert result.rtmp == []
+
+
+def test_push_over_rtmps_checks_the_certificate(tmp_path: Path) -> None:
+    capture = PCAPS / "ffmpeg-rtmp-publish.pcapng"
+    with running(server_config(tmp_path)) as server:
+        url = f"rtmps://127.0.0.1:{server.rtmps_port}/live/replayed"
+        result = CliRunner().invoke(pcap, ["replay", str(capture), url, "--as", "push"])
+    assert result.exit_code != 0
+    assert "certificate" in result.output.lower()
 
 
 def test_push_refuses_a_server_off_this_machine(tmp_path: Path) -> None:
