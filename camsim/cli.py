@@ -1,26 +1,52 @@
-"""The ``camsim`` command line."""
+"""The ``camsim`` command line.
+
+Each subcommand is imported when it is run (or asked for its help), not before: ``camsim pcap
+inspect`` should not wait for the camera fleet, the conformance runner and the plotting library
+to load. ``camsim -h`` loads them all to list them.
+"""
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
-from camsim.camera.cli import run
-from camsim.encoder.cli import push
-from camsim.media.cli import media
-from camsim.pcap.cli import pcap
-from conformance.cli import conform
-from reports.cli import report
+SUBCOMMANDS = {
+    "conform": "conformance.cli:conform",
+    "media": "camsim.media.cli:media",
+    "pcap": "camsim.pcap.cli:pcap",
+    "push": "camsim.encoder.cli:push",
+    "report": "reports.cli:report",
+    "run": "camsim.camera.cli:run",
+}
+"""Subcommand name → ``module:attribute`` of its click command."""
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose commands are imported on first use (click's documented pattern)."""
+
+    def __init__(self, *args: object, lazy: dict[str, str], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            module, _, attribute = self.lazy[cmd_name].partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            if not isinstance(command, click.Command):
+                raise TypeError(f"{self.lazy[cmd_name]} is not a click command")
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(
+    cls=LazyGroup,
+    lazy=SUBCOMMANDS,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(package_name="camsim")
 def main() -> None:
     """camsim: simulated IP cameras and encoders for testing live video ingest."""
-
-
-main.add_command(media)
-main.add_command(pcap)
-main.add_command(push)
-main.add_command(run)
-main.add_command(conform)
-main.add_command(report)
