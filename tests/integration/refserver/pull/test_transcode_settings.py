@@ -50,9 +50,7 @@ def test_a_setting_that_is_not_a_bool_is_refused(tmp_path: Path, text: str, mess
     assert str(caught.value) == f"{path}: {message}"
 
 
-def test_the_flag_turns_it_off_for_every_source(
-    served: list[ServerConfig], tmp_path: Path
-) -> None:
+def test_the_flag_turns_it_off_for_every_source(served: list[ServerConfig], tmp_path: Path) -> None:
     path = tmp_path / "refserver.toml"
     path.write_text('[[source]]\nname = "a"\nurl = "rtsp://h/a"\n')
     result = CliRunner().invoke(
