@@ -34,6 +34,8 @@ STAND_IN_PAYLOAD_TYPE = 72
 """Reserved (RFC 3551 section 3, RFC 5761 section 4): no pulled track has it, so the attempt takes
 the stand-in packet as media arriving and its track ignores it."""
 STAND_IN = RtpPacket(payload_type=STAND_IN_PAYLOAD_TYPE, sequence_number=0, timestamp=0, ssrc=0)
+STAND_IN_INTERVAL = 0.25
+"""Seconds between stand-ins: far inside any media timeout, and rare enough to cost nothing."""
 
 
 class DiscardingIngestConnection(RtmpServerConnection):
@@ -47,19 +49,22 @@ class DiscardingIngestConnection(RtmpServerConnection):
 
 
 class DiscardingPullConnection(RtspClientConnection):
-    """Once PLAY is answered, every read is dropped unparsed and stands as one RTP packet on the
-    first stream's RTP channel, so the attempt sees media arrive (its media timeout stays away)
-    and its keepalives and receiver reports still go out."""
+    """Once PLAY is answered, every read is dropped unparsed; every quarter of a second of such
+    reads stands as one RTP packet on the first stream's RTP channel, so the attempt sees media
+    arrive (its media timeout stays away). Its keepalives and receiver reports still go out."""
 
     def __init__(self, url: str, config: ClientConfig | None = None) -> None:
         super().__init__(url, config)
         self.rtp_channel: int | None = None
         self._dropped = False
+        self._stood_in_at = float("-inf")
         self._stand_in = STAND_IN.serialize()
 
     def receive_data(self, data: bytes, now: float) -> None:
         if data and self.state is SessionState.PLAYING and self.rtp_channel is not None:
-            self._dropped = True
+            if now - self._stood_in_at >= STAND_IN_INTERVAL:
+                self._stood_in_at = now
+                self._dropped = True
             return
         super().receive_data(data, now)
 

@@ -13,6 +13,7 @@ import sys
 import pytest
 
 from benchmarks.discarding import (
+    STAND_IN_INTERVAL,
     STAND_IN_PAYLOAD_TYPE,
     DiscardingIngestConnection,
     DiscardingPullConnection,
@@ -123,5 +124,7 @@ def test_the_pull_connection_stands_in_one_rtp_packet_per_dropped_read() -> None
     assert isinstance(stand_in, InterleavedFrameReceived)
     assert stand_in.channel == 4
     assert RtpPacket.parse(stand_in.payload).payload_type == STAND_IN_PAYLOAD_TYPE
-    assert connection.next_event() is None  # one per drain, however many reads it stands for
+    assert connection.next_event() is None  # one for the reads of a quarter of a second
+    connection.receive_data(b"\x00" * 100, 2.0 + STAND_IN_INTERVAL)
+    assert isinstance(connection.next_event(), InterleavedFrameReceived)
     assert not connection.closed
