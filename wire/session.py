@@ -15,7 +15,7 @@ that ran out of time). Callers branch on ``cause`` and never parse ``detail``::
     elif ended.cause is Cause.REFUSED:
         refuse(ended.status)
 
-This module is sans-IO like the rest of ``wire``: no sockets, no clock, no asyncio.
+This module is sans-IO like the rest of ``wire``: no sockets, no clock, no event loop.
 """
 
 from __future__ import annotations
