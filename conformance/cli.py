@@ -97,7 +97,7 @@ def _settings(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-@click.command()
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--suite", "suites", multiple=True, metavar="NAME", help="Suite to run (repeatable).")
 @click.option("--target", metavar="URL", help="What to judge (hls-output: a playlist URL).")
 @click.option("--list", "list_only", is_flag=True, help="Print the catalogue of cases and exit.")

@@ -26,7 +26,7 @@ def load_report(path: Path) -> Report:
     return Report.from_json(data)
 
 
-@click.command()
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
     "--out",

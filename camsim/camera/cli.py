@@ -83,7 +83,7 @@ def _parse_users(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     return tuple(users)
 
 
-@click.command("run")
+@click.command("run", context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "-n",
     "--cameras",

@@ -83,7 +83,7 @@ def parse_targets(url: str, streams: int) -> list[PushTarget]:
         raise click.BadParameter(str(exc), param_hint="URL") from None
 
 
-@click.command()
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("url")
 @click.option(
     "--streams",

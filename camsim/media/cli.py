@@ -49,7 +49,7 @@ MAX_RATE = 1_000_000_000
 MAX_SECONDS = 3600
 
 
-@click.group()
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def media() -> None:
     """Make and inspect sample media."""
 
