@@ -16,8 +16,9 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
+from wire.asyncio.transport import ForwardingTransport
 from wire.pcapng import PcapngRecorder, RecordedConnection
 
 ProtocolFactory = Callable[[], asyncio.BaseProtocol]
@@ -45,7 +46,7 @@ class CaptureFile:
             self._file = None
 
 
-class _RecordingTransport(asyncio.Transport):
+class _RecordingTransport(ForwardingTransport):
     # loop.start_tls accepts it: TLS then runs over it, its records recorded both ways, because
     # set_protocol below puts the TLS protocol behind the recording instead of around it.
     _start_tls_compatible = True
@@ -57,8 +58,7 @@ class _RecordingTransport(asyncio.Transport):
         connection: RecordedConnection,
         recording: _RecordingProtocol,
     ) -> None:
-        super().__init__()
-        self._transport = transport
+        super().__init__(transport)
         self._capture = capture
         self._connection = connection
         self._recording = recording
@@ -66,46 +66,6 @@ class _RecordingTransport(asyncio.Transport):
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self._capture.write(self._connection.data(time.time_ns(), False, bytes(data)))
         self._transport.write(data)
-
-    def writelines(self, chunks: Any) -> None:
-        for chunk in chunks:
-            self.write(chunk)
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return self._transport.get_extra_info(name, default)
-
-    def is_closing(self) -> bool:
-        return self._transport.is_closing()
-
-    def close(self) -> None:
-        self._transport.close()
-
-    def abort(self) -> None:
-        self._transport.abort()
-
-    def is_reading(self) -> bool:
-        return self._transport.is_reading()
-
-    def pause_reading(self) -> None:
-        self._transport.pause_reading()
-
-    def resume_reading(self) -> None:
-        self._transport.resume_reading()
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        self._transport.set_write_buffer_limits(high, low)
-
-    def get_write_buffer_size(self) -> int:
-        return self._transport.get_write_buffer_size()
-
-    def get_write_buffer_limits(self) -> tuple[int, int]:
-        return self._transport.get_write_buffer_limits()
-
-    def can_write_eof(self) -> bool:
-        return self._transport.can_write_eof()
-
-    def write_eof(self) -> None:
-        self._transport.write_eof()
 
     def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
         self._recording.inner = protocol

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from camsim.pcap.writer import Address, CapturedConnection, CaptureWriter
+from wire.asyncio.transport import ForwardingTransport
 
 ProtocolFactory = Callable[[], asyncio.BaseProtocol]
 
@@ -63,24 +64,19 @@ class CaptureTap:
         self.writer.close()
 
 
-class TappedTransport(asyncio.Transport):
+class TappedTransport(ForwardingTransport):
     """A transport whose writes are recorded; everything else is the transport's own."""
 
     def __init__(
         self, transport: asyncio.Transport, connection: CapturedConnection, *, from_client: bool
     ) -> None:
-        super().__init__()
-        self._transport = transport
+        super().__init__(transport)
         self._connection = connection
         self._from_client = from_client
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self._connection.sent(self._from_client, bytes(data))
         self._transport.write(data)
-
-    def writelines(self, chunks: Any) -> None:
-        for chunk in chunks:
-            self.write(chunk)
 
     def over(self, transport: asyncio.Transport) -> TappedTransport:
         """The same recording around another transport (TLS started on this one)."""
@@ -92,50 +88,6 @@ class TappedTransport(asyncio.Transport):
 
     def closed(self) -> None:
         self._connection.close(self._from_client)
-
-    # The rest of asyncio.Transport, passed through.
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return self._transport.get_extra_info(name, default)
-
-    def is_closing(self) -> bool:
-        return self._transport.is_closing()
-
-    def close(self) -> None:
-        self._transport.close()
-
-    def abort(self) -> None:
-        self._transport.abort()
-
-    def is_reading(self) -> bool:
-        return self._transport.is_reading()
-
-    def pause_reading(self) -> None:
-        self._transport.pause_reading()
-
-    def resume_reading(self) -> None:
-        self._transport.resume_reading()
-
-    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
-        self._transport.set_write_buffer_limits(high, low)
-
-    def get_write_buffer_size(self) -> int:
-        return self._transport.get_write_buffer_size()
-
-    def get_write_buffer_limits(self) -> tuple[int, int]:
-        return self._transport.get_write_buffer_limits()
-
-    def can_write_eof(self) -> bool:
-        return self._transport.can_write_eof()
-
-    def write_eof(self) -> None:
-        self._transport.write_eof()
-
-    def set_protocol(self, protocol: asyncio.BaseProtocol) -> None:
-        self._transport.set_protocol(protocol)
-
-    def get_protocol(self) -> asyncio.BaseProtocol:
-        return self._transport.get_protocol()
 
 
 class _RecordingProtocol(asyncio.Protocol):
