@@ -14,6 +14,16 @@ import struct
 from dataclasses import dataclass, field
 
 from conformance.hls.media import (
+    PTS_MODULUS,
+    SAMPLE_IS_NON_SYNC,
+    STREAM_TYPE_ADTS,
+    TFHD_BASE_DATA_OFFSET,
+    TFHD_DEFAULT_SAMPLE_DURATION,
+    TFHD_DEFAULT_SAMPLE_FLAGS,
+    TFHD_DEFAULT_SAMPLE_SIZE,
+    TFHD_SAMPLE_DESCRIPTION_INDEX,
+    TS_CLOCK,
+    VIDEO_STREAM_TYPES,
     InitInfo,
     TrackConfig,
     analyse_init,
@@ -26,19 +36,6 @@ from wire.codec.nal import VideoCodec, is_irap, split_annexb, split_length_prefi
 from wire.codec.stamp import SEI_PAYLOAD_SIZE, Stamp, find_stamp
 from wire.fmp4 import Box, Fmp4Error, Tfdt, Trun
 from wire.ts import TsError, demux
-
-TS_CLOCK = 90_000
-PTS_MODULUS = 1 << 33
-STREAM_TYPE_H264 = 0x1B
-STREAM_TYPE_H265 = 0x24
-STREAM_TYPE_ADTS = 0x0F
-VIDEO_STREAM_TYPES = {STREAM_TYPE_H264: VideoCodec.H264, STREAM_TYPE_H265: VideoCodec.H265}
-TFHD_BASE_DATA_OFFSET = 0x000001
-TFHD_SAMPLE_DESCRIPTION_INDEX = 0x000002
-TFHD_DEFAULT_SAMPLE_DURATION = 0x000008
-TFHD_DEFAULT_SAMPLE_SIZE = 0x000010
-TFHD_DEFAULT_SAMPLE_FLAGS = 0x000020
-SAMPLE_IS_NON_SYNC = 0x00010000
 
 
 @dataclass(frozen=True, slots=True)
