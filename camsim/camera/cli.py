@@ -17,7 +17,7 @@ from types import FrameType
 
 import click
 
-from camsim.camera.fleet import AuthScheme, Fleet, FleetConfig, Layout
+from camsim.camera.fleet import AuthScheme, CameraFleet, FleetConfig, Layout
 from camsim.camera.quirks import MIXED, REGISTRY
 from camsim.camera.server import CONNECTIONS_PER_CAMERA, CONNECTIONS_PER_IP_PER_CAMERA
 from camsim.camera.status import StatusMeter
@@ -313,7 +313,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 async def _serve(
     config: FleetConfig, duration: float | None, as_json: bool, interval: float
 ) -> None:
-    fleet = Fleet(config)
+    fleet = CameraFleet(config)
     await fleet.start()
     # The samples and plans live as long as the process: keep the collector from rescanning them.
     gc.collect()
@@ -350,7 +350,7 @@ async def _serve(
         click.echo(meter.json(final, "stopped") if as_json else f"stopped: {meter.line(final)}")
 
 
-def _announce(fleet: Fleet, as_json: bool) -> None:
+def _announce(fleet: CameraFleet, as_json: bool) -> None:
     urls = fleet.urls()
     if as_json:
         quirks = {c.name: list(c.quirks.names) for c in fleet.cameras if c.quirks}

@@ -22,9 +22,9 @@ from camsim.camera.quirks.base import Quirks
 from camsim.camera.sender import (
     DEFAULT_MAX_BUFFERED,
     InterleavedSink,
-    MediaSink,
     RtpSender,
-    TimestampJump,
+    RtpSink,
+    TimestampJumpPlan,
 )
 from camsim.camera.session import MediaSession, Stream, choose_transport, new_session_id, new_ssrc
 from camsim.camera.udp import UdpMedia
@@ -45,8 +45,8 @@ from wire.rtsp import (
     Response,
     RtpInfo,
     RtpInfoEntry,
+    RtspServerConfig,
     RtspServerConnection,
-    ServerConfig,
     SessionExpired,
     StatusCode,
     Transport,
@@ -112,7 +112,7 @@ class RtspControl:
         self.transport = transport
         self.peer_host = peer_host
         self.connection = RtspServerConnection(
-            ServerConfig(
+            RtspServerConfig(
                 methods=DEFAULT_SERVER_METHODS,
                 authenticator=settings.authenticator,
                 unauthenticated_methods=frozenset({Method.OPTIONS}),
@@ -318,7 +318,7 @@ class RtspControl:
         reply = camera.quirks.edit_transport(replace(reply, ssrc=new_ssrc()), requested.first)
         ssrc = reply.ssrc if reply.ssrc is not None else new_ssrc()
         session_id = session.session_id if session is not None else new_session_id()
-        sink: MediaSink
+        sink: RtpSink
         rtcp_address = None
         if reply.interleaved is not None:
             channels = reply.interleaved
@@ -396,7 +396,7 @@ class RtspControl:
             after, seconds = jump
             for stream in session.streams.values():
                 ticks = round(seconds * stream.sender.clock_rate)
-                stream.sender.jump = TimestampJump(now + after, ticks)
+                stream.sender.jump = TimestampJumpPlan(now + after, ticks)
         if quirks.sender_report_before_play:
             session.send_reports(now, only_senders=False)
         stall = quirks.media_stall()

@@ -96,7 +96,7 @@ class FleetConfig:
             assign(self.quirks, 1, self.seed)  # raises ValueError naming an unknown profile
 
 
-class Fleet:
+class CameraFleet:
     """N cameras behind one or N ports."""
 
     def __init__(self, config: FleetConfig) -> None:

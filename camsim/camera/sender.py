@@ -2,7 +2,7 @@
 
 An :class:`RtpSender` is one stream of one session: its own SSRC, sequence numbers and timestamp
 origin (RFC 3550 §5.1: both start random), the counters of its sender reports, and a
-:class:`MediaSink` that is either interleaved on the RTSP connection (RFC 2326 §10.12) or the
+:class:`RtpSink` that is either interleaved on the RTSP connection (RFC 2326 §10.12) or the
 server's shared UDP sockets. Planned payloads are shared by every client and never copied: a sink
 writes each client's 12-byte header in front of them (one ``writev``-style join for TCP, one
 ``sendmsg`` with two buffers per datagram for UDP).
@@ -41,7 +41,7 @@ DEFAULT_MAX_BUFFERED = 2 * 1024 * 1024
 Address = tuple[str, int]
 
 
-class MediaSink(Protocol):
+class RtpSink(Protocol):
     """Where one stream's RTP and RTCP go."""
 
     dropped: int
@@ -127,7 +127,7 @@ class UdpSink:
 
 
 @dataclass(frozen=True, slots=True)
-class TimestampJump:
+class TimestampJumpPlan:
     """Add ``ticks`` to every RTP timestamp sent from loop time ``due`` on."""
 
     due: float
@@ -142,7 +142,7 @@ class RtpSender:
         track: int,
         clock_rate: int,
         ssrc: int,
-        sink: MediaSink,
+        sink: RtpSink,
         *,
         first_sequence: int,
         timestamp_offset: int,
@@ -158,7 +158,7 @@ class RtpSender:
         self.packet_count = 0
         self.octet_count = 0
         self.start: tuple[int, int] | None = None  # (loop, burst) of the first burst to send
-        self.jump: TimestampJump | None = None
+        self.jump: TimestampJumpPlan | None = None
 
     def timestamp(self, ticks: int) -> int:
         """The RTP timestamp of media time ``ticks`` (in the camera's continuous clock)."""

@@ -25,8 +25,8 @@ from wire.asyncio.transport import ForwardingTransport
 ProtocolFactory = Callable[[], asyncio.BaseProtocol]
 
 
-class MediaSink(Protocol):
-    """What a camera's RTP sender writes to (:class:`camsim.camera.sender.MediaSink`)."""
+class RtpSink(Protocol):
+    """What a camera's RTP sender writes to (:class:`camsim.camera.sender.RtpSink`)."""
 
     def send_rtp(self, packets: Any, sequence: int, timestamp: int, ssrc: int) -> bool: ...
 
@@ -50,7 +50,7 @@ class CaptureTap:
         local, peer = _addresses(transport)
         return TappedTransport(transport, self.writer.connection(local, peer), from_client=True)
 
-    def udp_sink(self, sink: MediaSink, local: Address) -> MediaSink:
+    def udp_sink(self, sink: RtpSink, local: Address) -> RtpSink:
         """A camera's UDP sink that records every RTP and RTCP datagram it sends."""
         return _RecordingSink(sink, self.writer, local)
 

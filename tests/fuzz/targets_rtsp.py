@@ -21,7 +21,7 @@ from wire.rtsp.message import InterleavedFrame, Request, Response
 from wire.rtsp.range import Range
 from wire.rtsp.reader import RtspReader
 from wire.rtsp.rtpinfo import RtpInfo
-from wire.rtsp.server import RtspServerConnection, ServerConfig
+from wire.rtsp.server import RtspServerConfig, RtspServerConnection
 from wire.rtsp.state import SessionState
 from wire.rtsp.transport import Transport, TransportSpec
 from wire.rtsp.urls import base_url
@@ -199,7 +199,7 @@ def rtsp_server_at(stage: str, *, authenticated: bool = False) -> RtspServerConn
         if authenticated
         else None
     )
-    server = RtspServerConnection(ServerConfig(authenticator=authenticator))
+    server = RtspServerConnection(RtspServerConfig(authenticator=authenticator))
     if stage == "playing":
         credentials = ["Authorization: Basic YWRtaW46c2VjcmV0"] if authenticated else []
         for request in (

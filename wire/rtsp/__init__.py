@@ -26,7 +26,7 @@ from wire.rtsp.message import InterleavedFrame, Method, Request, Response
 from wire.rtsp.range import Range
 from wire.rtsp.reader import ReaderLimits, RtspReader
 from wire.rtsp.rtpinfo import RtpInfo, RtpInfoEntry
-from wire.rtsp.server import RtspServerConnection, ServerConfig, ServerSession
+from wire.rtsp.server import RtspServerConfig, RtspServerConnection, ServerSession
 from wire.rtsp.state import AggregateControl, SessionState
 from wire.rtsp.status import StatusCode
 from wire.rtsp.transport import PortRange, Transport, TransportSpec
@@ -64,8 +64,8 @@ __all__ = [
     "RtpInfoEntry",
     "RtspClientConnection",
     "RtspReader",
+    "RtspServerConfig",
     "RtspServerConnection",
-    "ServerConfig",
     "ServerSession",
     "SessionExpired",
     "SessionHeader",

@@ -50,7 +50,7 @@ DEFAULT_REQUEST_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
-class ServerConfig:
+class RtspServerConfig:
     """Policy of a server connection.
 
     ``request_timeout`` bounds how long a request may take to arrive once it has started
@@ -103,8 +103,8 @@ def _ordered(methods: frozenset[str]) -> str:
 class RtspServerConnection(RtspConnection):
     """One client's RTSP connection to our server."""
 
-    def __init__(self, config: ServerConfig | None = None) -> None:
-        self.config = config or ServerConfig()
+    def __init__(self, config: RtspServerConfig | None = None) -> None:
+        self.config = config or RtspServerConfig()
         super().__init__(self.config.limits)
         self._sessions: dict[str, ServerSession] = {}
         self._awaiting: dict[int, float] = {}  # CSeq -> when the request arrived

@@ -10,7 +10,7 @@ STALL_AFTER = 3.0
 
 
 @register
-class TimestampJump(QuirkProfile):
+class TimestampJumpQuirk(QuirkProfile):
     name = "timestamp-jump"
     summary = f"{JUMP_AFTER:g} s after PLAY, every RTP timestamp jumps {JUMP_SECONDS / 3600:g} h"
     devices = "cameras whose clock is reset by NTP mid-stream (mediamtx PR #6255)"

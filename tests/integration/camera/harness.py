@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from camsim.camera.fleet import Fleet, FleetConfig
+from camsim.camera.fleet import CameraFleet, FleetConfig
 
 T = TypeVar("T")
 
@@ -22,7 +22,7 @@ T = TypeVar("T")
 class RunningFleet:
     """A started fleet and the loop it runs on."""
 
-    def __init__(self, fleet: Fleet, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, fleet: CameraFleet, loop: asyncio.AbstractEventLoop) -> None:
         self.fleet = fleet
         self.loop = loop
 
@@ -75,7 +75,7 @@ def running_fleet(config: FleetConfig, **changes: Any) -> Iterator[RunningFleet]
     """Start a fleet (port 0 unless ``changes`` say otherwise) and stop it afterwards."""
     config = dataclasses.replace(config, **{"port": 0, **changes})
     loop = asyncio.new_event_loop()
-    fleet = Fleet(config)
+    fleet = CameraFleet(config)
     started = threading.Event()
     failure: list[BaseException] = []
 

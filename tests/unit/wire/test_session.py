@@ -18,7 +18,7 @@ from wire.rtmp.server import RtmpServerConnection
 from wire.rtsp.client import RtspClientConnection
 from wire.rtsp.errors import RemoteProtocolError as RtspRemoteProtocolError
 from wire.rtsp.events import ConnectionTerminated as RtspTerminated
-from wire.rtsp.server import RtspServerConnection, ServerConfig
+from wire.rtsp.server import RtspServerConfig, RtspServerConnection
 from wire.session import Cause, Termination
 
 
@@ -178,7 +178,7 @@ def test_rtsp_fatal_framing_error_carries_the_exception() -> None:
 
 
 def test_rtsp_unfinished_request_times_out() -> None:
-    server = RtspServerConnection(ServerConfig(request_timeout=5.0))
+    server = RtspServerConnection(RtspServerConfig(request_timeout=5.0))
     server.receive_data(b"OPTIONS * RTSP/1.0\r\n", 100.0)
     server.handle_timer(105.0)
     server.data_to_send()

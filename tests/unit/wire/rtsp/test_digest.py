@@ -28,7 +28,7 @@ from wire.rtsp.events import (
 )
 from wire.rtsp.headers import Headers
 from wire.rtsp.message import Request, Response
-from wire.rtsp.server import RtspServerConnection, ServerConfig
+from wire.rtsp.server import RtspServerConfig, RtspServerConnection
 
 HOST = "rtsp://127.0.0.1:8554"
 CAM1, CAM2 = f"{HOST}/cam1", f"{HOST}/cam2"
@@ -46,7 +46,7 @@ class Server:
         self.authenticator = Authenticator(
             "camsim", {"admin": "secret"}, random_source=counter_source(), **options
         )
-        self.connection = RtspServerConnection(ServerConfig(authenticator=self.authenticator))
+        self.connection = RtspServerConnection(RtspServerConfig(authenticator=self.authenticator))
         self.cseq = 0
 
     def request(
@@ -316,7 +316,7 @@ def test_nasty_credentials_are_refused_not_raised(raw: bytes) -> None:
 @pytest.mark.parametrize("url", [b"rtsp://[", b"rtsp://h/\xac", b"rtsp://h/c\xc3\xa9m"])
 def test_nasty_request_urls_get_a_challenge(url: bytes) -> None:
     authenticator = Authenticator("camsim", {"a": "b"}, random_source=counter_source())
-    server = RtspServerConnection(ServerConfig(authenticator=authenticator))
+    server = RtspServerConnection(RtspServerConfig(authenticator=authenticator))
     server.receive_data(b"DESCRIBE " + url + b" RTSP/1.0\r\nCSeq: 1\r\n\r\n", 0.0)
     while server.next_event() is not None:
         pass

@@ -18,7 +18,7 @@ from wire.rtsp.events import (
 from wire.rtsp.headers import Headers, SessionHeader
 from wire.rtsp.message import Response
 from wire.rtsp.range import Range
-from wire.rtsp.server import RtspServerConnection, ServerConfig
+from wire.rtsp.server import RtspServerConfig, RtspServerConnection
 from wire.rtsp.state import AggregateControl, SessionState
 from wire.rtsp.transport import PortRange, Transport, TransportSpec
 
@@ -98,7 +98,7 @@ class Wire:
             ),
             qop=True,
         )
-        config = ServerConfig(
+        config = RtspServerConfig(
             authenticator=authenticator,
             unauthenticated_methods=frozenset({"OPTIONS"}),
             aggregate_control=AggregateControl.AGGREGATE_ONLY,

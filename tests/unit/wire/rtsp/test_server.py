@@ -23,7 +23,7 @@ from wire.rtsp.events import (
 from wire.rtsp.headers import Headers
 from wire.rtsp.message import Response
 from wire.rtsp.reader import ReaderLimits
-from wire.rtsp.server import RtspServerConnection, ServerConfig
+from wire.rtsp.server import RtspServerConfig, RtspServerConnection
 from wire.rtsp.state import AggregateControl, SessionState
 from wire.session import Cause
 
@@ -160,7 +160,7 @@ def test_unknown_method_is_501() -> None:
 
 
 def test_known_method_not_served_is_405_with_allow() -> None:
-    server = RtspServerConnection(ServerConfig(methods=frozenset({"OPTIONS", "DESCRIBE"})))
+    server = RtspServerConnection(RtspServerConfig(methods=frozenset({"OPTIONS", "DESCRIBE"})))
     events, out = feed(server, raw("RECORD", URL, 2))
     assert out == (
         b"RTSP/1.0 405 Method Not Allowed\r\nCSeq: 2\r\nAllow: DESCRIBE, OPTIONS\r\n\r\n"
@@ -169,7 +169,7 @@ def test_known_method_not_served_is_405_with_allow() -> None:
 
 
 def test_unsupported_require_is_551() -> None:
-    server = RtspServerConnection(ServerConfig(supported_options=frozenset({"play.basic"})))
+    server = RtspServerConnection(RtspServerConfig(supported_options=frozenset({"play.basic"})))
     events, out = feed(server, raw("SETUP", TRACK0, 2, "Require: play.basic, funky-feature"))
     assert out == (
         b"RTSP/1.0 551 Option Not Supported\r\nCSeq: 2\r\nUnsupported: funky-feature\r\n\r\n"
@@ -187,7 +187,9 @@ def test_401_with_several_challenges_then_authorised() -> None:
         "cam", {"admin": "pw"}, random_source=counter_source(), basic=True
     )
     server = RtspServerConnection(
-        ServerConfig(authenticator=authenticator, unauthenticated_methods=frozenset({"OPTIONS"}))
+        RtspServerConfig(
+            authenticator=authenticator, unauthenticated_methods=frozenset({"OPTIONS"})
+        )
     )
     events, _ = feed(server, raw("OPTIONS", "*", 1))
     assert isinstance(events[0], RequestReceived)
@@ -210,7 +212,7 @@ def test_expired_nonce_gets_stale_challenge() -> None:
     authenticator = Authenticator(
         "cam", {"admin": "pw"}, random_source=counter_source(), nonce_lifetime=10.0
     )
-    server = RtspServerConnection(ServerConfig(authenticator=authenticator))
+    server = RtspServerConnection(RtspServerConfig(authenticator=authenticator))
     responder = ChallengeResponder("admin", "pw", cnonce_source=counter_source())
     responder.accept(authenticator.challenges(0.0, uri=URL))
     authorization = responder.authorization("DESCRIBE", URL)
@@ -279,7 +281,7 @@ def test_setup_answer_without_session_is_local_misuse() -> None:
 
 
 def two_streams(policy: AggregateControl) -> RtspServerConnection:
-    server = RtspServerConnection(ServerConfig(aggregate_control=policy))
+    server = RtspServerConnection(RtspServerConfig(aggregate_control=policy))
     set_up(server, TRACK0, 1)
     set_up(server, TRACK1, 2, 0.0, "s1", "Session: s1")
     assert server.sessions["s1"].media_urls == [TRACK0, TRACK1]
@@ -304,14 +306,16 @@ def test_aggregate_operation_not_allowed_is_459() -> None:
 
 
 def test_single_stream_session_may_use_either_url() -> None:
-    server = RtspServerConnection(ServerConfig(aggregate_control=AggregateControl.AGGREGATE_ONLY))
+    server = RtspServerConnection(
+        RtspServerConfig(aggregate_control=AggregateControl.AGGREGATE_ONLY)
+    )
     set_up(server)
     events, _ = feed(server, raw("PLAY", TRACK0, 2, "Session: s1"))
     assert isinstance(events[0], RequestReceived)
 
 
 def test_body_too_large_is_413_and_closes() -> None:
-    server = RtspServerConnection(ServerConfig(limits=ReaderLimits(max_body_bytes=4)))
+    server = RtspServerConnection(RtspServerConfig(limits=ReaderLimits(max_body_bytes=4)))
     events, out = feed(server, raw("SET_PARAMETER", URL, 8, body=b"12345") + raw("OPTIONS"))
     assert out == b"RTSP/1.0 413 Request Entity Too Large\r\nCSeq: 8\r\n\r\n"
     assert events == [
@@ -322,7 +326,7 @@ def test_body_too_large_is_413_and_closes() -> None:
 
 
 def test_uri_too_long_is_414_and_closes() -> None:
-    server = RtspServerConnection(ServerConfig(limits=ReaderLimits(max_head_bytes=100)))
+    server = RtspServerConnection(RtspServerConfig(limits=ReaderLimits(max_head_bytes=100)))
     events, out = feed(server, b"DESCRIBE rtsp://cam/" + b"x" * 100)
     assert out == b"RTSP/1.0 414 Request-URI Too Large\r\n\r\n"
     assert isinstance(events[-1], ConnectionTerminated)
@@ -351,7 +355,7 @@ def test_interleaved_frames_and_stray_responses_become_events() -> None:
 
 
 def test_partial_request_older_than_the_limit_closes_with_408() -> None:
-    server = RtspServerConnection(ServerConfig(request_timeout=5.0))
+    server = RtspServerConnection(RtspServerConfig(request_timeout=5.0))
     assert server.get_timer() is None
     feed(server, b"OPTIONS * RTSP/1.0\r\n", now=100.0)
     assert server.get_timer() == 105.0
@@ -366,7 +370,7 @@ def test_partial_request_older_than_the_limit_closes_with_408() -> None:
 
 
 def test_partial_deadline_restarts_after_a_complete_message() -> None:
-    server = RtspServerConnection(ServerConfig(request_timeout=5.0))
+    server = RtspServerConnection(RtspServerConfig(request_timeout=5.0))
     feed(server, b"OPTIONS * RTSP/1.0\r\n", now=100.0)
     feed(server, b"CSeq: 1\r\n\r\nOPTIONS", now=104.0)
     assert server.get_timer() == 109.0
@@ -412,7 +416,7 @@ def test_eof_reports_whether_a_message_was_cut() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=400), st.integers(min_value=1, max_value=64))
 def test_any_bytes_give_events_answers_or_termination(data, chunk) -> None:
-    server = RtspServerConnection(ServerConfig(request_timeout=1.0))
+    server = RtspServerConnection(RtspServerConfig(request_timeout=1.0))
     set_up(server)
     for index, start in enumerate(range(0, len(data), chunk)):
         server.receive_data(data[start : start + chunk], float(index))
@@ -436,7 +440,9 @@ def test_any_bytes_give_events_answers_or_termination(data, chunk) -> None:
     )
 )
 def test_any_request_sequence_keeps_the_state_machine_consistent(steps) -> None:
-    server = RtspServerConnection(ServerConfig(aggregate_control=AggregateControl.AGGREGATE_ONLY))
+    server = RtspServerConnection(
+        RtspServerConfig(aggregate_control=AggregateControl.AGGREGATE_ONLY)
+    )
     for cseq, (method, url, session) in enumerate(steps, start=1):
         fields = [] if session is None else [f"Session: {session}"]
         events, _ = feed(server, raw(method, url, cseq, *fields), float(cseq))
