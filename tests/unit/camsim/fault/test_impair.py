@@ -1,6 +1,8 @@
-"""The impairment models: seeded, deterministic, and each one doing what it says, on a fake clock."""
+"""The impairment models: seeded, deterministic, each doing what it says, on a fake clock."""
 
 from __future__ import annotations
+
+import itertools
 
 import pytest
 
@@ -66,7 +68,7 @@ def test_gilbert_elliott_mean_loss_and_bursts() -> None:
     lost = [i for i in range(len(packets)) if i not in kept]
     assert abs(len(lost) / len(packets) - model.mean_loss) < 0.01
     runs, length = [], 1
-    for before, after in zip(lost, lost[1:], strict=False):
+    for before, after in itertools.pairwise(lost):
         if after == before + 1:
             length += 1
         else:
