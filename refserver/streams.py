@@ -85,7 +85,7 @@ def valid_stream_name(name: str) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
-class Publisher:
+class PublisherInfo:
     """Who publishes a stream: the peer's address, ``rtmp`` or ``rtmps``, and since when."""
 
     address: str
@@ -184,7 +184,7 @@ class LiveStream:
         self.resume = resume
         """Where an earlier playlist of this name left off, for the packager to carry on."""
         self.storage = DirectoryStorage(folder)
-        self.publisher: Publisher | None = None
+        self.publisher: PublisherInfo | None = None
         self.segmenter: HlsSegmenter | None = None
         self.stats = IngestStats()
         self.metadata: dict[str, object] = {}
@@ -251,7 +251,7 @@ class LiveStream:
         if self.segmenter is not None:
             self.segmenter.push(frame)
 
-    def start(self, publisher: Publisher) -> None:
+    def start(self, publisher: PublisherInfo) -> None:
         self.publisher = publisher
         self.offline_since = None
         self.stats.publishes += 1
@@ -373,7 +373,7 @@ class StreamRegistry:
             self._streams[name] = stream
         return stream
 
-    def claim(self, name: str, publisher: Publisher) -> LiveStream:
+    def claim(self, name: str, publisher: PublisherInfo) -> LiveStream:
         """Start publishing ``name``; raises :class:`StreamBusy` when it is live already."""
         stream = self.prepare(name)
         if stream.live:
@@ -381,7 +381,7 @@ class StreamRegistry:
         stream.start(publisher)
         return stream
 
-    def release(self, stream: LiveStream, publisher: Publisher) -> None:
+    def release(self, stream: LiveStream, publisher: PublisherInfo) -> None:
         """``publisher`` stopped publishing ``stream``."""
         if stream.publisher is publisher:
             stream.stop()

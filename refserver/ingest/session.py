@@ -29,7 +29,7 @@ from refserver.config import Limits
 from refserver.ingest.admission import Admission, address_group
 from refserver.ingest.keys import PublishDecision, StreamKeys
 from refserver.ingest.tracks import FlvTracks, IngestError
-from refserver.streams import LiveStream, Publisher, StreamBusy, StreamRegistry
+from refserver.streams import LiveStream, PublisherInfo, StreamBusy, StreamRegistry
 from wire.codec import CodecError
 from wire.fmp4 import Fmp4Error
 from wire.rtmp import RtmpServerConnection
@@ -94,7 +94,7 @@ class RtmpSession(asyncio.Protocol):
         """The transport RTMP flows over (the TLS one for RTMPS), once it does."""
         self.connection: RtmpServerConnection | None = None
         self.stream: LiveStream | None = None
-        self.publisher: Publisher | None = None
+        self.publisher: PublisherInfo | None = None
         self.tracks = FlvTracks()
         self.app: str | None = None
         self.accepted_at = 0.0
@@ -350,7 +350,7 @@ class RtmpSession(asyncio.Protocol):
             code, refusal = PUBLISH_BAD_NAME, f"application {self.app!r} is not served"
             description = f"{decision.name}: {refusal}"
         stream = None
-        publisher = Publisher(self.peer, self.protocol, time.time(), self.id)
+        publisher = PublisherInfo(self.peer, self.protocol, time.time(), self.id)
         if code is None:
             try:
                 stream = self.context.registry.claim(decision.name, publisher)

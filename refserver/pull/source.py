@@ -34,7 +34,7 @@ from refserver.pull.session import (
 from refserver.pull.tracks import Presentation, Track
 from refserver.streams import (
     LiveStream,
-    Publisher,
+    PublisherInfo,
     SourceUnavailable,
     StreamBusy,
     StreamRegistry,
@@ -109,7 +109,7 @@ class PullSource:
         """What the last session that played settled on: ``tcp``, ``udp`` or ``http``."""
         self._task: asyncio.Task[None] | None = None
         self._stream: LiveStream | None = None
-        self._publisher: Publisher | None = None
+        self._publisher: PublisherInfo | None = None
         self._timeline = TIMELINE_START  # where the next session's frames start (90 kHz ticks)
         self._configured = False
         self._start: DemandedStart | None = None
@@ -269,7 +269,7 @@ class PullSource:
     # -- MediaSink --------------------------------------------------------------------------------
 
     def started(self, presentation: Presentation, peer: str) -> None:
-        publisher = Publisher(peer, PROTOCOL, time.time(), next(_publisher_ids))
+        publisher = PublisherInfo(peer, PROTOCOL, time.time(), next(_publisher_ids))
         try:
             stream = self.registry.claim(self.name, publisher)
         except StreamBusy:

@@ -12,7 +12,7 @@ import pytest
 from refserver import server as server_module
 from refserver.config import Limits
 from refserver.server import ReferenceServer
-from refserver.streams import Publisher
+from refserver.streams import PublisherInfo
 from tests.integration.refserver.harness import server_config
 
 
@@ -41,7 +41,7 @@ def test_a_failing_tick_is_logged_and_the_next_one_still_ends_offline_streams(
         monkeypatch.setattr(registry, "tick", failing_once)
         await server.start()
         try:
-            stream = registry.claim("gone", Publisher("127.0.0.1:1", "rtmp", 0.0, 1))
+            stream = registry.claim("gone", PublisherInfo("127.0.0.1:1", "rtmp", 0.0, 1))
             registry.release(stream, stream.publisher)  # type: ignore[arg-type]
             for _ in range(100):
                 if registry.get("gone") is None:

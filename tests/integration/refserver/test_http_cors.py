@@ -7,7 +7,7 @@ import urllib.request
 from pathlib import Path
 
 from refserver.http import HttpOptions
-from refserver.streams import Publisher
+from refserver.streams import PublisherInfo
 from tests.integration.refserver.harness import HttpResult, RunningServer, running, server_config
 
 PUBLISHER = "203.0.113.7:50123"
@@ -27,7 +27,7 @@ def publish(server: RunningServer, name: str, address: str = PUBLISHER) -> None:
 
     async def claim() -> None:
         assert server.server is not None
-        server.server.registry.claim(name, Publisher(address, "rtmp", 0.0, 1))
+        server.server.registry.claim(name, PublisherInfo(address, "rtmp", 0.0, 1))
 
     server.call(claim())
 

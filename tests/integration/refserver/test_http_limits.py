@@ -10,7 +10,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from refserver.http import HttpOptions
-from refserver.streams import Publisher
+from refserver.streams import PublisherInfo
 from tests.integration.refserver.harness import RunningServer, running, server_config
 
 LEGIT = "127.0.0.2"  # a client of its own, from another loopback address
@@ -156,7 +156,8 @@ def test_a_client_that_stops_reading_is_dropped(tmp_path: Path) -> None:
 
         async def stream_with_a_big_segment() -> None:
             assert server.server is not None
-            stream = server.server.registry.claim("big", Publisher("127.0.0.1:1", "rtmp", 0.0, 1))
+            publisher = PublisherInfo("127.0.0.1:1", "rtmp", 0.0, 1)
+            stream = server.server.registry.claim("big", publisher)
             (stream.folder / "segment0.ts").write_bytes(b"\x47" * (48 * 1024 * 1024))
 
         server.call(stream_with_a_big_segment())

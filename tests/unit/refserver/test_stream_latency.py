@@ -9,7 +9,7 @@ from pathlib import Path
 import jinja2
 
 from refserver.hls import Frame, HlsOptions
-from refserver.streams import LiveStream, Publisher, StreamRegistry
+from refserver.streams import LiveStream, PublisherInfo, StreamRegistry
 from tests.unit.refserver.hls.streams import AUDIO, VIDEO, video_frames
 from wire.codec.nal import VideoCodec
 from wire.codec.stamp import stamp_sei_nal
@@ -17,7 +17,7 @@ from wire.codec.stamp import stamp_sei_nal
 
 def stream(tmp_path: Path) -> LiveStream:
     registry = StreamRegistry(tmp_path, HlsOptions())
-    live = registry.claim("cam", Publisher("127.0.0.1:1", "rtmp", time.time(), 1))
+    live = registry.claim("cam", PublisherInfo("127.0.0.1:1", "rtmp", time.time(), 1))
     live.configure(VIDEO, AUDIO)
     return live
 

@@ -9,7 +9,7 @@ import pytest
 from refserver.hls import HlsOptions
 from refserver.streams import (
     LatencyWindow,
-    Publisher,
+    PublisherInfo,
     RateMeter,
     StreamBusy,
     StreamRegistry,
@@ -49,19 +49,19 @@ class FakeClock:
 def test_claim_release_republish_and_offline_timeout(tmp_path: Path):
     clock = FakeClock()
     registry = StreamRegistry(tmp_path, HlsOptions(), offline_timeout=30, clock=clock)
-    first = Publisher("127.0.0.1:1", "rtmp", clock.now, 1)
+    first = PublisherInfo("127.0.0.1:1", "rtmp", clock.now, 1)
     stream = registry.claim("cam", first)
     assert stream.live
     assert stream.folder == tmp_path / "cam"
     with pytest.raises(StreamBusy):
-        registry.claim("cam", Publisher("127.0.0.1:2", "rtmp", clock.now, 2))
-    registry.release(stream, Publisher("127.0.0.1:2", "rtmp", clock.now, 2))
+        registry.claim("cam", PublisherInfo("127.0.0.1:2", "rtmp", clock.now, 2))
+    registry.release(stream, PublisherInfo("127.0.0.1:2", "rtmp", clock.now, 2))
     assert stream.live  # only its own publisher can release it
     registry.release(stream, first)
     assert not stream.live
     assert stream.offline_since == 1000.0
 
-    again = registry.claim("cam", Publisher("127.0.0.1:3", "rtmps", clock.now, 3))
+    again = registry.claim("cam", PublisherInfo("127.0.0.1:3", "rtmps", clock.now, 3))
     assert again is stream
     assert stream.stats.publishes == 2
     assert again.publisher is not None
@@ -83,7 +83,7 @@ def test_claim_clears_a_previous_runs_files_and_nothing_else(tmp_path: Path):
     (tmp_path / "cam" / ".tmp-segment1.ts").write_bytes(b"half")
     (tmp_path / "cam" / "notes.txt").write_text("someone else's")
     registry = StreamRegistry(tmp_path, HlsOptions())
-    registry.claim("cam", Publisher("127.0.0.1:1", "rtmp", 0.0, 1))
+    registry.claim("cam", PublisherInfo("127.0.0.1:1", "rtmp", 0.0, 1))
     assert sorted(p.name for p in (tmp_path / "cam").iterdir()) == [
         ".refserver-stream",
         "notes.txt",
@@ -96,7 +96,9 @@ def test_one_streams_failure_does_not_stop_the_others_from_ending(
     clock = FakeClock()
     registry = StreamRegistry(tmp_path, HlsOptions(), offline_timeout=30, clock=clock)
     for number, name in enumerate(["broken", "fine"]):
-        stream = registry.claim(name, Publisher(f"127.0.0.1:{number}", "rtmp", clock.now, number))
+        stream = registry.claim(
+            name, PublisherInfo(f"127.0.0.1:{number}", "rtmp", clock.now, number)
+        )
         assert stream.publisher is not None
         registry.release(stream, stream.publisher)
     broken = registry.get("broken")

@@ -16,7 +16,7 @@ import pytest
 
 from refserver.hls import AudioConfig, Frame, FrameKind, HlsOptions, HlsSegmenter, MemoryStorage
 from refserver.ingest.tracks import FlvTracks
-from refserver.streams import Publisher, StreamRegistry
+from refserver.streams import PublisherInfo, StreamRegistry
 from tests.unit.refserver.hls.streams import AUDIO, VIDEO, av_frames
 from wire.codec.aac import AudioSpecificConfig
 from wire.hls import parse
@@ -134,7 +134,7 @@ def test_an_rtmp_publisher_with_er_aac_ltp_gets_video_only_and_the_api_says_why(
     assert tracks.audio_tag(0, b"\xaf\x00" + ER_AAC_LTP) is None
     assert tracks.audio is not None
     registry = StreamRegistry(tmp_path, HlsOptions())
-    stream = registry.claim("door", Publisher("127.0.0.1:5000", "rtmp", 0.0, 1))
+    stream = registry.claim("door", PublisherInfo("127.0.0.1:5000", "rtmp", 0.0, 1))
     stream.configure(VIDEO, tracks.audio)
     frames = list(av_frames(30 * 3))
     for frame in frames:

@@ -22,7 +22,7 @@ from refserver.hls.folders import (
     remove_stale_temporary_folders,
     resume_point,
 )
-from refserver.streams import Publisher, StreamRegistry
+from refserver.streams import PublisherInfo, StreamRegistry
 
 PLAYLIST = """#EXTM3U
 #EXT-X-VERSION:3
@@ -106,7 +106,7 @@ def test_the_registry_expires_gone_streams_folders(tmp_path: Path):
     registry = StreamRegistry(tmp_path, HlsOptions(), expire_after=60, clock=lambda: clock_now[0])
     stream_folder(tmp_path, "gone", age=61)
     stream_folder(tmp_path, "back", age=61)
-    registry.claim("back", Publisher("127.0.0.1:1", "rtmp", clock_now[0], 1))
+    registry.claim("back", PublisherInfo("127.0.0.1:1", "rtmp", clock_now[0], 1))
     registry.tick()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["back"]
     assert registry.get("back") is not None
