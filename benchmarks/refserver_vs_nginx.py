@@ -16,6 +16,10 @@ time plus the frame's media time, as ``-re`` paces). FFmpeg's start-up delay is 
 alike. The first frame's latency (which includes the segment's own duration) is reported too.
 
 Memory: the refserver's RSS, sampled once a second: first, last and peak.
+
+Loop lag: refserver runs under :mod:`benchmarks.loopstall`, a callback every 10 ms in its event
+loop measuring its own lateness; the longest stall and the p99 lateness over the measured window
+are reported, beside those of an idle probed loop run alongside (the machine's own share).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from benchmarks.loopstall import LoopLag, idle_peer, probed, summarise
 from camsim.media.make import default_sample
 from camsim.media.spec import DEFAULT_SPEC
 from tests.interop.encoder.nginx_rtmp import NginxRtmp
@@ -101,6 +106,8 @@ class Result:
     seconds: float
     refserver: ServerResult
     nginx: ServerResult
+    loop_lag: dict[str, LoopLag] | None = None
+    """refserver's event loop and an idle loop alongside: lateness of a 10 ms probe."""
 
     @property
     def cpu_ratio(self) -> float:
@@ -113,6 +120,7 @@ class Result:
             "cpu_ratio": round(self.cpu_ratio, 2),
             "refserver": asdict(self.refserver) | {"core_percent": self.refserver.core_percent},
             "nginx": asdict(self.nginx) | {"core_percent": self.nginx.core_percent},
+            "loop_lag": {k: v.to_json() for k, v in (self.loop_lag or {}).items()},
         }
 
     def format(self) -> str:
@@ -130,6 +138,11 @@ class Result:
             rss = self.refserver.rss_mb
             lines.append(
                 f"  refserver RSS MB: first {rss['first']}, last {rss['last']}, peak {rss['peak']}"
+            )
+        for name, lag in (self.loop_lag or {}).items():
+            lines.append(
+                f"  {name} loop lag: longest stall {lag.max_ms} ms, p99 {lag.p99_ms} ms, "
+                f"p50 {lag.p50_ms} ms ({lag.probes} probes)"
             )
         return "\n".join(lines)
 
@@ -271,11 +284,14 @@ def run(
         with (
             NginxRtmp(folder / "nginx", hls_fragment=SEGMENT_SECONDS) as nginx,
             refserver_process(
-                folder / "refserver", *(["--merge-reads"] if merge_reads else [])
+                folder / "refserver",
+                *(["--merge-reads"] if merge_reads else []),
+                program=probed(folder / "refserver-lag.json"),
             ) as (refserver, ports),
         ):
             assert nginx.process is not None
             total = warmup + seconds + 2
+            idle = idle_peer(folder / "idle-lag.json", total + 1)
             pushers = []
             watchers: dict[str, list[PlaylistWatcher]] = {"refserver": [], "nginx": []}
             for n in range(1, streams + 1):
@@ -293,6 +309,7 @@ def run(
             began = time.monotonic()
             cpu_start: dict[str, float] = {}
             measured_from = 0.0
+            window_start = 0.0
             rss: list[int] = []
             next_rss = began
             while time.monotonic() - began < warmup + seconds:
@@ -300,6 +317,7 @@ def run(
                 if not cpu_start and now_mono - began >= warmup:
                     cpu_start = {k: cpu_seconds(pid) for k, pid in pids.items()}
                     measured_from = now_mono
+                    window_start = time.time()
                     latencies = {server: Latencies() for server in watchers}
                 if now_mono >= next_rss:
                     rss.append(rss_bytes(refserver.pid))
@@ -312,10 +330,17 @@ def run(
                         watcher.measure(latencies[server], frames_per_loop)
                 time.sleep(POLL_SECONDS)
             elapsed = time.monotonic() - measured_from
+            window = (window_start, time.time())
             cpu = {k: cpu_seconds(pid) - cpu_start[k] for k, pid in pids.items()}
             for pusher in pushers:
                 pusher.kill()
                 pusher.wait(10)
+            idle.wait(10)
+        # refserver writes its probes as it exits, at the end of the with block.
+        loop_lag = {
+            "refserver": summarise(folder / "refserver-lag.json", *window),
+            "idle": summarise(folder / "idle-lag.json", *window),
+        }
     mb = [round(r / 1e6, 1) for r in rss]
     return Result(
         streams=streams,
@@ -328,6 +353,7 @@ def run(
             {"first": mb[0], "last": mb[-1], "peak": max(mb)},
         ),
         nginx=ServerResult("nginx", cpu["nginx"], elapsed, latencies["nginx"].summary()),
+        loop_lag=loop_lag,
     )
 
 

@@ -1,0 +1,152 @@
+"""How long a process's event loop is kept from running its callbacks: a loop-lag probe.
+
+A callback scheduled every ``interval`` seconds measures its own lateness (when it ran minus when
+it was due). Anything that holds the loop (a blocking write, a long parse) shows as lateness of
+the next probe, so the longest lateness is the loop's longest stall and the lateness percentiles
+say how late any other callback (a socket read, a timer) ran in the same run.
+
+Run as a wrapper around refserver, the probe in refserver's own loop::
+
+    python -m benchmarks.loopstall OUT.json [refserver flags]
+
+or alone, as the baseline of the same machine at the same moment (an idle loop, the peer the
+refserver figures are divided by)::
+
+    python -m benchmarks.loopstall OUT.json --idle SECONDS
+
+Either way OUT.json gets ``{"interval": s, "samples": [[wallclock, lateness], ...]}`` when the
+process ends (SIGINT included), and :func:`summarise` turns a window of it into figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+INTERVAL = 0.01
+"""Seconds between probes: fine enough to see a stall of a few milliseconds, and costing the
+loop some hundred cheap callbacks a second."""
+MAX_SAMPLES = 2_000_000
+"""A bound on memory: over five hours of probes at the default interval."""
+
+
+class LoopLagProbe:
+    """Schedules itself every ``interval`` seconds on ``loop`` and records its lateness."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, interval: float = INTERVAL) -> None:
+        self.loop = loop
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []
+        """(wallclock, lateness in seconds) of every probe."""
+        self._due = 0.0
+        self._handle: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        self._due = self.loop.time() + self.interval
+        self._handle = self.loop.call_at(self._due, self._fire)
+
+    def stop(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _fire(self) -> None:
+        now = self.loop.time()
+        if len(self.samples) < MAX_SAMPLES:
+            self.samples.append((time.time(), max(now - self._due, 0.0)))
+        # The next probe is due one interval after this one ran, not on a fixed grid: a stall
+        # is then counted once, by the probe it held up, not again by every probe it skipped.
+        self._due = now + self.interval
+        self._handle = self.loop.call_at(self._due, self._fire)
+
+    def dump(self, path: Path) -> None:
+        path.write_text(json.dumps({"interval": self.interval, "samples": self.samples}))
+
+
+@dataclass(frozen=True)
+class LoopLag:
+    """Figures over one window: probe count, longest stall, p99 and p50 of lateness (ms)."""
+
+    probes: int
+    max_ms: float
+    p99_ms: float
+    p50_ms: float
+
+    def to_json(self) -> dict[str, float | int]:
+        return asdict(self)
+
+
+def summarise(path: Path, since: float = 0.0, until: float = math.inf) -> LoopLag:
+    """The figures of the probes in ``path`` that ran between wallclock ``since`` and ``until``."""
+    data = json.loads(path.read_text())
+    lags: list[float] = sorted(lag for at, lag in data["samples"] if since <= at <= until)
+    if not lags:
+        raise RuntimeError(f"no loop-lag probe ran in the window ({path})")
+
+    def rank(q: float) -> float:
+        return round(lags[max(math.ceil(q * len(lags)) - 1, 0)] * 1000, 3)
+
+    return LoopLag(len(lags), rank(1.0), rank(0.99), rank(0.5))
+
+
+class ProbingPolicy(asyncio.DefaultEventLoopPolicy):
+    """Every new event loop gets a probe (``asyncio.run`` makes its loop through the policy)."""
+
+    def __init__(self, interval: float = INTERVAL) -> None:
+        super().__init__()
+        self.interval = interval
+        self.probes: list[LoopLagProbe] = []
+
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        loop = super().new_event_loop()
+        probe = LoopLagProbe(loop, self.interval)
+        probe.start()
+        self.probes.append(probe)
+        return loop
+
+
+def probed(out: Path) -> tuple[str, ...]:
+    """The command that runs refserver with a probe writing to ``out`` (flags follow it)."""
+    return (sys.executable, "-m", "benchmarks.loopstall", str(out))
+
+
+def idle_peer(out: Path, seconds: float) -> subprocess.Popen[bytes]:
+    """An idle probed loop for ``seconds``: the same machine's lateness with nothing to do."""
+    command = [*probed(out), "--idle", f"{seconds:g}"]
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def _idle(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args:
+        raise SystemExit("usage: python -m benchmarks.loopstall OUT.json [--idle S | FLAGS]")
+    out = Path(args.pop(0))
+    policy = ProbingPolicy()
+    asyncio.set_event_loop_policy(policy)
+    try:
+        if args[:1] == ["--idle"]:
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(_idle(float(args[1])))
+        else:
+            from refserver.cli import main as refserver_main
+
+            refserver_main(args)
+    finally:
+        samples = [s for probe in policy.probes for s in probe.samples]
+        out.write_text(json.dumps({"interval": policy.interval, "samples": samples}))
+
+
+if __name__ == "__main__":
+    main()
