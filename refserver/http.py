@@ -26,6 +26,8 @@ The API leaves out the addresses of publishers unless ``expose_addresses`` is se
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -53,6 +55,8 @@ INDEX_REFRESH_SECONDS = 2
 SEGMENT_MAX_AGE = 60
 """Seconds: long enough for every client that may still fetch a segment, short enough that a
 stream made again from scratch (after its offline timeout) is not shadowed by old copies."""
+PLAYLIST_WAIT_SECONDS = 1.0
+"""How long a playlist request waits for the stream's queued HLS writes to reach the disk."""
 ANY_ORIGIN = "*"
 ORIGIN = re.compile(r"https?://[^\s/?#]+")
 """A serialized origin (RFC 6454 §6.2) as browsers send it: scheme, host and optional port."""
@@ -252,6 +256,12 @@ async def _hls_file(request: web.Request) -> web.StreamResponse:
             await stream.source.demand()
         except SourceUnavailable as exc:
             return web.Response(status=503, text=str(exc), headers={"Cache-Control": "no-cache"})
+    if match.group(1) == "m3u8":
+        # The packager's writes reach the disk from a thread: a playlist request (an on-demand
+        # start's first one included) sees every segment closed before it, unless the disk is
+        # too slow, when it gets the playlist on disk, whose segments are all there.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stream.written(), PLAYLIST_WAIT_SECONDS)
     folder = stream.folder.resolve()
     path = (folder / file).resolve()
     if path.parent != folder or not path.is_file():

@@ -17,6 +17,7 @@ from refserver import logs
 from refserver.capture import CaptureFile
 from refserver.config import ServerConfig
 from refserver.hls.folders import TemporaryHlsFolder, remove_stale_temporary_folders
+from refserver.hls.writeback import WriteQueue
 from refserver.http import create_app
 from refserver.http_limits import (
     FD_RESERVE,
@@ -65,6 +66,7 @@ class ReferenceServer:
             config.hls,
             offline_timeout=config.limits.offline_timeout,
             expire_after=config.hls_expire_after,
+            writer=WriteQueue(),
         )
         context = IngestContext(
             registry=self.registry,

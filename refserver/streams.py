@@ -32,6 +32,8 @@ from refserver.hls import (
     VideoConfig,
 )
 from refserver.hls.folders import ResumePoint, claim_stream_folder, expire_stream_folders
+from refserver.hls.storage import Storage
+from refserver.hls.writeback import QueuedStorage, WriteQueue
 from wire.codec.errors import CodecError
 from wire.codec.nal import VideoCodec
 from wire.codec.stamp import read_stamp_nalus
@@ -176,6 +178,7 @@ class LiveStream:
         options: HlsOptions,
         clock: Clock,
         resume: ResumePoint | None = None,
+        storage: Storage | None = None,
     ) -> None:
         self.name = name
         self.folder = folder
@@ -183,7 +186,9 @@ class LiveStream:
         self.clock = clock
         self.resume = resume
         """Where an earlier playlist of this name left off, for the packager to carry on."""
-        self.storage = DirectoryStorage(folder)
+        self.storage = DirectoryStorage(folder) if storage is None else storage
+        """The folder's files as the packager writes them (through the server's writer
+        thread when the registry has one)."""
         self.publisher: PublisherInfo | None = None
         self.segmenter: HlsSegmenter | None = None
         self.stats = IngestStats()
@@ -274,6 +279,11 @@ class LiveStream:
         if self.segmenter is not None:
             self.segmenter.expire()
 
+    async def written(self) -> None:
+        """Return once every file the packager wrote so far is on disk."""
+        if isinstance(self.storage, QueuedStorage):
+            await self.storage.written()
+
     def describe(self, now: float, *, expose_addresses: bool = False) -> dict[str, object]:
         """The JSON the HTTP API serves for this stream.
 
@@ -346,6 +356,7 @@ class StreamRegistry:
         offline_timeout: float = 300.0,
         expire_after: float = 0.0,
         clock: Clock = time.time,
+        writer: WriteQueue | None = None,
     ) -> None:
         self.hls_dir = hls_dir
         self.options = options
@@ -354,6 +365,8 @@ class StreamRegistry:
         """Seconds after its last write that the folder of a stream no longer known is removed;
         0 keeps them."""
         self.clock = clock
+        self.writer = writer
+        """The thread the packagers' writes go to; None writes on the caller's thread."""
         self._streams: dict[str, LiveStream] = {}
         self._scanned_at: float | None = None
 
@@ -369,7 +382,14 @@ class StreamRegistry:
         if stream is None:
             folder = self.hls_dir / name
             resume = claim_stream_folder(folder, self.options.playlist_name)
-            stream = LiveStream(name, folder, self.options, self.clock, resume)
+            storage: Storage | None = None
+            if self.writer is not None:
+                storage = self.writer.storage(
+                    DirectoryStorage(folder),
+                    stream=name,
+                    latest_only={self.options.playlist_name},
+                )
+            stream = LiveStream(name, folder, self.options, self.clock, resume, storage)
             self._streams[name] = stream
         return stream
 
@@ -419,6 +439,9 @@ class StreamRegistry:
             # is expired with the others once unused for expire_after.
 
     def close(self) -> None:
-        """Shutdown: finish every stream's open segment and playlist with ``EXT-X-ENDLIST``."""
+        """Shutdown: finish every stream's open segment and playlist with ``EXT-X-ENDLIST``,
+        and wait for the writer thread to have put them all on disk."""
         for stream in self._streams.values():
             stream.end()
+        if self.writer is not None:
+            self.writer.close()
