@@ -61,6 +61,8 @@ LINK_SETTINGS: dict[str, Callable[[str], Any]] = {
     "duplicate": parse_probability,
     "corrupt": parse_probability,
     "rate": _optional(parse_rate),
+    "burst_bytes": _parse_size,
+    "queue_limit": _parse_size,
     "blocked": _parse_bool,
 }
 """Settings of one direction (:class:`LinkProfile` fields) and their parsers."""
@@ -118,7 +120,7 @@ class FaultConfig:
 
     def changed(self, **changes: Any) -> FaultConfig:
         """A copy with ``changes`` given as Python values; link settings as for
-        :func:`apply_settings` (``loss=0.05`` both ways, ``down_delay=0.05`` one way)."""
+        :func:`parse_settings` (``loss=0.05`` both ways, ``down_delay=0.05`` one way)."""
         up, down, own = {}, {}, {}
         for name, value in changes.items():
             if name in ("up", "down"):
