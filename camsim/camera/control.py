@@ -1,16 +1,20 @@
-"""One RTSP control connection of a camera server: a thin pump around
-:class:`wire.rtsp.RtspServerConnection`, and the camera's answers to each method.
+"""The RTSP side of one camera-server connection, sans-IO: the camera's answers to each
+method, the media sessions a client set up, and the deadlines they own.
 
-Bytes and time go in (:meth:`RtspControl.receive_data`, the connection's timer); events come out
-and are answered; whatever the connection wants to send is written at once, so an answer always
-reaches the client before the RTP it announces. The same class serves plain, TLS and HTTP-tunnelled
-connections: it only needs a transport to write to.
+:class:`RtspControl` wraps a :class:`wire.rtsp.RtspServerConnection`. Bytes go in with the time
+(:meth:`RtspControl.receive_data`); answers are queued on the connection's output, and
+every deadline (the request deadline against slowloris, idleness, each session's timeout, the
+RTCP sender-report interval, the ``media-stall`` quirk) is in :meth:`RtspControl.get_timer` and
+served by :meth:`RtspControl.handle_timer`. Nothing here reads a clock or touches a socket; the
+interleaved RTP goes through the ordered writer the connection hands in, so an answer always
+reaches the client before the RTP it announces. The same class serves plain, TLS and
+HTTP-tunnelled connections (:class:`camsim.camera.connection.CameraConnection` decides which).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import random
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -24,10 +28,17 @@ from camsim.camera.sender import (
     InterleavedSink,
     RtpSender,
     RtpSink,
+    StreamWriter,
     TimestampJumpPlan,
 )
-from camsim.camera.session import MediaSession, Stream, choose_transport, new_session_id, new_ssrc
-from camsim.camera.udp import UdpMedia
+from camsim.camera.session import (
+    MediaPorts,
+    MediaSession,
+    Stream,
+    choose_transport,
+    new_session_id,
+    new_ssrc,
+)
 from wire.rtp import RtcpReceiverReport, RtcpSenderReport, RtpError, parse_compound
 from wire.rtsp import (
     Authenticator,
@@ -82,7 +93,10 @@ class CameraDirectory(Protocol):
     """The server a connection belongs to."""
 
     settings: ServerSettings
-    udp: UdpMedia | None
+
+    @property
+    def udp(self) -> MediaPorts | None:
+        """The server's shared UDP pair, when it serves RTP over UDP."""
 
     def find(self, url: str) -> tuple[Camera, str] | None:
         """The camera ``url`` names and the rest of its path ('' for the camera itself)."""
@@ -90,8 +104,13 @@ class CameraDirectory(Protocol):
     def url_of(self, camera: Camera, request_url: str) -> str:
         """The camera's absolute URL as the client addressed the server."""
 
-    def forget(self, control: RtspControl) -> None:
-        """The connection has closed."""
+
+class ControlOutput(StreamWriter, Protocol):
+    """A connection's output: answers are queued (the pump writes them), media is written
+    straight out unless answers are still queued in front of it."""
+
+    def queue(self, data: bytes) -> None:
+        """Queue an answer after everything before it."""
 
 
 @dataclass
@@ -102,14 +121,21 @@ class ControlCounters:
 
 
 class RtspControl:
-    """One client connection to a camera server."""
+    """One client's RTSP connection to a camera server (sans-IO)."""
 
     def __init__(
-        self, server: CameraDirectory, transport: asyncio.WriteTransport, peer_host: str
+        self,
+        server: CameraDirectory,
+        output: ControlOutput,
+        peer_host: str,
+        now: float,
+        *,
+        rng: random.Random | None = None,
     ) -> None:
         settings = server.settings
         self.server = server
-        self.transport = transport
+        self.output = output
+        """Where the answers, and the interleaved RTP and RTCP after them, go."""
         self.peer_host = peer_host
         self.connection = RtspServerConnection(
             RtspServerConfig(
@@ -122,9 +148,9 @@ class RtspControl:
         )
         self.sessions: dict[str, MediaSession] = {}
         self.counters = ControlCounters()
-        self._loop = asyncio.get_running_loop()
-        self._last_activity = self._loop.time()
-        self._timer: asyncio.TimerHandle | None = None
+        self._rng = rng
+        self._now = now  # the time of the call being served, for the method handlers
+        self._last_activity = now
         self._rtcp_channels: dict[int, str] = {}  # interleaved RTCP channel -> session id
         self._handlers: dict[str, Callable[[Request, MediaSession | None], Response]] = {
             Method.OPTIONS: self._handle_options,
@@ -136,88 +162,99 @@ class RtspControl:
             Method.GET_PARAMETER: self._handle_parameter,
             Method.SET_PARAMETER: self._handle_parameter,
         }
-        self._arm_timer()
 
     @property
     def closed(self) -> bool:
         return self.connection.closed
 
     @property
+    def termination(self) -> Termination | None:
+        """Why the RTSP connection ended, once it has."""
+        return self.connection.termination
+
+    @property
     def playing_sessions(self) -> int:
         return sum(1 for s in self.sessions.values() if s.playing)
 
-    # Pumping bytes and time.
+    # Bytes and time in, bytes out.
 
-    def receive_data(self, data: bytes) -> None:
-        now = self._loop.time()
-        self._last_activity = now
+    def receive_data(self, data: bytes, now: float) -> None:
+        """RTSP (and interleaved frames) from the client."""
+        self._now = self._last_activity = now
         self.connection.receive_data(data, now)
-        self._pump()
+        self._process()
 
-    def receive_eof(self) -> None:
+    def receive_eof(self, now: float) -> None:
+        self._now = now
         self.connection.receive_eof()
-        self._pump()
+        self._process()
 
-    def close(self, reason: str) -> None:
-        self.connection.close(Termination.local_close(reason))
-        self._pump()
+    def close(self, termination: Termination) -> None:
+        """End the connection and every session on it."""
+        if not self.connection.closed:
+            self.connection.close(termination)
+        self._process()
 
-    def shutdown(self) -> None:
+    def shutdown(self, now: float) -> None:
         """Say RTCP BYE on every stream that plays, then close (the server is stopping)."""
-        now = self._loop.time()
         for session in self.sessions.values():
             session.say_bye(now, BYE_REASON)
-        self.close("server shutting down")
+        self.close(Termination.local_close("server shutting down"))
 
-    def _pump(self) -> None:
-        while (event := self.connection.next_event()) is not None:
-            self._handle_event(event)
-            self._flush()
-        self._flush()
+    def refresh(self, session_id: str, now: float) -> None:
+        """RTCP from the client on ``session_id`` (a receiver report): it keeps the session."""
+        self.connection.refresh_session(session_id, now)
+
+    def get_timer(self) -> float | None:
+        """The earliest of the request deadline, the sessions' timeouts, their sender reports
+        and stalls, and (with no session) the idle deadline."""
         if self.connection.closed:
-            self._finish()
-        else:
-            self._arm_timer()
-
-    def _flush(self) -> None:
-        data = self.connection.data_to_send()
-        if data and not self.transport.is_closing():
-            self.transport.write(data)
-
-    def _arm_timer(self) -> None:
+            return None
         deadline = self.connection.get_timer()
-        if not self.sessions:
+        if self.sessions:
+            for session in self.sessions.values():
+                due = session.get_timer()
+                if due is not None and (deadline is None or due < deadline):
+                    deadline = due
+        else:
             idle = self._last_activity + self.server.settings.idle_timeout
             deadline = idle if deadline is None else min(deadline, idle)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if deadline is not None:
-            self._timer = self._loop.call_at(deadline, self._on_timer)
+        return deadline
 
-    def _on_timer(self) -> None:
-        self._timer = None
-        now = self._loop.time()
+    def handle_timer(self, now: float) -> None:
+        """Serve every deadline that has passed."""
+        self._now = now
         self.connection.handle_timer(now)
+        self._process()
+        if self.connection.closed:
+            return
+        for session in list(self.sessions.values()):
+            session.handle_timer(now)
         idle_timeout = self.server.settings.idle_timeout
         if not self.sessions and now >= self._last_activity + idle_timeout:
             idle = f"no request for {idle_timeout:g} s"
             self.connection.close(Termination.timed_out("a request", idle))
-        self._pump()
+            self._process()
 
-    def _finish(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        for session in self.sessions.values():
-            session.close()
-        self.sessions.clear()
-        self._rtcp_channels.clear()
-        if not self.transport.is_closing():
-            self.transport.close()
-        self.server.forget(self)
+    def _process(self) -> None:
+        # Each answer is queued before the next event is handled: in order with what a
+        # handler writes itself (a sender report before PLAY's answer) and with the RTP after.
+        while (event := self.connection.next_event()) is not None:
+            self._handle_event(event)
+            self._flush()
+        self._flush()
+        if self.connection.closed and (self.sessions or self._rtcp_channels):
+            for session in self.sessions.values():
+                session.close()
+            self.sessions.clear()
+            self._rtcp_channels.clear()
 
     # Events.
+
+    def _flush(self) -> None:
+        data = self.connection.data_to_send()
+        if data:
+            self.output.queue(data)
 
     def _handle_event(self, event: Event) -> None:
         if isinstance(event, RequestReceived):
@@ -231,7 +268,7 @@ class RtspControl:
                 logger.info("session %s on %s expired", event.session_id, session.camera.path)
                 self._drop_channels(event.session_id)
                 session.close()
-                self._last_activity = self._loop.time()  # idle from now, not from the last request
+                self._last_activity = self._now  # idle from now, not from the last request
         elif isinstance(event, RequestRejected):
             self.counters.requests += 1
             self.counters.rejected += 1
@@ -264,7 +301,7 @@ class RtspControl:
             self.counters.malformed_rtcp += 1
             return
         if any(isinstance(p, RtcpReceiverReport | RtcpSenderReport) for p in packets):
-            self.connection.refresh_session(session_id, self._loop.time())
+            self.connection.refresh_session(session_id, self._now)
 
     def _drop_channels(self, session_id: str) -> None:
         for channel in [c for c, s in self._rtcp_channels.items() if s == session_id]:
@@ -324,7 +361,7 @@ class RtspControl:
             channels = reply.interleaved
             rtcp_channel = channels.last if channels.last is not None else channels.first + 1
             sink = InterleavedSink(
-                self.transport,
+                self.output,
                 channels.first,
                 rtcp_channel,
                 max_buffered=self.server.settings.max_buffered,
@@ -349,9 +386,13 @@ class RtspControl:
         )
         if session is None:
             session = self.sessions[session_id] = MediaSession(
-                session_id, camera, udp, report_interval=self.server.settings.report_interval
+                session_id,
+                camera,
+                udp,
+                report_interval=self.server.settings.report_interval,
+                rng=self._rng,
             )
-        session.add(track, Stream(sender, reply, rtcp_address), self._loop.time())
+        session.add(track, Stream(sender, reply, rtcp_address), self._now)
         headers = Headers(
             [
                 ("Transport", camera.quirks.format_transport(reply)),
@@ -370,7 +411,7 @@ class RtspControl:
             except RemoteProtocolError:
                 return Response(StatusCode.INVALID_RANGE)
         camera = session.camera
-        now = self._loop.time()
+        now = self._now
         if not session.playing:
             self._prepare_play(session, now)
         first = session.play(now)
@@ -401,8 +442,7 @@ class RtspControl:
             session.send_reports(now, only_senders=False)
         stall = quirks.media_stall()
         if stall is not None:
-            senders = [stream.sender for stream in session.streams.values()]
-            self._loop.call_at(now + stall, session.camera.unsubscribe, senders)
+            session.stall_at(now + stall)
 
     def _handle_pause(self, request: Request, session: MediaSession | None) -> Response:
         if session is None:
@@ -426,7 +466,7 @@ class RtspControl:
 
     def _refresher(self, session_id: str) -> Callable[[float], None]:
         def refresh(now: float) -> None:
-            self.connection.refresh_session(session_id, now)
+            self.refresh(session_id, now)
 
         return refresh
 

@@ -10,7 +10,6 @@ writes each client's 12-byte header in front of them (one ``writev``-style join 
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import struct
 from dataclasses import dataclass
@@ -53,12 +52,26 @@ class RtpSink(Protocol):
         """Send one compound RTCP packet."""
 
 
+class StreamWriter(Protocol):
+    """Where an RTSP connection's bytes go, in order: an ``asyncio.WriteTransport``, or the
+    ordered output of a :class:`~camsim.camera.connection.CameraConnection` in front of one."""
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        """Queue ``data`` after everything written before."""
+
+    def is_closing(self) -> bool:
+        """True once nothing more can be written."""
+
+    def get_write_buffer_size(self) -> int:
+        """Bytes written and not yet taken by the peer."""
+
+
 class InterleavedSink:
     """``$``-framed packets on the RTSP connection; a client that stops reading loses bursts."""
 
     def __init__(
         self,
-        transport: asyncio.WriteTransport,
+        transport: StreamWriter,
         rtp_channel: int,
         rtcp_channel: int,
         *,

@@ -1,10 +1,11 @@
 """A camera server: one listening socket (plain or TLS), the cameras behind it by path, and the
-asyncio protocol that hands each connection to RTSP or to an HTTP tunnel leg.
+thin asyncio owner of each connection.
 
-The first bytes of a connection decide: ``GET``/``POST`` open a tunnel leg, anything else is
-RTSP. Until they have arrived a connection is bounded by the idle timeout, and by the request
-timeout once it has started talking, so a silent or trickling peer costs one socket for a while,
-never a camera.
+Each accepted connection is a :class:`~camsim.camera.connection.CameraConnection` (sans-IO: what
+the connection is, its answers, its deadlines) driven by a :class:`CameraServerProtocol`, which
+is the shared :class:`wire.asyncio.pump.StreamPump` plus the server's bookkeeping: the connection
+caps at accept, and writing a tunnel's other leg when one leg's bytes concern it. A silent or
+trickling peer costs one socket for a while, never a camera.
 
 A server holds at most :attr:`ConnectionCaps.total` connections at once, and at most
 :attr:`ConnectionCaps.per_ip` from one address, so that one client cannot take every slot. A
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import ssl
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -26,16 +26,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from camsim.camera.control import RtspControl, ServerSettings
+from camsim.camera.connection import REFUSAL_GRACE as REFUSAL_GRACE
+from camsim.camera.connection import CameraConnection, ConnectionEnded, LegChanged
+from camsim.camera.control import ServerSettings
 from camsim.camera.device import Camera
-from camsim.camera.tunnel import TunnelLeg
 from camsim.camera.udp import UdpMedia
-from wire.rtsp import Headers, Response, StatusCode
-from wire.rtsp.tunnel import tunnel_response
+from wire.asyncio.pump import DEFAULT_MAX_WRITE_BUFFER, StreamPump
 
 logger = logging.getLogger(__name__)
-
-_TUNNEL_STARTS = (b"GET ", b"POST ")
 
 CONNECTIONS_PER_CAMERA = 20
 """The default cap of a server is this many connections per camera behind it: IP cameras serve
@@ -44,13 +42,8 @@ setting) sit at the top of that range."""
 CONNECTIONS_PER_IP_PER_CAMERA = 10
 """Per client address, half of that: one host still opens every camera several times (a
 recorder's main and sub streams, an HTTP tunnel's two legs), but cannot take all the slots."""
-REFUSAL_GRACE = 1.0
-"""Seconds a connection over a cap has to send the request it is answered 503 to."""
 MAX_REFUSING = 64
 """Connections over a cap waiting for their 503 at once; more are closed unanswered."""
-
-_CSEQ_RE = re.compile(rb"^CSeq[ \t]*:[ \t]*(\d{1,9})[ \t]*\r?$", re.IGNORECASE | re.MULTILINE)
-_HEAD_END = re.compile(rb"\r?\n\r?\n")
 
 
 @dataclass(frozen=True)
@@ -100,8 +93,12 @@ class CameraServer:
                 raise ValueError(f"camera path {camera.path!r} must be one segment, e.g. /cam1")
             self.cameras[camera.path] = camera
         self.caps = caps or ConnectionCaps.for_cameras(len(self.cameras))
-        self.controls: set[RtspControl] = set()
-        self.tunnels: dict[str, TunnelLeg] = {}
+        self.controls: set[CameraConnection] = set()
+        """Connections that speak RTSP: plain, TLS, or a tunnel's GET leg."""
+        self.tunnels: dict[str, CameraConnection] = {}
+        """Tunnels' GET legs by their cookie."""
+        self.pumps: dict[CameraConnection, CameraServerProtocol] = {}
+        """Every open connection and its owner."""
         self.refused = 0
         self._connections: Counter[str] = Counter()  # admitted connections per peer address
         self._refusing = 0
@@ -147,11 +144,11 @@ class CameraServer:
             return self.url(camera)
         return f"{parts.scheme}://{parts.netloc}{camera.path}"
 
-    def adopt(self, control: RtspControl) -> None:
-        self.controls.add(control)
+    def adopt(self, connection: CameraConnection) -> None:
+        self.controls.add(connection)
 
-    def forget(self, control: RtspControl) -> None:
-        self.controls.discard(control)
+    def forget(self, connection: CameraConnection) -> None:
+        self.controls.discard(connection)
 
     def admit(self, peer: str) -> str | None:
         """Count a new connection from ``peer``; the cap it would break, or None."""
@@ -186,129 +183,73 @@ class CameraServer:
         """Stop listening, say BYE to every client and close their connections."""
         if self._server is not None:
             self._server.close()
-        for control in list(self.controls):
-            control.shutdown()
+        now = asyncio.get_running_loop().time()
+        for connection in list(self.controls):
+            connection.shutdown(now)
+            pump = self.pumps.get(connection)
+            if pump is not None:
+                pump.transmit()
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
 
 
-class CameraServerProtocol(asyncio.Protocol):
-    """One accepted connection, until it is known to be RTSP or a tunnel leg."""
+class CameraServerProtocol(StreamPump):
+    """The owner of one accepted connection: the shared pump driving its
+    :class:`~camsim.camera.connection.CameraConnection`, with the server's caps at accept."""
 
     def __init__(self, server: CameraServer) -> None:
+        loop = asyncio.get_running_loop()
+        self.connection = CameraConnection(server, loop.time())
+        super().__init__(
+            self.connection,
+            on_event=self._on_event,
+            fields={"protocol": server.scheme},
+            # Interleaved media is dropped past max_buffered; a peer that leaves this much
+            # unread on top of that is not reading at all.
+            max_write_buffer=server.settings.max_buffered + DEFAULT_MAX_WRITE_BUFFER,
+            loop=loop,
+            log=logger,
+        )
         self._server = server
-        self._transport: asyncio.Transport | None = None
         self._peer = ""
-        self._pending = b""
-        self._control: RtspControl | None = None
-        self._leg: TunnelLeg | None = None
-        self._deadline: asyncio.TimerHandle | None = None
         self._admitted = False
-        self._refusing: str | None = None  # the cap this connection is over
+        self._refusing = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        server = self._server
         peer = transport.get_extra_info("peername")
         self._peer = peer[0] if isinstance(peer, tuple) else "127.0.0.1"
-        over = self._server.admit(self._peer)
+        over = server.admit(self._peer)
         if over is None:
             self._admitted = True
-            self._set_deadline(self._server.settings.idle_timeout)
-            return
-        self._server.refused += 1
-        if not self._server.start_refusing():
-            logger.debug("closing a connection from %s at once: over %s", self._peer, over)
-            transport.abort()
-            return
-        self._refusing = over
-        self._set_deadline(REFUSAL_GRACE)
-
-    def data_received(self, data: bytes) -> None:
-        if self._control is not None:
-            self._control.receive_data(data)
-            return
-        if self._leg is not None:
-            self._leg.receive_data(data)
-            return
-        self._pending += data
-        if self._refusing is not None:
-            self._refuse()
         else:
-            self._classify()
-
-    def eof_received(self) -> bool | None:
-        if self._control is not None:
-            self._control.receive_eof()
-        return False
+            server.refused += 1
+            if not server.start_refusing():
+                logger.debug("closing a connection from %s at once: over %s", self._peer, over)
+                transport.abort()
+                return
+            self._refusing = True
+        server.pumps[self.connection] = self
+        self.connection.accepted(self._peer, transport, self._loop.time(), over=over)
+        super().connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._clear_deadline()
-        if self._control is not None:
-            self._control.close("connection lost")
-        if self._leg is not None:
-            self._leg.connection_lost()
+        super().connection_lost(exc)
+        server = self._server
+        server.pumps.pop(self.connection, None)
         if self._admitted:
             self._admitted = False
-            self._server.release(self._peer)
-        if self._refusing is not None:
-            self._refusing = None
-            self._server.stop_refusing()
+            server.release(self._peer)
+        if self._refusing:
+            self._refusing = False
+            server.stop_refusing()
 
-    def _classify(self) -> None:
-        assert self._transport is not None
-        pending = self._pending
-        if pending.startswith(_TUNNEL_STARTS):
-            self._pending = b""
-            self._clear_deadline()  # the leg keeps its own time from here
-            self._leg = TunnelLeg(self._server, self._transport, self._peer)
-            self._leg.receive_data(pending)
-        elif any(start.startswith(pending) for start in _TUNNEL_STARTS):
-            self._set_deadline(self._server.settings.request_timeout)  # wait for more
-        else:
-            self._pending = b""
-            self._clear_deadline()
-            self._control = RtspControl(self._server, self._transport, self._peer)
-            self._server.adopt(self._control)
-            self._control.receive_data(pending)
-
-    def _refuse(self) -> None:
-        """Answer 503 to the first request of a connection over a cap, once it is complete."""
-        assert self._transport is not None
-        pending = self._pending
-        if _HEAD_END.search(pending) is None:
-            if len(pending) > self._server.settings.limits.max_head_bytes:
-                self._transport.abort()
-            return
-        name = self._server.settings.server_name
-        if pending.startswith(_TUNNEL_STARTS):
-            answer = tunnel_response(StatusCode.SERVICE_UNAVAILABLE, name)
-        else:
-            headers = Headers()
-            cseq = _CSEQ_RE.search(pending)
-            if cseq is not None:
-                headers.add("CSeq", cseq.group(1).decode())
-            headers.add("Server", name)
-            answer = Response(StatusCode.SERVICE_UNAVAILABLE, headers=headers).serialize()
-        logger.info("refusing a connection from %s: over %s", self._peer, self._refusing)
-        self._pending = b""
-        self._clear_deadline()
-        self._transport.write(answer)
-        self._transport.close()
-
-    def _set_deadline(self, seconds: float) -> None:
-        self._clear_deadline()
-        loop = asyncio.get_running_loop()
-        self._deadline = loop.call_later(seconds, self._expire)
-
-    def _clear_deadline(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
-    def _expire(self) -> None:
-        self._deadline = None
-        if self._transport is not None and not self._transport.is_closing():
-            logger.debug("closing silent or unfinished connection from %s", self._peer)
-            self._transport.close()
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, LegChanged):
+            pump = self._server.pumps.get(event.leg)
+            if pump is not None:
+                pump.transmit()
+        elif isinstance(event, ConnectionEnded):
+            logger.debug("connection from %s ended: %s", self._peer, event.termination.detail)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import random
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from camsim.camera.device import Camera
-from camsim.camera.sender import RtpSender
-from camsim.camera.udp import UdpMedia
+from camsim.camera.sender import Address, RtpSender, RtpSink
 from wire.rtp import ntp_from_unix
 from wire.rtsp import PortRange, Transport, TransportSpec
 from wire.rtsp.transport import DELIVERY_UNICAST, LOWER_TRANSPORT_TCP, MODE_PLAY
@@ -23,8 +24,24 @@ from wire.rtsp.transport import DELIVERY_UNICAST, LOWER_TRANSPORT_TCP, MODE_PLAY
 MAX_CHANNEL = 0xFF
 
 
+class MediaPorts(Protocol):
+    """The server's shared UDP pair, as a session sees it (:class:`camsim.camera.udp.UdpMedia`):
+    sinks to a client's ports, and the RTCP that keeps a session alive."""
+
+    server_port: PortRange
+
+    def sink(self, rtp: Address, rtcp: Address) -> RtpSink:
+        """A sink sending RTP to ``rtp`` and RTCP to ``rtcp``."""
+
+    def watch(self, rtcp: Address, ssrc: int, callback: Callable[[float], None]) -> None:
+        """Call ``callback(now)`` on RTCP from ``rtcp`` or reporting on our ``ssrc``."""
+
+    def unwatch(self, rtcp: Address, ssrc: int) -> None:
+        """Stop watching for that RTCP."""
+
+
 def choose_transport(
-    transport: Transport, track: int, udp: UdpMedia | None
+    transport: Transport, track: int, udp: MediaPorts | None
 ) -> TransportSpec | None:
     """The answer to the first acceptable alternative, without ``ssrc``; None means 461."""
     for spec in transport.specs:
@@ -75,27 +92,36 @@ class Stream:
 
 
 class MediaSession:
-    """The streams one client set up on one camera, and whether they play.
+    """The streams one client set up on one camera, whether they play, and the session's own
+    deadlines (sans-IO: the connection that owns it asks :meth:`get_timer` and calls
+    :meth:`handle_timer` with the time).
 
-    While it plays, the session is a task of the fleet's scheduler that sends its RTCP sender
-    reports every ``report_interval`` seconds, randomized to [0.5, 1.5] times that as RFC 3550
-    §6.3.5 asks, which also keeps a fleet's reports from all leaving in one wake-up.
+    While it plays, the session sends its RTCP sender reports every ``report_interval`` seconds,
+    randomized to [0.5, 1.5] times that as RFC 3550 §6.3.5 asks, which also keeps a fleet's
+    reports from all leaving in one wake-up. A ``media-stall`` quirk stops its RTP at
+    :attr:`stall_due` for good (the reports go on).
     """
 
     def __init__(
         self,
         session_id: str,
         camera: Camera,
-        udp: UdpMedia | None,
+        udp: MediaPorts | None,
         *,
         report_interval: float = 5.0,
+        rng: random.Random | None = None,
     ) -> None:
         self.session_id = session_id
         self.camera = camera
         self.streams: dict[int, Stream] = {}
         self.playing = False
         self.report_interval = report_interval
+        self.report_due: float | None = None
+        """When the next sender reports leave, while playing."""
+        self.stall_due: float | None = None
+        """When the RTP stops for good (the ``media-stall`` quirk), once armed."""
         self._udp = udp
+        self._rng = rng if rng is not None else random.Random()
 
     def add(self, track: int, stream: Stream, now: float) -> None:
         """Set up ``track``; a repeated SETUP of a track replaces its transport."""
@@ -112,21 +138,34 @@ class MediaSession:
             return {t: (s.sender.sequence, self._current(t, s, now)) for t, s in self.items()}
         self.playing = True
         if self.report_interval > 0:
-            self.camera.scheduler.schedule(self, now + self._report_delay())
+            self.report_due = now + self._report_delay()
         return self.camera.subscribe((s.sender for s in self.streams.values()), now)
 
     def pause(self) -> None:
         if self.playing:
             self.playing = False
-            self.camera.scheduler.cancel(self)
+            self.report_due = self.stall_due = None
             self.camera.unsubscribe(s.sender for s in self.streams.values())
 
-    def run(self, due: float) -> float | None:
-        """The scheduler's task: send the reports that are due."""
-        if not self.playing:
-            return None
-        self.send_reports(due, only_senders=True)
-        return due + self._report_delay()
+    def stall_at(self, due: float) -> None:
+        """Stop the RTP of every stream at ``due`` (the ``media-stall`` quirk)."""
+        self.stall_due = due
+
+    def get_timer(self) -> float | None:
+        """The session's next deadline: its sender reports or its stall."""
+        report, stall = self.report_due, self.stall_due
+        if report is None or (stall is not None and stall < report):
+            return stall
+        return report
+
+    def handle_timer(self, now: float) -> None:
+        """Send the reports that are due, stop the RTP if its stall is due."""
+        if self.stall_due is not None and now >= self.stall_due:
+            self.stall_due = None
+            self.camera.unsubscribe(s.sender for s in self.streams.values())
+        if self.report_due is not None and now >= self.report_due:
+            self.send_reports(now, only_senders=True)
+            self.report_due = now + self._report_delay()
 
     def send_reports(self, now: float, *, only_senders: bool) -> None:
         """SR and SDES on every stream (with ``only_senders``, those that have sent RTP)."""
@@ -145,7 +184,7 @@ class MediaSession:
             stream.sender.send_bye(ntp, self._current(track, stream, now), reason)
 
     def _report_delay(self) -> float:
-        return self.report_interval * random.uniform(0.5, 1.5)
+        return self.report_interval * self._rng.uniform(0.5, 1.5)
 
     def close(self) -> None:
         """Stop sending and forget the streams."""

@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
-from camsim.camera.control import RtspControl
+from camsim.camera.connection import CameraConnection
 from refserver.config import SourceConfig
 from refserver.hls import HlsOptions
 from refserver.http import MIME_PLAYLIST
@@ -46,7 +46,7 @@ def source(server: RunningServer) -> dict[str, Any]:
     return state
 
 
-def controls(fleet: RunningFleet) -> list[RtspControl]:
+def controls(fleet: RunningFleet) -> list[CameraConnection]:
     """The camera's open RTSP connections."""
     return fleet.call(lambda: [c for s in fleet.fleet.servers for c in s.controls])
 
