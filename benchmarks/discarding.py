@@ -14,7 +14,7 @@ below are subclasses that override public methods of ``wire.rtmp`` and ``wire.rt
 from __future__ import annotations
 
 from refserver.cli import main
-from refserver.ingest.session import RtmpSession
+from refserver.ingest.session import IngestSession
 from refserver.pull.attempt import PullAttempt
 from wire.rtmp import RtmpServerConnection
 from wire.rtmp.states import ServerState
@@ -91,7 +91,7 @@ class DiscardingPullConnection(RtspClientConnection):
 
 def install() -> None:
     """Make every ingest session and pull attempt of this process use the connections above."""
-    RtmpSession.connection_class = DiscardingIngestConnection
+    IngestSession.connection_class = DiscardingIngestConnection
     PullAttempt.connection_class = DiscardingPullConnection
 
 

@@ -1,22 +1,25 @@
-"""RTMP/RTMPS ingest: the listeners, one session per publisher, FLV tags to packager frames,
-stream keys and the limits every connection lives under."""
+"""RTMP/RTMPS ingest: the listeners, one sans-IO session per publisher, FLV tags to packager
+frames, stream keys and the limits every connection lives under."""
 
 from refserver.ingest.admission import Admission, address_group
 from refserver.ingest.failures import KeyFailures
 from refserver.ingest.keys import PublishDecision, StreamKeys
-from refserver.ingest.server import IngestServer
-from refserver.ingest.session import IngestContext, RtmpSession
+from refserver.ingest.server import IngestConnection, IngestServer
+from refserver.ingest.session import IngestContext, IngestEnded, IngestSession, PublishingStarted
 from refserver.ingest.tracks import FlvTracks, IngestError
 
 __all__ = [
     "Admission",
     "FlvTracks",
+    "IngestConnection",
     "IngestContext",
+    "IngestEnded",
     "IngestError",
     "IngestServer",
+    "IngestSession",
     "KeyFailures",
     "PublishDecision",
-    "RtmpSession",
+    "PublishingStarted",
     "StreamKeys",
     "address_group",
 ]

@@ -49,11 +49,11 @@ def test_the_discarding_refserver_is_refserver() -> None:
 def test_the_discarding_connections_are_installed_through_the_public_seam() -> None:
     code = (
         "import benchmarks.discarding as d;"
-        "from refserver.ingest.session import RtmpSession;"
+        "from refserver.ingest.session import IngestSession;"
         "from refserver.pull.attempt import PullAttempt;"
-        "assert RtmpSession.connection_class is not d.DiscardingIngestConnection;"
+        "assert IngestSession.connection_class is not d.DiscardingIngestConnection;"
         "d.install();"
-        "assert RtmpSession.connection_class is d.DiscardingIngestConnection;"
+        "assert IngestSession.connection_class is d.DiscardingIngestConnection;"
         "assert PullAttempt.connection_class is d.DiscardingPullConnection"
     )
     subprocess.run([sys.executable, "-c", code], timeout=60, check=True)
