@@ -1,0 +1,53 @@
+"""The loop-lag probe sees a stall of the loop, once, and summarises a window of probes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks.loopstall import LoopLagProbe, ProbingPolicy, summarise
+
+STALL = 0.05
+
+
+def test_a_blocked_loop_shows_as_one_late_probe(tmp_path: Path):
+    loop = asyncio.new_event_loop()
+    probe = LoopLagProbe(loop, interval=0.005)
+    try:
+        probe.start()
+        loop.call_later(0.02, time.sleep, STALL)  # holds the loop, as a blocking write would
+        loop.run_until_complete(asyncio.sleep(0.15))
+    finally:
+        probe.stop()
+        loop.close()
+    lags = [lag for _, lag in probe.samples]
+    # The held probe fell due during the stall, at most one interval after it began.
+    assert max(lags) >= STALL - probe.interval
+    # Counted once, by the probe it held up: not again by every probe it skipped.
+    assert sum(lag >= STALL / 2 for lag in lags) == 1
+    probe.dump(tmp_path / "lag.json")
+    whole = summarise(tmp_path / "lag.json")
+    assert whole.probes == len(lags)
+    assert whole.max_ms == round(max(lags) * 1000, 3)
+
+
+def test_summarise_takes_the_window_and_nearest_rank_percentiles(tmp_path: Path):
+    samples = [[float(n), n / 1000] for n in range(1, 201)]  # lateness n ms at second n
+    (tmp_path / "lag.json").write_text(json.dumps({"interval": 0.01, "samples": samples}))
+    window = summarise(tmp_path / "lag.json", since=101, until=200)
+    assert (window.probes, window.max_ms, window.p99_ms, window.p50_ms) == (100, 200, 199, 150)
+    with pytest.raises(RuntimeError, match="no loop-lag probe ran"):
+        summarise(tmp_path / "lag.json", since=500)
+
+
+def test_the_policy_probes_the_loop_asyncio_run_makes():
+    policy = ProbingPolicy(interval=0.005)
+    runner = asyncio.Runner(loop_factory=policy.new_event_loop)
+    with runner:
+        runner.run(asyncio.sleep(0.05))
+    [probe] = policy.probes
+    assert len(probe.samples) >= 3
