@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 
-from camsim.encoder.fleet import Fleet
+from camsim.encoder.fleet import EncoderFleet
 from camsim.encoder.flv_source import FlvPlan, PlanError
 from camsim.encoder.session import PublishOptions
 from camsim.encoder.stats import StreamStats
@@ -49,7 +49,7 @@ class RtmpFeed:
         self.media = media
         self.enhanced = enhanced
         self.ssl_context = ssl_context
-        self.fleet: Fleet | None = None
+        self.fleet: EncoderFleet | None = None
         self._task: asyncio.Task[list[StreamStats]] | None = None
 
     @classmethod
@@ -77,7 +77,7 @@ class RtmpFeed:
 
     async def __aenter__(self) -> RtmpFeed:
         plan = await asyncio.get_running_loop().run_in_executor(None, self._plan)
-        self.fleet = Fleet([self.target], plan, PublishOptions(ssl_context=self.ssl_context))
+        self.fleet = EncoderFleet([self.target], plan, PublishOptions(ssl_context=self.ssl_context))
         self._task = asyncio.create_task(self.fleet.run())
         return self
 

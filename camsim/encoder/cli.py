@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from camsim.encoder.fleet import Fleet
+from camsim.encoder.fleet import EncoderFleet
 from camsim.encoder.flv_source import FlvPlan, PlanError
 from camsim.encoder.publisher import Backoff
 from camsim.encoder.session import DEFAULT_CHUNK_SIZE, DEFAULT_TIMEOUT, PublishOptions
@@ -180,7 +180,9 @@ def push(
         ssl_context=ssl_context,
         capture=CaptureTap(capture) if capture is not None else None,
     )
-    fleet = Fleet(targets, plan, options, reconnect=reconnect, backoff=Backoff(cap=reconnect_cap))
+    fleet = EncoderFleet(
+        targets, plan, options, reconnect=reconnect, backoff=Backoff(cap=reconnect_cap)
+    )
     live = LiveStatus(sys.stderr) if sys.stderr.isatty() else None
     try:
         results = asyncio.run(fleet.run(duration, on_status=live))

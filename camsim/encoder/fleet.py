@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from camsim.encoder.flv_source import FlvPlan
 from camsim.encoder.pacer import DEFAULT_TICK, Pacer
-from camsim.encoder.publisher import Backoff, Publisher
+from camsim.encoder.publisher import Backoff, StreamPublisher
 from camsim.encoder.session import PublishOptions
 from camsim.encoder.stats import StreamStats
 from camsim.encoder.target import PushTarget
@@ -17,7 +17,7 @@ from camsim.encoder.target import PushTarget
 StatusCallback = Callable[[Sequence[StreamStats]], None]
 
 
-class Fleet:
+class EncoderFleet:
     """Publishes ``targets`` at once until :meth:`stop`, the duration, or every stream ended.
 
     SIGINT and SIGTERM stop the fleet gracefully (each stream unpublishes); a second signal
@@ -40,7 +40,7 @@ class Fleet:
         self.reconnect = reconnect
         self.backoff = backoff
         self.tick = tick
-        self.publishers: list[Publisher] = []
+        self.publishers: list[StreamPublisher] = []
         self._tasks: list[asyncio.Task[StreamStats]] = []
         self._stopping = False
 
@@ -59,7 +59,7 @@ class Fleet:
         loop = asyncio.get_running_loop()
         pacer = Pacer(loop, tick=self.tick)
         self.publishers = [
-            Publisher(
+            StreamPublisher(
                 index,
                 target,
                 self.plan,

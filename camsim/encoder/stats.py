@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -12,6 +12,34 @@ class StreamState(StrEnum):
     RECONNECTING = "reconnecting"
     DONE = "done"
     FAILED = "failed"
+
+
+@dataclass(slots=True)
+class PhaseTimings:
+    """How long each phase of one connection attempt took, in milliseconds; None for a phase it
+    did not complete. Each runs from the end of the one before, on the owner's clock."""
+
+    tcp_connect_ms: float | None = None
+    tls_handshake_ms: float | None = None
+    rtmp_handshake_ms: float | None = None
+    """C0+C1 sent to S2 received (``connect`` goes out with C2)."""
+    connect_ms: float | None = None
+    """``connect`` sent to its ``_result``."""
+    create_stream_ms: float | None = None
+    """``releaseStream``/``FCPublish``/``createStream`` sent to the ``createStream`` answer."""
+    publish_ms: float | None = None
+    """``publish`` sent to NetStream.Publish.Start."""
+    first_frame_ms: float | None = None
+    """NetStream.Publish.Start to the first media frame handed to the transport (the metadata
+    and sequence headers go out with the start)."""
+
+    @property
+    def connect_to_publish_ms(self) -> float | None:
+        """``connect`` sent to NetStream.Publish.Start."""
+        parts = (self.connect_ms, self.create_stream_ms, self.publish_ms)
+        if any(part is None for part in parts):
+            return None
+        return sum(part for part in parts if part is not None)
 
 
 @dataclass
@@ -38,6 +66,8 @@ class StreamStats:
     status_code: str | None = None
     """The server's onStatus code when it refused the stream (NetStream.Publish.BadName...)."""
     status_description: str | None = None
+    timings: PhaseTimings = field(default_factory=PhaseTimings)
+    """Every phase of the latest attempt (the ``*_ms`` fields above are its best-known ones)."""
 
     def uptime(self, now: float) -> float:
         """Seconds spent publishing up to monotonic time ``now``."""
@@ -47,6 +77,7 @@ class StreamStats:
     def reset_timings(self) -> None:
         self.tcp_connect_ms = self.tls_handshake_ms = None
         self.rtmp_handshake_ms = self.connect_to_publish_ms = None
+        self.timings = PhaseTimings()
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -68,7 +68,7 @@ def push(
     insecure: bool = False,
 ) -> None:
     from camsim.encoder.cli import tls_context
-    from camsim.encoder.fleet import Fleet
+    from camsim.encoder.fleet import EncoderFleet
     from camsim.encoder.session import PublishOptions
     from camsim.encoder.stats import StreamState, StreamStats
     from camsim.encoder.target import PushTarget
@@ -83,7 +83,7 @@ def push(
         # One pass: stopped once every frame went out, whatever connecting took.
         plan = one_pass(plan)
     context = tls_context(None, insecure) if target.tls else None
-    fleet = Fleet([target], plan, PublishOptions(ssl_context=context))
+    fleet = EncoderFleet([target], plan, PublishOptions(ssl_context=context))
     stopping = False
 
     def on_status(streams: Sequence[StreamStats]) -> None:

@@ -34,7 +34,7 @@ import aiohttp
 
 from camsim.encoder.flv_source import FlvPlan
 from camsim.encoder.pacer import Pacer
-from camsim.encoder.publisher import Publisher
+from camsim.encoder.publisher import StreamPublisher
 from camsim.encoder.session import PublishOptions
 from camsim.encoder.stats import StreamState
 from camsim.encoder.target import PushTarget
@@ -350,7 +350,7 @@ class IngestRun:
             ssl_context=self.endpoint.ssl_context,
         )
         assert self.pacer is not None
-        publisher = Publisher(1, target, plan, self.pacer, options)
+        publisher = StreamPublisher(1, target, plan, self.pacer, options)
         follower = self._follower(name)
         stop = asyncio.Event()
         following = asyncio.create_task(follower.run(stop)) if follower is not None else None

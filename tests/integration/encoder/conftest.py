@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from camsim.encoder.fleet import Fleet
+from camsim.encoder.fleet import EncoderFleet
 from camsim.encoder.flv_source import FlvPlan
 from camsim.encoder.publisher import Backoff
 from camsim.encoder.session import PublishOptions
@@ -55,7 +55,7 @@ def push(
 ) -> list[StreamStats]:
     """Run a fleet to completion, never longer than :data:`HARD_LIMIT`."""
     targets = [PushTarget.parse(url) for url in urls]
-    fleet = Fleet(
+    fleet = EncoderFleet(
         targets,
         plan,
         PublishOptions(**options),  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 
 from camsim.camera.fleet import FleetConfig
-from camsim.encoder.fleet import Fleet as PushFleet
+from camsim.encoder.fleet import EncoderFleet
 from camsim.encoder.flv_source import FlvPlan
 from camsim.encoder.session import PublishOptions
 from camsim.encoder.target import PushTarget
@@ -65,7 +65,7 @@ def test_camsim_push_and_refserver_record_the_same_publish(
     with running(config) as server:
         tap = CaptureTap(pushed)
         target = PushTarget.parse(f"rtmp://127.0.0.1:{server.rtmp_port}/live/recorded")
-        (stats,) = asyncio.run(PushFleet([target], plan, PublishOptions(capture=tap)).run(3.0))
+        (stats,) = asyncio.run(EncoderFleet([target], plan, PublishOptions(capture=tap)).run(3.0))
         tap.close()
         # The server reads the publish's tail after the pusher is done; let it finish first.
         server.wait_for(lambda: not server.api("recorded")["live"], what="the stream to end")
