@@ -29,7 +29,7 @@ from aiohttp import web
 
 from tests.integration.refserver.harness import RtmpPublisher
 from wire.rtmp import ChunkReader, ChunkWriter, RemoteProtocolError, RtmpServerConnection
-from wire.rtmp.chunk import RtmpMessage
+from wire.rtmp.chunk import MAX_CHUNK_SIZE, RtmpMessage
 from wire.rtmp.events import (
     AudioReceived,
     ConnectionTerminated,
@@ -46,7 +46,6 @@ from wire.rtmp.messages import (
     DataMessage,
     MessageType,
     Payload,
-    SetChunkSize,
     SetPeerBandwidth,
     UserControlType,
     WindowAckSize,
@@ -150,6 +149,8 @@ class MutantConnection(RtmpServerConnection):
             allow_complex_handshake=mutation != "simple-only",
             handshake_timeout=10.0,
             setup_timeout=30.0,
+            # An off-by-one cap: 65536, the largest size encoders use, is refused.
+            max_chunk_size=65535 if mutation == "chunk-cap" else MAX_CHUNK_SIZE,
         )
         self.mutation = mutation
         self._handshake = _Handshake(mutation, allow_complex=mutation != "simple-only")
@@ -182,16 +183,6 @@ class MutantConnection(RtmpServerConnection):
             return
         self._streams.add(0)
         self._send(3, Command("_result", command.transaction_id, None, [0.0]))
-
-    def _handle_message(self, message: RtmpMessage) -> None:
-        # An off-by-one cap: 65536, the largest size encoders use, is refused.
-        if (
-            self.mutation == "chunk-cap"
-            and message.type_id == MessageType.SET_CHUNK_SIZE
-            and SetChunkSize.parse(message.payload).chunk_size >= 65536
-        ):
-            raise RemoteProtocolError("Set Chunk Size above 65535")
-        super()._handle_message(message)
 
     def _handle_data(self, message: RtmpMessage, data: DataMessage) -> None:
         if self.mutation == "meta-closes" and data.name != "@setDataFrame":
