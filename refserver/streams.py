@@ -328,6 +328,9 @@ class LiveStream:
                 "discontinuities": segmenter.stats.discontinuities,
                 "frames_dropped": segmenter.stats.frames_dropped,
                 "target_duration_overruns": segmenter.stats.target_duration_overruns,
+                "write_failure": self.storage.failure
+                if isinstance(self.storage, QueuedStorage)
+                else None,
             },
             "metadata": {k: v for k, v in self.metadata.items() if _plain(v)},
             "source": None if self.source is None else self.source.describe(),

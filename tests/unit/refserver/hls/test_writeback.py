@@ -345,3 +345,36 @@ def test_the_registry_packages_through_its_writer_and_close_flushes(tmp_path: Pa
     assert playlist.endlist
     assert [s.uri for s in playlist.segments] == ["segment0.ts", "segment1.ts", "segment2.ts"]
     assert all((tmp_path / "cam" / s.uri).is_file() for s in playlist.segments)
+
+
+def test_a_stream_whose_disk_refuses_a_segment_says_so_in_the_api(tmp_path: Path, monkeypatch):
+    from refserver.hls import storage as storage_module
+
+    real_write = storage_module.DirectoryStorage.write
+
+    def full_for_cam(self, name: str, data: bytes) -> None:
+        if self.path.name == "cam" and name == "segment1.ts":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(self, name, data)
+
+    monkeypatch.setattr(storage_module.DirectoryStorage, "write", full_for_cam)
+    registry = StreamRegistry(tmp_path, HlsOptions(), writer=WriteQueue())
+    streams = [registry.prepare(name) for name in ("cam", "other")]
+    for stream in streams:
+        stream.configure(VIDEO, None)
+    writer = registry.writer
+    assert writer is not None
+    for frame in video_frames(30 * 3 + 1):
+        for stream in streams:
+            stream.push(frame, 100)
+        assert writer.flush(WAIT)  # a quick disk: no playlist waits long enough to be replaced
+    cam, other = (stream.describe(0.0)["hls"] for stream in streams)
+    assert isinstance(cam, dict)
+    assert isinstance(other, dict)
+    assert cam["write_failure"] == "writing segment1.ts failed: No space left on device"
+    assert other["write_failure"] is None
+    listed = parse((tmp_path / "cam" / PLAYLIST).read_bytes())
+    assert [s.uri for s in listed.segments] == ["segment0.ts"]
+    listed = parse((tmp_path / "other" / PLAYLIST).read_bytes())
+    assert [s.uri for s in listed.segments] == ["segment0.ts", "segment1.ts", "segment2.ts"]
+    registry.close()
