@@ -157,8 +157,6 @@ class CameraConnection:
         self._get: CameraConnection | None = None  # a POST leg's GET leg
         self._posts: set[CameraConnection] = set()  # a GET leg's POST legs
         self._fed = False  # a GET leg: some POST leg has attached
-        self._last_data = now  # a POST leg: its last bytes
-        self._opened_at = now
 
     def accepted(
         self,
@@ -172,7 +170,6 @@ class CameraConnection:
         (it will be answered 503)."""
         self.peer_host = peer_host
         self.output.transport = transport
-        self._opened_at = self._last_data = now
         if over is None:
             self._deadline = now + self.settings.idle_timeout
         else:
@@ -227,7 +224,7 @@ class CameraConnection:
                 self.control.receive_data(data, now)
                 self._follow_control()
         elif phase is Phase.TUNNEL_POST:
-            self._last_data = now
+            self._deadline = now + self.post_idle_timeout
             self._feed(data, now)
         elif phase is Phase.REFUSING:
             self._pending += data
@@ -396,7 +393,6 @@ class CameraConnection:
         if not get._fed:
             get._fed = True
             get._deadline = None  # from now on the control connection's timeouts apply
-        self._last_data = now
         self._deadline = now + self.post_idle_timeout
         if rest:
             self._feed(rest, now)
@@ -444,10 +440,6 @@ class CameraConnection:
             self.control.close(Termination.timed_out("a POST leg", detail))
             self._follow_control()
         elif phase is Phase.TUNNEL_POST:
-            quiet_until = self._last_data + self.post_idle_timeout
-            if now < quiet_until:  # data only moves a timestamp; the deadline follows it here
-                self._deadline = quiet_until
-                return
             detail = f"POST leg silent for {self.post_idle_timeout:g} s"
             self._end(Termination.timed_out(phase.value, detail))
 

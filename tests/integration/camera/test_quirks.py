@@ -173,10 +173,8 @@ async def _short_timeout(client: RtspTestClient, url: str, sample: Path) -> None
     assert setups[0].session is not None
     assert setups[0].session.timeout == 5
     await client.rtp(0, 1)
-    await asyncio.sleep(5.5)
-    client.drain_frames()
-    await asyncio.sleep(0.3)
-    assert client.drain_frames() == 0
+    # That the session then expires after 5 s is tested with a fake clock
+    # (tests/unit/camsim/camera/test_connection.py), not by waiting for it here.
 
 
 @check("get-parameter-454")
