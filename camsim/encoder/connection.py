@@ -334,7 +334,9 @@ class PublishConnection:
         self._published_at = self.stats.publishing_since = now
         self.stats.state = StreamState.PUBLISHING
         self.stats.error = None
-        if not self._paused:
+        if self._paused:  # the server stopped reading before the media even started
+            self._stall_deadline = now + self.timeout
+        else:
             self._events.append(PacingWanted(now))
 
     # -- the dialog -------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from camsim.encoder.target import PushTarget
 from camsim.pcap.tap import CaptureTap, TappedTransport
 from wire.asyncio.pump import StreamPump, TlsHandshake
 from wire.backoff import Backoff as Backoff  # the shared one, re-exported for the fleet and CLI
-from wire.session import Termination
+from wire.session import Cause, Termination
 
 
 class StreamPublisher:
@@ -62,7 +62,7 @@ class StreamPublisher:
         self.policy = ReconnectPolicy(backoff, reconnect=reconnect)
         self.stats = StreamStats(index, target.url)
         self.clock = MediaClock(plan, options.start_timestamp)
-        self._attempt: _Attempt | None = None
+        self._attempt: PublishAttempt | None = None
         self._task: asyncio.Task[None] | None = None
         self._wait: asyncio.Future[None] | None = None
         self._stopping = False
@@ -108,7 +108,7 @@ class StreamPublisher:
         while not self._stopping:
             stats.state = StreamState.RECONNECTING if stats.reconnects else StreamState.CONNECTING
             stats.reset_timings()
-            attempt = self._attempt = _Attempt(self, loop)
+            attempt = self._attempt = PublishAttempt(self, loop)
             try:
                 termination = await attempt.run()
             finally:
@@ -123,6 +123,8 @@ class StreamPublisher:
                 break  # the attempt ended by our own close
             stats.state = StreamState.RECONNECTING
             await self._retry_due(loop)
+            if self._stopping:
+                break
             stats.reconnects += 1
         self._settle_stopped()
 
@@ -157,8 +159,16 @@ class StreamPublisher:
             stats.error = stats.error or "stopped before the publish started"
 
 
-class _Attempt:
-    """One connection: TCP, the pump (with TLS), the session, until the transport is gone."""
+class PublishAttempt:
+    """One connection of a stream, the asyncio side of its :class:`PublishConnection`: TCP
+    under the session's deadline, the pump (with TLS), the pacer's task, and the close grace,
+    until the transport is gone.
+
+    The grace lives here, not in the session: once a session has ended, the pump closes the
+    transport (which flushes what is written) and stops the session's timer; a server that
+    never reads the rest would keep that transport forever, so the attempt drops it after
+    ``timeout``.
+    """
 
     def __init__(self, publisher: StreamPublisher, loop: asyncio.AbstractEventLoop) -> None:
         options = publisher.options
@@ -246,9 +256,12 @@ class _Attempt:
         elif isinstance(event, SessionEnded):
             self.pacer.cancel(self.media)
             # Closing flushes what is buffered; connection_lost then ends the attempt, or this
-            # grace does when the server does not take the rest.
+            # grace does when the server does not take the rest. Only an unpublish is worth
+            # the wait: after a failure the last bytes were written (the kernel took what it
+            # could) and the connection goes at once, as it always did.
             if self._grace is None:
-                self._grace = self.loop.call_later(self.options.timeout, self.pump.abort)
+                grace = self.options.timeout if event.termination.cause is Cause.LOCAL_CLOSE else 0
+                self._grace = self.loop.call_later(grace, self.pump.abort)
         elif isinstance(event, TransportClosed) and not self._closed.done():
             self._closed.set_result(event.termination)
 

@@ -290,3 +290,20 @@ def test_nothing_happens_after_the_end() -> None:
     assert ended is not None
     assert session.termination is ended
     assert events_of(session) == [SessionEnded(ended)]
+
+
+def test_a_server_that_stops_reading_before_the_media_starts_is_a_stall_too() -> None:
+    session = new_session()
+    dialog = Dialog(session)
+    session.transport_connected(0.0)
+    for now in (0.1, 0.2, 0.3):
+        dialog.round_trip(now)
+    session.writing_paused(0.35)  # the publish went out, then the server stopped reading
+    dialog.round_trip(0.4)  # NetStream.Publish.Start still arrives
+    assert session.phase is Phase.STREAMING
+    assert events_of(session) == []  # no media while paused
+    assert session.get_timer() == 0.4 + TIMEOUT
+    session.handle_timer(0.4 + TIMEOUT)
+    ended = session.termination
+    assert ended is not None
+    assert ended.detail == "the server stopped reading for 10 s while streaming"
