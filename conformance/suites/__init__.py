@@ -1,4 +1,3 @@
 """The built-in suites; importing this package registers them."""
 
-from conformance.suites import hls_output, rtmp_ingest  # noqa: F401
-from conformance.suites import rtsp_client  # noqa: F401
+from conformance.suites import hls_output, rtmp_ingest, rtsp_client, rtsp_server  # noqa: F401
