@@ -108,6 +108,17 @@ class LinkProfile:
         """A copy with ``changes`` (validated)."""
         return replace(self, **changes)
 
+    def for_stream(self) -> LinkProfile:
+        """What of this profile applies to a byte stream: delay, jitter and rate.
+
+        Loss, duplication, corruption, reordering and blocking are datagram faults: TCP would
+        retransmit, deduplicate and reorder them away (their effect on TCP is latency, which the
+        kernel faults reproduce), and applying them to the bytes would break the stream itself.
+        """
+        return replace(
+            self, loss=0.0, burst=None, reorder=0.0, duplicate=0.0, corrupt=0.0, blocked=False
+        )
+
     def to_json(self) -> dict[str, Any]:
         """Plain values for the control endpoint and the change log."""
         out: dict[str, Any] = {}

@@ -305,6 +305,17 @@ class RelayedConnection:
             self._abort(side, rst=True)
         self._end()
 
+    def refuse(self, answer: bytes, why: str) -> None:
+        """The client broke the protocol the proxy follows: ``answer`` it, then close both
+        sides (FIN) after what was already queued towards the client."""
+        logger.info("connection refused", extra={"connection": self.index, "reason": why})
+        if self.client.transport is not None and answer:
+            self.client.transport.write(answer)
+        for side in (self.client, self.server):
+            if side.transport is not None:
+                side.transport.close()
+        self.up.closed = self.down.closed = True
+
     def close(self) -> None:
         """End the connection as the proxy stops."""
         for side in (self.client, self.server):
@@ -352,8 +363,10 @@ class TcpProxy:
         *,
         seed: int = 0,
         rewriters: RewriterFactory | None = None,
+        on_connection_end: Callable[[RelayedConnection], object] | None = None,
     ) -> None:
         self.listen_address = listen
+        self.on_connection_end = on_connection_end
         self.upstream = upstream
         self.config = config or FaultConfig()
         self.seeds = FlowSeeds(seed)
@@ -391,8 +404,8 @@ class TcpProxy:
         """Put ``config`` in force; running connections see it from their next byte."""
         self.config = config
         for connection in self.connections:
-            connection.up.link.profile = config.up
-            connection.down.link.profile = config.down
+            connection.up.link.profile = config.up.for_stream()
+            connection.down.link.profile = config.down.for_stream()
         if self._loop is None:
             return
         if config.refuse and self._server is not None:
@@ -412,6 +425,8 @@ class TcpProxy:
 
     def connection_ended(self, connection: RelayedConnection) -> None:
         self.connections.discard(connection)
+        if self.on_connection_end is not None:
+            self.on_connection_end(connection)
 
     def _listen(self) -> asyncio.Task[asyncio.Server]:
         # Bound and listening before this returns, so a refuse→accept change is immediate.
@@ -448,6 +463,7 @@ class TcpProxy:
     def _accepted(self) -> _Side:
         up, down = self.seeds.links("tcp", self.config)
         up.in_order = down.in_order = True
+        up.profile, down.profile = up.profile.for_stream(), down.profile.for_stream()
         connection = RelayedConnection(self, self.accepted, up, down)
         if self.rewriters is not None:
             connection.up.rewrite, connection.down.rewrite = self.rewriters(connection)

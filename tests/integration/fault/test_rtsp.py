@@ -1,0 +1,208 @@
+"""RTSP through the proxy, against a real camsim camera on loopback: the dialog is followed,
+SETUP is rewritten so RTP/RTCP over UDP pass through the proxy, and they are impaired there;
+cone and symmetric NAT; mapping expiry."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from camsim.fault.config import FaultConfig
+from camsim.fault.nat import NatKind
+from camsim.fault.rtsp import RtspProxy
+from tests.integration.camera.client import RtspTestClient, transport_of
+from tests.integration.camera.harness import RunningFleet
+from wire.rtp import RtpPacket
+from wire.rtsp import PortRange, TransportSpec
+
+Address = tuple[str, int]
+
+
+class Port(asyncio.DatagramProtocol):
+    """A client's UDP port that keeps every datagram with its source."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[tuple[bytes, Address]] = asyncio.Queue()
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: Address) -> None:
+        self.queue.put_nowait((data, addr))
+
+    @property
+    def port(self) -> int:
+        assert self.transport is not None
+        return int(self.transport.get_extra_info("sockname")[1])
+
+    async def take(self, count: int, timeout: float = 10.0) -> list[tuple[bytes, Address]]:
+        return [await asyncio.wait_for(self.queue.get(), timeout) for _ in range(count)]
+
+
+async def open_ports() -> tuple[Port, Port]:
+    loop = asyncio.get_running_loop()
+    ports = []
+    for _ in range(2):
+        _, port = await loop.create_datagram_endpoint(Port, local_addr=("127.0.0.1", 0))
+        ports.append(port)
+    return ports[0], ports[1]
+
+
+@asynccontextmanager
+async def proxied(
+    fleet: RunningFleet, config: FaultConfig, seed: int = 3
+) -> AsyncIterator[tuple[RtspProxy, RtspTestClient]]:
+    proxy = RtspProxy(("127.0.0.1", 0), ("127.0.0.1", fleet.port), config, seed=seed)
+    await proxy.start()
+    url = f"rtsp://127.0.0.1:{proxy.address[1]}/cam1"
+    try:
+        async with RtspTestClient(url) as client:
+            yield proxy, client
+    finally:
+        proxy.close()
+
+
+async def setup_video(client: RtspTestClient, rtp: Port, rtcp: Port) -> TransportSpec:
+    answer, sdp = await client.describe()
+    base = answer.response.headers.get("Content-Base")
+    assert base is not None
+    assert base.startswith(client.url), base  # the proxy's address, not the camera's
+    control = sdp.media[0].control
+    assert control is not None
+    spec = TransportSpec(delivery="unicast", client_port=PortRange(rtp.port, rtcp.port))
+    setup = await client.setup(control, spec)
+    assert setup.response.status_code == 200, setup.response
+    return transport_of(setup)
+
+
+def test_rtp_over_udp_passes_through_the_proxy_from_the_announced_port(
+    fleet: RunningFleet,
+) -> None:
+    async def main() -> None:
+        async with proxied(fleet, FaultConfig()) as (proxy, client):
+            rtp, rtcp = await open_ports()
+            answer = await setup_video(client, rtp, rtcp)
+            assert answer.client_port == PortRange(rtp.port, rtcp.port)  # given back as asked
+            assert answer.server_port is not None
+            outside = {m.port.port.address[1] for m in proxy.mappings}
+            assert {answer.server_port.first, answer.server_port.last} == outside
+            await client.play()
+            packets = await rtp.take(20)
+            assert {source for _, source in packets} == {("127.0.0.1", answer.server_port.first)}
+            assert len({RtpPacket.parse(data).sequence_number for data, _ in packets}) == 20
+            video = proxy.channels[0]
+            assert video.down.stats.packets >= 20
+
+    asyncio.run(main())
+
+
+def test_rtp_is_impaired_with_the_seeded_loss(fleet: RunningFleet) -> None:
+    async def main() -> None:
+        async with proxied(fleet, FaultConfig().changed(down_loss=0.25)) as (proxy, client):
+            rtp, rtcp = await open_ports()
+            await setup_video(client, rtp, rtcp)
+            await client.play()
+            sequences = [RtpPacket.parse(data).sequence_number for data, _ in await rtp.take(60)]
+            span = (sequences[-1] - sequences[0]) % 65536 + 1
+            assert 0.12 < 1 - len(sequences) / span < 0.4
+            video = proxy.channels[0]
+            assert video.down.stats.lost > 0
+
+    asyncio.run(main())
+
+
+def test_symmetric_nat_sends_from_another_port_and_filters_the_announced_one(
+    fleet: RunningFleet,
+) -> None:
+    async def main() -> None:
+        config = FaultConfig(nat=NatKind.SYMMETRIC)
+        async with proxied(fleet, config) as (proxy, client):
+            rtp, rtcp = await open_ports()
+            answer = await setup_video(client, rtp, rtcp)
+            assert answer.server_port is not None
+            await client.play()
+            packets = await rtp.take(5)
+            sources = {source for _, source in packets}
+            assert len(sources) == 1
+            actual = sources.pop()
+            assert actual[1] not in (answer.server_port.first, answer.server_port.last)
+            channel = proxy.channels[0]
+            assert rtp.transport is not None
+            before = channel.up.stats.packets
+            rtp.transport.sendto(b"\x80" * 12, ("127.0.0.1", answer.server_port.first))
+            await asyncio.sleep(0.2)
+            assert channel.up.stats.packets == before  # the announced port lets nothing in
+            rtp.transport.sendto(b"\x80" * 12, actual)  # the port packets come from does
+            await asyncio.sleep(0.2)
+            assert channel.up.stats.packets == before + 1
+
+    asyncio.run(main())
+
+
+def test_cone_nat_lets_the_client_in_through_the_announced_port(fleet: RunningFleet) -> None:
+    async def main() -> None:
+        async with proxied(fleet, FaultConfig()) as (proxy, client):
+            rtp, rtcp = await open_ports()
+            answer = await setup_video(client, rtp, rtcp)
+            assert answer.server_port is not None
+            assert rtcp.transport is not None
+            rtcp.transport.sendto(
+                b"\x81\xc9\x00\x01" + b"\0" * 4, ("127.0.0.1", answer.server_port.last or 0)
+            )
+            await asyncio.sleep(0.2)
+            assert proxy.channels[1].up.stats.packets == 1
+
+    asyncio.run(main())
+
+
+def test_a_mapping_expires_when_the_camera_goes_quiet(fleet: RunningFleet) -> None:
+    async def main() -> None:
+        async with proxied(fleet, FaultConfig(nat_timeout=0.4)) as (proxy, client):
+            rtp, rtcp = await open_ports()
+            answer = await setup_video(client, rtp, rtcp)
+            assert answer.server_port is not None
+            await client.play()
+            first = {source for _, source in await rtp.take(5)}
+            await asyncio.sleep(0.6)
+            assert proxy.mappings  # RTP flowing out keeps the RTP mapping alive
+            paused = await client.request("PAUSE", client.connection.aggregate_url)
+            assert paused.response.status_code == 200
+            await asyncio.sleep(1.0)  # no packet out for longer than the timeout
+            assert proxy.mappings == []
+            while not rtp.queue.empty():
+                rtp.queue.get_nowait()
+            await client.play()
+            again = {source for _, source in await rtp.take(5)}
+            assert again != first  # a new mapping, a new port
+
+    asyncio.run(main())
+
+
+def test_interleaved_rtp_passes_in_the_tcp_stream(fleet: RunningFleet) -> None:
+    async def main() -> None:
+        async with proxied(fleet, FaultConfig()) as (proxy, client):
+            await client.start_tcp()
+            packets = await client.rtp(0, 10)
+            assert len(packets) == 10
+            assert proxy.channels == []  # no UDP was set up
+
+    asyncio.run(main())
+
+
+def test_garbage_from_the_client_gets_400_and_closes_only_that_connection(
+    fleet: RunningFleet,
+) -> None:
+    async def main() -> None:
+        async with proxied(fleet, FaultConfig()) as (proxy, client):
+            reader, writer = await asyncio.open_connection(*proxy.address)
+            writer.write(b"\x01\x02garbage\r\n\r\n")
+            answer = await asyncio.wait_for(reader.read(), 5)
+            assert answer.startswith(b"RTSP/1.0 400 Bad Request\r\n")
+            assert b"Connection: close" in answer
+            writer.close()
+            _, sdp = await client.describe()  # the other connection is untouched
+            assert sdp.media
+
+    asyncio.run(main())
