@@ -137,6 +137,7 @@ class ScenarioRunner:
             port=port,
             media=(self.samples[scenario.sample],),
             quirks=scenario.quirks,
+            session_timeout=scenario.session_timeout,
             request_timeout=5.0,
             idle_timeout=30.0,
         )

@@ -55,6 +55,9 @@ class Scenario:
     """Seconds into the run at which the camera goes away (connections closed, RTCP BYE)."""
     restart_down: float = 2.0
     """Seconds the camera stays away before it listens again on the same port."""
+    session_timeout: int = 60
+    """What the camera announces in Session; short where the case is about keepalives, so
+    that a client sends some within the run."""
     seconds: float = RUN_SECONDS
     allowed_breaks: int = 0
     allowed_gap: float = 0.0
@@ -97,6 +100,10 @@ _QUIRK_SPEC: dict[str, tuple[SpecRef, ...]] = {
     "timestamp-jump": (rfc(3550, "5.1"),),
 }
 _DEFAULT_SPEC = (rfc(2326, "10"), rfc(3550, "5.1"))
+KEEPALIVE_QUIRKS = ("get-parameter-454", "keepalive-unanswered")
+KEEPALIVE_SESSION_TIMEOUT = 10
+"""Keepalives every 5 s or so (RFC 2326 §12.37 leaves the margin to the client), so that
+two fall inside the run and the quirk is met."""
 
 
 def _quirk_scenario(name: str) -> Scenario:
@@ -119,6 +126,8 @@ def _quirk_scenario(name: str) -> Scenario:
         )
     if name == "short-session-timeout":
         return Scenario(case_id, title, spec, (name,), seconds=15.0)
+    if name in KEEPALIVE_QUIRKS:
+        return Scenario(case_id, title, spec, (name,), session_timeout=KEEPALIVE_SESSION_TIMEOUT)
     return Scenario(case_id, title, spec, (name,))
 
 
