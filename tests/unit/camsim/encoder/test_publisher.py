@@ -78,12 +78,12 @@ def test_media_is_paced_from_the_sessions_events_and_stops_when_writes_pause() -
             dialog.round_trip(loop.time())
         attempt.pump.transmit()
         assert session.pacing
-        await asyncio.sleep(0.3)  # the frames at 0 and 200 ms are due by now
+        await asyncio.sleep(0.03)  # the frames at 0 ms are due by now
         assert session.stats.video_frames >= 1
-        assert session.stats.audio_frames >= 2
+        assert session.stats.audio_frames >= 1
         attempt.pump.pause_writing()
         sent = session.stats.audio_frames
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(0.25)  # past the frames at 200 ms, and the stall
         assert session.stats.audio_frames == sent  # paused: the pacer left the stream alone
         assert session.termination is not None  # and the stall ended it after the timeout
         assert session.termination.detail == "the server stopped reading for 0.05 s while streaming"
