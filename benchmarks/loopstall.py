@@ -7,12 +7,15 @@ say how late any other callback (a socket read, a timer) ran in the same run.
 
 Run as a wrapper around refserver, the probe in refserver's own loop::
 
-    python -m benchmarks.loopstall OUT.json [refserver flags]
+    python -m benchmarks.loopstall OUT.json [--disk-delay SECONDS] [refserver flags]
 
 or alone, as the baseline of the same machine at the same moment (an idle loop, the peer the
 refserver figures are divided by)::
 
     python -m benchmarks.loopstall OUT.json --idle SECONDS
+
+``--disk-delay`` stands in for a slow disk (a busy spindle, a network file system): every HLS
+file refserver writes takes that much longer, slept in the writing thread before the write.
 
 Either way OUT.json gets ``{"interval": s, "samples": [[wallclock, lateness], ...]}`` when the
 process ends (SIGINT included), and :func:`summarise` turns a window of it into figures.
@@ -113,9 +116,24 @@ class ProbingPolicy(asyncio.DefaultEventLoopPolicy):
         return loop
 
 
-def probed(out: Path) -> tuple[str, ...]:
-    """The command that runs refserver with a probe writing to ``out`` (flags follow it)."""
-    return (sys.executable, "-m", "benchmarks.loopstall", str(out))
+def probed(out: Path, disk_delay: float = 0.0) -> tuple[str, ...]:
+    """The command that runs refserver with a probe writing to ``out`` (flags follow it), its
+    HLS writes slowed by ``disk_delay`` seconds each."""
+    delay = (f"--disk-delay={disk_delay:g}",) if disk_delay > 0 else ()
+    return (sys.executable, "-m", "benchmarks.loopstall", str(out), *delay)
+
+
+def slow_disk(delay: float) -> None:
+    """Every HLS file write of refserver's storage takes ``delay`` seconds more."""
+    from refserver.hls.storage import DirectoryStorage
+
+    write = DirectoryStorage.write
+
+    def slow_write(self: DirectoryStorage, name: str, data: bytes) -> None:
+        time.sleep(delay)  # in whichever thread writes: the point of the measurement
+        write(self, name, data)
+
+    DirectoryStorage.write = slow_write  # type: ignore[method-assign]
 
 
 def idle_peer(out: Path, seconds: float) -> subprocess.Popen[bytes]:
@@ -133,6 +151,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not args:
         raise SystemExit("usage: python -m benchmarks.loopstall OUT.json [--idle S | FLAGS]")
     out = Path(args.pop(0))
+    if args and args[0].startswith("--disk-delay="):
+        slow_disk(float(args.pop(0).split("=", 1)[1]))
     policy = ProbingPolicy()
     asyncio.set_event_loop_policy(policy)
     try:

@@ -271,10 +271,16 @@ def push(sample: Path, urls: list[str], seconds: float) -> subprocess.Popen[byte
 
 
 def run(
-    streams: int = 20, seconds: float = 60, warmup: float = 6, *, merge_reads: bool = False
+    streams: int = 20,
+    seconds: float = 60,
+    warmup: float = 6,
+    *,
+    merge_reads: bool = False,
+    disk_delay: float = 0.0,
 ) -> Result:
     """Push ``streams`` streams for ``warmup + seconds`` and measure the last ``seconds``;
-    ``merge_reads`` runs refserver with ``--merge-reads``."""
+    ``merge_reads`` runs refserver with ``--merge-reads``; ``disk_delay`` slows each of its
+    HLS writes by that many seconds (a slow disk, see :mod:`benchmarks.loopstall`)."""
     sample = default_sample()
     fps = DEFAULT_SPEC.fps
     frames_per_loop = DEFAULT_SPEC.frame_count
@@ -286,7 +292,7 @@ def run(
             refserver_process(
                 folder / "refserver",
                 *(["--merge-reads"] if merge_reads else []),
-                program=probed(folder / "refserver-lag.json"),
+                program=probed(folder / "refserver-lag.json", disk_delay),
             ) as (refserver, ports),
         ):
             assert nginx.process is not None
@@ -363,9 +369,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--warmup", type=float, default=6)
     parser.add_argument("--merge-reads", action="store_true", help="refserver --merge-reads")
+    parser.add_argument(
+        "--disk-delay", type=float, default=0.0, help="seconds added to each HLS write of refserver"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run(args.streams, args.seconds, args.warmup, merge_reads=args.merge_reads)
+    result = run(
+        args.streams,
+        args.seconds,
+        args.warmup,
+        merge_reads=args.merge_reads,
+        disk_delay=args.disk_delay,
+    )
     print(json.dumps(result.to_json(), indent=2) if args.json else result.format())
 
 

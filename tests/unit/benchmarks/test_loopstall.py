@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.loopstall import LoopLagProbe, ProbingPolicy, summarise
+from benchmarks.loopstall import LoopLagProbe, ProbingPolicy, probed, slow_disk, summarise
 
 STALL = 0.05
 
@@ -51,3 +51,17 @@ def test_the_policy_probes_the_loop_asyncio_run_makes():
         runner.run(asyncio.sleep(0.05))
     [probe] = policy.probes
     assert len(probe.samples) >= 3
+
+
+def test_a_slow_disk_delays_each_hls_write_in_the_writing_thread(tmp_path: Path, monkeypatch):
+    from refserver.hls.storage import DirectoryStorage
+
+    monkeypatch.setattr(DirectoryStorage, "write", DirectoryStorage.write)  # restored after
+    slow_disk(STALL)
+    storage = DirectoryStorage(tmp_path)
+    started = time.monotonic()
+    storage.write("index.m3u8", b"x")
+    assert time.monotonic() - started >= STALL
+    assert storage.read("index.m3u8") == b"x"
+    assert probed(tmp_path / "lag.json", STALL)[-1] == f"--disk-delay={STALL:g}"
+    assert not any(part.startswith("--disk") for part in probed(tmp_path / "lag.json"))
