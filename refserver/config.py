@@ -86,11 +86,13 @@ A publisher gives its key in the stream name, as OBS's stream key field does:
 
 from __future__ import annotations
 
+import enum
 import tomllib
+import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit, urlunsplit
 
 from refserver.hls import HlsOptions
@@ -107,11 +109,25 @@ DEFAULT_HLS_EXPIRE_AFTER = 3600.0
 for the players of its old playlist either (they gave up after a few target durations)."""
 LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("debug", "info", "warning", "error")
-PULL_TRANSPORTS = ("auto", "tcp", "udp", "http")
-"""How RTP travels from a camera: ``auto`` tries UDP and falls back to TCP, ``tcp`` interleaves it
-on the RTSP connection, ``http`` tunnels RTSP in HTTP (QuickTime method)."""
+
+
+class PullTransport(enum.StrEnum):
+    """How RTP travels from a camera."""
+
+    AUTO = "auto"
+    """UDP first, TCP when UDP does not work (TCP only under ``rtsps://``)."""
+    TCP = "tcp"
+    """Interleaved on the RTSP connection (RFC 2326 §10.12)."""
+    UDP = "udp"
+    """A pair of UDP ports per stream."""
+    HTTP = "http"
+    """RTSP and interleaved RTP tunnelled in HTTP (QuickTime's method)."""
+
+
+PULL_TRANSPORTS = tuple(transport.value for transport in PullTransport)
+"""The names of :class:`PullTransport`, as the command line and the settings file take them."""
 PULL_SCHEMES = ("rtsp", "rtsps")
-DEFAULT_PULL_TRANSPORT = "auto"
+DEFAULT_PULL_TRANSPORT = PullTransport.AUTO
 DEFAULT_START_TIMEOUT = 10.0
 DEFAULT_CLOSE_AFTER = 10.0
 """Seconds, as MediaMTX's ``sourceOnDemandStartTimeout`` and ``sourceOnDemandCloseAfter``."""
@@ -187,7 +203,8 @@ class SourceConfig:
 
     name: str
     url: str
-    transport: str = DEFAULT_PULL_TRANSPORT
+    transport: PullTransport = DEFAULT_PULL_TRANSPORT
+    """Given as a :class:`PullTransport` or its name; kept as the enum."""
     username: str | None = None
     """For a URL without user information; the URL's own credentials otherwise."""
     password: str | None = field(default=None, repr=False)
@@ -219,11 +236,14 @@ class SourceConfig:
             raise ConfigError(f"source {self.name!r}: {shown!r} is not an rtsp:// or rtsps:// URL")
         if port == 0:
             raise ConfigError(f"source {self.name!r}: {shown!r} has port 0")
-        if self.transport not in PULL_TRANSPORTS:
+        try:
+            # The command line and the settings file give a name; the enum is kept.
+            object.__setattr__(self, "transport", PullTransport(self.transport))
+        except ValueError:
             raise ConfigError(
                 f"source {self.name!r}: transport {self.transport!r} is not one of "
                 f"{PULL_TRANSPORTS}"
-            )
+            ) from None
         if "@" in parts.netloc and (self.username is not None or self.password is not None):
             raise ConfigError(
                 f"source {self.name!r}: the URL has credentials and username/password are "
@@ -240,7 +260,11 @@ class SourceConfig:
 
     @classmethod
     def from_text(
-        cls, text: str, *, transport: str = DEFAULT_PULL_TRANSPORT, on_demand: bool = False
+        cls,
+        text: str,
+        *,
+        transport: PullTransport | str = DEFAULT_PULL_TRANSPORT,
+        on_demand: bool = False,
     ) -> SourceConfig:
         """``URL`` or ``NAME=URL`` from the command line; the name defaults to the URL's last
         path segment."""
@@ -251,7 +275,7 @@ class SourceConfig:
         if not name:
             shown = without_password(text)
             raise ConfigError(f"pull URL {shown!r} has no path to name the stream; use NAME=URL")
-        return cls(name, url, transport, on_demand=on_demand)
+        return cls(name, url, PullTransport(transport), on_demand=on_demand)
 
 
 def default_name(url: str) -> str:
@@ -368,20 +392,23 @@ _HTTP_KEYS: dict[str, _Converter] = {
     "hls_cors_origins": tuple,
     "expose_addresses": bool,
 }
-_LIMIT_KEYS = {f.name: (float if f.type == "float" else int) for f in fields(Limits)}
-_SOURCE_KEYS = {
-    "name": str,
-    "url": str,
-    "transport": str,
-    "username": str,
-    "password": str,
-    "on_demand": bool,
-    "tls_verify": bool,
-    "start_timeout": float,
-    "close_after": float,
-    "media_timeout": float,
-    "transcode_audio": bool,
-}
+
+
+def _field_types(kind: type) -> dict[str, _Converter]:
+    """Each field of the dataclass ``kind`` with the type its settings key takes, read from
+    the real annotations: ``X | None`` takes an ``X`` (leaving the key out gives the None)."""
+    hints = get_type_hints(kind)
+    types_: dict[str, _Converter] = {}
+    for f in fields(kind):
+        hint = hints[f.name]
+        if get_origin(hint) in (Union, types.UnionType):
+            (hint,) = [arg for arg in get_args(hint) if arg is not type(None)]
+        types_[f.name] = hint
+    return types_
+
+
+_LIMIT_KEYS = _field_types(Limits)
+_SOURCE_KEYS = _field_types(SourceConfig)
 _ON_DEMAND_KEYS = {"start_timeout", "close_after"}
 
 
@@ -453,6 +480,8 @@ def _convert(name: str, value: object, convert: _Converter) -> Any:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise ConfigError(f"{name} must be a list of strings, not {value!r}")
         return tuple(value)
+    if isinstance(convert, enum.EnumMeta):  # by name; the dataclass says which names are valid
+        convert = str
     expected = str if convert is Path else convert
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
