@@ -1,42 +1,53 @@
-"""One try at pulling a camera: one link, one lower transport, from OPTIONS to TEARDOWN.
+"""One try at pulling a camera, sans I/O: OPTIONS, DESCRIBE, SETUP per stream, PLAY, then media
+until TEARDOWN.
 
-A thin pump around ``wire.rtsp.RtspClientConnection``. Media is received interleaved on the
-link (RFC 2326 §10.12), two channels per stream: RTP on the even one, RTCP on the odd one; or
-over UDP, on a pair of ports per stream, reordered by a jitter buffer. The attempt sends a
-receiver report for every stream every few seconds, keeps the RTSP session alive on the
-connection's own timer, and fails with a :class:`PullError` that says in plain words what went
-wrong: the camera refused us, sent nothing, or hung up.
+:class:`PullAttempt` is a state machine around ``wire.rtsp.RtspClientConnection``. It takes the
+camera's bytes and datagrams with the time they came, hands out bytes to send and events, and
+says when it must next be woken (:meth:`PullAttempt.get_timer`); it never touches a socket, a
+clock or an event loop. Its owner (:mod:`refserver.pull.session`) drives the RTSP link with
+``wire.asyncio.pump.StreamPump`` and does what the attempt cannot do itself, told by events:
+bind a pair of UDP ports (:class:`UdpPortsWanted`, answered by :meth:`PullAttempt.udp_ports_bound`),
+send a datagram (:class:`DatagramOut`), transcode audio on a worker thread
+(:class:`TranscodeWanted`, answered by :meth:`PullAttempt.transcoded`).
 
-Media is held back until the sink has been told that the presentation started: right after
-PLAY, or, when the attempt is probing whether UDP gets through, at the first packet. A probe
-that sees nothing fails with :class:`UdpUnavailable` and the session tries TCP instead.
+Media is received interleaved on the link (RFC 2326 §10.12), two channels per stream: RTP on the
+even one, RTCP on the odd one; or over UDP, on a pair of ports per stream, reordered by a jitter
+buffer. Every deadline is one of the attempt's timers, each checked in :meth:`handle_timer`:
+
+- the answer to each request, ``request`` seconds (:attr:`SessionTimeouts.request`);
+- the keepalive, GET_PARAMETER or OPTIONS within the session timeout (the connection's timer);
+- a receiver report per stream every :data:`REPORT_INTERVAL` seconds (RFC 3550 §6.2);
+- silence: no RTP for ``media`` seconds after PLAY ends the attempt;
+- the UDP probe: with ``probe`` set, media is held back until the first packet, and none
+  within ``probe`` seconds of PLAY ends the attempt with ``udp_unavailable`` set, so that the
+  plan tries TCP;
+- the jitter buffer: a gap still open :data:`GAP_WAIT` seconds after it opened is given up on.
+
+The attempt ends once, with a :class:`wire.session.Termination` in an :class:`AttemptEnded`
+event; its owner acts on the cause and on ``udp_unavailable``, and shows ``detail``.
 
 What the camera sent that could only be read by bending a rule (an SDP ``o=`` line of seven
-fields, an ``RTP-Info`` value that does not read) goes to the sink as a warning. G.711 and Opus
-audio is transcoded to AAC on a worker thread (:class:`~refserver.pull.worker.TranscodeQueue`).
+fields, an ``RTP-Info`` value that does not read) goes to the sink as a warning.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import functools
+import enum
 import logging
 import os
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Protocol
 
-from refserver.config import DEFAULT_MEDIA_TIMEOUT
+from refserver.config import DEFAULT_MEDIA_TIMEOUT, PullTransport
 from refserver.hls import Frame
 from refserver.pull.address import CameraAddress
-from refserver.pull.errors import PullError, UdpUnavailable
-from refserver.pull.link import Link
+from refserver.pull.errors import PullError
 from refserver.pull.tracks import Presentation, Track, presentation_from_sdp
-from refserver.pull.udp import UdpChannel
-from refserver.pull.worker import TranscodeQueue
+from refserver.pull.worker import Transcoder
 from wire.rtp import (
+    JitterBuffer,
     RtcpReceiverReport,
     RtcpSdes,
     RtcpSenderReport,
@@ -68,16 +79,22 @@ logger = logging.getLogger(__name__)
 
 REPORT_INTERVAL = 5.0
 """Seconds between RTCP receiver reports (RFC 3550 §6.2 allows 5 s as the minimum)."""
-TICK = 0.25
+GAP_WAIT = 0.25
+"""Seconds a UDP stream's jitter buffer waits for a missing packet before giving up on it."""
 MAX_HELD_PACKETS = 4096
 """RTP packets kept while the start is not yet announced; later ones are dropped."""
+PUNCH_RTP = RtpPacket(payload_type=0, sequence_number=0, timestamp=0, ssrc=0).serialize()
+PUNCH_RTCP = bytes((0x80, 201, 0x00, 0x01, 0, 0, 0, 0))  # an empty receiver report
+
+Address = tuple[str, int]
 
 
-class MediaSink(Protocol):
-    """Where a session delivers what it receives."""
+class PullSink(Protocol):
+    """Where a pull attempt delivers what it receives."""
 
     def started(self, presentation: Presentation, peer: str) -> None:
-        """PLAY succeeded and media flows; frames follow."""
+        """PLAY succeeded and media flows; frames follow. May raise :class:`PullError` to
+        refuse the start (the attempt then ends with that reason)."""
 
     def frame(self, track: Track, frame: Frame, size: int) -> None:
         """One frame of ``track``; ``size`` is the RTP payload bytes it took."""
@@ -97,8 +114,86 @@ class SessionTimeouts:
     """With the ``auto`` transport: no RTP over UDP this long after PLAY means TCP instead."""
 
 
+class Phase(enum.Enum):
+    """Where the attempt is; each phase but PLAYING and ENDED waits for one answer."""
+
+    OPTIONS = "OPTIONS"
+    DESCRIBE = "DESCRIBE"
+    BINDING = "binding UDP ports"
+    SETUP = "SETUP"
+    PLAY = "PLAY"
+    PLAYING = "playing"
+    TEARDOWN = "TEARDOWN"
+    ENDED = "ended"
+
+
+# -- events out -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UdpPortsWanted:
+    """Bind an even/odd pair of UDP ports for stream ``channel`` and call
+    :meth:`PullAttempt.udp_ports_bound` (or :meth:`PullAttempt.udp_ports_failed`)."""
+
+    channel: int
+
+
+@dataclass(frozen=True, slots=True)
+class DatagramOut:
+    """Send ``data`` to ``addr`` from stream ``channel``'s RTCP port (``rtcp``) or RTP port."""
+
+    channel: int
+    rtcp: bool
+    data: bytes
+    addr: Address
+
+
+@dataclass(frozen=True, slots=True)
+class TranscodeWanted:
+    """Transcode ``frame`` of ``track`` off the loop; hand the result to
+    :meth:`PullAttempt.transcoded`."""
+
+    track: Track
+    transcoder: Transcoder
+    frame: Frame
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptEnded:
+    """The attempt is over. ``udp_unavailable``: UDP did not work with this camera (461, or no
+    RTP within the probe), so TCP may do better. ``stopped``: it ended because we asked."""
+
+    termination: Termination
+    udp_unavailable: bool = False
+    stopped: bool = False
+
+
+AttemptEvent = UdpPortsWanted | DatagramOut | TranscodeWanted | AttemptEnded
+
+
+@dataclass(slots=True)
+class _UdpStream:
+    """What the attempt knows of one stream's UDP pair; the sockets are its owner's."""
+
+    track: Track
+    camera_host: str = ""
+    client_port: PortRange = field(default_factory=lambda: PortRange(0, 0))
+    server_port: PortRange | None = None
+    rtcp_source_port: int | None = None
+    """Where the camera's RTCP comes from, for cameras whose SETUP answer has no server_port
+    (mediamtx#407, #691)."""
+    jitter: JitterBuffer = field(default_factory=JitterBuffer)
+    gap_since: float | None = None
+
+
 class PullAttempt:
-    """Set up ``address`` over ``link`` with ``transport`` (``tcp`` or ``udp``) and receive."""
+    """Set up ``address`` with ``transport`` (TCP interleaved or UDP) and receive.
+
+    ``transport`` is :attr:`PullTransport.TCP` (also for an HTTP tunnel, which interleaves) or
+    :attr:`PullTransport.UDP`. ``base`` gives where this attempt's media starts on the stream's
+    timeline. The OPTIONS request is queued at construction: the first bytes the owner writes.
+    """
 
     connection_class: ClassVar[type[RtspClientConnection]] = RtspClientConnection
     """The sans-IO connection each attempt drives: an extension point for a subclass that
@@ -107,247 +202,375 @@ class PullAttempt:
     def __init__(
         self,
         address: CameraAddress,
-        link: Link,
-        sink: MediaSink,
+        sink: PullSink,
         *,
-        transport: str,
-        timeouts: SessionTimeouts,
-        base: Callable[[], int],
-        stopping: asyncio.Event,
+        now: float,
+        transport: PullTransport = PullTransport.TCP,
+        timeouts: SessionTimeouts | None = None,
+        base: Callable[[], int] = lambda: 0,
         probe: float | None = None,
         transcode_audio: bool = True,
+        ssrc: int | None = None,
+        peer: str | None = None,
     ) -> None:
+        if transport not in (PullTransport.TCP, PullTransport.UDP):
+            raise ValueError(f"an attempt runs over tcp or udp, not {transport}")
         self.address = address
-        self.link = link
         self.sink = sink
         self.transport = transport
-        self.transcode_audio = transcode_audio
-        self.timeouts = timeouts
+        self.timeouts = timeouts or SessionTimeouts()
         self.base = base
         self.probe = probe
+        self.transcode_audio = transcode_audio
+        self.peer = peer or address.where
         self.connection = self.connection_class(
             address.url, ClientConfig(username=address.username, password=address.password)
         )
-        self.loop = asyncio.get_running_loop()
         self.presentation: Presentation | None = None
-        self._stopping = stopping
-        self._waiting: dict[int, asyncio.Future[ResponseReceived]] = {}
+        self.phase = Phase.OPTIONS
+        self._ssrc = ssrc if ssrc is not None else _random_ssrc()
+        self._events: list[AttemptEvent] = []
+        self._termination: Termination | None = None
+        self._stopping = False
+        self._waiting: int | None = None  # the CSeq whose answer the phase waits for
+        self._request_deadline: float | None = None
+        self._tracks: list[Track] = []
+        self._setting_up = 0  # index of the track whose SETUP comes next
         self._rtp: dict[int, Track] = {}
         self._rtcp: dict[int, Track] = {}
-        self._udp: dict[UdpChannel, Track] = {}
-        self._ended: str | None = None
+        self._udp: dict[int, _UdpStream] = {}
         self._announced = False
         self._held: list[tuple[Track, RtpPacket, float]] = []
         self._played_at = 0.0
         self._last_media = 0.0
-        self._ssrc = struct.unpack("!I", os.urandom(4))[0]
-        self._transcoding: TranscodeQueue | None = None
+        self._next_report: float | None = None
         self._transcoded_bytes: dict[Track, int] = {}  # received, not yet in a frame
+        self._request(self.connection.options(), now)
 
-    async def run(self) -> None:
-        """Set up, play and receive until the session is stopped; raises PullError."""
-        pump = asyncio.create_task(self._read())
-        try:
-            await self._set_up()
-            await self._receive()
-        finally:
-            await self._teardown()
-            if self._transcoding is not None:
-                self._transcoding.close()
-            for channel in self._udp:
-                channel.close()
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
-            self.link.close()
+    # -- the stream side (wire.asyncio.pump.StreamSession) -----------------------------------------
 
-    # -- requests ---------------------------------------------------------------------------------
+    def receive_data(self, data: bytes, now: float) -> None:
+        """Bytes the camera sent on the RTSP link."""
+        if self._termination is None:
+            self.connection.receive_data(data, now)
+            self._dispatch(now)
 
-    async def _set_up(self) -> None:
+    def receive_eof(self, now: float) -> None:
+        """The camera closed its side of the link."""
+        if self._termination is None:
+            self.connection.receive_eof()
+            self._dispatch(now)
+
+    def connection_lost(self, now: float, exc: Exception | None) -> None:
+        """The link is gone."""
+        if self._termination is not None:
+            return
+        if exc is not None:
+            reason = getattr(exc, "strerror", None) or exc
+            self._end(Termination.peer_closed(f"the connection broke: {reason}", error=exc))
+        elif self._stopping:
+            self._end(Termination.local_close("stopped"))
+        else:
+            self._end(Termination.peer_closed("the camera closed the connection"))
+
+    def data_to_send(self) -> bytes:
+        return self.connection.data_to_send()
+
+    def get_timer(self) -> float | None:
+        """The earliest of the attempt's deadlines, or None once it ended."""
+        if self._termination is not None:
+            return None
+        deadlines = [self._request_deadline]
+        if self.phase is Phase.PLAYING:
+            deadlines.append(self.connection.get_timer())
+            deadlines.append(self._next_report)
+            if self._announced:
+                deadlines.append(self._last_media + self.timeouts.media)
+            elif self.probe is not None:
+                deadlines.append(self._played_at + self.probe)
+            deadlines += [u.gap_since + GAP_WAIT for u in self._udp.values() if u.gap_since]
+        due = [deadline for deadline in deadlines if deadline is not None]
+        return min(due) if due else None
+
+    def handle_timer(self, now: float) -> None:
+        """Whatever of the deadlines has passed."""
+        if self._termination is not None:
+            return
+        if self._request_deadline is not None and now >= self._request_deadline:
+            self._request_timed_out()
+            return
+        if self.phase is not Phase.PLAYING:
+            return
+        if not self._announced:
+            assert self.probe is not None
+            if now >= self._played_at + self.probe:
+                detail = f"no RTP over UDP within {self.probe:g} s of PLAY"
+                self._end(Termination.timed_out("the UDP probe", detail), udp_unavailable=True)
+                return
+        elif now >= self._last_media + self.timeouts.media:
+            detail = f"the camera sent no media for {self.timeouts.media:g} s"
+            self._end(Termination.timed_out("media", detail))
+            return
+        self.connection.handle_timer(now)
+        self._dispatch(now)
+        for stream in self._udp.values():
+            if stream.gap_since is not None and now >= stream.gap_since + GAP_WAIT:
+                self._deliver(stream.track, stream.jitter.skip_gap(), now)
+                stream.gap_since = now if stream.jitter.has_gap else None
+        if self._next_report is not None and now >= self._next_report:
+            self._report(now)
+            self._next_report = now + REPORT_INTERVAL
+
+    def next_event(self) -> AttemptEvent | None:
+        return self._events.pop(0) if self._events else None
+
+    def writing_paused(self, now: float) -> None:
+        """Our writes are requests and reports, a few hundred bytes: nothing to hold back."""
+
+    def writing_resumed(self, now: float) -> None:
+        """See :meth:`writing_paused`."""
+
+    @property
+    def wants_data(self) -> bool:
+        return True
+
+    @property
+    def termination(self) -> Termination | None:
+        return self._termination
+
+    def close(self, termination: Termination) -> None:
+        """End now, without a TEARDOWN (the pump does this when something broke)."""
+        self._end(termination)
+
+    # -- the datagram side ---------------------------------------------------------------------
+
+    def udp_ports_bound(
+        self, channel: int, client_port: PortRange, camera_host: str, now: float
+    ) -> None:
+        """The pair asked for by :class:`UdpPortsWanted` is bound at ``client_port``; datagrams
+        from ``camera_host`` are the camera's."""
+        stream = self._udp.get(channel)
+        if self._termination is not None or self.phase is not Phase.BINDING or stream is None:
+            return
+        stream.client_port, stream.camera_host = client_port, camera_host
+        spec = TransportSpec(delivery="unicast", client_port=client_port)
         connection = self.connection
-        await self._exchange(connection.options(), require_ok=False)
-        described = await self._exchange(connection.describe())
+        self.phase = Phase.SETUP
+        self._request(connection.setup(connection.control_url(stream.track.control), spec), now)
+
+    def udp_ports_failed(self, channel: int, error: OSError, now: float) -> None:
+        """No pair could be bound for ``channel``."""
+        reason = error.strerror or error
+        self._end(Termination.overload(f"cannot open UDP ports: {reason}", phase="SETUP"))
+
+    def receive_datagram(
+        self, data: bytes, addr: Address, now: float, channel: int, rtcp: bool
+    ) -> None:
+        """A datagram on stream ``channel``'s RTCP port (``rtcp``) or RTP port. Only the camera's
+        are taken, from whatever port they come."""
+        stream = self._udp.get(channel)
+        if self._termination is not None or stream is None or addr[0] != stream.camera_host:
+            return
+        if rtcp:
+            stream.rtcp_source_port = addr[1]
+            self._rtcp_received(stream.track, data, now)
+            return
         try:
-            sdp = SessionDescription.parse(described.response.body)
+            packet = RtpPacket.parse(data)
+        except RtpError:
+            return
+        self._deliver(stream.track, stream.jitter.push(packet), now)
+        if not stream.jitter.has_gap:
+            stream.gap_since = None
+        elif stream.gap_since is None:
+            stream.gap_since = now
+
+    # -- for the owner -----------------------------------------------------------------------------
+
+    def stop(self, now: float) -> None:
+        """End with a TEARDOWN when a session exists (its answer awaited ``request`` seconds),
+        at once otherwise."""
+        if self._termination is not None or self._stopping:
+            return
+        self._stopping = True
+        if self.connection.session is None or self.connection.closed:
+            self._end(Termination.local_close("stopped"))
+            return
+        self.phase = Phase.TEARDOWN
+        self._request(self.connection.teardown(), now)
+
+    def transcoded(self, track: Track, frames: list[Frame], size: int) -> None:
+        """AAC frames made of a unit that took ``size`` bytes; an AAC frame spans several
+        units, so bytes wait for the next frame to carry them."""
+        if self._termination is not None:
+            return
+        size += self._transcoded_bytes.pop(track, 0)
+        if not frames:
+            self._transcoded_bytes[track] = size
+            return
+        for frame in frames:
+            self.sink.frame(track, frame, size)
+            size = 0
+
+    @property
+    def announced(self) -> bool:
+        """The sink was told the presentation started."""
+        return self._announced
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def _request(self, cseq: int, now: float) -> None:
+        self._waiting = cseq
+        self._request_deadline = now + self.timeouts.request
+
+    def _request_timed_out(self) -> None:
+        if self.phase is Phase.TEARDOWN:
+            self._end(Termination.local_close("stopped; TEARDOWN unanswered", phase="TEARDOWN"))
+            return
+        detail = f"no answer to a request within {self.timeouts.request:g} s"
+        self._end(Termination.timed_out(self.phase.value, detail))
+
+    def _answered(self, answer: ResponseReceived, now: float) -> None:
+        """The answer the current phase waited for."""
+        self._waiting = self._request_deadline = None
+        phase = self.phase
+        if phase is Phase.TEARDOWN:
+            self._end(Termination.local_close("stopped", phase="TEARDOWN"))
+        elif phase is Phase.OPTIONS:  # any answer will do: some cameras refuse OPTIONS
+            self.phase = Phase.DESCRIBE
+            self._request(self.connection.describe(), now)
+        elif phase is Phase.DESCRIBE and self._accepted(answer):
+            self._described(answer, now)
+        elif phase is Phase.SETUP:
+            self._set_up(answer, now)
+        elif phase is Phase.PLAY and self._accepted(answer):
+            self._played(answer, now)
+
+    def _accepted(self, answer: ResponseReceived) -> bool:
+        """True for a 2xx; otherwise the attempt ends, refused."""
+        response = answer.response
+        if response.ok:
+            return True
+        answered = f"{answer.request.method} answered {response.status_code} {response.reason}"
+        if response.status_code == StatusCode.UNAUTHORIZED:
+            who = "no credentials" if self.address.username is None else "the credentials"
+            detail = f"the camera refused {who} ({answered})"
+        else:
+            detail = f"the camera refused us ({answered})"
+        self._end(Termination.refused(response.status_code, detail, phase=self.phase.value))
+        return False
+
+    def _described(self, answer: ResponseReceived, now: float) -> None:
+        try:
+            sdp = SessionDescription.parse(answer.response.body)
         except SdpError as exc:
-            raise PullError(f"the camera's session description is unreadable: {exc}") from None
+            detail = f"the camera's session description is unreadable: {exc}"
+            self._end(Termination(Cause.PROTOCOL_ERROR, detail, error=exc, phase="DESCRIBE"))
+            return
         for warning in sdp.warnings:
             self.sink.warning(warning)
         presentation = presentation_from_sdp(sdp, transcode_audio=self.transcode_audio)
         if not presentation.tracks:
             found = "; ".join(presentation.left_out) or "no media"
-            raise PullError(f"nothing we can package: {found}")
-        if any(track.transcoder is not None for track in presentation.tracks):
-            self._transcoding = TranscodeQueue(self.loop)
+            detail = f"nothing we can package: {found}"
+            self._end(Termination(Cause.PROTOCOL_ERROR, detail, phase="DESCRIBE"))
+            return
         base = self.base()
-        for index, track in enumerate(presentation.tracks):
+        for track in presentation.tracks:
             track.prepare(base)
-            if self.transport == "udp":
-                await self._set_up_udp(track)
-            else:
-                await self._set_up_interleaved(track, index)
-        for channel in self._udp:
-            channel.punch()
-        played = await self._exchange(connection.play())
-        if played.rtp_info is not None:
-            for track in presentation.tracks:
-                entry = played.rtp_info.for_url(connection.control_url(track.control))
-                if entry is not None and entry.rtptime is not None:
-                    track.anchor(entry.rtptime, entry.seq)
         self.presentation = presentation
-        self._played_at = self._last_media = self.loop.time()
-        if self.probe is None:
-            self._announce()
+        self._tracks = list(presentation.tracks)
+        self._next_setup(now)
 
-    async def _set_up_interleaved(self, track: Track, index: int) -> None:
-        connection = self.connection
+    def _next_setup(self, now: float) -> None:
+        index = self._setting_up
+        if index >= len(self._tracks):
+            self._punch()
+            self.phase = Phase.PLAY
+            self._request(self.connection.play(), now)
+            return
+        track = self._tracks[index]
+        if self.transport is PullTransport.UDP:
+            self._udp[index] = _UdpStream(track)
+            self.phase = Phase.BINDING
+            self._events.append(UdpPortsWanted(index))
+            return
         spec = TransportSpec(
             lower_transport="TCP",
             delivery="unicast",
             interleaved=PortRange(2 * index, 2 * index + 1),
         )
-        answer = await self._exchange(connection.setup(connection.control_url(track.control), spec))
-        chosen = answer.transport.first if answer.transport is not None else spec
-        channels = chosen.interleaved or spec.interleaved
-        assert channels is not None
-        self._rtp[channels.first] = track
-        self._rtcp[channels.last if channels.last is not None else channels.first + 1] = track
-
-    async def _set_up_udp(self, track: Track) -> None:
+        self.phase = Phase.SETUP
         connection = self.connection
-        channel = UdpChannel(self.link.peer_host)
-        self._udp[channel] = track
-        try:
-            await channel.open(
-                self.link.local_host,
-                lambda data: self._udp_rtp(channel, track, data),
-                lambda data: self._rtcp_received(track, data),
-            )
-        except OSError as exc:
-            raise PullError(f"cannot open UDP ports: {exc.strerror or exc}") from None
-        spec = TransportSpec(delivery="unicast", client_port=channel.client_port)
-        cseq = connection.setup(connection.control_url(track.control), spec)
-        answer = await self._exchange(cseq, require_ok=False)
-        if answer.response.status_code == StatusCode.UNSUPPORTED_TRANSPORT:
-            raise UdpUnavailable(
-                "the camera refused UDP (SETUP answered 461 Unsupported Transport)"
-            )
-        self._require_ok(answer)
-        chosen = answer.transport.first if answer.transport is not None else None
-        if chosen is not None and chosen.server_port is not None and chosen.server_port.first:
-            channel.server_port = chosen.server_port
+        self._request(connection.setup(connection.control_url(track.control), spec), now)
 
-    async def _exchange(self, cseq: int, *, require_ok: bool = True) -> ResponseReceived:
-        self._flush()
-        future: asyncio.Future[ResponseReceived] = self.loop.create_future()
-        self._waiting[cseq] = future
-        try:
-            answer = await asyncio.wait_for(future, self.timeouts.request)
-        except TimeoutError:
-            raise PullError(f"no answer to a request within {self.timeouts.request:g} s") from None
-        finally:
-            self._waiting.pop(cseq, None)
-        if require_ok:
-            self._require_ok(answer)
-        return answer
-
-    def _require_ok(self, answer: ResponseReceived) -> None:
-        response = answer.response
-        if response.ok:
-            return
-        answered = f"{answer.request.method} answered {response.status_code} {response.reason}"
-        if response.status_code == StatusCode.UNAUTHORIZED:
-            who = "no credentials" if self.address.username is None else "the credentials"
-            raise PullError(f"the camera refused {who} ({answered})")
-        raise PullError(f"the camera refused us ({answered})")
-
-    async def _teardown(self) -> None:
-        connection = self.connection
-        if connection.session is None or connection.closed or self._ended is not None:
-            return
-        with contextlib.suppress(PullError):
-            await self._exchange(connection.teardown(), require_ok=False)
-
-    # -- receiving --------------------------------------------------------------------------------
-
-    async def _receive(self) -> None:
-        next_report = self.loop.time() + REPORT_INTERVAL
-        while not self._stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), TICK)
-            if self._ended is not None:
-                raise PullError(self._ended)
-            now = self.loop.time()
-            if not self._announced:
-                self._probe(now)
-            elif now - self._last_media >= self.timeouts.media:
-                raise PullError(f"the camera sent no media for {self.timeouts.media:g} s")
-            self.connection.handle_timer(now)
-            for channel, track in self._udp.items():
-                self._deliver(track, channel.overdue(), now)
-            if now >= next_report:
-                self._report(now)
-                next_report = now + REPORT_INTERVAL
-            self._flush()
-
-    def _probe(self, now: float) -> None:
-        """While UDP is on probation: the first packet settles it, silence fails it."""
-        assert self.probe is not None
-        if self._held:
-            self._announce()
-        elif now - self._played_at >= self.probe:
-            raise UdpUnavailable(f"no RTP over UDP within {self.probe:g} s of PLAY")
-
-    def _announce(self) -> None:
-        assert self.presentation is not None
-        self._announced = True
-        self.sink.started(self.presentation, self.address.where)
-        held, self._held = self._held, []
-        for track, packet, arrival in held:
-            self._deliver(track, [packet], arrival)
-
-    async def _read(self) -> None:
-        connection = self.connection
-        while not connection.closed:
-            try:
-                data = await self.link.read()
-            except OSError as exc:
-                broke = f"the connection broke: {exc.strerror or exc}"
-                connection.close(Termination.peer_closed(broke, error=exc))
-                data = b""
-            self._received(data)
-
-    def _received(self, data: bytes) -> None:
-        """What one read brought (empty: the end of the stream), then what it asks us to send."""
-        if data:
-            self.connection.receive_data(data, self.loop.time())
+    def _set_up(self, answer: ResponseReceived, now: float) -> None:
+        index = self._setting_up
+        track = self._tracks[index]
+        if self.transport is PullTransport.UDP:
+            if answer.response.status_code == StatusCode.UNSUPPORTED_TRANSPORT:
+                detail = "the camera refused UDP (SETUP answered 461 Unsupported Transport)"
+                ended = Termination.refused(StatusCode.UNSUPPORTED_TRANSPORT, detail, phase="SETUP")
+                self._end(ended, udp_unavailable=True)
+                return
+            if not self._accepted(answer):
+                return
+            chosen = answer.transport.first if answer.transport is not None else None
+            if chosen is not None and chosen.server_port is not None and chosen.server_port.first:
+                self._udp[index].server_port = chosen.server_port
         else:
-            self.connection.receive_eof()
-        self._dispatch()
-        self._flush()
+            if not self._accepted(answer):
+                return
+            asked = PortRange(2 * index, 2 * index + 1)
+            chosen = answer.transport.first if answer.transport is not None else None
+            channels = (chosen.interleaved if chosen is not None else None) or asked
+            self._rtp[channels.first] = track
+            self._rtcp[channels.last if channels.last is not None else channels.first + 1] = track
+        self._setting_up += 1
+        self._next_setup(now)
 
-    def _dispatch(self) -> None:
+    def _played(self, answer: ResponseReceived, now: float) -> None:
+        presentation = self.presentation
+        assert presentation is not None
+        if answer.rtp_info is not None:
+            for track in presentation.tracks:
+                entry = answer.rtp_info.for_url(self.connection.control_url(track.control))
+                if entry is not None and entry.rtptime is not None:
+                    track.anchor(entry.rtptime, entry.seq)
+        self.phase = Phase.PLAYING
+        self._played_at = self._last_media = now
+        self._next_report = now + REPORT_INTERVAL
+        if self.probe is None or self._held:  # probing: a datagram beat the answer, UDP works
+            self._announce()
+
+    # -- events of the connection -----------------------------------------------------------------
+
+    def _dispatch(self, now: float) -> None:
         connection = self.connection
-        while (event := connection.next_event()) is not None:
+        while self._termination is None and (event := connection.next_event()) is not None:
             if isinstance(event, InterleavedFrameReceived):  # by far the most frequent
-                self._interleaved(event.channel, event.payload)
+                self._interleaved(event.channel, event.payload, now)
             elif isinstance(event, ResponseReceived):
                 for warning in event.warnings:
                     self.sink.warning(f"{event.request.method} answer: {warning}")
-                future = self._waiting.get(event.cseq)
-                if future is not None and not future.done():
-                    future.set_result(event)
+                if event.cseq == self._waiting:
+                    self._answered(event, now)
                 elif not event.response.ok:
                     self._refused_while_playing(event)
             elif isinstance(event, MalformedResponse):
-                self._end(f"the camera sent a malformed response: {event.reason}")
+                detail = f"the camera sent a malformed response: {event.reason}"
+                self._end(Termination(Cause.PROTOCOL_ERROR, detail, phase=self.phase.value))
             elif isinstance(event, RequestReceived):
                 connection.send_response(event.request, Response(200))
             elif isinstance(event, ConnectionTerminated):
                 ended = event.termination
                 # A plain end of stream is the camera hanging up; a broken read says how.
-                hung_up = ended.cause is Cause.PEER_CLOSED and ended.error is None
-                self._end("the camera closed the connection" if hung_up else ended.detail)
+                if self._stopping:
+                    self._end(Termination.local_close("stopped", phase=self.phase.value))
+                elif ended.cause is Cause.PEER_CLOSED and ended.error is None:
+                    self._end(Termination.peer_closed("the camera closed the connection"))
+                else:
+                    self._end(ended)
 
     def _refused_while_playing(self, event: ResponseReceived) -> None:
         """A keepalive (or a request given up on) answered with an error: not fatal. The
@@ -363,21 +586,20 @@ class PullAttempt:
             },
         )
 
-    def _interleaved(self, channel: int, payload: bytes) -> None:
+    # -- media ---------------------------------------------------------------------------------
+
+    def _interleaved(self, channel: int, payload: bytes, now: float) -> None:
         track = self._rtp.get(channel)
         if track is not None:
             try:
                 packet = RtpPacket.parse(payload)
             except RtpError:
                 return
-            self._deliver(track, [packet], self.loop.time())
+            self._deliver(track, [packet], now)
             return
         track = self._rtcp.get(channel)
         if track is not None:
-            self._rtcp_received(track, payload)
-
-    def _udp_rtp(self, channel: UdpChannel, track: Track, data: bytes) -> None:
-        self._deliver(track, channel.reorder(data), self.loop.time())
+            self._rtcp_received(track, payload, now)
 
     def _deliver(self, track: Track, packets: list[RtpPacket], now: float) -> None:
         for packet in packets:
@@ -385,28 +607,30 @@ class PullAttempt:
             if not self._announced:
                 if len(self._held) < MAX_HELD_PACKETS:
                     self._held.append((track, packet, now))
+                if self.phase is Phase.PLAYING:  # probing: the first packet settles it
+                    self._announce()
                 continue
             for frame in track.receive(packet, now):
                 size = track.take_payload_bytes()
                 transcoder = track.transcoder
                 if transcoder is None:
                     self.sink.frame(track, frame, size)
-                elif self._transcoding is not None:
-                    deliver = functools.partial(self._transcoded, track)
-                    self._transcoding.submit(transcoder, frame, size, deliver)
+                else:
+                    self._events.append(TranscodeWanted(track, transcoder, frame, size))
 
-    def _transcoded(self, track: Track, frames: list[Frame], size: int) -> None:
-        """AAC frames made of a unit that took ``size`` bytes; an AAC frame spans several
-        units, so bytes wait for the next frame to carry them."""
-        size += self._transcoded_bytes.pop(track, 0)
-        if not frames:
-            self._transcoded_bytes[track] = size
+    def _announce(self) -> None:
+        assert self.presentation is not None
+        self._announced = True
+        try:
+            self.sink.started(self.presentation, self.peer)
+        except PullError as exc:
+            self._end(Termination.local_close(str(exc), phase=self.phase.value))
             return
-        for frame in frames:
-            self.sink.frame(track, frame, size)
-            size = 0
+        held, self._held = self._held, []
+        for track, packet, arrival in held:
+            self._deliver(track, [packet], arrival)
 
-    def _rtcp_received(self, track: Track, payload: bytes) -> None:
+    def _rtcp_received(self, track: Track, payload: bytes, now: float) -> None:
         statistics = track.statistics
         if statistics is None:
             return
@@ -416,7 +640,7 @@ class PullAttempt:
             return
         for rtcp in packets:
             if isinstance(rtcp, RtcpSenderReport) and rtcp.ssrc == statistics.ssrc:
-                statistics.on_sender_report(rtcp, self.loop.time())
+                statistics.on_sender_report(rtcp, now)
 
     def _report(self, now: float) -> None:
         """An RR and SDES CNAME per stream on its RTCP channel (RFC 3550 §6.1: compound)."""
@@ -424,8 +648,8 @@ class PullAttempt:
             return
         for channel, track in self._rtcp.items():
             self.connection.send_interleaved(channel, self._receiver_report(track, now))
-        for udp, track in self._udp.items():
-            udp.send_rtcp(self._receiver_report(track, now))
+        for index, stream in self._udp.items():
+            self._send_rtcp(index, stream, self._receiver_report(stream.track, now))
 
     def _receiver_report(self, track: Track, now: float) -> bytes:
         statistics = track.statistics
@@ -434,14 +658,50 @@ class PullAttempt:
         cname = SdesChunk(self._ssrc, [SdesItem(SDES_CNAME, b"refserver")])
         return serialize_compound([report, RtcpSdes([cname])])
 
-    def _end(self, reason: str) -> None:
-        if self._ended is None:
-            self._ended = reason
-        for future in self._waiting.values():
-            if not future.done():
-                future.set_exception(PullError(reason))
+    def _punch(self) -> None:
+        """Before PLAY, a small datagram from each of our ports to the camera's, so that a NAT
+        between us opens its mapping (gortsplib and FFmpeg do the same; cameras ignore them)."""
+        for index, stream in self._udp.items():
+            port = stream.server_port
+            if port is not None:
+                self._send_rtcp(index, stream, PUNCH_RTCP)
+                self._events.append(
+                    DatagramOut(index, False, PUNCH_RTP, (stream.camera_host, port.first))
+                )
 
-    def _flush(self) -> None:
-        data = self.connection.data_to_send()
-        if data:
-            self.link.write(data)
+    def _send_rtcp(self, index: int, stream: _UdpStream, data: bytes) -> None:
+        """To the camera's RTCP port: the announced one, else where its RTCP comes from."""
+        port = stream.server_port
+        if port is not None:
+            target = port.last if port.last is not None else port.first + 1
+        elif stream.rtcp_source_port is not None:
+            target = stream.rtcp_source_port
+        else:
+            return
+        self._events.append(DatagramOut(index, True, data, (stream.camera_host, target)))
+
+    # -- the end -------------------------------------------------------------------------------
+
+    def _end(self, termination: Termination, *, udp_unavailable: bool = False) -> None:
+        if self._termination is not None:
+            return
+        self._termination = termination
+        self.phase = Phase.ENDED
+        self._waiting = self._request_deadline = None
+        connection = self.connection
+        if not connection.closed:
+            if (
+                termination.cause in (Cause.TIMED_OUT, Cause.REFUSED, Cause.LOCAL_CLOSE)
+                and connection.session is not None
+                and not self._stopping
+            ):
+                # We give up on a session the camera holds: tell it, without waiting for the
+                # answer (the pump flushes the request before it closes the link).
+                connection.teardown()
+            connection.close(termination)
+        stopped = self._stopping and termination.cause is Cause.LOCAL_CLOSE
+        self._events.append(AttemptEnded(termination, udp_unavailable, stopped))
+
+
+def _random_ssrc() -> int:
+    return int(struct.unpack("!I", os.urandom(4))[0])

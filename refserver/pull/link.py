@@ -4,7 +4,8 @@ An HTTP tunnel is QuickTime's scheme for networks that let only HTTP through: a 
 the camera answers ``200 OK`` and then uses for all it sends (RTSP answers and interleaved RTP),
 and a POST leg, on which our RTSP goes base64-encoded and which is never answered. Both legs
 carry the same ``x-sessioncookie``; under ``rtsps://`` both are TLS connections. A session sees
-one :class:`Link` either way.
+one :class:`Link` either way. The link is opened with asyncio's streams, whose errors say
+plainly what went wrong; then its transport is handed to the protocol that drives the session.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import ssl
 
 from refserver.pull.address import CameraAddress
 from refserver.pull.errors import PullError
+from wire.asyncio.transport import ForwardingTransport
 from wire.rtsp import RemoteProtocolError, StatusCode
 from wire.rtsp.tunnel import TunnelRequest, encode_tunnel_data, parse_tunnel_response
 
@@ -35,52 +37,62 @@ def client_context(verify: bool) -> ssl.SSLContext:
 
 
 class Link:
-    """One connection to the camera that carries RTSP both ways."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
-        self.peer_host: str = writer.get_extra_info("peername")[0]
-        self.local_host: str = writer.get_extra_info("sockname")[0]
-
-    async def read(self) -> bytes:
-        """What the camera sent next; empty at the end of the stream."""
-        return await self._reader.read(READ_SIZE)
-
-    def write(self, data: bytes) -> None:
-        if not self._writer.is_closing():
-            self._writer.write(data)
-
-    def close(self) -> None:
-        self._writer.close()
-
-
-class TunnelLink(Link):
-    """The two legs of an HTTP tunnel as one link: read from GET, write base64 to POST."""
+    """One connection to the camera that carries RTSP both ways, connected and not yet read
+    from: :meth:`attach` hands it to the protocol that drives it (a ``StreamPump``)."""
 
     def __init__(
         self,
-        get: tuple[asyncio.StreamReader, asyncio.StreamWriter],
-        post: asyncio.StreamWriter,
-        early: bytes,
+        transport: asyncio.Transport,
+        early: bytes = b"",
+        writers: tuple[asyncio.StreamWriter, ...] = (),
     ) -> None:
-        super().__init__(*get)
+        self.transport = transport
+        self.peer_host: str = transport.get_extra_info("peername")[0]
+        self.local_host: str = transport.get_extra_info("sockname")[0]
+        self._early = early  # RTSP that came with the HTTP tunnel's answer
+        # The streams the link was opened with: a StreamWriter closes its transport when it is
+        # collected, so they live as long as the link.
+        self._writers = writers
+
+    def attach(self, protocol: asyncio.Protocol) -> None:
+        """From now on ``protocol`` gets what the camera sends and writes to :attr:`transport`."""
+        self.transport.set_protocol(protocol)
+        protocol.connection_made(self.transport)
+        early, self._early = self._early, b""
+        if early:
+            protocol.data_received(early)
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+class TunnelTransport(ForwardingTransport):
+    """The two legs of an HTTP tunnel as one transport: read from GET, write base64 to POST."""
+
+    def __init__(self, get: asyncio.Transport, post: asyncio.Transport) -> None:
+        super().__init__(get)
         self._post = post
-        self._early = early  # RTSP that came with the GET leg's HTTP answer
 
-    async def read(self) -> bytes:
-        if self._early:
-            early, self._early = self._early, b""
-            return early
-        return await super().read()
-
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         if not self._post.is_closing():
-            self._post.write(encode_tunnel_data(data))
+            self._post.write(encode_tunnel_data(bytes(data)))
+
+    def get_write_buffer_size(self) -> int:
+        return self._post.get_write_buffer_size()
 
     def close(self) -> None:
         self._post.close()
         super().close()
+
+    def abort(self) -> None:
+        self._post.abort()
+        super().abort()
+
+
+def _transport(writer: asyncio.StreamWriter) -> asyncio.Transport:
+    transport = writer.transport
+    assert isinstance(transport, asyncio.Transport)
+    return transport
 
 
 async def open_link(
@@ -98,7 +110,7 @@ async def open_link(
     context = client_context(tls_verify) if address.secure else None
     get = await _connect(address, context, timeout)
     if not tunnel:
-        return Link(*get)
+        return Link(_transport(get[1]), writers=(get[1],))
     try:
         return await _open_tunnel(address, context, get, timeout, user_agent)
     except BaseException:
@@ -136,7 +148,7 @@ async def _open_tunnel(
     get: tuple[asyncio.StreamReader, asyncio.StreamWriter],
     timeout: float,
     user_agent: str | None,
-) -> TunnelLink:
+) -> Link:
     cookie = secrets.token_hex(SESSION_COOKIE_BYTES)
     reader, writer = get
     writer.write(TunnelRequest.get(address.path, cookie, user_agent, address.where).serialize())
@@ -159,4 +171,5 @@ async def _open_tunnel(
         raise PullError(f"the camera refused the HTTP tunnel ({answer})")
     _, post = await _connect(address, context, timeout)
     post.write(TunnelRequest.post(address.path, cookie, user_agent, address.where).serialize())
-    return TunnelLink(get, post, early)
+    tunnel = TunnelTransport(_transport(writer), _transport(post))
+    return Link(tunnel, early, writers=(writer, post))

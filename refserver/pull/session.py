@@ -1,38 +1,143 @@
-"""Pulling one camera until stopped: which transport to use, and the switch when UDP fails.
+"""Pulling one camera until stopped: the thin asyncio owner of the sans-IO pull attempts.
 
-``tcp`` interleaves RTP on the RTSP connection (TLS for ``rtsps://``); ``udp`` receives it on a
-pair of ports per stream; ``http`` tunnels RTSP and interleaved RTP through HTTP. ``auto`` does
-what FFmpeg and gortsplib do: UDP first, then, when SETUP is answered 461 Unsupported Transport
-or no RTP arrives within :attr:`SessionTimeouts.udp_switch` of PLAY, TEARDOWN and the whole
-exchange again over TCP on a fresh connection. Under ``rtsps://`` UDP would need SRTP, which we
-do not do, so ``auto`` means TCP there and ``udp`` is refused.
+:class:`RtspPullSession` follows a :class:`~refserver.pull.plan.PullPlan` (UDP first under
+``auto``, TCP when UDP does not work) and runs each :class:`~refserver.pull.attempt.PullAttempt`
+with an :class:`AttemptRunner`: the link to the camera (TCP, TLS or an HTTP tunnel, opened by
+:func:`~refserver.pull.link.open_link`) is driven by ``wire.asyncio.pump.StreamPump``, whose one
+timer serves every deadline of the attempt. The runner does the side effects the attempt asks for
+with events: it binds the UDP pairs (their datagrams go back to the attempt, then the pump
+transmits), sends its datagrams, and transcodes audio on a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 
-from refserver.config import PULL_TRANSPORTS
+from refserver.config import PULL_TRANSPORTS, PullTransport
+from refserver.hls import Frame
 from refserver.pull.address import CameraAddress
-from refserver.pull.attempt import MediaSink, PullAttempt, SessionTimeouts
-from refserver.pull.errors import PullError, UdpUnavailable
-from refserver.pull.link import open_link
-from refserver.pull.tracks import Presentation
+from refserver.pull.attempt import (
+    AttemptEnded,
+    DatagramOut,
+    PullAttempt,
+    PullSink,
+    SessionTimeouts,
+    TranscodeWanted,
+    UdpPortsWanted,
+)
+from refserver.pull.errors import PullError
+from refserver.pull.link import Link, open_link
+from refserver.pull.plan import PlannedAttempt, PullPlan
+from refserver.pull.tracks import Presentation, Track
+from refserver.pull.udp import UdpReceiver, open_pair
+from refserver.pull.worker import TranscodeQueue
+from wire.asyncio.pump import StreamPump
 from wire.rtsp.client import DEFAULT_USER_AGENT
 
 __all__ = [
     "PULL_TRANSPORTS",
+    "AttemptRunner",
     "CameraAddress",
-    "MediaSink",
     "PullError",
+    "PullSink",
+    "PullTransport",
     "RtspPullSession",
     "SessionTimeouts",
-    "UdpUnavailable",
 ]
 
 logger = logging.getLogger(__name__)
+
+
+class AttemptRunner:
+    """Drives one :class:`PullAttempt` over ``link`` until it ends."""
+
+    def __init__(self, attempt: PullAttempt, link: Link) -> None:
+        self.attempt = attempt
+        self.link = link
+        self.loop = asyncio.get_running_loop()
+        self.pump = StreamPump(
+            attempt,
+            on_event=self._on_event,
+            fields={"url": attempt.address.url, "peer": attempt.address.where},
+            log=logger,
+        )
+        self._ended: asyncio.Future[AttemptEnded] = self.loop.create_future()
+        self._udp: dict[int, tuple[UdpReceiver, UdpReceiver]] = {}
+        self._binding: set[asyncio.Task[None]] = set()
+        self._transcoding: TranscodeQueue | None = None
+        self._closed = False
+
+    async def run(self) -> AttemptEnded:
+        """Until the attempt ends; how it ended."""
+        try:
+            self.link.attach(self.pump)
+            return await asyncio.shield(self._ended)
+        finally:
+            self._close()
+
+    def stop(self) -> None:
+        """TEARDOWN, or an end at once when there is no session yet."""
+        self.attempt.stop(self.loop.time())
+        self.pump.transmit()
+
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, DatagramOut):
+            pair = self._udp.get(event.channel)
+            if pair is not None:
+                pair[1 if event.rtcp else 0].send(event.data, event.addr)
+        elif isinstance(event, TranscodeWanted):
+            if self._transcoding is None:
+                self._transcoding = TranscodeQueue(self.loop)
+            deliver = functools.partial(self._transcoded, event.track)
+            self._transcoding.submit(event.transcoder, event.frame, event.size, deliver)
+        elif isinstance(event, UdpPortsWanted):
+            task = self.loop.create_task(self._bind(event.channel))
+            self._binding.add(task)
+            task.add_done_callback(self._binding.discard)
+        elif isinstance(event, AttemptEnded) and not self._ended.done():
+            self._ended.set_result(event)
+
+    def _transcoded(self, track: Track, frames: list[Frame], size: int) -> None:
+        self.attempt.transcoded(track, frames, size)
+        self.pump.transmit()
+
+    async def _bind(self, channel: int) -> None:
+        attempt = self.attempt
+        receive = attempt.receive_datagram
+        try:
+            ports, rtp, rtcp = await open_pair(
+                self.link.local_host,
+                functools.partial(receive, channel=channel, rtcp=False),
+                functools.partial(receive, channel=channel, rtcp=True),
+                self.pump.transmit,
+            )
+        except OSError as exc:
+            attempt.udp_ports_failed(channel, exc, self.loop.time())
+        else:
+            if self._closed:
+                rtp.close()
+                rtcp.close()
+                return
+            self._udp[channel] = (rtp, rtcp)
+            attempt.udp_ports_bound(channel, ports, self.link.peer_host, self.loop.time())
+        self.pump.transmit()
+
+    def _close(self) -> None:
+        self._closed = True
+        for task in self._binding:
+            task.cancel()
+        for pair in self._udp.values():
+            for receiver in pair:
+                receiver.close()
+        self._udp.clear()
+        if self._transcoding is not None:
+            self._transcoding.close()
+        if self.attempt.termination is None:
+            self.pump.abort()  # cancelled from outside: no TEARDOWN, no wait
+        self.link.close()
 
 
 class RtspPullSession:
@@ -41,86 +146,88 @@ class RtspPullSession:
     def __init__(
         self,
         address: CameraAddress,
-        sink: MediaSink,
+        sink: PullSink,
         *,
         timeouts: SessionTimeouts | None = None,
         base: Callable[[], int] = lambda: 0,
-        transport: str = "auto",
+        transport: PullTransport | str = PullTransport.AUTO,
         tls_verify: bool = True,
         transcode_audio: bool = True,
+        plan: PullPlan | None = None,
     ) -> None:
-        if transport not in PULL_TRANSPORTS:
-            raise ValueError(f"transport {transport!r} is not one of {', '.join(PULL_TRANSPORTS)}")
+        try:
+            chosen = PullTransport(transport)
+        except ValueError:
+            raise ValueError(
+                f"transport {transport!r} is not one of {', '.join(PULL_TRANSPORTS)}"
+            ) from None
         self.address = address
         self.sink = sink
         self.timeouts = timeouts or SessionTimeouts()
         self.base = base
-        self.transport = transport
+        self.transport = chosen
         self.tls_verify = tls_verify
         self.transcode_audio = transcode_audio
         """G.711 and Opus audio to AAC; when False such tracks are left out."""
-        self.transport_in_use: str | None = None
-        """``tcp``, ``udp`` or ``http`` once an attempt has begun; None before."""
-        self._attempt: PullAttempt | None = None
-        self._stopping = asyncio.Event()
+        self.transport_in_use: PullTransport | None = None
+        """TCP, UDP or HTTP once an attempt has begun; None before."""
+        self.plan = plan or PullPlan(chosen, secure=address.secure, probe=self.timeouts.udp_switch)
+        """The transports to try (and, for a caller that reconnects, the backoff)."""
+        self._runner: AttemptRunner | None = None
+        self._stopping = False
 
     @property
     def presentation(self) -> Presentation | None:
-        """What the current attempt plays, once PLAY succeeded."""
-        return self._attempt.presentation if self._attempt is not None else None
+        """What the current attempt plays, once DESCRIBE was answered."""
+        return self._runner.attempt.presentation if self._runner is not None else None
 
     def stop(self) -> None:
         """End :meth:`run` with a TEARDOWN."""
-        self._stopping.set()
+        self._stopping = True
+        if self._runner is not None:
+            self._runner.stop()
 
     async def run(self) -> None:
         """Connect, set up, play and receive; returns after :meth:`stop`, raises PullError."""
-        plan = self._plan()
-        for index, (transport, probe) in enumerate(plan):
-            fallback = index + 1 < len(plan)
-            self.transport_in_use = transport
-            try:
-                await self._run_attempt(transport, probe)
+        plan = self.plan
+        step: PlannedAttempt | None = plan.first()
+        while step is not None:
+            self.transport_in_use = step.transport
+            ended = await self._run_attempt(step)
+            if ended is None or ended.stopped or self._stopping:
                 return
-            except UdpUnavailable as exc:
-                if not fallback:
-                    raise
-                logger.warning(
-                    "UDP does not work, switching to TCP",
-                    extra={"url": self.address.url, "reason": str(exc)},
-                )
-            finally:
-                self._attempt = None
-
-    def _plan(self) -> list[tuple[str, float | None]]:
-        """The lower transports to try in order, each with how long UDP gets to prove itself."""
-        if self.transport == "udp" and self.address.secure:
-            raise PullError(
-                "rtsps:// media cannot go over UDP (that needs SRTP); use tcp, http or auto"
+            after = plan.after(step, ended)
+            if after is None:
+                raise PullError(ended.termination.detail)
+            logger.warning(
+                "UDP does not work, switching to TCP",
+                extra={"url": self.address.url, "reason": ended.termination.detail},
             )
-        if self.transport == "auto":
-            if self.address.secure:
-                return [("tcp", None)]
-            return [("udp", self.timeouts.udp_switch), ("tcp", None)]
-        return [(self.transport, None)]
+            step = after
 
-    async def _run_attempt(self, transport: str, probe: float | None) -> None:
+    async def _run_attempt(self, step: PlannedAttempt) -> AttemptEnded | None:
         link = await open_link(
             self.address,
-            tunnel=transport == "http",
+            tunnel=step.transport is PullTransport.HTTP,
             tls_verify=self.tls_verify,
             timeout=self.timeouts.connect,
             user_agent=DEFAULT_USER_AGENT,
         )
-        self._attempt = PullAttempt(
+        if self._stopping:
+            link.close()
+            return None
+        attempt = PullAttempt(
             self.address,
-            link,
             self.sink,
-            transport="udp" if transport == "udp" else "tcp",
+            now=asyncio.get_running_loop().time(),
+            transport=step.lower,
             timeouts=self.timeouts,
             base=self.base,
-            stopping=self._stopping,
-            probe=probe,
+            probe=step.probe,
             transcode_audio=self.transcode_audio,
         )
-        await self._attempt.run()
+        self._runner = AttemptRunner(attempt, link)
+        try:
+            return await self._runner.run()
+        finally:
+            self._runner = None

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import time
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from refserver.config import SourceConfig
+from refserver.config import PullTransport, SourceConfig
 from refserver.hls import Frame, FrameKind
 from refserver.hls.media import CLOCK_RATE
+from refserver.pull.plan import PullPlan
 from refserver.pull.session import (
     CameraAddress,
     PullError,
@@ -99,13 +101,20 @@ class PullSource:
         self.backoff = backoff or Backoff()
         self.timeouts = timeouts or SessionTimeouts(media=config.media_timeout)
         self.address = _address(config)
+        self.plan = PullPlan(
+            config.transport,
+            secure=self.address.secure,
+            probe=self.timeouts.udp_switch,
+            backoff=self.backoff,
+        )
+        """The transports each session tries, and the backoff between sessions."""
         self.state = SourceState.IDLE if config.on_demand else SourceState.CONNECTING
         self.last_error: str | None = None
         self.since = time.time()
         self.attempts = 0
         self.retry_at: float | None = None
         self._session: RtspPullSession | None = None
-        self.transport_in_use: str | None = None
+        self.transport_in_use: PullTransport | None = None
         """What the last session that played settled on: ``tcp``, ``udp`` or ``http``."""
         self._task: asyncio.Task[None] | None = None
         self._stream: LiveStream | None = None
@@ -243,6 +252,7 @@ class PullSource:
                 transport=self.config.transport,
                 tls_verify=self.config.tls_verify,
                 transcode_audio=self.config.transcode_audio,
+                plan=self.plan,
             )
             try:
                 await self._session.run()
@@ -252,10 +262,11 @@ class PullSource:
             finally:
                 self._session = None
                 self._unpublish()
-            delay = self.backoff.next_delay()
+            loop = asyncio.get_running_loop()
+            delay = self.plan.failed(loop.time())
             self.retry_at = time.time() + delay
             self._set_state(SourceState.RETRYING)
-            await asyncio.sleep(delay)
+            await _until(loop, self.plan)
 
     def _failed(self, reason: str) -> None:
         self.last_error = reason
@@ -266,7 +277,7 @@ class PullSource:
             self.state = state
             self.since = time.time()
 
-    # -- MediaSink --------------------------------------------------------------------------------
+    # -- PullSink ----------------------------------------------------------------------------------
 
     def started(self, presentation: Presentation, peer: str) -> None:
         publisher = PublisherInfo(peer, PROTOCOL, time.time(), next(_publisher_ids))
@@ -277,7 +288,7 @@ class PullSource:
         stream.source = self
         self._stream, self._publisher = stream, publisher
         self._configured = False
-        self.backoff.reset()
+        self.plan.played()
         if self._session is not None:
             self.transport_in_use = self._session.transport_in_use
         self._set_state(SourceState.PLAYING)
@@ -339,6 +350,24 @@ class PullSource:
         self._stream = self._publisher = None
         if stream is not None and publisher is not None:
             self.registry.release(stream, publisher)
+
+
+async def _until(loop: asyncio.AbstractEventLoop, plan: PullPlan) -> None:
+    """Wait for the plan's timer (the backoff before the next session) to come due."""
+    while (due := plan.get_timer()) is not None:
+        woken: asyncio.Future[None] = loop.create_future()
+        handle = loop.call_at(due, functools.partial(_wake, woken))
+        try:
+            await woken
+        finally:
+            handle.cancel()
+        if plan.handle_timer(loop.time()):
+            return
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 def _address(config: SourceConfig) -> CameraAddress:

@@ -1,4 +1,4 @@
-"""A pull attempt against a scripted camera, in memory: what the session tells its sink.
+"""A pull attempt against a scripted camera, in memory on a fake clock: what it tells its sink.
 
 The camera replays dialogs from the field: a TP-Link ``o=`` line of seven fields, ``RTP-Info``
 with ``rtptime=-1`` beside a good ``seq``, G.711 audio beside H.264 and an ONVIF metadata track.
@@ -8,28 +8,23 @@ every frame on the wire (the bytes of all its packets, not of the last one).
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 
 import av
 import numpy as np
 
 from refserver.hls import Frame, FrameKind
-from refserver.pull.address import CameraAddress
-from refserver.pull.attempt import PullAttempt, SessionTimeouts
-from refserver.pull.link import Link
-from refserver.pull.tracks import Presentation, Track
+from refserver.pull.attempt import SessionTimeouts, TranscodeWanted
+from tests.unit.refserver.pull.fake_clock import RecordingCamera, RecordingSink, start
 from tests.unit.refserver.pull.scripted_camera import (
     PPS,
     SPS,
-    ScriptedCamera,
     ScriptedTrack,
     audio_packets,
     h264_packets,
 )
 
 URL = "rtsp://127.0.0.1:554/stream1"
-BASE = 10 * 90_000
 SDP = (
     "v=0\r\n"
     "o=RTSP Session 1 1 IN IP4 192.168.0.60\r\n"  # seven fields: the username has a space
@@ -58,81 +53,34 @@ def pcma(seconds: float) -> list[bytes]:
     return [data[i : i + 160] for i in range(0, len(data), 160)]
 
 
-class ScriptedLink(Link):
-    """The camera on the other end of a link that is only memory."""
+def pull(camera: RecordingCamera, enough: int) -> RecordingSink:
+    """Run an attempt, on a fake clock, until ``enough`` audio frames arrived, then stop it.
 
-    def __init__(self, camera: ScriptedCamera) -> None:  # no socket, so no Link.__init__
-        self.camera = camera
-        self.peer_host = self.local_host = "127.0.0.1"
-        self._queue: asyncio.Queue[bytes] = asyncio.Queue()
-        self._media_sent = False
-
-    async def read(self) -> bytes:
-        return await self._queue.get()
-
-    def write(self, data: bytes) -> None:
-        answer = self.camera.receive(data)
-        if answer:
-            self._queue.put_nowait(answer)
-        if self.camera.playing and not self._media_sent:
-            self._media_sent = True
-            self._queue.put_nowait(self.camera.media())
-
-    def close(self) -> None:
-        self._queue.put_nowait(b"")
-
-
-class RecordingSink:
-    def __init__(self) -> None:
-        self.presentation: Presentation | None = None
-        self.frames: list[tuple[Track, Frame, int]] = []
-        self.warnings: list[str] = []
-
-    def started(self, presentation: Presentation, peer: str) -> None:
-        self.presentation = presentation
-
-    def frame(self, track: Track, frame: Frame, size: int) -> None:
-        self.frames.append((track, frame, size))
-
-    def warning(self, message: str) -> None:
-        self.warnings.append(message)
-
-    def of(self, kind: FrameKind) -> list[tuple[Frame, int]]:
-        return [(frame, size) for _, frame, size in self.frames if frame.kind is kind]
-
-
-def pull(camera: ScriptedCamera, enough: int) -> RecordingSink:
-    """Run an attempt until ``enough`` audio frames arrived (at most 20 s), then stop it."""
-    sink = RecordingSink()
-
-    async def scenario() -> None:
-        stopping = asyncio.Event()
-        attempt = PullAttempt(
-            CameraAddress.parse(URL),
-            ScriptedLink(camera),
-            sink,
-            transport="tcp",
-            timeouts=SessionTimeouts(),
-            base=lambda: BASE,
-            stopping=stopping,
-        )
-        running = asyncio.create_task(attempt.run())
-        for _ in range(200):
-            if len(sink.of(FrameKind.AUDIO)) >= enough or running.done():
-                break
-            await asyncio.sleep(0.1)
-        stopping.set()
-        await asyncio.wait_for(running, 10)
-
-    asyncio.run(scenario())
+    The transcoding the attempt asks for is done at once, as the worker thread would."""
+    dialog = start(camera, timeouts=SessionTimeouts())
+    sink = dialog.sink
+    dialog.media()
+    for event in dialog.of(TranscodeWanted):
+        assert isinstance(event, TranscodeWanted)
+        dialog.attempt.transcoded(event.track, event.transcoder.transcode(event.frame), event.size)
+    audio = [f for _, f, _ in sink.frames if f.kind is FrameKind.AUDIO]
+    assert len(audio) >= enough
+    dialog.attempt.stop(dialog.now)
+    dialog.pump()
+    assert dialog.ended is not None
+    assert dialog.ended.stopped
     return sink
+
+
+def of(sink: RecordingSink, kind: FrameKind) -> list[tuple[Frame, int]]:
+    return [(frame, size) for _, frame, size in sink.frames if frame.kind is kind]
 
 
 def test_a_tp_link_dialog_plays_with_its_quirks_named_and_its_g711_as_aac() -> None:
     video = h264_packets(SPS, PPS, seconds=2.0)
     audio = audio_packets(pcma(2.0), samples=160, rate=8000, pt=8)
     tracks = [ScriptedTrack("trackID=1", video), ScriptedTrack("trackID=2", audio)]
-    camera = ScriptedCamera(SDP, tracks, rtp_info=RTP_INFO)
+    camera = RecordingCamera(SDP, tracks, rtp_info=RTP_INFO)
     sink = pull(camera, enough=14)
 
     assert sink.warnings == [
@@ -147,14 +95,14 @@ def test_a_tp_link_dialog_plays_with_its_quirks_named_and_its_g711_as_aac() -> N
     assert [r.method for r in camera.requests][-1] == "TEARDOWN"
 
     # Every picture, each counted at the bytes of all the packets that carried it.
-    pictures = sink.of(FrameKind.VIDEO)
+    pictures = of(sink, FrameKind.VIDEO)
     assert len(pictures) == 30
     sent = sum(len(packet.payload) for _, packet in video)
     assert sum(size for _, size in pictures) == sent
     assert pictures[0][1] > 20_000  # an IDR of 15 FU-A packets, not the last one's 300 bytes
 
     # The audio as AAC: 8 kHz frames of 1024 samples, each second's bytes counted once.
-    sounds = sink.of(FrameKind.AUDIO)
+    sounds = of(sink, FrameKind.AUDIO)
     assert len(sounds) >= 14
     ticks = 1024 * 90_000 // 8000
     assert {b.pts - a.pts for (a, _), (b, _) in itertools.pairwise(sounds)} == {ticks}
@@ -166,30 +114,11 @@ def test_a_picture_counts_the_bytes_of_all_its_packets() -> None:
     # A camera without quirks: only the byte count is under test.
     sdp = SDP.replace("o=RTSP Session", "o=-").split("m=audio")[0]
     video = h264_packets(SPS, PPS, seconds=2.0)
-    camera = ScriptedCamera(sdp, [ScriptedTrack("trackID=1", video)])
-    sink = RecordingSink()
-
-    async def scenario() -> None:
-        stopping = asyncio.Event()
-        attempt = PullAttempt(
-            CameraAddress.parse(URL),
-            ScriptedLink(camera),
-            sink,
-            transport="tcp",
-            timeouts=SessionTimeouts(),
-            base=lambda: BASE,
-            stopping=stopping,
-        )
-        running = asyncio.create_task(attempt.run())
-        for _ in range(100):
-            if len(sink.frames) >= 30:
-                break
-            await asyncio.sleep(0.05)
-        stopping.set()
-        await asyncio.wait_for(running, 10)
-
-    asyncio.run(scenario())
-    sizes = [size for _, size in sink.of(FrameKind.VIDEO)]
+    camera = RecordingCamera(sdp, [ScriptedTrack("trackID=1", video)])
+    dialog = start(camera, timeouts=SessionTimeouts())
+    dialog.media()
+    sink = dialog.sink
+    sizes = [size for _, size in of(sink, FrameKind.VIDEO)]
     assert len(sizes) == 30
     assert sum(sizes) == sum(len(packet.payload) for _, packet in video)
     assert sink.warnings == []
