@@ -13,6 +13,7 @@ import click
 
 SUBCOMMANDS = {
     "conform": "conformance.cli:conform",
+    "fault": "camsim.fault.cli:fault",
     "media": "camsim.media.cli:media",
     "pcap": "camsim.pcap.cli:pcap",
     "push": "camsim.encoder.cli:push",

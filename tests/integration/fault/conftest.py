@@ -26,3 +26,6 @@ def fleet(sample: Path) -> Iterator[RunningFleet]:
     )
     with running_fleet(config) as running:
         yield running
+
+
+from camsim.fault.pytest_plugin import fault_proxy  # noqa: E402, F401  (the plugin's fixture)
