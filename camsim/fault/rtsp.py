@@ -27,7 +27,7 @@ import logging
 from dataclasses import dataclass, field, replace
 
 from camsim.fault.config import FaultConfig
-from camsim.fault.impair import Link
+from camsim.fault.impair import Link, LinkStats
 from camsim.fault.nat import Mapping, NatKind, NatTable
 from camsim.fault.tcp import RelayedConnection, Rewriter, TcpProxy
 from camsim.fault.udp import DatagramPort, Received, open_port
@@ -110,6 +110,7 @@ class RtspProxy:
         self._media: dict[RelayedConnection, list[_Media]] = {}
         self._ports: dict[DatagramPort, MediaChannel | Mapping[_Outside]] = {}
         self._expiry: asyncio.TimerHandle | None = None
+        self._ended = (LinkStats(), LinkStats())
 
     @property
     def config(self) -> FaultConfig:
@@ -163,9 +164,19 @@ class RtspProxy:
         dialog = _Dialog(self, connection)
         return dialog.rewrite_up, dialog.rewrite_down
 
+    def totals(self) -> tuple[LinkStats, LinkStats]:
+        """(up, down) counts of every RTP/RTCP channel so far, ended ones included."""
+        up, down = LinkStats(**vars(self._ended[0])), LinkStats(**vars(self._ended[1]))
+        for channel in self.channels:
+            _add(up, channel.up.stats)
+            _add(down, channel.down.stats)
+        return up, down
+
     def _connection_ended(self, connection: RelayedConnection) -> None:
         for media in self._media.pop(connection, []):
             for channel in media.channels:
+                _add(self._ended[0], channel.up.stats)
+                _add(self._ended[1], channel.down.stats)
                 self._ports.pop(channel.inside, None)
                 channel.inside.close()
             for mapping in media.mappings:
@@ -277,6 +288,11 @@ class RtspProxy:
                     mapping.port.port.close()
                     logger.info("nat mapping expired", extra={"inside": mapping.inside})
         self._arm_expiry(again=True)
+
+
+def _add(total: LinkStats, more: LinkStats) -> None:
+    for name, value in vars(more).items():
+        setattr(total, name, getattr(total, name) + value)
 
 
 class _Dialog:
