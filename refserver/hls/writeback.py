@@ -34,6 +34,7 @@ What stays true:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import threading
@@ -67,7 +68,8 @@ class _Operation:
     counted: int = 0
     """Bytes this operation holds against the cap (0 for playlists, which are not capped)."""
     cancelled: bool = False
-    done: Callable[[], object] | None = field(default=None, repr=False)
+    waiters: list[Callable[[], object]] = field(default_factory=list, repr=False)
+    """For a mark: called once what came before it is done."""
 
 
 class WriteQueue:
@@ -189,6 +191,7 @@ class QueuedStorage:
         self.write_errors = 0
         """Writes the disk refused."""
         self._latest: dict[str, _Operation] = {}  # the last queued operation on each name
+        self._mark: _Operation | None = None  # a mark nothing of this stream was queued after
         self._missing: set[str] = set()
 
     # Storage
@@ -212,6 +215,7 @@ class QueuedStorage:
                 return
             operation = _Operation(self, _Kind.WRITE, name, bytes(data), counted)
             self._latest[name] = operation
+            self._mark = None
             queue._put(operation)
 
     def delete(self, name: str) -> None:
@@ -222,6 +226,7 @@ class QueuedStorage:
                 return
             operation = _Operation(self, _Kind.DELETE, name)
             self._latest[name] = operation
+            self._mark = None
             queue._put(operation)
 
     def read(self, name: str) -> bytes | None:
@@ -252,7 +257,12 @@ class QueuedStorage:
             if not self._latest or queue.closed:
                 pending = False
             else:
-                queue._put(_Operation(self, _Kind.MARK, done=callback))
+                # Waiters with nothing of the stream queued between them share one mark: a
+                # crowd of playlist requests adds one operation, not one each.
+                if self._mark is None:
+                    self._mark = _Operation(self, _Kind.MARK)
+                    queue._put(self._mark)
+                self._mark.waiters.append(callback)
                 pending = True
         if not pending:
             callback()
@@ -269,15 +279,26 @@ class QueuedStorage:
             if not future.done():
                 future.set_result(None)
 
-        self.when_written(lambda: loop.call_soon_threadsafe(settle))
+        def wake() -> None:
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits any more
+                loop.call_soon_threadsafe(settle)
+
+        self.when_written(wake)
         await future
 
     # The writer thread's side
 
     def _perform(self, operation: _Operation) -> None:
         if operation.kind is _Kind.MARK:
-            assert operation.done is not None
-            operation.done()
+            with self.queue._cond:
+                if self._mark is operation:
+                    self._mark = None
+                waiters = list(operation.waiters)
+            for waiter in waiters:
+                try:
+                    waiter()
+                except Exception:
+                    logger.exception("HLS write waiter failed", extra={"stream": self.stream})
             return
         name = operation.name
         if operation.kind is _Kind.DELETE:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import functools
 import logging
 import threading
 from pathlib import Path
@@ -378,3 +379,21 @@ def test_a_stream_whose_disk_refuses_a_segment_says_so_in_the_api(tmp_path: Path
     listed = parse((tmp_path / "other" / PLAYLIST).read_bytes())
     assert [s.uri for s in listed.segments] == ["segment0.ts", "segment1.ts", "segment2.ts"]
     registry.close()
+
+
+def test_waiters_with_nothing_queued_between_them_share_one_mark(queue):
+    gate = Gate()
+    storage = stream_storage(queue, SlowStorage(gate))
+    storage.write("seg0.ts", b"0")
+    woken: list[int] = []
+    for n in range(3):
+        storage.when_written(functools.partial(woken.append, n))
+    storage.write("seg1.ts", b"1")
+    storage.when_written(lambda: woken.append(3))
+    assert len(queue._queue) == 4  # seg0, one mark, seg1, one mark
+    assert woken == []
+    gate.open()
+    assert queue.flush(WAIT)
+    assert woken == [0, 1, 2, 3]
+    storage.when_written(lambda: woken.append(4))  # nothing waiting: at once
+    assert woken == [0, 1, 2, 3, 4]
