@@ -1,0 +1,553 @@
+"""A test-only RTSP puller whose switches each mishandle one camera behaviour.
+
+It exists to prove that every case of the ``rtsp-client`` suite can fail. Without a switch it
+pulls one camera as a careful client does (RTSP over TCP with ``wire.rtsp``'s client
+connection, RTP interleaved, ``wire.payload`` depacketizers, MPEG-TS segments cut at
+keyframes by ``wire.ts``'s muxer, a playlist that marks every new session and every
+timestamp jump with EXT-X-DISCONTINUITY, reconnects) and writes HLS into a folder::
+
+    python -m tests.integration.conformance.rtsp_client.puller URL OUT [--fault NAME]...
+
+Each ``--fault`` (see :data:`FAULTS`) is one robustness rule broken the way real clients
+break it. SIGINT finishes the open segment and the playlist (EXT-X-ENDLIST) and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from wire.codec.aac import AudioSpecificConfig
+from wire.codec.errors import CodecError
+from wire.codec.h264 import H264Pps, H264Sps
+from wire.codec.nal import H264_NAL_PPS, H264_NAL_SPS, VideoCodec, nal_type
+from wire.payload.aac import AacDepacketizer
+from wire.payload.events import AudioAccessUnit, VideoAccessUnit
+from wire.payload.h264 import H264Depacketizer
+from wire.rtp.packet import RtpPacket
+from wire.rtp.sequence import seq_diff
+from wire.rtsp import (
+    ClientConfig,
+    ConnectionTerminated,
+    InterleavedFrameReceived,
+    KeepaliveSent,
+    ResponseReceived,
+    RtspClientConnection,
+    TransportSpec,
+    UnexpectedResponse,
+)
+from wire.rtsp.transport import PortRange
+from wire.sdp import SessionDescription, h264_parameter_sets, parse_fmtp_parameters
+from wire.ts.muxer import TsMuxer
+
+FAULTS = {
+    "no-auth": "sends no credentials: a 401 ends the attempt",
+    "no-reconnect": "exits when a session ends, or when RTP stops for 3 s",
+    "sprop-only": "takes SPS/PPS from the SDP only and drops those in band",
+    "strict-sprop": "refuses a camera whose sprop-parameter-sets do not decode",
+    "keep-timestamps": "carries RTP timestamps through a jump, with no discontinuity",
+    "marker-ends-au": "ends an access unit at every marker bit, dropping units without slices",
+    "needs-marker": "gives up when 50 video packets went by without a marker bit",
+    "requested-channels": "reads RTP on the interleaved channels it asked for",
+    "strict-transport": "refuses a SETUP answer whose Transport lacks RTP/AVP/TCP",
+    "await-keepalive": "ends the session when a keepalive is not answered within 2 s",
+    "teardown-on-refusal": "ends the session when a keepalive is answered with an error",
+    "strict-cseq": "sends SET_PARAMETER after PLAY; ends on an answer with another CSeq",
+    "no-keepalive": "never sends a keepalive",
+    "strict-ssrc": "refuses a Transport ssrc= that is not eight hex digits",
+    "literal-content-base": "uses Content-Base as written, without resolving it",
+    "no-early-rtcp": "ends the attempt on interleaved data before the PLAY answer",
+    "one-mtu": "drops interleaved frames longer than 1500 bytes, as a 1500-byte UDP read",
+    "strict-fu": "drops an FU-A with both its Start and End bits set",
+    "trust-rtp-info": "drops packets numbered before RTP-Info's seq",
+    "needs-audio": "refuses a camera without an audio track",
+    "keyframe-timeout": "exits when no keyframe came within 5 s of PLAY",
+    "drop-frames": "drops every 30th video frame",
+}
+
+CASE_FAULTS: dict[str, tuple[str, ...]] = {
+    "RTSPC-PLAY-001": ("drop-frames",),
+    "RTSPC-PLAY-002": ("needs-audio",),
+    "RTSPC-PLAY-003": ("keyframe-timeout",),
+    "RTSPC-AUTH-001": ("no-auth",),
+    "RTSPC-RESTART-001": ("no-reconnect",),
+    "RTSPC-QUIRK-CHANGED-INTERLEAVED": ("requested-channels",),
+    "RTSPC-QUIRK-FU-START-END": ("strict-fu",),
+    "RTSPC-QUIRK-GARBAGE-SPROP": ("strict-sprop",),
+    "RTSPC-QUIRK-GET-PARAMETER-454": ("teardown-on-refusal",),
+    "RTSPC-QUIRK-INTERLEAVED-WITHOUT-TCP": ("strict-transport",),
+    "RTSPC-QUIRK-KEEPALIVE-UNANSWERED": ("await-keepalive",),
+    "RTSPC-QUIRK-MARKER-ON-PARAMETER-SETS": ("marker-ends-au",),
+    "RTSPC-QUIRK-MEDIA-STALL": ("no-reconnect",),
+    "RTSPC-QUIRK-NO-MARKER": ("needs-marker",),
+    "RTSPC-QUIRK-NO-SPROP": ("sprop-only",),
+    "RTSPC-QUIRK-ODD-SSRC": ("strict-ssrc",),
+    "RTSPC-QUIRK-OVERSIZED-NAL": ("one-mtu",),
+    "RTSPC-QUIRK-RTP-INFO-MISMATCH": ("trust-rtp-info",),
+    "RTSPC-QUIRK-SCHEMELESS-CONTENT-BASE": ("literal-content-base",),
+    "RTSPC-QUIRK-SET-PARAMETER-WRONG-CSEQ": ("strict-cseq",),
+    "RTSPC-QUIRK-SHORT-SESSION-TIMEOUT": ("no-keepalive",),
+    "RTSPC-QUIRK-SPROP-MISSING-PPS": ("sprop-only",),
+    "RTSPC-QUIRK-SR-BEFORE-PLAY": ("no-early-rtcp",),
+    "RTSPC-QUIRK-TIMESTAMP-JUMP": ("keep-timestamps",),
+}
+"""The mishandling that each case must catch; ``--faults-for CASE`` applies it."""
+
+CLOCK = 90_000
+SEGMENT_SECONDS = 1.0
+MEDIA_TIMEOUT = 3.0
+RECONNECT_DELAY = 1.0
+JUMP_SECONDS = 2.0
+READ_SIZE = 65_536
+FU_A = 28
+MTU = 1500
+
+
+class SessionEnded(Exception):
+    """The session is over; the message says why."""
+
+
+@dataclass
+class Segmenter:
+    """MPEG-TS segments cut at keyframes and a playlist listing all of them."""
+
+    out: Path
+    segments: list[tuple[str, float, bool]] = field(default_factory=list)
+    muxer: TsMuxer | None = None
+    data: bytearray = field(default_factory=bytearray)
+    start_pts: int | None = None
+    last_pts: int = 0
+    discontinuity: bool = False
+
+    def configure(self, audio: AudioSpecificConfig | None, parameter_sets: list[bytes]) -> None:
+        if self.muxer is None:
+            self.muxer = TsMuxer(VideoCodec.H264, audio, parameter_sets)
+        else:
+            self.muxer.configure(VideoCodec.H264, audio, parameter_sets)
+
+    def video(self, nals: list[bytes], pts: int, keyframe: bool) -> None:
+        assert self.muxer is not None
+        if self.start_pts is None and not keyframe:
+            return
+        long_enough = (pts - (self.start_pts or 0)) / CLOCK >= SEGMENT_SECONDS
+        if keyframe and self.start_pts is not None and (long_enough or self.discontinuity):
+            self.cut(pts)
+        if self.start_pts is None:
+            self.start_pts = pts
+            self.data += self.muxer.tables()
+        self.data += self.muxer.video_access_unit(nals, pts, pts, keyframe)
+        self.last_pts = pts
+
+    def audio(self, raw: bytes, pts: int) -> None:
+        if self.muxer is not None and self.start_pts is not None:
+            self.data += self.muxer.audio_frame(raw, pts)
+
+    def cut(self, next_pts: int | None = None) -> None:
+        if self.start_pts is None or not self.data:
+            return
+        end = next_pts if next_pts is not None else self.last_pts + CLOCK // 15
+        name = f"segment{len(self.segments)}.ts"
+        (self.out / name).write_bytes(bytes(self.data))
+        first_of_session = self.discontinuity and bool(self.segments)
+        self.segments.append((name, max(end - self.start_pts, 1) / CLOCK, first_of_session))
+        self.discontinuity = False
+        self.data = bytearray()
+        self.start_pts = None
+        self.write_playlist(ended=False)
+
+    def new_session(self) -> None:
+        """What comes next follows a discontinuity."""
+        self.cut()
+        self.discontinuity = True
+
+    def write_playlist(self, *, ended: bool) -> None:
+        target = max((math.ceil(d) for _, d, _ in self.segments), default=1)
+        lines = ["#EXTM3U", "#EXT-X-VERSION:3", f"#EXT-X-TARGETDURATION:{target}"]
+        for name, duration, discontinuity in self.segments:
+            if discontinuity:
+                lines.append("#EXT-X-DISCONTINUITY")
+            lines += [f"#EXTINF:{duration:.3f},", name]
+        if ended:
+            lines.append("#EXT-X-ENDLIST")
+        temporary = self.out / "index.m3u8.tmp"
+        temporary.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        temporary.replace(self.out / "index.m3u8")
+
+
+@dataclass
+class Clock:
+    """RTP timestamps of one track on the output's continuous 90 kHz clock."""
+
+    rate: int
+    keep: bool
+    base_rtp: int | None = None
+    base_out: int = 0
+    last_rtp: int = 0
+    last_out: int = 0
+    step: int = CLOCK // 15
+
+    def out(self, rtp: int) -> int:
+        if self.base_rtp is None:
+            self.base_rtp, self.last_rtp = rtp, rtp
+            self.base_out = self.last_out
+        delta = ((rtp - self.last_rtp + (1 << 31)) % (1 << 32)) - (1 << 31)
+        if not self.keep and abs(delta) > JUMP_SECONDS * self.rate:
+            # A camera whose clock jumped: resynchronise one frame after the last output.
+            self.base_rtp, self.base_out = rtp, self.last_out + self.step
+        elapsed = ((rtp - self.base_rtp + (1 << 31)) % (1 << 32)) - (1 << 31)
+        out = self.base_out + elapsed * CLOCK // self.rate
+        if out > self.last_out:
+            self.step = min(out - self.last_out, CLOCK) or self.step
+        self.last_rtp, self.last_out = rtp, out
+        return out
+
+    def restart(self) -> None:
+        self.base_rtp = None
+        self.base_out = self.last_out + self.step
+
+
+@dataclass
+class Track:
+    kind: str
+    control: str
+    payload_type: int
+    channel: int
+    depacketizer: H264Depacketizer | AacDepacketizer
+    clock: Clock
+    first_seq: int | None = None
+
+
+class Puller:
+    """One camera, pulled session after session until stopped."""
+
+    def __init__(self, url: str, out: Path, faults: set[str]) -> None:
+        parts = urlsplit(url)
+        self.username = parts.username
+        self.password = parts.password or ""
+        netloc = parts.hostname or ""
+        if parts.port:
+            netloc += f":{parts.port}"
+        self.url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 554
+        self.faults = faults
+        self.segmenter = Segmenter(out)
+        self.clocks = {
+            "video": Clock(CLOCK, "keep-timestamps" in faults),
+            "audio": Clock(48_000, "keep-timestamps" in faults),
+        }
+        self.frames = 0
+
+    def fault(self, name: str) -> bool:
+        return name in self.faults
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.session()
+            except (SessionEnded, OSError, ValueError) as exc:
+                print(f"session ended: {exc}", file=sys.stderr, flush=True)
+            if self.fault("no-reconnect") or self.fault("keyframe-timeout"):
+                return
+            self.segmenter.new_session()
+            for clock in self.clocks.values():
+                clock.restart()
+            await asyncio.sleep(RECONNECT_DELAY)
+
+    async def session(self) -> None:
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        username = None if self.fault("no-auth") else self.username
+        connection = RtspClientConnection(
+            self.url, ClientConfig(username=username, password=self.password)
+        )
+        exchange = Exchange(self, connection, reader, writer)
+        try:
+            await self.play(exchange)
+            await exchange.stream()
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    async def play(self, exchange: Exchange) -> None:
+        connection = exchange.connection
+        await exchange.ask(connection.options())
+        described = await exchange.ask(connection.describe())
+        sdp = SessionDescription.parse(described.response.body)
+        base = described.base_url or self.url
+        if self.fault("literal-content-base"):
+            base = described.response.headers.get("Content-Base", base).strip()
+        connection.base_url = base
+        tracks = self.tracks(sdp)
+        if self.fault("needs-audio") and not any(t.kind == "audio" for t in tracks):
+            raise SessionEnded("no audio track")
+        for track in tracks:
+            requested = TransportSpec(
+                lower_transport="TCP",
+                delivery="unicast",
+                interleaved=PortRange(track.channel, track.channel + 1),
+            )
+            url = connection.control_url(track.control) if track.control else base
+            if self.fault("literal-content-base") and track.control:
+                url = base.rstrip("/") + "/" + track.control
+            answer = await exchange.ask(connection.setup(url, requested))
+            self.check_transport(answer, track)
+        exchange.tracks = {t.channel: t for t in tracks}
+        exchange.playing = False
+        played = await exchange.ask(connection.play())
+        exchange.playing = True
+        if played.rtp_info is not None and self.fault("trust-rtp-info"):
+            for entry in played.rtp_info.entries:
+                for track in tracks:
+                    if entry.url.endswith(track.control) and entry.seq is not None:
+                        track.first_seq = entry.seq
+        if self.fault("strict-cseq"):
+            connection.set_parameter(b"camsim: 1\r\n")
+            exchange.flush()
+
+    def check_transport(self, answer: ResponseReceived, track: Track) -> None:
+        text = answer.response.headers.get("Transport", "")
+        if self.fault("strict-transport") and "RTP/AVP/TCP" not in text.upper():
+            raise SessionEnded(f"SETUP answered Transport {text!r}: not TCP")
+        if self.fault("strict-ssrc"):
+            for part in text.split(";"):
+                name, _, value = part.partition("=")
+                if name.strip().lower() == "ssrc" and (
+                    len(value) != 8 or not all(c in "0123456789ABCDEF" for c in value)
+                ):
+                    raise SessionEnded(f"ssrc {value!r} is not eight hex digits")
+        spec = answer.transport.specs[0] if answer.transport is not None else None
+        answered = spec.interleaved if spec is not None else None
+        if answered is not None and not self.fault("requested-channels"):
+            track.channel = answered.first
+
+    def tracks(self, sdp: SessionDescription) -> list[Track]:
+        tracks: list[Track] = []
+        parameter_sets: list[bytes] = []
+        audio: AudioSpecificConfig | None = None
+        for media in sdp.media:
+            payload_type = int(media.formats[0])
+            rtpmap = media.rtpmap(payload_type)
+            name = rtpmap.encoding_name.upper() if rtpmap is not None else ""
+            fmtp = media.fmtp(payload_type)
+            channel = 2 * len(tracks)
+            if media.media == "video" and name == "H264":
+                sets = h264_parameter_sets(fmtp)
+                if self.fault("strict-sprop"):
+                    strict_sprop(sets.nal_units)
+                if not sets.problems or self.fault("sprop-only"):
+                    parameter_sets = list(sets.nal_units)
+                tracks.append(
+                    Track("video", media.control or "", payload_type, channel, H264Depacketizer(),
+                          self.clocks["video"])
+                )  # fmt: skip
+            elif media.media == "audio" and name == "MPEG4-GENERIC" and rtpmap is not None:
+                config = parse_fmtp_parameters(";".join(f"{k}={v}" for k, v in fmtp.items()))
+                audio = AudioSpecificConfig.parse(bytes.fromhex(config.get("config", "")))
+                self.clocks["audio"].rate = rtpmap.clock_rate
+                tracks.append(
+                    Track("audio", media.control or "", payload_type, channel, AacDepacketizer(),
+                          self.clocks["audio"])
+                )  # fmt: skip
+        if not any(t.kind == "video" for t in tracks):
+            raise SessionEnded("no H.264 track")
+        self.segmenter.configure(audio, parameter_sets)
+        return tracks
+
+    def packet(self, track: Track, data: bytes) -> None:
+        if self.fault("one-mtu") and len(data) > MTU:
+            return
+        packet = RtpPacket.parse(data)
+        if packet.payload_type != track.payload_type:
+            return
+        if track.first_seq is not None:
+            if seq_diff(packet.sequence_number, track.first_seq) < 0:
+                return
+            track.first_seq = None
+        payload = packet.payload
+        if track.kind == "video" and payload:
+            kind = payload[0] & 0x1F
+            start_and_end = kind == FU_A and len(payload) > 1 and payload[1] & 0xC0 == 0xC0
+            if self.fault("strict-fu") and start_and_end:
+                return
+            if self.fault("marker-ends-au") and packet.marker and kind in (6, 7, 8):
+                return
+        for event in track.depacketizer.receive(packet):
+            if isinstance(event, VideoAccessUnit):
+                self.video(event)
+            elif isinstance(event, AudioAccessUnit):
+                self.segmenter.audio(event.data, self.clocks["audio"].out(event.timestamp))
+
+    def video(self, unit: VideoAccessUnit) -> None:
+        self.frames += 1
+        if self.fault("drop-frames") and self.frames % 30 == 0:
+            return
+        nals = list(unit.nal_units)
+        if self.fault("sprop-only"):
+            nals = [
+                n for n in nals if nal_type(VideoCodec.H264, n) not in (H264_NAL_SPS, H264_NAL_PPS)
+            ]
+        clock = self.clocks["video"]
+        # A timestamp jump is resynchronised by the clock: the output stays continuous.
+        self.segmenter.video(nals, clock.out(unit.timestamp), unit.keyframe)
+
+
+def strict_sprop(nal_units: tuple[bytes, ...]) -> None:
+    """End the session unless every sprop SPS and PPS parses whole."""
+    sps = None
+    for nal in nal_units:
+        try:
+            if nal_type(VideoCodec.H264, nal) == H264_NAL_SPS:
+                sps = H264Sps.parse(nal)
+            elif nal_type(VideoCodec.H264, nal) == H264_NAL_PPS:
+                H264Pps.parse(nal)
+        except (CodecError, ValueError, IndexError) as exc:
+            raise SessionEnded(f"sprop-parameter-sets do not decode: {exc}") from None
+    if sps is None:
+        raise SessionEnded("sprop-parameter-sets carry no SPS")
+
+
+class Exchange:
+    """One RTSP connection's reads and writes, driven by the puller."""
+
+    def __init__(
+        self,
+        puller: Puller,
+        connection: RtspClientConnection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        self.puller = puller
+        self.connection = connection
+        self.reader = reader
+        self.writer = writer
+        self.tracks: dict[int, Track] = {}
+        self.playing = False
+        self.keepalives: dict[int, float] = {}
+        self.last_media = 0.0
+        self.markers = 0
+        self.video_packets = 0
+        self.keyframe_seen = False
+
+    def flush(self) -> None:
+        data = self.connection.data_to_send()
+        if data:
+            self.writer.write(data)
+
+    async def ask(self, cseq: int) -> ResponseReceived:
+        self.flush()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10.0
+        while True:
+            for event in await self.read(deadline - loop.time()):
+                if isinstance(event, ResponseReceived) and event.cseq == cseq:
+                    if event.response.status_code >= 300:
+                        raise SessionEnded(
+                            f"{event.request.method} answered {event.response.status_code}"
+                        )
+                    return event
+
+    async def read(self, timeout: float) -> list[object]:
+        if timeout <= 0:
+            raise SessionEnded("no answer in time")
+        try:
+            data = await asyncio.wait_for(self.reader.read(READ_SIZE), timeout)
+        except TimeoutError:
+            return []
+        loop = asyncio.get_running_loop()
+        if not data:
+            raise SessionEnded("the camera closed the connection")
+        self.connection.receive_data(data, loop.time())
+        events: list[object] = []
+        while (event := self.connection.next_event()) is not None:
+            events.append(event)
+            self.handle(event, loop.time())
+        self.flush()
+        return events
+
+    def handle(self, event: object, now: float) -> None:
+        puller = self.puller
+        if isinstance(event, InterleavedFrameReceived):
+            if not self.playing and puller.fault("no-early-rtcp"):
+                raise SessionEnded("interleaved data before the PLAY answer")
+            track = self.tracks.get(event.channel)
+            if track is not None and self.playing:
+                self.last_media = now
+                if track.kind == "video":
+                    self.video_packets += 1
+                    if len(event.payload) > 1 and event.payload[1] & 0x80:
+                        self.markers += 1
+                puller.packet(track, event.payload)
+        elif isinstance(event, KeepaliveSent):
+            self.keepalives[event.cseq] = now
+        elif isinstance(event, ResponseReceived) and event.cseq in self.keepalives:
+            del self.keepalives[event.cseq]
+            if event.response.status_code >= 300 and puller.fault("teardown-on-refusal"):
+                raise SessionEnded(f"keepalive answered {event.response.status_code}")
+        elif isinstance(event, ResponseReceived) and puller.fault("strict-cseq"):
+            if event.response.cseq != event.request.cseq:
+                raise SessionEnded(f"an answer with CSeq {event.response.cseq}")
+        elif isinstance(event, UnexpectedResponse) and puller.fault("strict-cseq"):
+            raise SessionEnded("an answer that matches no request")
+        elif isinstance(event, ConnectionTerminated):
+            raise SessionEnded(f"connection ended: {event.termination.detail}")
+
+    async def stream(self) -> None:
+        loop = asyncio.get_running_loop()
+        played = self.last_media = loop.time()
+        puller = self.puller
+        while True:
+            now = loop.time()
+            if not puller.fault("no-keepalive"):
+                self.connection.handle_timer(now)
+                self.flush()
+            if now - self.last_media > MEDIA_TIMEOUT:
+                raise SessionEnded(f"no RTP for {MEDIA_TIMEOUT:g} s")
+            if puller.fault("await-keepalive") and any(
+                now - t > 2.0 for t in self.keepalives.values()
+            ):
+                raise SessionEnded("a keepalive went unanswered")
+            if puller.fault("needs-marker") and self.video_packets >= 50 and not self.markers:
+                raise SessionEnded("no marker bit in 50 video packets")
+            no_keyframe = puller.segmenter.start_pts is None and not puller.segmenter.segments
+            if puller.fault("keyframe-timeout") and now - played > 5.0 and no_keyframe:
+                raise SessionEnded("no keyframe within 5 s")
+            await self.read(0.5)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("url")
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS))
+    parser.add_argument(
+        "--faults-for", metavar="CASE", help="the faults of CASE_FAULTS for this case ID"
+    )
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    faults = set(args.fault)
+    if args.faults_for:
+        faults.update(CASE_FAULTS.get(args.faults_for.upper(), ()))
+    puller = Puller(args.url, args.out, faults)
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(puller.run())
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
+    puller.segmenter.cut()
+    puller.segmenter.write_playlist(ended=True)
+
+
+if __name__ == "__main__":
+    main()
