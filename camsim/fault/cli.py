@@ -137,6 +137,8 @@ def proxy(
         settings[name.strip()] = value.strip()
     try:
         parsed = parse_settings(settings)
+        # What the proxy exposes stays on this machine; the upstream may be any server.
+        require_loopback(listen[0], "--listen")
         if control is not None:
             require_loopback(control[0], "--control")
         config = FaultConfig().changed(**parsed)

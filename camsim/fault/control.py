@@ -180,10 +180,7 @@ class FaultProxy:
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
-        server = site._server  # aiohttp gives no public way to the bound port of port 0
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        bound = sockets[0].getsockname()[:2] if sockets else (host, port)
+        bound = self._runner.addresses[0]  # the real port when port was 0
         self.control_address = (str(bound[0]), int(bound[1]))
         return self.control_address
 

@@ -156,3 +156,64 @@ def test_the_command_names_a_bad_setting() -> None:
     )  # fmt: skip
     assert result.returncode == 2
     assert "loss: probability must be a probability in [0, 1], got 3.0" in result.stderr
+
+
+def test_tcp_and_udp_on_one_port_share_the_faults() -> None:
+    async def main() -> None:
+        server = await asyncio.start_server(echo, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        loop = asyncio.get_running_loop()
+        answers: asyncio.Queue[bytes] = asyncio.Queue()
+
+        class Echo(asyncio.DatagramProtocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                self.transport = transport
+
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                self.transport.sendto(data, addr)  # type: ignore[attr-defined]
+
+        class Client(asyncio.DatagramProtocol):
+            def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+                answers.put_nowait(data)
+
+        udp_server, _ = await loop.create_datagram_endpoint(Echo, local_addr=("127.0.0.1", port))
+        proxy = FaultProxy(("127.0.0.1", 0), ("127.0.0.1", port), protocol="tcp+udp")
+        await proxy.start()
+        client, _ = await loop.create_datagram_endpoint(Client, local_addr=("127.0.0.1", 0))
+        try:
+            assert proxy.tcp is not None
+            assert proxy.udp is not None
+            assert proxy.udp.address[1] == proxy.tcp.address[1]
+            client.sendto(b"dgram", proxy.address)
+            assert await asyncio.wait_for(answers.get(), 5) == b"dgram"
+            reader, writer = await asyncio.open_connection(*proxy.address)
+            writer.write(b"bytes")
+            assert await asyncio.wait_for(reader.readexactly(5), 5) == b"bytes"
+            proxy.change(udp_blocked=True)
+            client.sendto(b"lost", proxy.address)
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(answers.get(), 0.3)
+            writer.write(b"still")  # TCP is not UDP
+            assert await asyncio.wait_for(reader.readexactly(5), 5) == b"still"
+            writer.close()
+        finally:
+            client.close()
+            proxy.close()
+            udp_server.close()
+            server.close()
+
+    asyncio.run(main())
+
+
+def test_the_command_keeps_its_listening_address_on_loopback() -> None:
+    result = subprocess.run(
+        [
+            sys.executable, "-c", "from camsim.cli import main; main()", "fault", "proxy",
+            "--listen", "0.0.0.0:0", "--upstream", "127.0.0.1:9",
+        ],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "--listen must be a loopback address (127.0.0.0/8 or ::1), not '0.0.0.0'" in (
+        result.stderr
+    )
