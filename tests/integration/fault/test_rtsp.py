@@ -14,7 +14,7 @@ from camsim.fault.rtsp import RtspProxy
 from tests.integration.camera.client import RtspTestClient, transport_of
 from tests.integration.camera.harness import RunningFleet
 from wire.rtp import RtpPacket
-from wire.rtsp import PortRange, TransportSpec
+from wire.rtsp import PortRange, RtpInfo, TransportSpec
 
 Address = tuple[str, int]
 
@@ -204,5 +204,49 @@ def test_garbage_from_the_client_gets_400_and_closes_only_that_connection(
             writer.close()
             _, sdp = await client.describe()  # the other connection is untouched
             assert sdp.media
+
+    asyncio.run(main())
+
+
+async def lost_offsets(fleet: RunningFleet, seed: int) -> tuple[list[int], str]:
+    """Offsets (from RTP-Info's first sequence number) of the video packets lost among the
+    first 80, with ``down_loss`` 20% and ``seed``; and PLAY's RTP-Info."""
+    async with proxied(fleet, FaultConfig().changed(down_loss=0.2), seed=seed) as (_, client):
+        rtp, rtcp = await open_ports()
+        await setup_video(client, rtp, rtcp)
+        play = await client.play()
+        info = play.response.headers.get("RTP-Info")
+        assert info is not None
+        entry = RtpInfo.parse(info).entries[0]
+        assert entry.seq is not None
+        got: set[int] = set()
+        while len(got) < 80 and max(got, default=0) < 79:
+            data, _ = (await rtp.take(1))[0]
+            got.add((RtpPacket.parse(data).sequence_number - entry.seq) % 65536)
+        return sorted(set(range(80)) - got), info
+
+
+def test_same_seed_same_rtp_packets_lost_through_rtsp(fleet: RunningFleet) -> None:
+    first, info = asyncio.run(lost_offsets(fleet, seed=21))
+    again, _ = asyncio.run(lost_offsets(fleet, seed=21))
+    other, _ = asyncio.run(lost_offsets(fleet, seed=22))
+    assert first  # 20% of 80
+    assert first == again
+    assert first != other
+    assert "url=rtsp://127.0.0.1:" in info
+
+
+def test_http_tunnel_passes_through_as_bytes(fleet: RunningFleet) -> None:
+    async def main() -> None:
+        async with proxied(fleet, FaultConfig()) as (proxy, _):
+            reader, writer = await asyncio.open_connection(*proxy.address)
+            writer.write(
+                b"GET /cam1 HTTP/1.0\r\nx-sessioncookie: faultproxy1\r\n"
+                b"Accept: application/x-rtsp-tunnelled\r\n\r\n"
+            )
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            assert head.startswith(b"HTTP/1.0 200")
+            assert proxy.channels == []
+            writer.close()
 
     asyncio.run(main())
