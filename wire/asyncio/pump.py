@@ -357,9 +357,16 @@ class StreamPump(asyncio.Protocol, _Guarded):
         transport = self.transport
         if transport is None or transport.is_closing():
             # Not connected (or not through TLS) yet, or closing: the data waits, or has
-            # nowhere to go. An end before the TLS handshake completes stops the handshake.
+            # nowhere to go. An end before the TLS handshake completes stops the handshake;
+            # not once data came through it (TLS hands over what arrived with the client's
+            # Finished before start_tls returns): then the answer waits for the transport.
             task = self.tls_task
-            if session.termination is not None and task is not None and not task.done():
+            if (
+                session.termination is not None
+                and task is not None
+                and not task.done()
+                and not self.bytes_received
+            ):
                 task.cancel()
             return
         data = session.data_to_send()
