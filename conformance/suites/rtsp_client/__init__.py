@@ -22,6 +22,13 @@ SUITE = register(
         "RTSP puller, judged by its HLS output of cameras from the field",
         target="a command with {url} and {out}, e.g. 'ffmpeg -i {url} -c copy -f hls "
         "{out}/index.m3u8'",
-        groups=("RTSPC-PLAY", "RTSPC-AUTH", "RTSPC-RESTART", "RTSPC-QUIRK", "RTSPC-TIME"),
+        groups=(
+            "RTSPC-PLAY",
+            "RTSPC-NET",
+            "RTSPC-AUTH",
+            "RTSPC-RESTART",
+            "RTSPC-QUIRK",
+            "RTSPC-TIME",
+        ),
     )
 )

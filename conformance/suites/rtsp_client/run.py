@@ -26,6 +26,7 @@ from pathlib import Path
 from camsim.camera.fleet import AuthScheme, CameraFleet, FleetConfig
 from camsim.media.make import cached_sample
 from camsim.media.spec import DEFAULT_SPEC, SampleSpec
+from conformance.suites.rtsp_client.network import block_udp
 from conformance.suites.rtsp_client.output import FolderOutput
 from conformance.suites.rtsp_client.scenarios import Sample, Scenario
 
@@ -155,6 +156,7 @@ class ScenarioRunner:
             result.error = f"the suite's camera did not start: {exc}"
             return result
         port = fleet.servers[0].port
+        self._impair(fleet, scenario)
         result.frame_count = len(fleet.cameras[0].sample.video_units) or 1
         url = fleet.urls()[0]
         if scenario.auth:
@@ -188,6 +190,7 @@ class ScenarioRunner:
                 await self._follow(output, started + scenario.restart_at + scenario.restart_down)
                 fleet = CameraFleet(self._config(scenario, password, port))
                 await fleet.start()
+                self._impair(fleet, scenario)
                 result.restarted_us = time.time_ns() // 1000
             await self._follow(output, started + scenario.seconds, process)
         finally:
@@ -196,6 +199,12 @@ class ScenarioRunner:
         output.poll()
         result.log_tail = _tail(log_path)
         return result
+
+    @staticmethod
+    def _impair(fleet: CameraFleet, scenario: Scenario) -> None:
+        udp = fleet.servers[0].udp
+        if scenario.block_udp and udp is not None:
+            block_udp(udp)
 
     @staticmethod
     async def _follow(

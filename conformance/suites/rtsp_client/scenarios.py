@@ -55,6 +55,8 @@ class Scenario:
     """Seconds into the run at which the camera goes away (connections closed, RTCP BYE)."""
     restart_down: float = 2.0
     """Seconds the camera stays away before it listens again on the same port."""
+    block_udp: bool = False
+    """The network drops every UDP datagram between the camera and the client."""
     session_timeout: int = 60
     """What the camera announces in Session; short where the case is about keepalives, so
     that a client sends some within the run."""
@@ -149,6 +151,13 @@ BASE = (
         (rfc(6184, "8.4"),),
         sample=Sample.LONG_GOP,
         seconds=26.0,
+    ),
+    Scenario(
+        "RTSPC-NET-001",
+        "UDP blocked on the way (RTSP's TCP connection gets through): the client asks for "
+        "TCP interleaving and plays",
+        (rfc(2326, "10.12"), rfc(2326, "12.39"), rfc(7826, "C.1.6.1")),
+        block_udp=True,
     ),
     Scenario(
         "RTSPC-AUTH-001",

@@ -1,6 +1,6 @@
 """rtsp-client's verdicts, proven: refserver's pull passes every case, a careful test-only
 puller passes every case, and the same puller with each case's mishandling fails every case
-that has one.
+that has one; refserver pulling over UDP only fails the UDP-blocked case.
 
 The test-only puller (``puller.py``) is built on ``wire.rtsp`` and writes HLS itself; its
 ``--faults-for {name}`` applies the fault :data:`CASE_FAULTS` names for the case being run,
@@ -33,13 +33,20 @@ UNMUTATED = {
     ),
 }
 """Required cases no fault of the test-only puller makes fail, and why."""
+UDP_ONLY_CASES = ("RTSPC-NET-001", "RTSPC-PLAY-001")
+"""Run against refserver told to pull over UDP only, with no fallback to TCP: the UDP-blocked
+case fails (the test-only puller pulls over TCP, so it cannot), the plain case still passes."""
 
 
-def refserver_command() -> str:
+def refserver_command(*extra: str) -> str:
     refserver = shutil.which("refserver") or str(Path(sys.executable).with_name("refserver"))
-    return (
-        f"{refserver} --bind 127.0.0.1 --rtmp-port 0 --no-rtmps --http-port 0 "
-        "--pull {name}={url} --hls-dir {out} --target-duration 1"
+    return " ".join(
+        [
+            refserver,
+            "--bind 127.0.0.1 --rtmp-port 0 --no-rtmps --http-port 0",
+            "--pull {name}={url} --hls-dir {out} --target-duration 1",
+            *extra,
+        ]
     )
 
 
@@ -51,27 +58,29 @@ def required_cases() -> set[str]:
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ConformRun]:
     folder = tmp_path_factory.mktemp("rtsp-client")
     targets = {
-        "refserver": refserver_command(),
-        "puller": PULLER,
-        "mutants": PULLER + " --faults-for {name}",
+        "refserver": (refserver_command(), ()),
+        "puller": (PULLER, ()),
+        "mutants": (PULLER + " --faults-for {name}", ()),
+        "refserver-udp-only": (refserver_command("--pull-transport udp"), UDP_ONLY_CASES),
     }
 
     async def all_runs() -> dict[str, ConformRun]:
         slots = asyncio.Semaphore(2)  # two clients' scenarios at a time on a shared machine
 
-        async def one(name: str, target: str) -> tuple[str, ConformRun]:
+        async def one(name: str, target: str, cases: tuple[str, ...]) -> tuple[str, ConformRun]:
             async with slots:
                 args = ["--suite", "rtsp-client", "--target", target, "--set", "parallel=4"]
+                args += [f"--case={case}" for case in cases]
                 return name, await conform_async(args, folder / f"{name}.json", timeout=400)
 
-        return dict(await asyncio.gather(*(one(n, t) for n, t in targets.items())))
+        return dict(await asyncio.gather(*(one(n, *t) for n, t in targets.items())))
 
     return asyncio.run(all_runs())
 
 
 def test_every_required_case_has_a_fault_or_a_reason() -> None:
     required = required_cases()
-    assert set(CASE_FAULTS) | set(UNMUTATED) == required
+    assert set(CASE_FAULTS) | set(UNMUTATED) | {UDP_ONLY_CASES[0]} == required
     assert not set(CASE_FAULTS) & set(UNMUTATED)
 
 
@@ -98,3 +107,9 @@ def test_each_fault_fails_its_case(runs: dict[str, ConformRun]) -> None:
         assert run.case(case)["message"], case
     # The cases left unmutated ran the careful puller, and passed.
     assert {case: verdicts[case] for case in UNMUTATED} == dict.fromkeys(UNMUTATED, "pass")
+
+
+def test_udp_only_pull_fails_the_udp_blocked_case(runs: dict[str, ConformRun]) -> None:
+    run = runs["refserver-udp-only"]
+    assert run.verdicts() == {"RTSPC-NET-001": "fail", "RTSPC-PLAY-001": "pass"}, run.stdout
+    assert run.code == 1
