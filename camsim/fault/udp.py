@@ -136,6 +136,8 @@ def open_port(
     session.pump = pump
     task = loop.create_task(loop.create_datagram_endpoint(lambda: pump, sock=sock))
     task.add_done_callback(_log_failure)
+    # Closed before the loop attached it (a mapping that expired at once): close it now.
+    task.add_done_callback(lambda _: pump.close() if session.closed else None)
     return session
 
 
