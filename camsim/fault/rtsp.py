@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from camsim.fault.config import FaultConfig
 from camsim.fault.impair import Link, LinkStats
@@ -290,6 +290,23 @@ class RtspProxy:
         self._arm_expiry(again=True)
 
 
+def _with_param(spec: str, name: str, value: str | None) -> str:
+    """``spec`` (one transport alternative, as written) with parameter ``name`` set to
+    ``value``, or removed when ``value`` is None; every other byte is kept."""
+    parts = spec.split(";")
+    kept, found = [], False
+    for part in parts:
+        if part.split("=", 1)[0].strip().lower() == name:
+            found = True
+            if value is not None:
+                kept.append(f"{name}={value}")
+        else:
+            kept.append(part)
+    if not found and value is not None:
+        kept.append(f"{name}={value}")
+    return ";".join(kept)
+
+
 def _add(total: LinkStats, more: LinkStats) -> None:
     for name, value in vars(more).items():
         setattr(total, name, getattr(total, name) + value)
@@ -353,20 +370,19 @@ class _Dialog:
         value = request.headers.get("Transport")
         if value is None:
             return
-        transport = Transport.parse(value)
-        specs = []
-        media = None
-        for spec in transport.specs:
-            if media is None and not spec.is_tcp and not spec.is_multicast and spec.client_port:
+        alternatives = value.split(",")
+        for index, spec in enumerate(Transport.parse(value).specs):
+            if not spec.is_tcp and not spec.is_multicast and spec.client_port:
                 client_host = spec.destination or self._client_host()
                 media = self.proxy.open_media(self.connection, (client_host, 0), spec.client_port)
                 first = media.channels[0].inside.address[1]
                 last = media.channels[1].inside.address[1] if len(media.channels) > 1 else None
-                spec = replace(spec, client_port=PortRange(first, last), destination=None)
-            specs.append(spec)
-        if media is not None:
-            self.setups[request.cseq] = media
-            request.headers.set("Transport", Transport(tuple(specs)).serialize())
+                ports = PortRange(first, last).serialize()
+                text = _with_param(alternatives[index], "client_port", ports)
+                alternatives[index] = _with_param(text, "destination", None)
+                self.setups[request.cseq] = media
+                request.headers.set("Transport", ",".join(alternatives))
+                return
 
     def _response(self, response: Response, now: float) -> None:
         headers = response.headers
@@ -378,12 +394,16 @@ class _Dialog:
                 ports = self.proxy.bind_camera(media, spec.server_port, now)
                 clients = [channel.client[1] for channel in media.channels]
                 client_port = PortRange(clients[0], clients[1] if len(clients) > 1 else None)
-                spec = replace(spec, server_port=ports, client_port=client_port, source=None)
-                headers.set("Transport", Transport((spec,)).serialize())
+                # Only the ports change: whatever else the camera wrote (an odd ssrc, its own
+                # parameter order) reaches the client as it was sent.
+                text = _with_param(value, "client_port", client_port.serialize())
+                server_port = None if ports is None else ports.serialize()
+                text = _with_param(text, "server_port", server_port)
+                headers.set("Transport", _with_param(text, "source", None))
         for name in ("Content-Base", "Content-Location", "RTP-Info"):
-            text = headers.get(name)
-            if text is not None:
-                headers.set(name, self._authority(text))
+            found = headers.get(name)
+            if found is not None:
+                headers.set(name, self._authority(found))
         if response.body and b"rtsp" in response.body:
             body = self._authority(response.body.decode("utf-8", "surrogateescape"))
             response.body = body.encode("utf-8", "surrogateescape")

@@ -7,14 +7,16 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
+from camsim.camera.fleet import FleetConfig
 from camsim.fault.config import FaultConfig
 from camsim.fault.nat import NatKind
 from camsim.fault.rtsp import RtspProxy
 from tests.integration.camera.client import RtspTestClient, transport_of
-from tests.integration.camera.harness import RunningFleet
+from tests.integration.camera.harness import RunningFleet, running_fleet
 from wire.rtp import RtpPacket
-from wire.rtsp import PortRange, RtpInfo, TransportSpec
+from wire.rtsp import PortRange, ResponseReceived, RtpInfo, TransportSpec
 
 Address = tuple[str, int]
 
@@ -250,3 +252,63 @@ def test_http_tunnel_passes_through_as_bytes(fleet: RunningFleet) -> None:
             writer.close()
 
     asyncio.run(main())
+
+
+def quirky(sample: Path, quirk: str) -> FleetConfig:
+    return FleetConfig(
+        cameras=1, media=(sample,), request_timeout=2.0, idle_timeout=10.0, quirks=(quirk,)
+    )
+
+
+async def raw_setup_answer(proxy: RtspProxy, rtp: Port, rtcp: Port) -> str:
+    """The Transport of a SETUP answer as the client's socket received it."""
+    async with RtspTestClient(f"rtsp://127.0.0.1:{proxy.address[1]}/cam1") as client:
+        await setup_video(client, rtp, rtcp)
+        answers = [e for e in client.events if isinstance(e, ResponseReceived)]
+        transport = answers[-1].response.headers.get("Transport")
+        assert transport is not None
+        return transport
+
+
+def test_only_the_ports_of_a_transport_are_rewritten(sample: Path) -> None:
+    async def main(port: int) -> None:
+        proxy = RtspProxy(("127.0.0.1", 0), ("127.0.0.1", port), FaultConfig())
+        await proxy.start()
+        try:
+            rtp, rtcp = await open_ports()
+            transport = await raw_setup_answer(proxy, rtp, rtcp)
+            outside = sorted(m.port.port.address[1] for m in proxy.mappings)
+        finally:
+            proxy.close()
+        assert "ssrc= " in transport  # the camera's odd ssrc, not a normalised one
+        assert f"client_port={rtp.port}-{rtcp.port}" in transport
+        assert f"server_port={outside[0]}-{outside[1]}" in transport
+
+    with running_fleet(quirky(sample, "odd-ssrc")) as fleet:
+        asyncio.run(main(fleet.port))
+
+
+def test_a_camera_that_announces_no_server_port_is_still_relayed(sample: Path) -> None:
+    async def main(port: int) -> None:
+        async with proxied_to(port) as (proxy, client):
+            rtp, rtcp = await open_ports()
+            answer = await setup_video(client, rtp, rtcp)
+            assert answer.server_port is None
+            await client.play()
+            packets = await rtp.take(5)
+            assert len(packets) == 5
+            assert len(proxy.mappings) >= 1  # made by the first packet out
+
+    with running_fleet(quirky(sample, "no-server-port")) as fleet:
+        asyncio.run(main(fleet.port))
+
+
+@asynccontextmanager
+async def proxied_to(port: int) -> AsyncIterator[tuple[RtspProxy, RtspTestClient]]:
+    proxy = RtspProxy(("127.0.0.1", 0), ("127.0.0.1", port), FaultConfig())
+    await proxy.start()
+    try:
+        async with RtspTestClient(f"rtsp://127.0.0.1:{proxy.address[1]}/cam1") as client:
+            yield proxy, client
+    finally:
+        proxy.close()
