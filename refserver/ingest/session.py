@@ -140,6 +140,10 @@ class IngestSession:
         self.id = next_connection_id() if connection_id is None else connection_id
         self.wall_offset = wall_offset
         self.accepted_at = self.last_activity = now
+        self._silence_check = now + context.limits.idle_timeout
+        """When to look at the peer's silence next. Bytes only move the idle deadline later,
+        so a read leaves it alone (the pump's timer is not re-armed on every read) and the
+        check moves it on to ``last_activity + idle_timeout`` when it finds the peer spoke."""
         limits = context.limits
         self.connection = self.connection_class(
             now=now,
@@ -161,6 +165,10 @@ class IngestSession:
         self._writes_paused_at: float | None = None
         self._refusal: _PendingRefusal | None = None
         self._reported_unsupported: set[str] = set()
+        self._due: float | None = None
+        self._due_known = False
+        """get_timer's answer is kept until something that moves a deadline happens: a control
+        event, a pause, a timer, a close. Media does not, so a read does not recompute it."""
 
     # -- admission ---------------------------------------------------------------------------------
 
@@ -174,8 +182,9 @@ class IngestSession:
     ) -> str | None:
         """Take a connection slot for the peer at ``host`` (named ``peer`` in logs); None when
         taken, else why not (the connection must then be dropped unanswered).
-        ``evicted(reason)`` is called if the slot is later given to a newcomer: the owner then
-        ends this session with :meth:`evict`."""
+        ``evicted(reason)`` is called if the slot is later given to a newcomer (Admission has
+        released it already): the owner then ends this session at once, with :meth:`evict` or
+        ``close`` for :attr:`~wire.session.Cause.OVERLOAD`."""
         if peer is not None:
             self.peer = peer
         if host is not None:
@@ -250,17 +259,21 @@ class IngestSession:
         return self._events.popleft() if self._events else None
 
     def writing_paused(self, now: float) -> None:
+        self._due_known = False
         # Whatever we read may need an answer (a ping, an acknowledgement) that cannot go out:
         # stop reading until the peer reads, and give it write_timeout to do so.
         self._writes_paused_at = now
 
     def writing_resumed(self, now: float) -> None:
+        self._due_known = False
         self._writes_paused_at = None
         self.last_activity = now  # the peer was not silent while we did not listen
+        self._silence_check = now + self.context.limits.idle_timeout
 
     def close(self, termination: Termination) -> None:
         if self._termination is not None:
             return
+        self._due_known = False
         self.connection.close(termination)
         if termination.cause is Cause.OVERLOAD:
             self.connection.data_to_send()  # the peer does not read, or lost its slot
@@ -273,19 +286,23 @@ class IngestSession:
         while we are the ones not reading), a write the peer leaves unread, a refusal's answer."""
         if self._termination is not None:
             return None
-        limits = self.context.limits
-        due = [self.connection.get_timer()]
-        if self.wants_data:
-            due.append(self.last_activity + limits.idle_timeout)
+        if self._due_known:
+            return self._due
+        due = self.connection.get_timer()
         if self._writes_paused_at is not None:
-            due.append(self._writes_paused_at + limits.write_timeout)
+            paused_until = self._writes_paused_at + self.context.limits.write_timeout
+            due = paused_until if due is None else min(due, paused_until)
         if self._refusal is not None:
-            due.append(self._refusal.due)
-        return min((when for when in due if when is not None), default=None)
+            due = self._refusal.due if due is None else min(due, self._refusal.due)
+        if self.wants_data:  # only while we read does the peer's silence count
+            due = self._silence_check if due is None else min(due, self._silence_check)
+        self._due, self._due_known = due, True
+        return due
 
     def handle_timer(self, now: float) -> None:
         if self._termination is not None:
             return
+        self._due_known = False
         limits = self.context.limits
         self.connection.handle_timer(now)
         refusal, paused_at = self._refusal, self._writes_paused_at
@@ -300,9 +317,13 @@ class IngestSession:
             self.connection.reject_publish(
                 refusal.stream_id, refusal.decision.code, refusal.decision.description
             )
-        elif self.wants_data and now >= self.last_activity + limits.idle_timeout:
-            detail = f"idle for {limits.idle_timeout:g} s"
-            self.connection.close(Termination.timed_out(IDLE, detail))
+        elif self.wants_data and now >= self._silence_check:
+            silent_until = self.last_activity + limits.idle_timeout
+            if now >= silent_until:
+                detail = f"idle for {limits.idle_timeout:g} s"
+                self.connection.close(Termination.timed_out(IDLE, detail))
+            else:
+                self._silence_check = silent_until
         self._process_events(now)
 
     # -- events of the wire connection -------------------------------------------------------------
@@ -318,6 +339,7 @@ class IngestSession:
                 self._control(event, self.last_activity if now is None else now)
 
     def _control(self, event: RtmpEvent, now: float) -> None:
+        self._due_known = False  # the connection's own deadlines change with its events
         connection = self.connection
         if isinstance(event, HandshakeCompleted):
             kind = "complex" if event.complex_handshake else "simple"

@@ -153,8 +153,12 @@ def test_idle_publisher_times_out_after_idle_timeout_of_silence(tmp_path: Path) 
     stream = registry.get("cam")
     assert stream is not None
     assert stream.live
-    # Anything from the peer moves the deadline: silence is measured from the last bytes.
+    # Anything from the peer moves the deadline: silence is measured from the last bytes. A
+    # read leaves the timer alone (no re-arming per read); its check finds the later deadline.
     publisher.raw(ping_requests(1), 3.0)
+    assert session.get_timer() == 5.0
+    session.handle_timer(5.0)
+    assert session.termination is None
     assert session.get_timer() == 8.0
     session.handle_timer(7.999)
     assert session.termination is None
