@@ -45,6 +45,7 @@ class Link:
         transport: asyncio.Transport,
         early: bytes = b"",
         writers: tuple[asyncio.StreamWriter, ...] = (),
+        reader: asyncio.StreamReader | None = None,
     ) -> None:
         self.transport = transport
         self.peer_host: str = transport.get_extra_info("peername")[0]
@@ -53,6 +54,7 @@ class Link:
         # The streams the link was opened with: a StreamWriter closes its transport when it is
         # collected, so they live as long as the link.
         self._writers = writers
+        self._reader = reader  # what read the link until now, and may have seen its end
 
     def attach(self, protocol: asyncio.Protocol) -> None:
         """From now on ``protocol`` gets what the camera sends and writes to :attr:`transport`."""
@@ -61,6 +63,9 @@ class Link:
         early, self._early = self._early, b""
         if early:
             protocol.data_received(early)
+        if self._reader is not None and self._reader.at_eof():
+            # The camera hung up before the hand-over: its end went to the stream reader.
+            protocol.eof_received()
 
     def close(self) -> None:
         self.transport.close()
@@ -110,7 +115,7 @@ async def open_link(
     context = client_context(tls_verify) if address.secure else None
     get = await _connect(address, context, timeout)
     if not tunnel:
-        return Link(_transport(get[1]), writers=(get[1],))
+        return Link(_transport(get[1]), writers=(get[1],), reader=get[0])
     try:
         return await _open_tunnel(address, context, get, timeout, user_agent)
     except BaseException:
@@ -172,4 +177,4 @@ async def _open_tunnel(
     _, post = await _connect(address, context, timeout)
     post.write(TunnelRequest.post(address.path, cookie, user_agent, address.where).serialize())
     tunnel = TunnelTransport(_transport(writer), _transport(post))
-    return Link(tunnel, early, writers=(writer, post))
+    return Link(tunnel, early, writers=(writer, post), reader=reader)

@@ -14,6 +14,7 @@ import contextlib
 from refserver.config import PullTransport
 from refserver.pull.address import CameraAddress
 from refserver.pull.attempt import SessionTimeouts
+from refserver.pull.errors import PullError
 from refserver.pull.session import RtspPullSession
 from tests.unit.refserver.pull.fake_clock import RecordingCamera, RecordingSink
 from tests.unit.refserver.pull.scripted_camera import (
@@ -140,3 +141,38 @@ def test_udp_pairs_are_bound_and_their_datagrams_reach_the_attempt() -> None:
     assert camera.client_port[1] % 2 == 0  # RTP on the even port of the pair (RFC 3550 §11)
     assert len(sink.frames) == 30
     assert camera.methods()[-1] == "TEARDOWN"
+
+
+def test_a_camera_that_hangs_up_at_once_ends_the_session_at_once() -> None:
+    """Its end of stream may come before the link is handed to the pump: the attempt hears of
+    it all the same, instead of waiting for an answer on a closed connection."""
+
+    async def scenario() -> tuple[str, float]:
+        loop = asyncio.get_running_loop()
+
+        def hang_up(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.close()
+
+        server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        session = RtspPullSession(
+            CameraAddress.parse(f"rtsp://127.0.0.1:{port}/cam"),
+            RecordingSink(),
+            timeouts=SessionTimeouts(connect=2.0, request=5.0),
+            transport=PullTransport.TCP,
+        )
+        began = loop.time()
+        try:
+            async with asyncio.timeout(LIMIT):
+                await session.run()
+        except PullError as exc:
+            return str(exc), loop.time() - began
+        finally:
+            server.close()
+            await server.wait_closed()
+        raise AssertionError("the session ended without an error")
+
+    for _ in range(5):  # the hang-up races the hand-over; a few tries meet both orders
+        reason, took = asyncio.run(scenario())
+        assert reason == "the camera closed the connection"
+        assert took < 2.0  # not the 5 s request timeout
