@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import re
 from dataclasses import dataclass, field
 
 from camsim.fault.config import FaultConfig
@@ -161,7 +162,7 @@ class RtspProxy:
     # -- the RTSP dialog ---------------------------------------------------------------------------
 
     def _dialog(self, connection: RelayedConnection) -> tuple[Rewriter, Rewriter]:
-        dialog = _Dialog(self, connection)
+        dialog = DialogRewriter(self, connection)
         return dialog.rewrite_up, dialog.rewrite_down
 
     def totals(self) -> tuple[LinkStats, LinkStats]:
@@ -312,7 +313,7 @@ def _add(total: LinkStats, more: LinkStats) -> None:
         setattr(total, name, getattr(total, name) + value)
 
 
-class _Dialog:
+class DialogRewriter:
     """Reads both directions of one RTSP connection and rewrites what it must."""
 
     def __init__(self, proxy: RtspProxy, connection: RelayedConnection) -> None:
@@ -323,11 +324,14 @@ class _Dialog:
         self.raw: bool | None = None  # None until the first bytes say what the stream is
         self.setups: dict[int, _Media] = {}
         upstream, listen = proxy.upstream, proxy.address
-        self.authorities = [
-            (f"//{upstream[0]}:{upstream[1]}", f"//{listen[0]}:{listen[1]}"),
-        ]
+        # host:port wherever it stands (also in a scheme-less Content-Base), not inside a
+        # longer name or number; rtsp://host/ too when the camera is on the default port.
+        host = re.escape(upstream[0])
+        pattern = rf"(?<![\w.-]){host}:{upstream[1]}(?!\d)"
         if upstream[1] == 554:
-            self.authorities.append((f"//{upstream[0]}/", f"//{listen[0]}:{listen[1]}/"))
+            pattern += rf"|(?<=//){host}(?=[/\s;,]|$)"
+        self.authority = re.compile(pattern)
+        self.proxy_authority = f"{listen[0]}:{listen[1]}"
 
     def rewrite_up(self, data: bytes, now: float) -> bytes:
         if self.raw is None:
@@ -411,9 +415,7 @@ class _Dialog:
                 headers.set("Content-Length", str(len(response.body)))
 
     def _authority(self, text: str) -> str:
-        for old, new in self.authorities:
-            text = text.replace(old, new)
-        return text
+        return self.authority.sub(self.proxy_authority, text)
 
     def _client_host(self) -> str:
         transport = self.connection.client.transport
