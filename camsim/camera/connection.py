@@ -161,13 +161,14 @@ class CameraConnection:
     def accepted(
         self,
         peer_host: str,
-        transport: StreamWriter,
+        transport: StreamWriter | None,
         now: float,
         *,
         over: str | None = None,
     ) -> None:
         """The connection is up, from ``peer_host``; ``over`` names the cap it breaks, if any
-        (it will be answered 503)."""
+        (it will be answered 503). ``transport`` takes the media written straight out; without
+        it (until a TLS handshake is done) everything waits for :meth:`data_to_send`."""
         self.peer_host = peer_host
         self.output.transport = transport
         if over is None:
@@ -175,6 +176,18 @@ class CameraConnection:
         else:
             self.phase = Phase.REFUSING
             self._refusing = over
+            self._deadline = now + REFUSAL_GRACE
+
+    def secured(self, transport: StreamWriter, now: float) -> None:
+        """The TLS handshake is done: media may go straight to ``transport``, and the time a
+        silent peer has (the idle timeout, or the refusal grace) runs from now, not from the
+        accept its handshake started at."""
+        self.output.transport = transport
+        if self._pending or self._termination is not None:
+            return
+        if self.phase is Phase.OPENING:
+            self._deadline = now + self.settings.idle_timeout
+        elif self.phase is Phase.REFUSING:
             self._deadline = now + REFUSAL_GRACE
 
     @property

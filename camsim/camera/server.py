@@ -31,7 +31,7 @@ from camsim.camera.connection import CameraConnection, ConnectionEnded, LegChang
 from camsim.camera.control import ServerSettings
 from camsim.camera.device import Camera
 from camsim.camera.udp import UdpMedia
-from wire.asyncio.pump import DEFAULT_MAX_WRITE_BUFFER, StreamPump
+from wire.asyncio.pump import DEFAULT_MAX_WRITE_BUFFER, StreamPump, TlsHandshake
 
 logger = logging.getLogger(__name__)
 
@@ -118,12 +118,20 @@ class CameraServer:
     async def start(self) -> None:
         """Listen; with port 0 the kernel picks one and :attr:`port` says which."""
         loop = asyncio.get_running_loop()
+        context, tls = self.ssl_context, None
+        if context is not None and self.tap is None:
+            # TLS in the pump: a connection holds its slot under the caps from accept, and
+            # its handshake runs under the request timeout.
+            tls = TlsHandshake(context, self.settings.request_timeout, server_side=True)
+            context = None
+        # A capture records what the camera reads and writes, so there TLS stays below it,
+        # in the listener.
         self._server = await loop.create_server(
-            (self.tap or (lambda factory: factory))(lambda: CameraServerProtocol(self)),
+            (self.tap or (lambda factory: factory))(lambda: CameraServerProtocol(self, tls)),
             self.host,
             self.port,
-            ssl=self.ssl_context,
-            ssl_handshake_timeout=self.settings.request_timeout if self.ssl_context else None,
+            ssl=context,
+            ssl_handshake_timeout=self.settings.request_timeout if context else None,
             reuse_address=True,
         )
         self.port = self._server.sockets[0].getsockname()[1]
@@ -184,11 +192,9 @@ class CameraServer:
         if self._server is not None:
             self._server.close()
         now = asyncio.get_running_loop().time()
-        for connection in list(self.controls):
+        for connection, pump in list(self.pumps.items()):
             connection.shutdown(now)
-            pump = self.pumps.get(connection)
-            if pump is not None:
-                pump.transmit()
+            pump.transmit()
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
@@ -198,7 +204,7 @@ class CameraServerProtocol(StreamPump):
     """The owner of one accepted connection: the shared pump driving its
     :class:`~camsim.camera.connection.CameraConnection`, with the server's caps at accept."""
 
-    def __init__(self, server: CameraServer) -> None:
+    def __init__(self, server: CameraServer, tls: TlsHandshake | None = None) -> None:
         loop = asyncio.get_running_loop()
         self.connection = CameraConnection(server, loop.time())
         super().__init__(
@@ -208,15 +214,21 @@ class CameraServerProtocol(StreamPump):
             # Interleaved media is dropped past max_buffered; a peer that leaves this much
             # unread on top of that is not reading at all.
             max_write_buffer=server.settings.max_buffered + DEFAULT_MAX_WRITE_BUFFER,
+            tls=tls,
             loop=loop,
             log=logger,
         )
         self._server = server
         self._peer = ""
+        self._accepted = False
         self._admitted = False
         self._refusing = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self._accepted:
+            super().connection_made(transport)  # the TLS layer's, once its handshake is done
+            return
+        self._accepted = True
         assert isinstance(transport, asyncio.Transport)
         server = self._server
         peer = transport.get_extra_info("peername")
@@ -232,11 +244,31 @@ class CameraServerProtocol(StreamPump):
                 return
             self._refusing = True
         server.pumps[self.connection] = self
-        self.connection.accepted(self._peer, transport, self._loop.time(), over=over)
+        # Under TLS, what the session writes goes out once the handshake is done (data_received).
+        writer = transport if self.tls is None else None
+        self.connection.accepted(self._peer, writer, self._loop.time(), over=over)
         super().connection_made(transport)
+        if self.tls_task is not None:
+            self.tls_task.add_done_callback(self._secured)
+
+    def _secured(self, task: asyncio.Task[None]) -> None:
+        if self.transport is not None and not task.cancelled():
+            self.connection.secured(self.transport, self._loop.time())
+            self.transmit()
+
+    def data_received(self, data: bytes) -> None:
+        output = self.connection.output
+        if output.transport is None:
+            output.transport = self.transport  # the TLS transport, now that it exists
+        super().data_received(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
+        self._release()
+
+    def _release(self) -> None:
+        """Give back the connection's slot, once (a failed TLS handshake may end it without a
+        connection_lost)."""
         server = self._server
         server.pumps.pop(self.connection, None)
         if self._admitted:
@@ -253,3 +285,5 @@ class CameraServerProtocol(StreamPump):
                 pump.transmit()
         elif isinstance(event, ConnectionEnded):
             logger.debug("connection from %s ended: %s", self._peer, event.termination.detail)
+            if self.tls_task is not None and self.transport is None:
+                self._release()  # the handshake failed: connection_lost may never come

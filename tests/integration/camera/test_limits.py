@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ssl
 import time
 from collections.abc import Coroutine
 from typing import Any
@@ -196,3 +197,35 @@ def test_default_caps_scale_with_the_cameras_of_a_port() -> None:
     assert ConnectionCaps.for_cameras(50, total=64) == ConnectionCaps(64, 500)
     with pytest.raises(ValueError, match="at least 1"):
         ConnectionCaps(0, 1)
+
+
+def test_an_rtsps_connection_holds_its_slot_from_accept_until_its_handshake_ends(
+    config: FleetConfig,
+) -> None:
+    """TLS runs in the connection's pump: a peer that connects and never starts its handshake
+    counts under the caps at once, and gives its slot back when the handshake times out."""
+
+    async def scenario(url: str) -> None:
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        parts = urlsplit(url)
+
+        async def tls_options() -> int:
+            reader, writer = await asyncio.open_connection(parts.hostname, parts.port, ssl=context)
+            try:
+                return (await options((reader, writer), url, 1)).status_code
+            finally:
+                writer.close()
+
+        silent_reader, silent_writer = await connect(url)  # TCP only, no ClientHello
+        await asyncio.sleep(0.2)
+        assert await tls_options() == 503
+        # The handshake deadline is the request timeout (1 s here); then the slot is free.
+        assert await closed_after(silent_reader, 5) < 2.0
+        silent_writer.close()
+        await asyncio.sleep(0.2)
+        assert await tls_options() == 200
+
+    with running_fleet(config, tls=True, max_connections=1) as fleet:
+        run(scenario(fleet.urls[0]))

@@ -451,6 +451,22 @@ def test_over_a_cap_a_silent_connection_goes_after_the_grace(server: FakeServer)
     assert client.ended.cause is Cause.TIMED_OUT
 
 
+def test_under_tls_the_first_request_time_runs_from_the_handshake(server: FakeServer) -> None:
+    # The pump accepts TCP at 0, and the handshake it runs (bounded by its own deadline)
+    # ends at 0.8: a refused peer still has the whole grace, a silent one the idle timeout.
+    refused = CameraConnection(server, 0.0)
+    refused.accepted("127.0.0.1", None, 0.0, over="1 connections")
+    assert refused.get_timer() == REFUSAL_GRACE
+    transport = FakeTransport()
+    refused.secured(transport, 0.8)
+    assert refused.get_timer() == 0.8 + REFUSAL_GRACE
+    assert refused.output.transport is transport
+    silent = CameraConnection(server, 0.0)
+    silent.accepted("127.0.0.1", None, 0.0)
+    silent.secured(FakeTransport(), 0.8)
+    assert silent.get_timer() == 30.8
+
+
 # -- HTTP tunnel legs -----------------------------------------------------------------------------
 
 
