@@ -226,6 +226,17 @@ class RtspLink:
             method, url, answer, wire_cseq, sent_at, time.monotonic() - sent_at, timeout
         )
 
+    async def keep_alive(self) -> None:
+        """Refresh the session as a client should, on the timer :mod:`wire.rtsp`'s client keeps
+        from the declared timeout, until cancelled (answers go to ``unexpected``)."""
+        while not self.connection.closed:
+            deadline = self.connection.get_timer()
+            if deadline is None:
+                return
+            await asyncio.sleep(max(0.05, deadline - time.monotonic()))
+            self.connection.handle_timer(time.monotonic())
+            self._flush()
+
     def send_interleaved(self, channel: int, payload: bytes) -> None:
         if not self.connection.closed:
             self.connection.send_interleaved(channel, payload)

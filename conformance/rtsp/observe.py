@@ -47,6 +47,7 @@ PROBE_MARGIN = 3.0
 RECEIVER_SSRC = 0x43534D43  # "CSMC"
 SDP_ACCEPT = [("Accept", "application/sdp")]
 PLAY_RANGE = [("Range", "npt=0.000-")]
+"""What FFmpeg, VLC and gortsplib ask PLAY for."""
 
 Progress = Callable[[str], None]
 
@@ -118,6 +119,8 @@ class CameraObservation:
     kept_alive: SessionProbe | None = None
     idle: SessionProbe | None = None
     session_wait: float = 0.0
+    probes_skipped: str = ""
+    """Why the session probes did not run, when they did not."""
     notes: list[str] = field(default_factory=list)
 
     def exchanges(self) -> list[Exchange]:
@@ -187,13 +190,32 @@ class CameraRun:
                 seen.sdp_error = str(exc)
                 raise LinkError(f"the SDP of DESCRIBE does not parse: {exc}") from None
             seen.play_without_session = await link.request("PLAY", None, PLAY_RANGE)
-        work = [self._session(name) for name in self.settings.transports if name != MULTICAST]
+        # Sessions that only SETUP and TEARDOWN go before and after the playing ones: a server
+        # that shares one pipeline between its clients (gst-rtsp-server) may stop it for all
+        # when one of them tears down while another sets up.
         if MULTICAST in self.settings.transports:
-            work.append(self._multicast())
-        work += self._session_probes()
+            await self._multicast()
         self.progress(f"observing {target.url} for {self.settings.duration:g} s")
-        await asyncio.gather(*work)
+        sessions = [self._session(n) for n in self.settings.transports if n != MULTICAST]
+        await asyncio.gather(*sessions)
+        timeout = self._declared_timeout()
+        if timeout is not None and timeout + PROBE_MARGIN <= self.settings.session_wait:
+            self.progress(f"watching sessions past their {timeout:g} s timeout")
+            await asyncio.gather(*self._session_probes())
+        else:
+            seen.probes_skipped = (
+                f"session timeout {timeout if timeout is not None else '?'} s is longer than "
+                f"--set session-wait={self.settings.session_wait:g} allows"
+            )
         return seen
+
+    def _declared_timeout(self) -> float | None:
+        for run in self.observation.runs.values():
+            for track in run.tracks:
+                answer = track.setup.answer if track.setup is not None else None
+                if answer is not None and answer.session is not None:
+                    return float(answer.session.effective_timeout)
+        return None
 
     async def _session(self, name: str) -> None:
         run = self.observation.runs[name] = TransportRun(name)
@@ -239,7 +261,9 @@ class CameraRun:
     async def _during(self, run: TransportRun, link: RtspLink, pairs: list[UdpPair]) -> None:
         duration = self.settings.duration
         asking = asyncio.create_task(self._ask_in_session(run, link))
+        keeping = asyncio.create_task(link.keep_alive())
         await asyncio.sleep(duration)
+        keeping.cancel()
         run.ended = time.monotonic()
         run.pause = await link.request("PAUSE", timeout=REQUEST_TIMEOUT)
         paused = time.monotonic()

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 
 from conformance.case import RECOMMENDED, REQUIRED, case, fail, not_applicable
 from conformance.rtsp.link import Exchange
+from conformance.rtsp.observe import TCP, UDP
 from conformance.rtsp.spec import rfc2326, rfc7826
 from conformance.rtsp.view import CameraView
 from reports.model import Detail
@@ -202,5 +203,7 @@ def test_setup_every_track(camera: CameraView) -> None:
             setup = track.setup
             if setup is not None and setup.status not in (200, UNSUPPORTED_TRANSPORT):
                 problems.append(_detail(setup, f"{run.name}: answered {setup.status}"))
+        if run.error and not run.tracks and run.name in (UDP, TCP):
+            problems.append(Detail(run.error, run.name))
     if problems:
         fail("SETUP of a track failed", problems)
