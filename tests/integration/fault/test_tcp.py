@@ -149,23 +149,32 @@ def test_stall_keeps_the_connection_open_and_delivers_nothing() -> None:
 
 
 def test_reset_after_bytes() -> None:
+    upstream_got = bytearray()
+
+    async def collect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                upstream_got.extend(data)
+        except ConnectionResetError:
+            upstream_got.extend(b"<reset>")
+        writer.close()
+
     async def main() -> None:
-        async with relay(echo, FaultConfig(reset_after_bytes=1000)) as proxy:
+        async with relay(collect, FaultConfig(reset_after_bytes=1000)) as proxy:
             reader, writer = await connect(proxy)
-            writer.write(b"z" * 600)  # 600 up, then at most 400 of the echo down
-            received = bytearray()
-
-            async def drain() -> None:
-                while chunk := await asyncio.wait_for(reader.read(65536), 5):
-                    received.extend(chunk)
-
+            writer.write(b"z" * 600)
+            await asyncio.sleep(0.1)
+            writer.write(b"y" * 600)  # 400 of these pass, then both sides are reset
             with pytest.raises(ConnectionResetError):
-                await drain()
-            assert received == b"z" * len(received)
-            assert len(received) <= 400
+                await asyncio.wait_for(reader.read(65536), 5)
+            for _ in range(50):
+                if upstream_got.endswith(b"<reset>"):
+                    break
+                await asyncio.sleep(0.05)
             writer.close()
 
     asyncio.run(main())
+    assert upstream_got == b"z" * 600 + b"y" * 400 + b"<reset>"
 
 
 def test_reset_after_seconds() -> None:
