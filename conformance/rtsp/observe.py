@@ -187,8 +187,8 @@ class CameraRun:
             try:
                 seen.sdp = SessionDescription.parse(seen.describe.answer.response.body)
             except SdpError as exc:
-                seen.sdp_error = str(exc)
-                raise LinkError(f"the SDP of DESCRIBE does not parse: {exc}") from None
+                seen.sdp_error = str(exc)  # RTSP-SDP-001 fails on it; nothing can be set up
+                return seen
             seen.play_without_session = await link.request("PLAY", None, PLAY_RANGE)
         # Sessions that only SETUP and TEARDOWN go before and after the playing ones: a server
         # that shares one pipeline between its clients (gst-rtsp-server) may stop it for all
@@ -238,7 +238,11 @@ class CameraRun:
         if run.describe.status != 200 or run.describe.answer is None:
             run.error = f"DESCRIBE: {run.describe.describe()}"
             return
-        sdp = SessionDescription.parse(run.describe.answer.response.body)
+        try:
+            sdp = SessionDescription.parse(run.describe.answer.response.body)
+        except SdpError as exc:
+            run.error = f"the SDP of DESCRIBE does not parse: {exc}"
+            return
         run.tracks = _tracks(sdp, link)
         for track in run.tracks:
             if run.name == UDP:
@@ -319,9 +323,9 @@ class CameraRun:
             async with self.link() as link:
                 describe = await link.request("DESCRIBE", target.url, SDP_ACCEPT)
                 if describe.status != 200 or describe.answer is None:
+                    self.observation.notes.append(f"multicast: {describe.describe()}")
                     return
-                sdp = SessionDescription.parse(describe.answer.response.body)
-                tracks = _tracks(sdp, link)
+                tracks = _tracks(SessionDescription.parse(describe.answer.response.body), link)
                 if not tracks:
                     return
                 spec = TransportSpec(delivery="multicast")
@@ -330,7 +334,7 @@ class CameraRun:
                 )
                 if self.observation.multicast.status == 200:
                     await link.request("TEARDOWN")
-        except LinkError as exc:
+        except (LinkError, SdpError) as exc:
             self.observation.notes.append(f"multicast SETUP not asked: {exc}")
 
     def _session_probes(self) -> list[Coroutine[object, object, None]]:
@@ -377,7 +381,7 @@ class CameraRun:
                 if pair.rtp:
                     probe.last_rtp = pair.rtp[-1].arrival - started
                 probe.teardown = await link.request("TEARDOWN", timeout=REQUEST_TIMEOUT)
-        except LinkError as exc:
+        except (LinkError, SdpError) as exc:
             probe.error = str(exc)
         finally:
             pair.close()

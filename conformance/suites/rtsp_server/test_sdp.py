@@ -23,7 +23,8 @@ SPS_TYPES = {VideoCodec.H264: 7, VideoCodec.H265: 33}
 
 def _sdp(camera: CameraView) -> SessionDescription:
     sdp = camera.observation.sdp
-    assert sdp is not None  # the observation stops before the cases without one
+    if sdp is None:
+        not_applicable("the session description does not parse (RTSP-SDP-001)")
     return sdp
 
 
@@ -40,14 +41,16 @@ def test_syntax(camera: CameraView) -> None:
     kind = (describe.header("Content-Type") or "").split(";")[0].strip().lower()
     if kind != "application/sdp":
         problems.append(Detail(f"Content-Type {kind or 'missing'}", "DESCRIBE answer"))
+    if camera.observation.sdp_error:
+        problems.append(Detail(camera.observation.sdp_error, "session description"))
     lines = [line for line in camera.observation.sdp_text.splitlines() if line.strip()]
     if not lines or lines[0].strip() != "v=0":
         problems.append(Detail(f"first line {lines[0] if lines else ''!r}", "line 1"))
     for kind_letter in ("o", "s", "t", "m"):
         if not any(line.startswith(kind_letter + "=") for line in lines):
             problems.append(Detail(f"no {kind_letter}= line", "session description"))
-    sdp = _sdp(camera)
-    if sdp.connection is None:
+    sdp = camera.observation.sdp
+    if sdp is not None and sdp.connection is None:
         without = [m.media for m in sdp.media if not m.connections]
         if without:
             problems.append(Detail(f"no c= for {', '.join(without)}", "session description"))
