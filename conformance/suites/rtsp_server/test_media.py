@@ -21,6 +21,8 @@ from wire.codec.nal import VideoCodec, nal_type
 MAX_GAP = 2.0
 """Seconds without a video packet that count as the media stopping."""
 MAX_RATE_ERROR = 0.05
+CHART_POINTS = 200
+"""Points per chart series: enough to see a trend, few enough for a light report."""
 SPS_TYPES = {VideoCodec.H264: 7, VideoCodec.H265: 33}
 
 
@@ -214,7 +216,7 @@ def test_jitter(camera: CameraView, case_record: CaseRecord) -> None:
             continue
         final = points[-1][1] * 1000
         case_record.measure(f"jitter {stream.name}", round(final, 2), "ms")
-        step = max(1, len(points) // 400)
+        step = max(1, len(points) // CHART_POINTS)
         sampled = points[::step]
         series.append(
             Series(stream.name, tuple(x for x, _ in sampled), tuple(y * 1000 for _, y in sampled))
@@ -251,8 +253,9 @@ def test_burstiness(camera: CameraView, case_record: CaseRecord) -> None:
     reference = camera.reference_video()
     if reference is not None and reference.packets:
         t0 = reference.packets[0].arrival
-        xs = tuple(r.arrival - t0 for r in reference.packets)
-        ys = tuple(float(r.packet.sequence_number) for r in reference.packets)
+        shown_packets = reference.packets[:: max(1, len(reference.packets) // CHART_POINTS)]
+        xs = tuple(r.arrival - t0 for r in shown_packets)
+        ys = tuple(float(r.packet.sequence_number) for r in shown_packets)
         case_record.chart(
             "Sequence number over time",
             ChartKind.SCATTER,

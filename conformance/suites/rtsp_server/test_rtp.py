@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from conformance.case import RECOMMENDED, REQUIRED, case, fail, not_applicable
+from conformance.case import RECOMMENDED, REQUIRED, CaseRecord, case, fail, not_applicable
 from conformance.rtsp import rtp
 from conformance.rtsp.observe import UDP
 from conformance.rtsp.spec import rfc2326, rfc3550, rfc6184, rfc7798, rfc7826, rfc8085
 from conformance.rtsp.streams import Stream
 from conformance.rtsp.view import RELIABLE, CameraView
-from reports.model import Detail
-from wire.rtp import seq_diff, timestamp_diff
+from reports.model import ChartKind, Detail, Series
+from wire.rtp import TimestampUnwrapper, seq_diff, timestamp_diff
 
 MAX_UDP_LOSS = 0.01
 """Loss over UDP blamed on the network, not the camera (loopback loses nothing unless busy)."""
@@ -23,6 +23,7 @@ MAX_CLOCK_RESIDUAL = 1.0
 MAX_STEP_BACK = 0.5
 """Seconds a timestamp may go back (B-frame reordering)."""
 IP_UDP_HEADERS = 28
+CHART_POINTS = 200
 
 
 def _streams(camera: CameraView) -> list[Stream]:
@@ -127,9 +128,11 @@ def test_timestamps_monotonic(camera: CameraView) -> None:
     level=REQUIRED,
     spec=[rfc3550("5.1"), rfc3550("6.4.1")],
 )
-def test_clock_rate(camera: CameraView) -> None:
+def test_clock_rate(camera: CameraView, case_record: CaseRecord) -> None:
     details = []
+    series = []
     for stream in _streams(camera):
+        series.append(_clock_series(stream))
         fit = rtp.clock_fit(stream.packets, stream.format.clock_rate)
         if fit is None:
             continue
@@ -148,8 +151,32 @@ def test_clock_rate(camera: CameraView) -> None:
                     f"{stream.name}, {fit.worst}",
                 )
             )
+    case_record.chart(
+        "RTP time ahead of arrival time",
+        ChartKind.LINE,
+        [s for s in series if s.x],
+        x_label="s after the first packet",
+        y_label="s",
+    )
     if details:
         fail("timestamps do not follow the declared clock", details)
+
+
+def _clock_series(stream: Stream) -> Series:
+    """How far each packet's timestamp is ahead of its arrival, from the first packet: flat
+    when the clock is right, a slope when its rate is wrong, a step where it jumps."""
+    clock = stream.format.clock_rate
+    packets = stream.packets[:: max(1, len(stream.packets) // CHART_POINTS)]
+    if not packets or not clock:
+        return Series(stream.name, (), ())
+    unwrap = TimestampUnwrapper()
+    t0, s0 = packets[0].arrival, unwrap.unwrap(packets[0].packet.timestamp)
+    xs, ys = [], []
+    for item in packets:
+        elapsed = item.arrival - t0
+        xs.append(elapsed)
+        ys.append((unwrap.unwrap(item.packet.timestamp) - s0) / clock - elapsed)
+    return Series(stream.name, tuple(xs), tuple(ys))
 
 
 @case(
