@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -87,6 +88,8 @@ class ServerSettings:
     max_buffered: int = DEFAULT_MAX_BUFFERED
     report_interval: float = 5.0
     server_name: str = "camsim"
+    wallclock: Callable[[], float] = time.time
+    """Unix time, which sender reports map RTP time to; the one clock the connections read."""
 
 
 class CameraDirectory(Protocol):
@@ -391,6 +394,7 @@ class RtspControl:
                 udp,
                 report_interval=self.server.settings.report_interval,
                 rng=self._rng,
+                wallclock=self.server.settings.wallclock,
             )
         session.add(track, Stream(sender, reply, rtcp_address), self._now)
         headers = Headers(

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -110,6 +109,7 @@ class MediaSession:
         *,
         report_interval: float = 5.0,
         rng: random.Random | None = None,
+        wallclock: Callable[[], float],
     ) -> None:
         self.session_id = session_id
         self.camera = camera
@@ -122,6 +122,7 @@ class MediaSession:
         """When the RTP stops for good (the ``media-stall`` quirk), once armed."""
         self._udp = udp
         self._rng = rng if rng is not None else random.Random()
+        self._wallclock = wallclock  # Unix time, for the NTP side of sender reports
 
     def add(self, track: int, stream: Stream, now: float) -> None:
         """Set up ``track``; a repeated SETUP of a track replaces its transport."""
@@ -169,7 +170,7 @@ class MediaSession:
 
     def send_reports(self, now: float, *, only_senders: bool) -> None:
         """SR and SDES on every stream (with ``only_senders``, those that have sent RTP)."""
-        ntp = ntp_from_unix(time.time())
+        ntp = ntp_from_unix(self._wallclock())
         for track, stream in self.items():
             if only_senders and stream.sender.packet_count == 0:
                 continue
@@ -179,7 +180,7 @@ class MediaSession:
         """SR, SDES and BYE on every stream that plays."""
         if not self.playing:
             return
-        ntp = ntp_from_unix(time.time())
+        ntp = ntp_from_unix(self._wallclock())
         for track, stream in self.items():
             stream.sender.send_bye(ntp, self._current(track, stream, now), reason)
 

@@ -26,14 +26,25 @@ from camsim.camera.device import Camera
 from camsim.camera.quirks import resolve
 from camsim.camera.quirks.base import Quirks
 from camsim.camera.sender import Address, RtpSender
-from wire.rtp import RtcpReceiverReport, RtcpSenderReport, parse_compound, serialize_compound
+from wire.rtp import (
+    RtcpReceiverReport,
+    RtcpSenderReport,
+    ntp_from_unix,
+    parse_compound,
+    serialize_compound,
+)
 from wire.rtsp import PortRange
 from wire.rtsp.tunnel import encode_tunnel_data
 from wire.session import Cause, Termination
 
 URL = "rtsp://127.0.0.1:8554/cam1"
+WALLCLOCK = 1_700_000_000.25
 SETTINGS = ServerSettings(
-    session_timeout=60, request_timeout=10.0, idle_timeout=30.0, report_interval=5.0
+    session_timeout=60,
+    request_timeout=10.0,
+    idle_timeout=30.0,
+    report_interval=5.0,
+    wallclock=lambda: WALLCLOCK,
 )
 
 
@@ -389,7 +400,10 @@ def test_sender_reports_leave_every_half_to_one_and_a_half_interval(server: Fake
         previous = due
         reports = rtcp_frames(bytes(client.transport.written), channel=1)
         assert len(reports) == sent + 1
-        assert isinstance(parse_compound(reports[-1])[0], RtcpSenderReport)
+        report = parse_compound(reports[-1])[0]
+        assert isinstance(report, RtcpSenderReport)
+        assert report.ntp_timestamp == ntp_from_unix(WALLCLOCK)  # the clock it was given
+        assert report.rtp_timestamp == media.streams[0].sender.timestamp(int(due * 90000))
         sent += 1
     assert sent >= 5
 
