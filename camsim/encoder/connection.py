@@ -256,10 +256,17 @@ class PublishConnection:
         return data
 
     def get_timer(self) -> float | None:
+        # Called after every paced write: kept to a few comparisons while streaming, where the
+        # stall is the only deadline (the connection's own end with the publish).
         if self._termination is not None:
             return None
-        deadlines = [self._deadline, self._stall_deadline, self.connection.get_timer()]
-        return min((d for d in deadlines if d is not None), default=None)
+        if self.phase is Phase.STREAMING:
+            return self._stall_deadline
+        timer = self.connection.get_timer()
+        for deadline in (self._deadline, self._stall_deadline):
+            if deadline is not None and (timer is None or deadline < timer):
+                timer = deadline
+        return timer
 
     def handle_timer(self, now: float) -> None:
         if self._termination is not None:
