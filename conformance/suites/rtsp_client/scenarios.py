@@ -156,20 +156,20 @@ BASE = (
         "RTSPC-NET-001",
         "UDP blocked on the way (RTSP's TCP connection gets through): the client asks for "
         "TCP interleaving and plays",
-        (rfc(2326, "10.12"), rfc(2326, "12.39"), rfc(7826, "C.1.6.1")),
+        (rfc(2326, "10.12"), rfc(2326, "12.39")),
         block_udp=True,
     ),
     Scenario(
         "RTSPC-AUTH-001",
         "DESCRIBE answered 401 with a Digest challenge: the client answers it and plays",
-        (rfc(2326, "D.1"), rfc(7616, "3.4"), rfc(7826, "19.1.2")),
+        (rfc(2326, "12.44"), rfc(2326, "12.5"), rfc(7616, "3.4"), rfc(7826, "19.1")),
         auth=True,
     ),
     Scenario(
         "RTSPC-RESTART-001",
         "The camera restarts mid-stream (new SSRC, sequence and timestamps): the client "
         "reconnects and the frames go on after one break",
-        (rfc(3550, "8.2"), rfc(3550, "6.6"), rfc(8216, "4.3.2.3")),
+        (rfc(3550, "8"), rfc(3550, "6.6"), rfc(8216, "4.3.2.3")),
         restart_at=5.0,
         seconds=18.0,
         allowed_breaks=1,

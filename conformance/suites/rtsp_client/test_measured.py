@@ -44,7 +44,7 @@ def test_first_frame(client_runs: ClientRuns, case_record: CaseRecord) -> None:
     "Reconnect time after a camera restart: send time of the last frame before the break to "
     "the first after it",
     level=INFO,
-    spec=[rfc(3550, "8.2")],
+    spec=[rfc(3550, "6.6")],
 )
 def test_reconnect_time(client_runs: ClientRuns, case_record: CaseRecord) -> None:
     result = client_runs.results.get(RESTART_CASE)
