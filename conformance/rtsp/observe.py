@@ -190,14 +190,19 @@ class CameraRun:
                 seen.sdp_error = str(exc)  # RTSP-SDP-001 fails on it; nothing can be set up
                 return seen
             seen.play_without_session = await link.request("PLAY", None, PLAY_RANGE)
-        # Sessions that only SETUP and TEARDOWN go before and after the playing ones: a server
-        # that shares one pipeline between its clients (gst-rtsp-server) may stop it for all
-        # when one of them tears down while another sets up.
-        if MULTICAST in self.settings.transports:
-            await self._multicast()
-        self.progress(f"observing {target.url} for {self.settings.duration:g} s")
+            # This connection stays open while the sessions start: gst-rtsp-server unprepares a
+            # shared media when its last client leaves and answers 503 to a DESCRIBE meanwhile.
+            await self._sessions()
+        return seen
+
+    async def _sessions(self) -> None:
+        seen = self.observation
+        self.progress(f"observing {self.settings.target.url} for {self.settings.duration:g} s")
         sessions = [self._session(n) for n in self.settings.transports if n != MULTICAST]
         await asyncio.gather(*sessions)
+        # Sessions that only SETUP and TEARDOWN come after the playing ones: a server that
+        # shares one pipeline between its clients may stop it for all when one of them tears
+        # down while another sets up.
         timeout = self._declared_timeout()
         if timeout is not None and timeout + PROBE_MARGIN <= self.settings.session_wait:
             self.progress(f"watching sessions past their {timeout:g} s timeout")
@@ -207,7 +212,8 @@ class CameraRun:
                 f"session timeout {timeout if timeout is not None else '?'} s is longer than "
                 f"--set session-wait={self.settings.session_wait:g} allows"
             )
-        return seen
+        if MULTICAST in self.settings.transports:
+            await self._multicast()
 
     def _declared_timeout(self) -> float | None:
         for run in self.observation.runs.values():

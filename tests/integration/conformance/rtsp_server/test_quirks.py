@@ -36,7 +36,7 @@ case: RFC 3640 §4.1 lists it as required, and receivers infer it from the encod
 
 QUIRK_FAILS: dict[str, frozenset[str]] = {
     "annexb-in-rtp": frozenset({"RTSP-RTP-008"}),
-    "changed-interleaved": frozenset(),  # RFC 7826 §18.54: the server chooses the channels
+    "changed-interleaved": frozenset(),  # legal: the SETUP answer names the channels used
     "fu-start-end": frozenset({"RTSP-RTP-007"}),
     "garbage-sprop": frozenset({"RTSP-SDP-004"}),
     "get-parameter-454": frozenset({"RTSP-MSG-004"}),
