@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from camsim.fault.cleanup import cleanup_command
 from camsim.fault.config import FaultConfig, parse_settings
 from camsim.fault.control import FaultProxy, ProxyProtocol, require_loopback
 
@@ -82,6 +83,9 @@ def _setting_options(function: Any) -> Any:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def fault() -> None:
     """Inject network faults between a client and a server (loss, latency, NAT, resets)."""
+
+
+fault.add_command(cleanup_command, "cleanup")
 
 
 @fault.command(context_settings={"help_option_names": ["-h", "--help"]})
