@@ -230,12 +230,12 @@ class CameraConnection:
         if self._termination is not None:
             return
         phase = self.phase
-        if phase is Phase.RTSP or phase is Phase.TUNNEL_GET:
-            # Bytes on an established GET leg mean nothing (clients send none).
-            if phase is Phase.RTSP:
-                assert self.control is not None
-                self.control.receive_data(data, now)
-                self._follow_control()
+        if phase is Phase.RTSP:
+            assert self.control is not None
+            self.control.receive_data(data, now)
+            self._follow_control()
+        elif phase is Phase.TUNNEL_GET:
+            pass  # bytes on an established GET leg mean nothing (clients send none)
         elif phase is Phase.TUNNEL_POST:
             self._deadline = now + self.post_idle_timeout
             self._feed(data, now)

@@ -502,6 +502,10 @@ def test_a_get_leg_waits_request_timeout_for_its_post_leg(server: FakeServer) ->
     assert get.connection.phase is Phase.TUNNEL_GET
     assert server.tunnels == {"c00kie": get.connection}
     assert get.timer() == 11.0
+    get.transport.written.clear()
+    get.send(f"OPTIONS {URL} RTSP/1.0\r\nCSeq: 1\r\n\r\n".encode(), 2.0)
+    assert get.transport.written == b""  # RTSP comes on POST legs; a GET leg's bytes are ignored
+    assert get.ended is None
     get.fire(11.0)
     assert get.ended is not None
     assert (get.ended.cause, get.ended.phase) == (Cause.TIMED_OUT, "a POST leg")
