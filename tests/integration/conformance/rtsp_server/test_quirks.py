@@ -22,6 +22,7 @@ from reports.model import Level
 from tests.conftest import SampleFactory
 from tests.integration.camera.harness import running_fleet
 from tests.integration.conformance.conftest import ConformRun, conform
+from wire.codec.nal import VideoCodec
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
@@ -153,3 +154,33 @@ def test_a_camera_that_asks_for_no_credentials_fails_the_authentication_cases(
     assert run.code == 1, run.stdout
     assert run.failing(("required",)) == {"RTSP-AUTH-001", "RTSP-AUTH-004"}, run.stdout
     assert run.verdicts()["RTSP-AUTH-003"] == "pass"
+
+
+HEVC_QUIRKS = ("", "fu-start-end", "marker-on-parameter-sets")
+"""H.265 (RFC 7798): the default camera, and the quirks whose judges read H.265 packet types."""
+
+
+@pytest.fixture(scope="module")
+def hevc_runs(
+    make_test_sample: SampleFactory, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, ConformRun]:
+    config = FleetConfig(media=(make_test_sample(codec=VideoCodec.H265),))
+    folder = tmp_path_factory.mktemp("rtsp-server-hevc")
+
+    def one(name: str) -> tuple[str, ConformRun]:
+        quirked = dataclasses.replace(config, quirks=(name,) if name else ())
+        return name, _judge(quirked, "rtsp://127.0.0.1:{port}/cam1", folder)
+
+    with ThreadPoolExecutor(len(HEVC_QUIRKS)) as pool:
+        return dict(pool.map(one, HEVC_QUIRKS))
+
+
+@pytest.mark.parametrize("quirk", HEVC_QUIRKS, ids=lambda q: q or "default")
+def test_h265_camera_verdicts(hevc_runs: dict[str, ConformRun], quirk: str) -> None:
+    run = hevc_runs[quirk]
+    assert run.results is not None, run.stderr
+    assert (
+        run.failing(("required", "recommended")) == QUIRK_FAILS.get(quirk, frozenset()) | BASELINE
+    )
+    assert run.code == (1 if quirk else 0), run.stdout
+    assert run.verdicts()["RTSP-MEDIA-001"] == "pass"  # the H.265 stream decodes
