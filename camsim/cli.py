@@ -12,6 +12,7 @@ import importlib
 import click
 
 SUBCOMMANDS = {
+    "bench": "camsim.bench.cli:bench",
     "conform": "conformance.cli:conform",
     "fault": "camsim.fault.cli:fault",
     "media": "camsim.media.cli:media",

@@ -1,0 +1,286 @@
+"""``camsim bench rtmp-vs-rtmps``: RTMP and RTMPS side by side, on any server, under profiles."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import platform
+import ssl
+import sys
+import tempfile
+from collections.abc import Sequence
+from importlib.metadata import version
+from pathlib import Path
+
+import click
+
+from camsim.bench.profiles import PROFILES, profile_named
+from camsim.bench.report import build_report, write_report
+from camsim.bench.runner import SETTLE, Bench, BenchSettings, ProfileResult, Progress, tls_context
+from camsim.bench.servers import LocalRefserver
+from camsim.bench.verdict import ProfileVerdict, judge
+from camsim.encoder.cli import load_plan
+from camsim.encoder.session import DEFAULT_TIMEOUT, PublishOptions
+from camsim.encoder.target import PushTarget, TargetError, expand
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+
+@click.group(context_settings=CONTEXT)
+def bench() -> None:
+    """Benchmarks of live ingest."""
+
+
+def _check_url(scheme: str, value: str | None, hint: str) -> None:
+    if value is None:
+        return
+    try:
+        target = PushTarget.parse(expand(value, 1))
+    except TargetError as exc:
+        raise click.BadParameter(str(exc), param_hint=hint) from None
+    if target.tls != (scheme == "rtmps"):
+        raise click.BadParameter(f"{value}: expected an {scheme}:// URL", param_hint=hint)
+
+
+@bench.command("rtmp-vs-rtmps", context_settings=CONTEXT)
+@click.option(
+    "--rtmp", "rtmp_url", help="RTMP URL, {n} numbers streams (default: a local refserver)."
+)
+@click.option(
+    "--rtmps", "rtmps_url", help="RTMPS URL of the same server (default: a local refserver)."
+)
+@click.option(
+    "--streams",
+    type=click.IntRange(1, 200),
+    default=1,
+    show_default=True,
+    help="Streams per window.",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=1),
+    default=5.0,
+    show_default=True,
+    help="Measured seconds per streaming window.",
+)
+@click.option(
+    "--repeat",
+    type=click.IntRange(3, 100),
+    default=5,
+    show_default=True,
+    help="Kept rounds per profile (set-up trials and windows per protocol).",
+)
+@click.option(
+    "--warmup",
+    type=click.IntRange(0, 10),
+    default=1,
+    show_default=True,
+    help="Rounds run first and dropped.",
+)
+@click.option(
+    "--network",
+    "networks",
+    multiple=True,
+    type=click.Choice(sorted(PROFILES)),
+    help="Network profile (repeatable; default loopback).",
+)
+@click.option("--tls-version", type=click.Choice(["1.2", "1.3"]), help="Pin the TLS version.")
+@click.option(
+    "--cipher", help="OpenSSL cipher list for TLS 1.2 (e.g. ECDHE-RSA-AES128-GCM-SHA256)."
+)
+@click.option("--api", "api_url", help="refserver-style .../api/streams/ for per-frame latency.")
+@click.option(
+    "--server-pid",
+    "server_pids",
+    multiple=True,
+    type=int,
+    help="A local server process whose tree's CPU is measured (repeatable).",
+)
+@click.option(
+    "--media",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Sample to publish (the default sample otherwise).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    help="Seconds allowed for each phase.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap and the relays."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option(
+    "--report",
+    "report_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write DIR/index.html and DIR/results.json.",
+)
+def rtmp_vs_rtmps(
+    rtmp_url: str | None,
+    rtmps_url: str | None,
+    streams: int,
+    duration: float,
+    repeat: int,
+    warmup: int,
+    networks: Sequence[str],
+    tls_version: str | None,
+    cipher: str | None,
+    api_url: str | None,
+    server_pids: Sequence[int],
+    media: Path | None,
+    timeout: float,
+    seed: int,
+    as_json: bool,
+    report_dir: Path | None,
+) -> None:
+    """Measure what TLS costs a live stream: set-up phase by phase, per-frame latency, CPU and
+    bytes on the wire, RTMP and RTMPS interleaved, under each --network profile.
+
+    Without --rtmp/--rtmps a refserver is started on free loopback ports and measured,
+    latency through its API and CPU through its process. Differences are RTMPS minus RTMP,
+    medians over the kept rounds with a 95% bootstrap interval; one whose interval holds zero
+    is reported as no measurable difference.
+    """
+    if (rtmp_url is None) != (rtmps_url is None):
+        raise click.UsageError("give both --rtmp and --rtmps, or neither (a local refserver)")
+    _check_url("rtmp", rtmp_url, "--rtmp")
+    _check_url("rtmps", rtmps_url, "--rtmps")
+    for url, hint in ((rtmp_url, "--rtmp"), (rtmps_url, "--rtmps")):
+        if url is not None and "{n}" not in url:
+            raise click.BadParameter(
+                "put {n} in the URL: every trial publishes a new name", param_hint=hint
+            )
+    try:
+        context = tls_context(version=tls_version, cipher=cipher)
+    except ssl.SSLError:
+        raise click.BadParameter(
+            f"{cipher}: no cipher OpenSSL knows", param_hint="--cipher"
+        ) from None
+    options = PublishOptions(timeout=timeout, ssl_context=context)
+    profiles = tuple(profile_named(n) for n in (networks or ("loopback",)))
+    plan = load_plan(media, enhanced=False)
+    progress = _progress()
+    with tempfile.TemporaryDirectory(prefix="camsim-bench-") as folder:
+        server = None
+        if rtmp_url is None:
+            server = LocalRefserver(Path(folder))
+            try:
+                server.start()
+            except RuntimeError as exc:
+                raise click.ClickException(str(exc)) from None
+            rtmp_url, rtmps_url, api_url = server.rtmp_url, server.rtmps_url, server.api_url
+            server_pids = (server.pid,)
+        assert rtmps_url is not None
+        settings = BenchSettings(
+            rtmp_url,
+            rtmps_url,
+            profiles,
+            streams=streams,
+            duration=duration,
+            repeat=repeat,
+            warmup=warmup,
+            api_url=api_url,
+            server_pids=tuple(server_pids),
+            options=options,
+            seed=seed,
+        )
+        try:
+            results = asyncio.run(Bench(settings, plan, progress).run())
+        finally:
+            if server is not None:
+                server.stop()
+    verdicts = [judge(r, seed=seed) for r in results]
+    environment = _environment(settings, server is not None, tls_version, cipher)
+    notes = _notes(settings)
+    if report_dir is not None:
+        page = write_report(build_report(results, verdicts, environment, notes), report_dir)
+        click.echo(f"report: {page}", err=True)
+    if as_json:
+        click.echo(json.dumps(_json(results, verdicts, environment, notes), indent=2))
+    else:
+        click.echo(format_table(results, verdicts, settings))
+
+
+def _progress() -> Progress:
+    tty = sys.stderr.isatty()
+
+    def show(line: str) -> None:
+        if tty:
+            click.echo(f"\r\033[K{line}", err=True, nl=False)
+        else:
+            click.echo(line, err=True)
+
+    return show
+
+
+def _environment(
+    settings: BenchSettings, local: bool, tls_version: str | None, cipher: str | None
+) -> dict[str, object]:
+    return {
+        "camsim": version("camsim"),
+        "python": platform.python_version(),
+        "openssl": ssl.OPENSSL_VERSION,
+        "platform": platform.platform(),
+        "server": "refserver (local, started by the bench)" if local else settings.rtmp_url,
+        "tls_version": tls_version or "negotiated",
+        "cipher": cipher or "default",
+        "streams": settings.streams,
+        "repeat": settings.repeat,
+        "warmup": settings.warmup,
+        "duration_s": settings.duration,
+    }
+
+
+def _notes(settings: BenchSettings) -> list[str]:
+    notes = [
+        f"{settings.repeat} kept rounds per profile and protocol after {settings.warmup} "
+        "warm-up round(s); RTMP and RTMPS alternate which goes first in each round.",
+        f"Streaming windows run {SETTLE:g} s before {settings.duration:g} s are measured.",
+        "Set-up phases are the encoder session's own, on the event loop's monotonic clock.",
+        "Every connection passes the bench's userspace relay, which counts bytes on the wire.",
+    ]
+    for profile in settings.profiles:
+        notes.append(f"{profile.name}: {profile.description}")
+    if settings.api_url is None:
+        notes.append("No server API: per-frame latency and frames received were not measured.")
+    return notes
+
+
+def _json(
+    results: Sequence[ProfileResult],
+    verdicts: Sequence[ProfileVerdict],
+    environment: dict[str, object],
+    notes: list[str],
+) -> dict[str, object]:
+    return {
+        "environment": environment,
+        "notes": notes,
+        "profiles": [
+            {"results": r.to_json(), "verdict": v.to_json()}
+            for r, v in zip(results, verdicts, strict=True)
+        ],
+    }
+
+
+def format_table(
+    results: Sequence[ProfileResult], verdicts: Sequence[ProfileVerdict], settings: BenchSettings
+) -> str:
+    """The text summary: one block per profile, the repeat count first."""
+    lines = [
+        f"RTMPS - RTMP, medians of {settings.repeat} rounds per protocol "
+        f"({settings.warmup} warm-up dropped), {settings.streams} stream(s) per window, 95% CI"
+    ]
+    for result, verdict in zip(results, verdicts, strict=True):
+        lines.append("")
+        lines.append(f"{result.profile.name} ({result.profile.description})")
+        for name, difference in verdict.phases.items():
+            if difference is not None:
+                lines.append(f"  {name.removesuffix('_ms'):<18} {difference.describe('ms')}")
+        failures = {p: f for p, f in result.setup_failures.items() if f}
+        for protocol, errors in failures.items():
+            lines.append(f"  {protocol} set-up failures: {len(errors)} ({errors[0]})")
+        lines.extend(f"  {line}" for line in verdict.lines())
+    return "\n".join(lines)

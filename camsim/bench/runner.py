@@ -1,0 +1,371 @@
+"""The bench itself: set-up trials and streaming windows, RTMP and RTMPS interleaved.
+
+For each network profile, in order:
+
+1. **Set-up trials.** ``warmup + repeat`` rounds; each round connects one stream over RTMP and
+   one over RTMPS, alternating which goes first, publishes until the first frame is handed to the
+   transport, and unpublishes. Phase timings are the encoder session's own, taken on the event
+   loop's monotonic clock. Warm-up rounds are dropped.
+2. **Streaming windows.** ``warmup + repeat`` rounds again, each an RTMP window and an RTMPS
+   window (alternating first) of ``streams`` streams for ``duration`` seconds after
+   :data:`SETTLE` seconds of settling. Per window: the encoder's CPU (this thread's), the
+   server's process tree's CPU when it runs here, bytes on the wire against the RTMP payload,
+   per-frame latency from the server's API, and frames sent against frames the server counted.
+
+Nothing is run in parallel across protocols: what one protocol does never loads the other's
+measurement, and slow drift of the machine hits both alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import ssl
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from enum import StrEnum
+
+from camsim.bench.profiles import NetworkProfile
+from camsim.bench.relay import ByteCount, RelayThread
+from camsim.bench.servers import tree_cpu_seconds
+from camsim.encoder.fleet import EncoderFleet
+from camsim.encoder.flv_source import FlvPlan
+from camsim.encoder.pacer import Pacer
+from camsim.encoder.publisher import StreamPublisher
+from camsim.encoder.session import PublishOptions
+from camsim.encoder.stats import PhaseTimings, StreamState
+from camsim.encoder.target import PushTarget, expand
+
+SETTLE = 2.0
+"""Seconds each streaming window runs before it is measured (connections, first GOP)."""
+SETUP_PHASES = (
+    "tcp_connect_ms",
+    "tls_handshake_ms",
+    "rtmp_handshake_ms",
+    "connect_ms",
+    "create_stream_ms",
+    "publish_ms",
+    "first_frame_ms",
+)
+"""The phases of :class:`~camsim.encoder.stats.PhaseTimings`, in the order they happen."""
+API_TIMEOUT = 5.0
+
+Progress = Callable[[str], None]
+
+
+class Protocol(StrEnum):
+    RTMP = "rtmp"
+    RTMPS = "rtmps"
+
+
+def interleaved(round_index: int) -> tuple[Protocol, Protocol]:
+    """The order of a round: RTMP first in even rounds, RTMPS first in odd ones."""
+    if round_index % 2 == 0:
+        return Protocol.RTMP, Protocol.RTMPS
+    return Protocol.RTMPS, Protocol.RTMP
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    """What one ``camsim bench rtmp-vs-rtmps`` run measures and how."""
+
+    rtmp_url: str
+    """``rtmp://host:port/app/name{n}``: ``{n}`` is replaced per stream and trial."""
+    rtmps_url: str
+    profiles: tuple[NetworkProfile, ...]
+    streams: int = 1
+    duration: float = 10.0
+    repeat: int = 5
+    warmup: int = 1
+    api_url: str | None = None
+    """refserver's ``.../api/streams/``: per-frame latency and frames received."""
+    server_pids: tuple[int, ...] = ()
+    """Local server processes whose trees' CPU is measured."""
+    options: PublishOptions = field(default_factory=PublishOptions)
+    """How streams publish; its ``ssl_context`` carries ``--tls-version`` and ``--cipher``."""
+    seed: int = 0
+
+
+@dataclass
+class Window:
+    """One streaming window of one protocol."""
+
+    protocol: str
+    streams: int
+    seconds: float
+    encoder_cpu_seconds: float
+    server_cpu_seconds: float | None
+    payload_bytes: int
+    wire_bytes: int
+    frames_sent: int
+    frames_received: int | None
+    latency_p50_ms: list[float] = field(default_factory=list)
+    latency_p95_ms: list[float] = field(default_factory=list)
+    latency_p99_ms: list[float] = field(default_factory=list)
+    failed_streams: int = 0
+
+    @property
+    def encoder_cpu_percent(self) -> float:
+        """Of one core."""
+        return 100 * self.encoder_cpu_seconds / self.seconds
+
+    @property
+    def server_cpu_percent(self) -> float | None:
+        if self.server_cpu_seconds is None:
+            return None
+        return 100 * self.server_cpu_seconds / self.seconds
+
+
+@dataclass
+class ProfileResult:
+    """Everything measured under one network profile."""
+
+    profile: NetworkProfile
+    setup: dict[str, list[dict[str, float | None]]] = field(
+        default_factory=lambda: {p.value: [] for p in Protocol}
+    )
+    """Protocol → one dict of phase timings (ms) per kept trial."""
+    setup_failures: dict[str, list[str]] = field(
+        default_factory=lambda: {p.value: [] for p in Protocol}
+    )
+    windows: list[Window] = field(default_factory=list)
+
+    def setup_totals(self, protocol: Protocol) -> list[float]:
+        """Milliseconds from the TCP connect to the first frame, per complete trial."""
+        totals = []
+        for trial in self.setup[protocol.value]:
+            phases = [trial.get(name) for name in SETUP_PHASES if name != "tls_handshake_ms"]
+            if any(value is None for value in phases):
+                continue
+            totals.append(
+                sum(v for v in phases if v is not None) + (trial["tls_handshake_ms"] or 0)
+            )
+        return totals
+
+    def phase(self, protocol: Protocol, name: str) -> list[float]:
+        return [v for t in self.setup[protocol.value] if (v := t.get(name)) is not None]
+
+    def windows_of(self, protocol: Protocol) -> list[Window]:
+        return [w for w in self.windows if w.protocol == protocol.value]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "profile": {
+                "name": self.profile.name,
+                "description": self.profile.description,
+                "rtt_ms": self.profile.rtt_ms,
+            },
+            "setup": self.setup,
+            "setup_failures": self.setup_failures,
+            "windows": [asdict(w) for w in self.windows],
+        }
+
+
+class Bench:
+    """Runs :class:`BenchSettings` on the current event loop; relays on their own thread."""
+
+    def __init__(
+        self, settings: BenchSettings, plan: FlvPlan, progress: Progress | None = None
+    ) -> None:
+        self.settings = settings
+        self.plan = plan
+        self.progress = progress or (lambda _: None)
+        self._names = 0
+
+    async def run(self) -> list[ProfileResult]:
+        relays = RelayThread()
+        relays.start()
+        try:
+            results = []
+            for profile in self.settings.profiles:
+                results.append(await self._profile(profile, relays))
+                relays.close_relays()
+            return results
+        finally:
+            relays.stop()
+
+    async def _profile(self, profile: NetworkProfile, relays: RelayThread) -> ProfileResult:
+        settings = self.settings
+        result = ProfileResult(profile)
+        urls = {}
+        for protocol, url in (
+            (Protocol.RTMP, settings.rtmp_url),
+            (Protocol.RTMPS, settings.rtmps_url),
+        ):
+            target = PushTarget.parse(expand(url, 0))
+            address = relays.relay((target.host, target.port), profile.config, seed=settings.seed)
+            urls[protocol] = _through(url, target, address)
+        counts = {p: relays.counts[_address(urls[p])] for p in Protocol}
+        rounds = settings.warmup + settings.repeat
+        for index in range(rounds):
+            kept = index >= settings.warmup
+            for protocol in interleaved(index):
+                label = (
+                    "warm-up" if not kept else f"{index - settings.warmup + 1}/{settings.repeat}"
+                )
+                self.progress(f"{profile.name}: set-up {label} {protocol.value}")
+                timings, error = await self._setup_trial(urls[protocol])
+                if not kept:
+                    continue
+                if error is not None:
+                    result.setup_failures[protocol.value].append(error)
+                else:
+                    result.setup[protocol.value].append(asdict(timings))
+        for index in range(rounds):
+            kept = index >= settings.warmup
+            for protocol in interleaved(index):
+                label = (
+                    "warm-up" if not kept else f"{index - settings.warmup + 1}/{settings.repeat}"
+                )
+                self.progress(
+                    f"{profile.name}: streaming {label} {protocol.value}, "
+                    f"{settings.streams} stream(s) for {settings.duration:g} s"
+                )
+                window = await self._window(protocol, urls[protocol], counts[protocol])
+                if kept:
+                    result.windows.append(window)
+        return result
+
+    def _name(self, url: str, count: int) -> list[PushTarget]:
+        first = self._names
+        self._names += count
+        return [PushTarget.parse(expand(url, first + n)) for n in range(1, count + 1)]
+
+    async def _setup_trial(self, url: str) -> tuple[PhaseTimings, str | None]:
+        """Connect, publish, hand the first frame over, unpublish."""
+        loop = asyncio.get_running_loop()
+        (target,) = self._name(url, 1)
+        pacer = Pacer(loop)
+        publisher = StreamPublisher(0, target, self.plan, pacer, self.settings.options)
+        task = asyncio.create_task(publisher.run())
+        deadline = loop.time() + 8 * self.settings.options.timeout
+        try:
+            # The timings are the session's own; this only decides when to hang up.
+            while publisher.stats.timings.first_frame_ms is None and not task.done():
+                if loop.time() > deadline:
+                    break
+                await asyncio.sleep(0.005)
+            timings = replace(publisher.stats.timings)
+            publisher.stop()
+            stats = await task
+        finally:
+            pacer.close()
+        if timings.first_frame_ms is None:
+            return timings, stats.error or "no frame was accepted"
+        return timings, None
+
+    async def _window(self, protocol: Protocol, url: str, count: ByteCount) -> Window:
+        settings = self.settings
+        targets = self._name(url, settings.streams)
+        fleet = EncoderFleet(targets, self.plan, settings.options)
+        task = asyncio.create_task(fleet.run(SETTLE + settings.duration + 0.5))
+        await asyncio.sleep(SETTLE)
+        cpu0, server0, clock0 = time.thread_time(), self._server_cpu(), time.monotonic()
+        wire0 = count.up
+        payload0 = sum(s.bytes_sent for s in fleet.stats)
+        frames0 = sum(s.video_frames for s in fleet.stats)
+        await asyncio.sleep(settings.duration)
+        cpu1, server1, clock1 = time.thread_time(), self._server_cpu(), time.monotonic()
+        wire1 = count.up
+        payload1 = sum(s.bytes_sent for s in fleet.stats)
+        frames1 = sum(s.video_frames for s in fleet.stats)
+        latencies = await self._latencies(targets)
+        stats = await task
+        received = await self._frames_received(targets)
+        window = Window(
+            protocol=protocol.value,
+            streams=len(targets),
+            seconds=clock1 - clock0,
+            encoder_cpu_seconds=cpu1 - cpu0,
+            server_cpu_seconds=None if server0 is None or server1 is None else server1 - server0,
+            payload_bytes=payload1 - payload0,
+            wire_bytes=wire1 - wire0,
+            frames_sent=frames1 - frames0,
+            frames_received=received,
+            failed_streams=sum(s.state is StreamState.FAILED for s in stats),
+        )
+        window.frames_sent = sum(s.video_frames for s in stats)
+        for p50, p95, p99 in latencies:
+            window.latency_p50_ms.append(p50)
+            window.latency_p95_ms.append(p95)
+            window.latency_p99_ms.append(p99)
+        return window
+
+    def _server_cpu(self) -> float | None:
+        pids = self.settings.server_pids
+        return tree_cpu_seconds(list(pids)) if pids else None
+
+    async def _latencies(self, targets: Sequence[PushTarget]) -> list[tuple[float, float, float]]:
+        out = []
+        for target in targets:
+            entry = await self._api(target)
+            latency = entry.get("latency") if entry else None
+            if isinstance(latency, dict) and latency.get("p50") is not None:
+                out.append((1000 * latency["p50"], 1000 * latency["p95"], 1000 * latency["p99"]))
+        return out
+
+    async def _frames_received(self, targets: Sequence[PushTarget]) -> int | None:
+        total = 0
+        for target in targets:
+            entry = await self._api(target)
+            frames = entry.get("frames") if entry else None
+            if not isinstance(frames, dict):
+                return None
+            total += int(frames.get("video", 0))
+        return total
+
+    async def _api(self, target: PushTarget) -> dict[str, object] | None:
+        base = self.settings.api_url
+        if base is None:
+            return None
+        url = base + target.stream_name.split("?", 1)[0]
+
+        def fetch() -> dict[str, object] | None:
+            try:
+                with urllib.request.urlopen(url, timeout=API_TIMEOUT) as answer:
+                    data = json.loads(answer.read())
+            except (OSError, ValueError, urllib.error.URLError):
+                return None
+            return data if isinstance(data, dict) else None
+
+        return await asyncio.to_thread(fetch)
+
+
+def _through(url: str, target: PushTarget, address: tuple[str, int]) -> str:
+    """``url`` with its host:port replaced by the relay's (the path and ``{n}`` kept)."""
+    scheme, _, rest = url.partition("://")
+    path = rest.split("/", 1)[1]
+    return f"{scheme}://{address[0]}:{address[1]}/{path}"
+
+
+def _address(url: str) -> tuple[str, int]:
+    target = PushTarget.parse(expand(url, 0))
+    return target.host, target.port
+
+
+def tls_context(
+    *, version: str | None = None, cipher: str | None = None, verify: bool = False
+) -> ssl.SSLContext:
+    """The encoder's client context: ``version`` "1.2" or "1.3" pins it; ``cipher`` is an
+    OpenSSL cipher list (TLS 1.2 suites; TLS 1.3 suites are not settable from Python)."""
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if version is not None:
+        pinned = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}[version]
+        context.minimum_version = context.maximum_version = pinned
+    if cipher is not None:
+        context.set_ciphers(cipher)
+    return context
+
+
+def negotiated(context: ssl.SSLContext) -> str:
+    """What the context allows, for the report."""
+    low, high = context.minimum_version, context.maximum_version
+    return f"{low.name}..{high.name}".replace("MINIMUM_SUPPORTED", "any").replace(
+        "MAXIMUM_SUPPORTED", "any"
+    )
