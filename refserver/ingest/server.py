@@ -34,9 +34,8 @@ SHUTDOWN_GRACE = 2.0
 class IngestConnection(StreamPump):
     """The pump of one accepted connection, with the slot it takes at accept.
 
-    Only :meth:`connection_made` (admission, before TLS), :meth:`data_received` (read
-    coalescing) and :meth:`connection_lost` are added to the pump; everything else is the
-    pump's own.
+    Only :meth:`connection_made` (admission, before TLS) and :meth:`connection_lost` are added
+    to the pump; everything else is the pump's own.
     """
 
     session: IngestSession
@@ -96,12 +95,6 @@ class IngestConnection(StreamPump):
         self.server.sessions.add(self)
         super().connection_made(transport)
 
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self._coalescing is not None:
-            wanted = self.session.bytes_to_complete()
-            self._coalescing.received(len(data), self._now(), wanted=wanted)
-
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
         self._ended()
@@ -131,6 +124,18 @@ class IngestConnection(StreamPump):
         if self._coalescing is not None:
             self._coalescing.close()
             self._coalescing = None
+
+
+class CoalescingIngestConnection(IngestConnection):
+    """An :class:`IngestConnection` that reads a publisher's media in fewer, larger pieces
+    (``merge_reads``): a class of its own, so that connections without it pay nothing per
+    read."""
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._coalescing is not None:
+            wanted = self.session.bytes_to_complete()
+            self._coalescing.received(len(data), self._now(), wanted=wanted)
 
 
 class IngestServer:
@@ -166,7 +171,7 @@ class IngestServer:
         for protocol, port, context in listeners:
             if port is None:
                 continue
-            factory = functools.partial(IngestConnection, self, protocol, context)
+            factory = self.connection_factory(protocol, context)
             self._servers[protocol] = await loop.create_server(
                 factory if self.tap is None else self.tap(factory),
                 self.bind,
@@ -176,6 +181,14 @@ class IngestServer:
             logger.info(
                 "listening", extra={"protocol": protocol, "address": self._address(protocol)}
             )
+
+    def connection_factory(
+        self, protocol: str, tls: ssl.SSLContext | None
+    ) -> Callable[[], IngestConnection]:
+        """What the listener of ``protocol`` (``rtmp``, or ``rtmps`` with ``tls``) makes of each
+        accepted connection."""
+        kind = CoalescingIngestConnection if self.context.merge_reads else IngestConnection
+        return functools.partial(kind, self, protocol, tls)
 
     def port(self, protocol: str) -> int | None:
         """The bound port of ``rtmp`` or ``rtmps`` (useful when configured as 0)."""

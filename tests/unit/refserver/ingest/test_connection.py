@@ -8,10 +8,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
+from refserver.coalescing import ReadCoalescing
 from refserver.config import Limits
 from refserver.hls import HlsOptions
 from refserver.ingest.keys import StreamKeys
@@ -107,19 +108,20 @@ class Peer:
         assert any(isinstance(e, ConnectAccepted) for e in self.events)
 
 
-def make_server(tmp_path: Path, limits: Limits) -> IngestServer:
+def make_server(tmp_path: Path, limits: Limits, *, merge_reads: bool = False) -> IngestServer:
     context = IngestContext(
         registry=StreamRegistry(tmp_path, HlsOptions()),
         keys=StreamKeys({}),
         limits=limits,
         app="live",
         chunk_size=4096,
+        merge_reads=merge_reads,
     )
     return IngestServer(context, bind="127.0.0.1", rtmp_port=0, rtmps_port=None, ssl_context=None)
 
 
 def accept(server: IngestServer) -> tuple[IngestConnection, MemoryTransport, Peer]:
-    connection = IngestConnection(server, "rtmp", None)
+    connection = server.connection_factory("rtmp", None)()
     transport = MemoryTransport(connection)
     connection.connection_made(transport)
     return connection, transport, Peer(connection, transport)
@@ -292,3 +294,50 @@ def test_eviction_drops_the_oldest_unproven_connection_of_the_busiest_address(
     assert run(scenario) == []
     [line] = records(caplog, "connection closed")
     assert line.__dict__["reason"].startswith("evicted after ")
+
+
+class CountingCoalescing(ReadCoalescing):
+    """Counts the reads it is told about."""
+
+    made: ClassVar[list[CountingCoalescing]] = []
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, sock: Any) -> None:
+        super().__init__(loop, sock)
+        self.reads = 0
+        self.closed = False
+        self.made.append(self)
+
+    def received(self, size: int, now: float, *, wanted: int | None = None) -> None:
+        self.reads += 1
+        super().received(size, now, wanted=wanted)
+
+    def close(self) -> None:
+        self.closed = True
+        super().close()
+
+
+@pytest.mark.parametrize("merge_reads", [False, True])
+def test_merged_reads_start_with_the_publish_and_end_with_the_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, merge_reads: bool
+) -> None:
+    monkeypatch.setattr("refserver.ingest.server.ReadCoalescing", CountingCoalescing)
+    CountingCoalescing.made.clear()
+
+    async def scenario() -> None:
+        server = make_server(tmp_path, Limits(), merge_reads=merge_reads)
+        connection, _, peer = accept(server)
+        peer.connect()
+        assert CountingCoalescing.made == []  # not before the media
+        peer.client.publish("cam", 0.0)
+        peer.pump()
+        peer.client.send_video(0, b"\x22" + bytes(100))
+        peer.pump()
+        if not merge_reads:
+            assert CountingCoalescing.made == []
+            return
+        [coalescing] = CountingCoalescing.made
+        assert coalescing.reads >= 1
+        connection.connection_lost(None)
+        assert coalescing.closed
+
+    assert run(scenario) == []
