@@ -181,6 +181,16 @@ def _extraction_json(extraction: Extraction) -> dict[str, object]:
 @click.option("--select", "select", type=int, help="Which RTSP dialog or RTMP session (number).")
 @click.option("--insecure", is_flag=True, help="push to rtmps://: do not verify the certificate.")
 @click.option("--duration", type=float, help="Stop after this many seconds.")
+@click.option(
+    "--fault",
+    "faults",
+    multiple=True,
+    metavar="SETTING=VALUE",
+    help="Replay through the fault proxy with this fault, named as in `camsim fault proxy` "
+    "(loss=5%, burst=1%,25%, delay=80ms, jitter, rate=2M, reorder, nat=symmetric, up_/down_...; "
+    "repeatable).",
+)
+@click.option("--fault-seed", type=int, help="Seed of the fault proxy's random choices (0).")
 def replay(
     file: Path,
     target: str | None,
@@ -194,23 +204,26 @@ def replay(
     select: int | None,
     insecure: bool,
     duration: float | None,
+    faults: tuple[str, ...],
+    fault_seed: int | None,
 ) -> None:
     """Make FILE's camera or encoder live again."""
     from camsim.pcap import replay_cli
 
     if speed <= 0:
         raise click.BadParameter("must be positive", param_hint="--speed")
+    proxy = replay_cli.fault_options(faults, fault_seed)
     try:
         if mode == "camera":
-            replay_cli.camera(file, host, port, speed, loop_media, dialog, select, duration)
+            replay_cli.camera(file, host, port, speed, loop_media, dialog, select, duration, *proxy)
         elif mode == "push":
             if target is None:
                 raise click.UsageError("--as push needs a URL: --as push rtmp://HOST/APP/NAME")
-            replay_cli.push(file, target, speed, loop_media, select, duration, insecure)
+            replay_cli.push(file, target, speed, loop_media, select, duration, insecure, *proxy)
         else:
             if to is None:
                 raise click.UsageError("--as raw needs --to HOST:PORT")
-            replay_cli.raw(file, to, speed, loop_media, duration)
+            replay_cli.raw(file, to, speed, loop_media, duration, *proxy)
     except (CaptureError, OSError, ValueError) as error:
         raise click.ClickException(str(error)) from None
 

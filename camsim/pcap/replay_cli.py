@@ -7,11 +7,32 @@ import contextlib
 import signal
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from camsim.pcap.replay_camera import load_camera, start_camera
 from camsim.pcap.replay_raw import loopback_target
+
+if TYPE_CHECKING:
+    from camsim.fault.config import FaultConfig
+    from camsim.pcap.replay_camera import CameraReplay
+    from camsim.pcap.replay_fault import ProxiedCamera
+
+
+def fault_options(items: Sequence[str], seed: int | None) -> tuple[FaultConfig | None, int]:
+    """``--fault`` and ``--fault-seed`` read as the fault proxy reads its settings; a bad one
+    is a usage error (exit 2) that names it."""
+    if not items:
+        if seed is not None:
+            raise click.BadParameter("needs at least one --fault", param_hint="--fault-seed")
+        return None, 0
+    from camsim.pcap.replay_fault import parse_faults
+
+    try:
+        return parse_faults(items), seed or 0
+    except (ValueError, TypeError) as error:
+        raise click.BadParameter(str(error), param_hint="--fault") from None
 
 
 def camera(
@@ -23,6 +44,8 @@ def camera(
     dialog: str,
     select: int | None,
     duration: float | None,
+    faults: FaultConfig | None = None,
+    fault_seed: int = 0,
 ) -> None:
     captured = load_camera(file, dialog_index=select, speed=speed)
     streams = ", ".join(
@@ -35,9 +58,23 @@ def camera(
     )
 
     async def serve() -> None:
-        replay = await start_camera(
-            captured, host=host, port=port, loop_media=loop_media, dialog=dialog
-        )
+        if faults is not None:
+            from camsim.pcap.replay_fault import start_camera_behind_proxy
+
+            replay: CameraReplay | ProxiedCamera = await start_camera_behind_proxy(
+                captured,
+                faults,
+                seed=fault_seed,
+                host=host,
+                port=port,
+                loop_media=loop_media,
+                dialog=dialog,
+            )
+            _say_faults("rtsp", faults, fault_seed)
+        else:
+            replay = await start_camera(
+                captured, host=host, port=port, loop_media=loop_media, dialog=dialog
+            )
         click.echo(replay.url)
         try:
             await _until_stopped(duration)
@@ -45,6 +82,12 @@ def camera(
             await replay.close()
 
     asyncio.run(serve())
+
+
+def _say_faults(protocol: str, faults: FaultConfig, seed: int) -> None:
+    from camsim.pcap.replay_fault import describe
+
+    click.echo(f"through the fault proxy ({protocol}): {describe(faults)}, seed {seed}", err=True)
 
 
 async def _until_stopped(duration: float | None) -> None:
@@ -66,6 +109,8 @@ def push(
     select: int | None,
     duration: float | None,
     insecure: bool = False,
+    faults: FaultConfig | None = None,
+    fault_seed: int = 0,
 ) -> None:
     from camsim.encoder.cli import tls_context
     from camsim.encoder.fleet import EncoderFleet
@@ -83,19 +128,34 @@ def push(
         # One pass: stopped once every frame went out, whatever connecting took.
         plan = one_pass(plan)
     context = tls_context(None, insecure) if target.tls else None
-    fleet = EncoderFleet([target], plan, PublishOptions(ssl_context=context))
-    stopping = False
+    options = PublishOptions(ssl_context=context)
 
-    def on_status(streams: Sequence[StreamStats]) -> None:
-        nonlocal stopping
-        (current,) = streams
-        if loop_media or stopping:
-            return
-        if sent_once(plan, current.video_frames, current.audio_frames):
-            stopping = True
-            fleet.stop()
+    async def publish(to: PushTarget) -> list[StreamStats]:
+        fleet = EncoderFleet([to], plan, options)
+        stopping = False
 
-    (stats,) = asyncio.run(fleet.run(duration, on_status=on_status, status_interval=0.05))
+        def on_status(streams: Sequence[StreamStats]) -> None:
+            nonlocal stopping
+            (current,) = streams
+            if loop_media or stopping:
+                return
+            if sent_once(plan, current.video_frames, current.audio_frames):
+                stopping = True
+                fleet.stop()
+
+        return await fleet.run(duration, on_status=on_status, status_interval=0.05)
+
+    async def run() -> list[StreamStats]:
+        if faults is None:
+            return await publish(target)
+        from camsim.pcap.replay_fault import running_proxy, through_proxy
+
+        upstream = (target.host, target.port)
+        async with running_proxy(upstream, faults, protocol="tcp", seed=fault_seed) as proxy:
+            _say_faults("tcp", faults, fault_seed)
+            return await publish(through_proxy(target, proxy))
+
+    (stats,) = asyncio.run(run())
     click.echo(
         f"{stats.state.value}: {stats.video_frames} video and {stats.audio_frames} audio frames, "
         f"{stats.bytes_sent} bytes" + (f", {stats.error}" if stats.error else "")
@@ -104,11 +164,36 @@ def push(
         raise click.ClickException(stats.error or "the publish failed")
 
 
-def raw(file: Path, to: str, speed: float, loop_media: bool, duration: float | None) -> None:
+def raw(
+    file: Path,
+    to: str,
+    speed: float,
+    loop_media: bool,
+    duration: float | None,
+    faults: FaultConfig | None = None,
+    fault_seed: int = 0,
+) -> None:
     from camsim.pcap.replay_raw import load_datagrams, send
 
     host, port = loopback_target(to)
     datagrams = load_datagrams(file, speed=speed)
     click.echo(f"{file}: {len(datagrams)} datagrams -> {host}:{port}", err=True)
-    sent = asyncio.run(send(datagrams, host, port, loop_media=loop_media, duration=duration))
-    click.echo(f"sent {sent} datagrams")
+    if faults is None:
+        sent = asyncio.run(send(datagrams, host, port, loop_media=loop_media, duration=duration))
+        click.echo(f"sent {sent} datagrams")
+        return
+    from camsim.pcap.replay_fault import send_through_proxies
+
+    _say_faults("udp", faults, fault_seed)
+    result = asyncio.run(
+        send_through_proxies(
+            datagrams,
+            host,
+            port,
+            faults,
+            seed=fault_seed,
+            loop_media=loop_media,
+            duration=duration,
+        )
+    )
+    click.echo(f"sent {sum(result.sent.values())} datagrams, {result.lost} lost in the fault proxy")

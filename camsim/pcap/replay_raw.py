@@ -13,7 +13,7 @@ import asyncio
 import ipaddress
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,10 +79,28 @@ async def send(
     loop_media: bool = False,
     duration: float | None = None,
 ) -> int:
-    """Send them, paced by their offsets; returns how many were sent."""
+    """Send them to ``host``, ``port`` plus their port offset, paced by their offsets; returns
+    how many were sent."""
     schedule = list(datagrams)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sent = 0
+    destinations = {d.port_delta: (host, port + d.port_delta) for d in schedule}
+    counts = await send_to(schedule, destinations, loop_media=loop_media, duration=duration)
+    return sum(counts.values())
+
+
+async def send_to(
+    datagrams: Iterable[Datagram],
+    destinations: Mapping[int, tuple[str, int]],
+    *,
+    loop_media: bool = False,
+    duration: float | None = None,
+) -> dict[int, int]:
+    """Send each datagram to the address of its port offset in ``destinations``, paced by
+    their offsets; returns how many went to each offset."""
+    schedule = list(datagrams)
+    sent = dict.fromkeys(destinations, 0)
+    if not schedule:
+        return sent
+    family = socket.AF_INET6 if any(":" in h for h, _ in destinations.values()) else socket.AF_INET
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
         sock.setblocking(False)
         loop = asyncio.get_running_loop()
@@ -99,9 +117,9 @@ async def send(
                     await asyncio.sleep(delay)
                 try:
                     await loop.sock_sendto(
-                        sock, datagram.payload, (host, port + datagram.port_delta)
+                        sock, datagram.payload, destinations[datagram.port_delta]
                     )
-                    sent += 1
+                    sent[datagram.port_delta] += 1
                 except OSError:
                     continue  # nobody listening on that port (ICMP unreachable): carry on
             if not loop_media:
