@@ -16,7 +16,7 @@ import pytest
 from camsim.media.loader import load
 from camsim.pcap.replay_camera import load_camera
 from camsim.pcap.synth import camera_capture, write_capture
-from refserver.config import SourceConfig
+from refserver.config import PullTransport, SourceConfig
 from refserver.hls import HlsOptions
 from tests.conftest import SampleFactory
 from tests.integration.pcap.harness import running_replay
@@ -53,7 +53,7 @@ def test_hls_frames_match_the_capture(
     with running_replay(captured) as replay:
         # A long media timeout: the camera says BYE at the end of the capture, and a
         # reconnect would play it again.
-        source = SourceConfig("door", replay.url, transport, media_timeout=60.0)
+        source = SourceConfig("door", replay.url, PullTransport(transport), media_timeout=60.0)
         config = server_config(
             tmp_path, sources=(source,), hls=HlsOptions(target_duration=1.0, window=10)
         )

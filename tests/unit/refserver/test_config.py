@@ -9,6 +9,7 @@ import pytest
 from refserver.config import (
     ConfigError,
     Limits,
+    PullTransport,
     ServerConfig,
     SourceConfig,
     load_config,
@@ -170,7 +171,7 @@ def test_sources_with_every_setting(tmp_path: Path):
     assert door == SourceConfig(
         "door",
         "rtsps://192.0.2.11:322/live",
-        "http",
+        PullTransport.HTTP,
         username="admin",
         password="p@ss:word",
         on_demand=True,

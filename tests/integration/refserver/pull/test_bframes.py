@@ -16,7 +16,7 @@ import pytest
 
 from camsim.camera.fleet import FleetConfig
 from camsim.media.loader import load
-from refserver.config import SourceConfig
+from refserver.config import PullTransport, SourceConfig
 from refserver.hls import HlsOptions
 from tests.conftest import SampleFactory
 from tests.integration.camera.harness import running_fleet
@@ -60,7 +60,11 @@ def test_b_frames_get_increasing_decode_times_and_no_discontinuity(
         running(
             server_config(
                 tmp_path,
-                sources=(SourceConfig("door", f"rtsp://127.0.0.1:{fleet.port}/cam1", transport),),
+                sources=(
+                    SourceConfig(
+                        "door", f"rtsp://127.0.0.1:{fleet.port}/cam1", PullTransport(transport)
+                    ),
+                ),
                 hls=HlsOptions(target_duration=1.0, window=6),
             )
         ) as server,

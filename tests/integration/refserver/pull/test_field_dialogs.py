@@ -20,7 +20,7 @@ import av
 import numpy as np
 import pytest
 
-from refserver.config import SourceConfig
+from refserver.config import PullTransport, SourceConfig
 from refserver.hls import HlsOptions
 from tests.integration.refserver.harness import running, server_config
 from tests.unit.refserver.pull.scripted_camera import (
@@ -139,7 +139,7 @@ def test_a_tp_link_camera_with_g711_plays_as_aac_and_the_api_says_what_it_bent(
     tp_link_camera: tuple[str, float], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     url, bytes_per_second = tp_link_camera
-    sources = (SourceConfig("door", url, "tcp"),)
+    sources = (SourceConfig("door", url, PullTransport.TCP),)
     hls = HlsOptions(target_duration=1.0, window=6)
     with (
         caplog.at_level(logging.WARNING),
@@ -189,7 +189,7 @@ def test_transcoding_off_leaves_the_g711_out_and_says_so(
     tp_link_camera: tuple[str, float], tmp_path: Path
 ) -> None:
     url, _ = tp_link_camera
-    sources = (SourceConfig("door", url, "tcp", transcode_audio=False),)
+    sources = (SourceConfig("door", url, PullTransport.TCP, transcode_audio=False),)
     with running(server_config(tmp_path, sources=sources)) as server:
         server.wait_for(
             lambda: (server.api("door")["hls"] or {}).get("segments_written", 0) >= 2,
@@ -215,7 +215,7 @@ def test_parameter_sets_fmp4_cannot_describe_are_said_not_raised(tmp_path: Path)
         "a=fmtp:96 packetization-mode=1\r\na=control:trackID=1\r\n"
     )
     with CameraServer(lambda: ScriptedCamera(sdp, [ScriptedTrack("trackID=1", video)])) as camera:
-        sources = (SourceConfig("huge", f"rtsp://127.0.0.1:{camera.port}/s", "tcp"),)
+        sources = (SourceConfig("huge", f"rtsp://127.0.0.1:{camera.port}/s", PullTransport.TCP),)
         hls = HlsOptions(target_duration=1.0, segment_format="fmp4")
         with running(server_config(tmp_path, sources=sources, hls=hls)) as server:
 

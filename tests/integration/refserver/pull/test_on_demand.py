@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from camsim.camera.connection import CameraConnection
-from refserver.config import SourceConfig
+from refserver.config import PullTransport, SourceConfig
 from refserver.hls import HlsOptions
 from refserver.http import MIME_PLAYLIST
 from tests.integration.camera.harness import RunningFleet, free_ports
@@ -33,7 +33,7 @@ def on_demand(tmp_path: Path, port: int, **settings: Any) -> AbstractContextMana
     source = SourceConfig(
         "door",
         f"rtsp://127.0.0.1:{port}/cam1",
-        "tcp",
+        PullTransport.TCP,
         on_demand=True,
         **{"username": USER, "password": PASSWORD, "close_after": CLOSE_AFTER, **settings},
     )

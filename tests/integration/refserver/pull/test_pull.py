@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from camsim.camera.fleet import FleetConfig
-from refserver.config import SourceConfig
+from refserver.config import PullTransport, SourceConfig
 from refserver.hls import HlsOptions
 from tests.integration.camera.harness import RunningFleet, running_fleet
 from tests.integration.refserver.harness import RunningServer, running, server_config
@@ -23,7 +23,7 @@ def camera_url(fleet: RunningFleet, *, password: str = PASSWORD, port: int | Non
 def pulled(tmp_path: Path, url: str, transport: str = "tcp") -> Any:
     """refserver pulling ``url`` as stream ``door``; 1 s segments, six in the playlist (the
     fewest Apple's authoring rules allow)."""
-    sources = (SourceConfig("door", url, transport),)
+    sources = (SourceConfig("door", url, PullTransport(transport)),)
     hls = HlsOptions(target_duration=1.0, window=6)
     return running(server_config(tmp_path, sources=sources, hls=hls))
 

@@ -28,7 +28,7 @@ from camsim.camera.fleet import FleetConfig
 from camsim.camera.quirks import REGISTRY
 from camsim.camera.quirks.timing import STALL_AFTER
 from camsim.media.loader import MediaSample, load
-from refserver.config import SourceConfig
+from refserver.config import PullTransport, SourceConfig
 from refserver.hls import HlsOptions
 from refserver.pull import Backoff, PullSource
 from refserver.streams import StreamRegistry
@@ -110,7 +110,9 @@ def pulled(
                 config = FleetConfig(media=(path,), quirks=(name,), session_timeout=SESSION_TIMEOUT)
                 ports[name] = stack.enter_context(running_fleet(config)).port
             url = f"rtsp://127.0.0.1:{ports[name]}/cam1"
-            sources.append(SourceConfig(stream_name(name, transport), url, transport))
+            sources.append(
+                SourceConfig(stream_name(name, transport), url, PullTransport(transport))
+            )
         hls = HlsOptions(target_duration=1.0, window=SEGMENTS_LISTED)
         tmp_path = tmp_path_factory.mktemp("pull-quirks")
         server = stack.enter_context(

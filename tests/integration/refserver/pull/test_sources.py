@@ -10,6 +10,7 @@ from click.testing import CliRunner, Result
 from refserver import cli
 from refserver.config import (
     ConfigError,
+    PullTransport,
     ServerConfig,
     SourceConfig,
     load_config,
@@ -63,8 +64,8 @@ def test_sources_come_from_toml(tmp_path: Path) -> None:
         '[[source]]\nurl = "rtsp://h/b"\ntransport = "tcp"\n'
     )
     assert load_config(path).sources == (
-        SourceConfig("door", "rtsp://h/a", "auto"),
-        SourceConfig("b", "rtsp://h/b", "tcp"),
+        SourceConfig("door", "rtsp://h/a", PullTransport.AUTO),
+        SourceConfig("b", "rtsp://h/b", PullTransport.TCP),
     )
 
 
@@ -120,8 +121,8 @@ def test_pull_flags_apply_to_every_pulled_camera(served: list[ServerConfig]) -> 
     )
     assert result.exit_code == 0, result.output
     assert served[0].sources == (
-        SourceConfig("a", "rtsp://10.0.0.5/a", "udp", on_demand=True),
-        SourceConfig("door", "rtsp://u:p@10.0.0.6/b", "udp", on_demand=True),
+        SourceConfig("a", "rtsp://10.0.0.5/a", PullTransport.UDP, on_demand=True),
+        SourceConfig("door", "rtsp://u:p@10.0.0.6/b", PullTransport.UDP, on_demand=True),
     )
 
 
@@ -146,7 +147,7 @@ def test_pull_flags_leave_the_config_files_sources_alone(
         SourceConfig(
             "door", "rtsp://h/a", username="admin", password="s3cret", on_demand=True, close_after=3
         ),
-        SourceConfig("b", "rtsp://h/b", "tcp"),
+        SourceConfig("b", "rtsp://h/b", PullTransport.TCP),
     )
 
 
