@@ -143,3 +143,36 @@ def test_ping_tcp_and_udp_cross_the_router(netns_topology: TopologyFactory) -> N
         got = drain(receiver)
     assert [data for data, _ in got] == [b"%d" % index for index in range(10)]
     assert {source[0] for _, source in got} == {topology.lan_address}
+
+
+def run_child(script: str, stop: signal.Signals | None) -> tuple[list[str], int]:
+    """Run ``script`` (which builds a topology and prints its names); send ``stop`` once it has.
+    Returns the names and the exit status."""
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        names = child.stdout.readline().split()
+        assert len(names) == 3, "the child did not build its topology"
+        assert set(names) <= set(list_namespaces())
+        if stop is not None:
+            child.send_signal(stop)
+        return names, child.wait(20)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(10)
+
+
+def test_sigterm_tears_the_topology_down() -> None:
+    skip_without_netns()
+    names, status = run_child(CHILD, signal.SIGTERM)
+    assert status == -signal.SIGTERM  # it still dies of the signal, after tearing down
+    assert not set(names) & set(list_namespaces())
+
+
+def test_exit_without_close_tears_the_topology_down() -> None:
+    skip_without_netns()
+    script = CHILD.replace("time.sleep(300)", "sys.exit(3)")
+    names, status = run_child(script, None)
+    assert status == 3
+    assert not set(names) & set(list_namespaces())
