@@ -98,10 +98,11 @@ class KernelLink:
 
     def netem_settings(self) -> list[str]:
         """Names of the settings in force that only netem can do."""
-        return [name for name in ("delay", "jitter", "reorder") if getattr(self, name)]
+        return [name for name in NETEM_ONLY if getattr(self, name)]
 
 
 NO_KERNEL_FAULT = KernelLink()
+NETEM_ONLY = ("delay", "jitter", "reorder")
 
 
 def _parse_bool(text: str) -> bool:
@@ -356,6 +357,18 @@ class KernelFaults:
         config = self.config.changed(**parse_kernel_settings(settings))
         self._put(config, settings)
         return config
+
+    def unsupported(self, **settings: Any) -> dict[str, str]:
+        """Which of ``settings`` (by name, as for :meth:`change`) this kernel cannot put in force,
+        each with the reason: a scenario runs those through the userspace proxy instead."""
+        missing: dict[str, str] = {}
+        for name, value in settings.items():
+            base = name.removeprefix("up_").removeprefix("down_")
+            if base not in LINK_SETTINGS and name not in ROUTER_SETTINGS:
+                missing[name] = f"unknown kernel fault setting {name!r}"
+            elif base in NETEM_ONLY and not self.netem and value not in (0, "0", None, "none"):
+                missing[name] = NETEM_MISSING
+        return missing
 
     def reset(self) -> KernelFaultConfig:
         """No fault at all (the kernel's own conntrack timeouts again)."""
