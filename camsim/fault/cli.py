@@ -21,6 +21,7 @@ import click
 from camsim.fault.cleanup import cleanup_command
 from camsim.fault.config import FaultConfig, parse_settings
 from camsim.fault.control import FaultProxy, ProxyProtocol, require_loopback
+from camsim.fault.netns_cli import netns_command
 
 Address = tuple[str, int]
 
@@ -86,6 +87,7 @@ def fault() -> None:
 
 
 fault.add_command(cleanup_command, "cleanup")
+fault.add_command(netns_command, "netns")
 
 
 @fault.command(context_settings={"help_option_names": ["-h", "--help"]})
