@@ -206,11 +206,17 @@ class Topology:
         with _live_lock:
             _live.add(self)
         lan, router, wan = (self.names[role] for role in ROLES)
+        name_role = {name: role for role, name in self.names.items()}
         try:
             for name in (lan, router, wan):
                 run(["ip", "netns", "add", name])
                 self.created = True
                 run(["ip", "-n", name, "link", "set", "lo", "up"])
+                if os.path.isdir("/proc/sys/net/ipv6"):
+                    # IPv4 in 198.18.0.0/15 only: no link-local IPv6 address or route either.
+                    self.exec(name_role[name], ["sysctl", "-q", "-w",
+                              "net.ipv6.conf.all.disable_ipv6=1",
+                              "net.ipv6.conf.default.disable_ipv6=1"])  # fmt: skip
             # Both ends created inside the namespaces: nothing ever appears in the machine's own.
             run(["ip", "-n", lan, "link", "add", LAN_IF, "type", "veth",
                  "peer", "name", ROUTER_LAN_IF, "netns", router])  # fmt: skip

@@ -119,11 +119,12 @@ def test_no_route_leaves_the_benchmarking_range(netns_topology: TopologyFactory)
         for route in routes:
             assert route["dst"] != "default", (role, route)
             assert ipaddress.IPv4Network(route["dst"]).subnet_of(BENCHMARK), (role, route)
-        addresses = json.loads(topology.exec(role, ["ip", "-j", "-4", "addr", "show"]))
+        assert json.loads(topology.exec(role, ["ip", "-j", "-6", "route", "show"])) == [], role
+        addresses = json.loads(topology.exec(role, ["ip", "-j", "addr", "show"]))
         for link in addresses:
             for info in link["addr_info"]:
                 ip = ipaddress.ip_address(info["local"])
-                assert ip in BENCHMARK or ip.is_loopback, (role, info)
+                assert ip in BENCHMARK or (ip.version == 4 and ip.is_loopback), (role, info)
 
 
 def test_ping_tcp_and_udp_cross_the_router(netns_topology: TopologyFactory) -> None:
