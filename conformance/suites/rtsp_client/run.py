@@ -194,10 +194,10 @@ class ScenarioRunner:
                 result.restarted_us = time.time_ns() // 1000
             await self._follow(output, started + scenario.seconds, process)
         finally:
-            result.exit_code, result.killed = await _stop(process)
+            result.exit_code, result.killed = await stop_client(process)
             await fleet.close()
         output.poll()
-        result.log_tail = _tail(log_path)
+        result.log_tail = log_tail(log_path)
         return result
 
     @staticmethod
@@ -218,7 +218,7 @@ class ScenarioRunner:
                 return  # the client gave up; what it wrote is all there is
 
 
-async def _stop(process: asyncio.subprocess.Process) -> tuple[int | None, bool]:
+async def stop_client(process: asyncio.subprocess.Process) -> tuple[int | None, bool]:
     """SIGINT (clients finish their segments and playlist on it), then SIGKILL to the group."""
     if process.returncode is not None:
         return process.returncode, False
@@ -232,7 +232,7 @@ async def _stop(process: asyncio.subprocess.Process) -> tuple[int | None, bool]:
         return await process.wait(), True
 
 
-def _tail(path: Path) -> list[str]:
+def log_tail(path: Path) -> list[str]:
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
