@@ -20,7 +20,16 @@ from camsim.fault.kernel import (
     parse_kernel_settings,
     plan,
 )
-from camsim.fault.netns import owner_alive, owner_tag, parse_owner, process_start
+from camsim.fault.netns import (
+    NetnsError,
+    Topology,
+    owner_alive,
+    owner_tag,
+    parse_owner,
+    process_start,
+    unavailable_reason,
+)
+from camsim.fault.netns_plugin import skip_without_netns
 
 IFACES = RouterInterfaces(lan="r-lan", wan="r-wan", lan_host="198.18.0.2")
 
@@ -194,3 +203,12 @@ def test_an_exited_owner_or_a_recycled_pid_is_not_alive() -> None:
     start = process_start(os.getpid())
     assert start is not None
     assert not owner_alive(f"camsim-{os.getpid()}-{start + 1}-1-lan")  # same pid, other process
+
+
+def test_without_root_topologies_skip_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert unavailable_reason() == "network namespaces need root (CAP_SYS_ADMIN and CAP_NET_ADMIN)"
+    with pytest.raises(pytest.skip.Exception, match=r"kernel network faults unavailable: .*root"):
+        skip_without_netns()
+    with pytest.raises(NetnsError, match="need root"):
+        Topology().create()
