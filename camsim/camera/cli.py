@@ -18,6 +18,7 @@ from types import FrameType
 import click
 
 from camsim.camera.fleet import AuthScheme, CameraFleet, FleetConfig, Layout
+from camsim.camera.origin import SEQUENCE_MODULUS, TIMESTAMP_MODULUS, RtpOrigin, parse_origin
 from camsim.camera.quirks import MIXED, REGISTRY
 from camsim.camera.server import CONNECTIONS_PER_CAMERA, CONNECTIONS_PER_IP_PER_CAMERA
 from camsim.camera.status import StatusMeter
@@ -206,6 +207,20 @@ def _parse_users(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write what the cameras send and receive to this pcapng file (no privileges needed).",
 )
+@click.option(
+    "--rtp-timestamp-origin",
+    "timestamp_origin",
+    metavar="TICKS",
+    help="First RTP timestamp of every stream instead of a random one; -N is N ticks before "
+    "the 32-bit wrap (e.g. -180000: 2 s of 90 kHz video).",
+)
+@click.option(
+    "--rtp-sequence-origin",
+    "sequence_origin",
+    metavar="NUMBER",
+    help="First RTP sequence number of every stream instead of a random one; -N is N packets "
+    "before the 16-bit wrap.",
+)
 @click.option("-v", "--verbose", count=True, help="Log more (-vv for debug).")
 def run(
     cameras: int,
@@ -230,6 +245,8 @@ def run(
     as_json: bool,
     interval: float,
     capture: Path | None,
+    timestamp_origin: str | None,
+    sequence_origin: str | None,
     verbose: int,
 ) -> None:
     """Run simulated RTSP cameras at rtsp://HOST:PORT/cam1..camN until Ctrl-C."""
@@ -259,6 +276,7 @@ def run(
             max_connections=max_connections,
             max_connections_per_ip=max_connections_per_ip,
             capture=capture,
+            rtp_origin=_rtp_origin(timestamp_origin, sequence_origin),
         )
     except ValueError as error:
         raise click.UsageError(str(error)) from None
@@ -282,6 +300,20 @@ def run(
         last = port + cameras - 1 if Layout(layout) is Layout.PORTS and port else port
         where = f"{host} port {port}" + (f" to {last}" if last != port else "")
         raise click.ClickException(f"cannot listen on {where}: {describe_error(error)}") from None
+
+
+def _rtp_origin(timestamp: str | None, sequence: str | None) -> RtpOrigin:
+    """``--rtp-timestamp-origin`` and ``--rtp-sequence-origin``; BadParameter names a bad one."""
+    values: list[int | None] = []
+    for text, modulus, hint in (
+        (timestamp, TIMESTAMP_MODULUS, "--rtp-timestamp-origin"),
+        (sequence, SEQUENCE_MODULUS, "--rtp-sequence-origin"),
+    ):
+        try:
+            values.append(None if text is None else parse_origin(text, modulus))
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint=hint) from None
+    return RtpOrigin(*values)
 
 
 def _make_default_sample(spec: SampleSpec) -> None:

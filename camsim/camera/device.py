@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from camsim.camera.origin import RtpOrigin
 from camsim.camera.plan import Burst, PacketPlan, Wire
 from camsim.camera.quirks.base import Quirks
 from camsim.camera.scheduler import PacingStats, Scheduler
@@ -55,6 +56,7 @@ class Camera:
         origin: float,
         quirks: Quirks | None = None,
         session_timeout: int = 60,
+        rtp_origin: RtpOrigin | None = None,
     ) -> None:
         self.name = name
         self.path = path
@@ -63,6 +65,7 @@ class Camera:
         self.quirks = quirks or Quirks()
         self.session_timeout = self.quirks.session_timeout(session_timeout)
         self.origin = origin
+        self.rtp_origin = rtp_origin or RtpOrigin()
         self.counters = CameraCounters()
         self.scheduler = scheduler
         self._pacing = pacing
@@ -111,7 +114,8 @@ class Camera:
         """Start sending to ``senders``; returns per track the (seq, rtptime) of its first packet.
 
         Every sender starts at the same position: the next keyframe (or the next burst of an
-        audio-only camera).
+        audio-only camera). A stream that has sent nothing yet starts at the camera's
+        :class:`~camsim.camera.origin.RtpOrigin` where it names one.
         """
         senders = list(senders)
         cursor = self._cursor(now)
@@ -123,6 +127,12 @@ class Camera:
             steps = self.plan.first_of_track(start[1], sender.track)
             loop_number, index = self._advance(start, max(steps, 0))
             ticks = self._ticks(loop_number, index)
+            if sender.packet_count == 0:  # a new stream; a resumed one counts on
+                rtp_origin = self.rtp_origin
+                sender.timestamp_offset = rtp_origin.timestamp_offset(
+                    ticks, sender.timestamp_offset
+                )
+                sender.sequence = rtp_origin.first_sequence(sender.sequence)
             first[sender.track] = (sender.sequence, sender.timestamp(ticks))
             sender.start = start
             self._subscribers[sender.track].append(sender)

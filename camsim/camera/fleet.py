@@ -16,6 +16,7 @@ from pathlib import Path
 
 from camsim.camera.control import ServerSettings
 from camsim.camera.device import Camera
+from camsim.camera.origin import RtpOrigin
 from camsim.camera.plan import DEFAULT_MAX_PAYLOAD_SIZE, PacketPlan, build_plan, packetize_video
 from camsim.camera.quirks import Quirks, assign
 from camsim.camera.scheduler import DEFAULT_LATE_AFTER, PacingStats, Scheduler
@@ -81,6 +82,9 @@ class FleetConfig:
     report_interval: float = DEFAULT_REPORT_INTERVAL
     capture: Path | None = None
     """Write what the cameras send and receive to this pcapng file (``--capture``)."""
+    rtp_origin: RtpOrigin = field(default_factory=RtpOrigin)
+    """First RTP timestamp and sequence number of every stream (``--rtp-timestamp-origin``,
+    ``--rtp-sequence-origin``); random by default, as RFC 3550 §5.1 has them."""
 
     def __post_init__(self) -> None:
         if self.cameras < 1:
@@ -142,6 +146,7 @@ class CameraFleet:
                     origin=now - phase,
                     quirks=quirks[index],
                     session_timeout=config.session_timeout,
+                    rtp_origin=config.rtp_origin,
                 )
             )
         self._udp = await UdpMedia.open(config.host)
