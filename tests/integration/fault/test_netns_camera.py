@@ -1,10 +1,11 @@
 """A camsim camera on the camera LAN, behind a NAT with port 554 forwarded, pulled over RTSP with
-RTP over UDP by FFmpeg on the server side; then the same with UDP blocked on the way."""
+RTP over UDP by FFmpeg and by refserver on the server side; and FFmpeg with UDP blocked."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,30 @@ def test_udp_blocked_starves_a_udp_only_puller(
     frames = [line for line in out.stdout.splitlines() if line and not line.startswith("#")]
     assert frames == [], "frames arrived although UDP is blocked"
     assert udp_mappings(topology) == []
+
+
+REFSERVER = str(Path(sys.executable).parent / "refserver")
+
+
+@pytest.mark.slow
+def test_refserver_pulls_a_camera_behind_a_nat_over_udp_with_loss(
+    netns_topology: TopologyFactory, sample: Path, tmp_path: Path
+) -> None:
+    topology = netns_topology()
+    topology.faults.change(nat=True, forward="554", down_loss="1%", up_loss="1%")
+    start_camera(topology, sample)
+    topology.popen(
+        "wan",
+        [REFSERVER, "--bind", topology.wan_address, "--no-rtmps", "--hls-dir", str(tmp_path),
+         "--state-dir", str(tmp_path), "--pull-transport", "udp",
+         "--pull", f"cam=rtsp://{topology.router_wan_address}:554/cam1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    segments: list[Path] = []
+    while len(segments) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+        segments = sorted(tmp_path.glob("cam/*.ts"))
+    assert len(segments) >= 2, "refserver wrote no HLS segment from the camera"
+    assert "#EXTINF" in (tmp_path / "cam" / "index.m3u8").read_text()
+    assert udp_mappings(topology), "no RTP crossed the router over UDP"
