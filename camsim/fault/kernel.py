@@ -285,11 +285,11 @@ def plan(config: KernelFaultConfig, interfaces: RouterInterfaces, netem: bool) -
     forward: list[str] = []
     if config.rtsp_blocked is not None:
         port = config.rtsp_port
-        target = "DROP" if config.rtsp_blocked is BlockMode.DROP else (
-            "REJECT --reject-with tcp-reset")  # fmt: skip
-        forward.append(f"-A FORWARD -p tcp --dport {port} -j {target}")
-        if config.rtsp_blocked is BlockMode.DROP:
-            forward.append(f"-A FORWARD -p udp --dport {port} -j DROP")
+        drop = config.rtsp_blocked is BlockMode.DROP
+        tcp_target = "DROP" if drop else "REJECT --reject-with tcp-reset"
+        udp_target = "DROP" if drop else "REJECT --reject-with icmp-port-unreachable"
+        forward.append(f"-A FORWARD -p tcp --dport {port} -j {tcp_target}")
+        forward.append(f"-A FORWARD -p udp --dport {port} -j {udp_target}")
     if config.udp_blocked:
         forward.append("-A FORWARD -p udp -j DROP")
     if not netem:

@@ -110,7 +110,10 @@ def test_rtsp_port_blocked_by_drop_and_by_reject() -> None:
     rejected = forward_rules(
         plan(config(rtsp_blocked="reject", rtsp_port="8554"), IFACES, netem=False).iptables
     )
-    assert rejected == ["-A FORWARD -p tcp --dport 8554 -j REJECT --reject-with tcp-reset"]
+    assert rejected == [
+        "-A FORWARD -p tcp --dport 8554 -j REJECT --reject-with tcp-reset",
+        "-A FORWARD -p udp --dport 8554 -j REJECT --reject-with icmp-port-unreachable",
+    ]
 
 
 def test_udp_blocked_drops_every_forwarded_datagram() -> None:
