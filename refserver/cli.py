@@ -93,6 +93,22 @@ OptionsT = TypeVar("OptionsT", HlsOptions, Limits, HttpOptions)
     "(RTSP tunnelled in HTTP).  [default: auto]",
 )
 @click.option(
+    "--pull-alternative-port",
+    "pull_alternative_ports",
+    multiple=True,
+    type=click.IntRange(1, 65535),
+    metavar="PORT",
+    help="Another RTSP port of the --pull cameras, tried in order when the URL's port does not "
+    "answer. Repeatable.",
+)
+@click.option(
+    "--pull-tunnel-port",
+    type=click.IntRange(1, 65535),
+    metavar="PORT",
+    help="The --pull cameras' RTSP-over-HTTP port: tried by auto after every RTSP port, and "
+    "where http connects.  [default: the URL's port, for http only]",
+)
+@click.option(
     "--pull-on-demand",
     is_flag=True,
     help="Connect --pull cameras only while viewers ask for their streams; the waits are "
@@ -180,6 +196,8 @@ def main(
     stream_keys: tuple[str, ...],
     pulls: tuple[str, ...],
     pull_transport: str | None,
+    pull_alternative_ports: tuple[int, ...],
+    pull_tunnel_port: int | None,
     pull_on_demand: bool,
     no_transcode_audio: bool,
     target_duration: float | None,
@@ -215,11 +233,21 @@ def main(
         if pulls:
             transport = pull_transport or DEFAULT_PULL_TRANSPORT
             flags["sources"] = config.sources + tuple(
-                SourceConfig.from_text(text, transport=transport, on_demand=pull_on_demand)
+                SourceConfig.from_text(
+                    text,
+                    transport=transport,
+                    on_demand=pull_on_demand,
+                    alternative_ports=pull_alternative_ports,
+                    tunnel_port=pull_tunnel_port,
+                )
                 for text in pulls
             )
         elif pull_transport is not None or pull_on_demand:
             raise ConfigError("--pull-transport and --pull-on-demand apply to --pull cameras")
+        elif pull_alternative_ports or pull_tunnel_port is not None:
+            raise ConfigError(
+                "--pull-alternative-port and --pull-tunnel-port apply to --pull cameras"
+            )
         if no_transcode_audio:
             sources = flags.get("sources", config.sources)
             assert isinstance(sources, tuple)

@@ -68,6 +68,10 @@ Every flag has a TOML twin, so a deployment can be described in one file::
     username = "admin"                     # or in the URL (rtsp://user:pass@...), not both
     password = "secret"
     transport = "auto"                     # or "tcp" (interleaved), "udp", "http" (tunnelled)
+    alternative_ports = [8554]             # other RTSP ports, tried in order when the URL's
+                                           # port does not answer
+    tunnel_port = 80                       # RTSP over HTTP here: auto's last resort, and
+                                           # where "http" connects (default: the URL's port)
     tls_verify = true                      # rtsps:// only: check the camera's certificate
     on_demand = false                      # true: connect only while viewers ask for it
     start_timeout = 10.0                   # on demand: how long a viewer waits for the start
@@ -127,6 +131,8 @@ class PullTransport(enum.StrEnum):
 PULL_TRANSPORTS = tuple(transport.value for transport in PullTransport)
 """The names of :class:`PullTransport`, as the command line and the settings file take them."""
 PULL_SCHEMES = ("rtsp", "rtsps")
+PULL_DEFAULT_PORTS = {"rtsp": 554, "rtsps": 322}
+"""RFC 2326 §3.2, and IANA's port for RTSP over TLS (RFC 7826 §19.2)."""
 DEFAULT_PULL_TRANSPORT = PullTransport.AUTO
 DEFAULT_START_TIMEOUT = 10.0
 DEFAULT_CLOSE_AFTER = 10.0
@@ -221,6 +227,12 @@ class SourceConfig:
     transcode_audio: bool = True
     """G.711 (PCMU, PCMA) and Opus audio, which HLS cannot carry, transcoded to AAC; when false
     such a track is left out (and the API says so)."""
+    alternative_ports: tuple[int, ...] = ()
+    """Other ports the camera answers RTSP on, tried in order when the URL's port does not
+    answer at all (refused, timed out, reset or silent before any answer); not under ``http``."""
+    tunnel_port: int | None = None
+    """The port of the camera's RTSP-over-HTTP tunnel: where ``http`` connects (the URL's port
+    when unset) and, under ``auto``, the endpoint tried after every RTSP port."""
 
     def __post_init__(self) -> None:
         if not valid_stream_name(self.name):
@@ -257,6 +269,25 @@ class SourceConfig:
             seconds = getattr(self, setting)
             if not seconds > 0:
                 raise ConfigError(f"source {self.name!r}: {setting} {seconds:g} is not above 0")
+        self._check_endpoints(port or PULL_DEFAULT_PORTS[scheme])
+
+    def _check_endpoints(self, port: int) -> None:
+        alternatives = tuple(self.alternative_ports)
+        object.__setattr__(self, "alternative_ports", alternatives)
+        for setting, value in [("alternative_ports", p) for p in alternatives] + [
+            ("tunnel_port", self.tunnel_port)
+        ]:
+            if value is not None and not (isinstance(value, int) and 0 < value < 65536):
+                raise ConfigError(f"source {self.name!r}: {setting} {value!r} is not a port")
+        if port in alternatives or len(set(alternatives)) != len(alternatives):
+            raise ConfigError(
+                f"source {self.name!r}: alternative_ports {list(alternatives)} repeat a port"
+            )
+        if alternatives and self.transport is PullTransport.HTTP:
+            raise ConfigError(
+                f"source {self.name!r}: alternative_ports are RTSP ports, which the http "
+                "transport does not use; set tunnel_port"
+            )
 
     @classmethod
     def from_text(
@@ -265,6 +296,8 @@ class SourceConfig:
         *,
         transport: PullTransport | str = DEFAULT_PULL_TRANSPORT,
         on_demand: bool = False,
+        alternative_ports: tuple[int, ...] = (),
+        tunnel_port: int | None = None,
     ) -> SourceConfig:
         """``URL`` or ``NAME=URL`` from the command line; the name defaults to the URL's last
         path segment."""
@@ -275,7 +308,14 @@ class SourceConfig:
         if not name:
             shown = without_password(text)
             raise ConfigError(f"pull URL {shown!r} has no path to name the stream; use NAME=URL")
-        return cls(name, url, PullTransport(transport), on_demand=on_demand)
+        return cls(
+            name,
+            url,
+            PullTransport(transport),
+            on_demand=on_demand,
+            alternative_ports=alternative_ports,
+            tunnel_port=tunnel_port,
+        )
 
 
 def default_name(url: str) -> str:
@@ -480,6 +520,10 @@ def _convert(name: str, value: object, convert: _Converter) -> Any:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
             raise ConfigError(f"{name} must be a list of strings, not {value!r}")
         return tuple(value)
+    if convert == tuple[int, ...]:  # a list of ports
+        if not isinstance(value, list) or not all(_is_int(item) for item in value):
+            raise ConfigError(f"{name} must be a list of integers, not {value!r}")
+        return tuple(value)
     if isinstance(convert, enum.EnumMeta):  # by name; the dataclass says which names are valid
         convert = str
     expected = str if convert is Path else convert
@@ -488,6 +532,10 @@ def _convert(name: str, value: object, convert: _Converter) -> Any:
     if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
         raise ConfigError(f"{name} must be a {expected.__name__}, not {value!r}")
     return convert(value)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _options(name: str, value: object, keys: Mapping[str, type], kind: Any, base: Any) -> Any:

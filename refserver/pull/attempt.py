@@ -24,7 +24,8 @@ buffer. Every deadline is one of the attempt's timers, each checked in :meth:`ha
 - the jitter buffer: a gap still open :data:`GAP_WAIT` seconds after it opened is given up on.
 
 The attempt ends once, with a :class:`wire.session.Termination` in an :class:`AttemptEnded`
-event; its owner acts on the cause and on ``udp_unavailable``, and shows ``detail``.
+event; its owner acts on the cause, on ``udp_unavailable`` and on ``silent`` (the camera never
+sent a byte), and shows ``detail``.
 
 What the camera sent that could only be read by bending a rule (an SDP ``o=`` line of seven
 fields, an ``RTP-Info`` value that does not read) goes to the sink as a warning.
@@ -162,11 +163,15 @@ class TranscodeWanted:
 @dataclass(frozen=True, slots=True)
 class AttemptEnded:
     """The attempt is over. ``udp_unavailable``: UDP did not work with this camera (461, or no
-    RTP within the probe), so TCP may do better. ``stopped``: it ended because we asked."""
+    RTP within the probe), so TCP may do better. ``stopped``: it ended because we asked.
+    ``silent``: the camera sent not one byte on the link, so its port may be blocked (a
+    firewall that accepts and drops, a port forward to nothing) and another endpoint may do
+    better."""
 
     termination: Termination
     udp_unavailable: bool = False
     stopped: bool = False
+    silent: bool = False
 
 
 AttemptEvent = UdpPortsWanted | DatagramOut | TranscodeWanted | AttemptEnded
@@ -245,12 +250,15 @@ class PullAttempt:
         self._last_media = 0.0
         self._next_report: float | None = None
         self._transcoded_bytes: dict[Track, int] = {}  # received, not yet in a frame
+        self._heard = False  # any byte from the camera: its port answers
         self._request(self.connection.options(), now)
 
     # -- the stream side (wire.asyncio.pump.StreamSession) -----------------------------------------
 
     def receive_data(self, data: bytes, now: float) -> None:
         """Bytes the camera sent on the RTSP link."""
+        if data:
+            self._heard = True
         if self._termination is None:
             self.connection.receive_data(data, now)
             self._dispatch(now)
@@ -700,7 +708,7 @@ class PullAttempt:
                 connection.teardown()
             connection.close(termination)
         stopped = self._stopping and termination.cause is Cause.LOCAL_CLOSE
-        self._events.append(AttemptEnded(termination, udp_unavailable, stopped))
+        self._events.append(AttemptEnded(termination, udp_unavailable, stopped, not self._heard))
 
 
 def _random_ssrc() -> int:

@@ -16,7 +16,7 @@ import secrets
 import ssl
 
 from refserver.pull.address import CameraAddress
-from refserver.pull.errors import PullError
+from refserver.pull.errors import PullError, Unreachable
 from wire.asyncio.transport import ForwardingTransport
 from wire.rtsp import RemoteProtocolError, StatusCode
 from wire.rtsp.tunnel import TunnelRequest, encode_tunnel_data, parse_tunnel_response
@@ -110,7 +110,8 @@ async def open_link(
 ) -> Link:
     """Connect to the camera (TLS for ``rtsps://``), through an HTTP tunnel when ``tunnel``.
 
-    Raises :class:`PullError`; every wait is bounded by ``timeout``.
+    Raises :class:`PullError`, :class:`Unreachable` when the camera's port gave no answer at all;
+    every wait is bounded by ``timeout``.
     """
     context = client_context(tls_verify) if address.secure else None
     get = await _connect(address, context, timeout)
@@ -136,7 +137,7 @@ async def _connect(
             timeout,
         )
     except TimeoutError:
-        raise PullError(f"no answer from {where}") from None
+        raise Unreachable(f"no answer from {where}") from None
     except ssl.SSLCertVerificationError as exc:
         reason = exc.verify_message or exc.reason or str(exc)
         raise PullError(f"the camera's TLS certificate is not trusted: {reason}") from None
@@ -144,7 +145,7 @@ async def _connect(
         raise PullError(f"TLS with {where} failed: {exc.reason or exc}") from None
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise PullError(f"cannot connect to {where}: {reason}") from None
+        raise Unreachable(f"cannot connect to {where}: {reason}") from None
 
 
 async def _open_tunnel(
@@ -162,14 +163,15 @@ async def _open_tunnel(
         while (answered := parse_tunnel_response(received)) is None:
             data = await asyncio.wait_for(reader.read(READ_SIZE), timeout)
             if not data:
-                raise PullError("the camera closed the HTTP tunnel before answering its GET")
+                raise Unreachable("the camera closed the HTTP tunnel before answering its GET")
             received += data
     except TimeoutError:
-        raise PullError(f"no answer to the HTTP tunnel's GET within {timeout:g} s") from None
+        raise Unreachable(f"no answer to the HTTP tunnel's GET within {timeout:g} s") from None
     except RemoteProtocolError as exc:
         raise PullError(f"the camera's answer to the HTTP tunnel's GET: {exc}") from None
     except OSError as exc:
-        raise PullError(f"the HTTP tunnel broke: {exc.strerror or exc}") from None
+        error = Unreachable if not received else PullError
+        raise error(f"the HTTP tunnel broke: {exc.strerror or exc}") from None
     response, early = answered
     if response.status_code != StatusCode.OK:
         answer = f"GET answered {response.status_code} {response.reason}"

@@ -1,7 +1,8 @@
 """Pulling one camera until stopped: the thin asyncio owner of the sans-IO pull attempts.
 
 :class:`RtspPullSession` follows a :class:`~refserver.pull.plan.PullPlan` (UDP first under
-``auto``, TCP when UDP does not work) and runs each :class:`~refserver.pull.attempt.PullAttempt`
+``auto``, TCP when UDP does not work; the next endpoint, an alternative port or the HTTP tunnel,
+when a port does not answer) and runs each :class:`~refserver.pull.attempt.PullAttempt`
 with an :class:`AttemptRunner`: the link to the camera (TCP, TLS or an HTTP tunnel, opened by
 :func:`~refserver.pull.link.open_link`) is driven by ``wire.asyncio.pump.StreamPump``, whose one
 timer serves every deadline of the attempt. The runner does the side effects the attempt asks for
@@ -15,6 +16,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 
 from refserver.config import PULL_TRANSPORTS, PullTransport
 from refserver.hls import Frame
@@ -28,9 +30,9 @@ from refserver.pull.attempt import (
     TranscodeWanted,
     UdpPortsWanted,
 )
-from refserver.pull.errors import PullError
+from refserver.pull.errors import PullError, Unreachable
 from refserver.pull.link import Link, open_link
-from refserver.pull.plan import PlannedAttempt, PullPlan
+from refserver.pull.plan import Endpoint, PlannedAttempt, PullPlan
 from refserver.pull.tracks import Presentation, Track
 from refserver.pull.udp import UdpReceiver, open_pair
 from refserver.pull.worker import TranscodeQueue
@@ -171,6 +173,8 @@ class RtspPullSession:
         """G.711 and Opus audio to AAC; when False such tracks are left out."""
         self.transport_in_use: PullTransport | None = None
         """TCP, UDP or HTTP once an attempt has begun; None before."""
+        self.endpoint_in_use: Endpoint | None = None
+        """Where the current attempt connects, once one has begun."""
         self.plan = plan or PullPlan(chosen, secure=address.secure, probe=self.timeouts.udp_switch)
         """The transports to try (and, for a caller that reconnects, the backoff)."""
         self._runner: AttemptRunner | None = None
@@ -193,21 +197,64 @@ class RtspPullSession:
         step: PlannedAttempt | None = plan.first()
         while step is not None:
             self.transport_in_use = step.transport
-            ended = await self._run_attempt(step)
+            self.endpoint_in_use = step.endpoint
+            try:
+                ended = await self._run_attempt(step)
+            except Unreachable as exc:
+                if self._stopping:
+                    return
+                step = self._next_endpoint(plan.unreachable(step, str(exc)), str(exc))
+                continue
             if ended is None or ended.stopped or self._stopping:
                 return
+            passed = len(plan.passed)
             after = plan.after(step, ended)
-            if after is None:
-                raise PullError(ended.termination.detail)
-            logger.warning(
-                "UDP does not work, switching to TCP",
-                extra={"url": self.address.url, "reason": ended.termination.detail},
-            )
-            step = after
+            reason = ended.termination.detail
+            if len(plan.passed) > passed:  # the camera never answered on this endpoint
+                step = self._next_endpoint(after, reason)
+            elif after is None:
+                raise PullError(reason)
+            else:
+                logger.warning(
+                    "UDP does not work, switching to TCP",
+                    extra={"url": self.address.url, "reason": reason},
+                )
+                step = after
+
+    def _next_endpoint(self, step: PlannedAttempt | None, reason: str) -> PlannedAttempt:
+        """``step`` on the next endpoint, or the session fails with every endpoint's reason.
+        Moves are logged at DEBUG only: the source logs the endpoint that plays when it
+        changes, so a camera that is down does not log a walk per reconnect."""
+        if step is None:
+            raise PullError(self._unreached())
+        logger.debug(
+            "endpoint not reached, trying the next",
+            extra={
+                "url": self.address.url,
+                "reason": reason,
+                "endpoint": step.endpoint.describe(self.address.port),
+            },
+        )
+        return step
+
+    def _unreached(self) -> str:
+        passed = self.plan.passed
+        if len(passed) == 1:
+            return passed[0].reason
+        port = self.address.port
+        return "; ".join(f"{p.endpoint.describe(port)}: {p.reason}" for p in passed)
+
+    def address_of(self, endpoint: Endpoint) -> CameraAddress:
+        """The camera's address with ``endpoint``'s port: the URL (what requests ask for)
+        stays as given, the connection and its ``host:port`` go to the endpoint."""
+        if endpoint.port is None:
+            return self.address
+        return replace(self.address, port=endpoint.port)
 
     async def _run_attempt(self, step: PlannedAttempt) -> AttemptEnded | None:
+        address = self.address_of(step.endpoint)
         link = await open_link(
-            self.address,
+            address,
             tunnel=step.transport is PullTransport.HTTP,
             tls_verify=self.tls_verify,
             timeout=self.timeouts.connect,
@@ -217,7 +264,7 @@ class RtspPullSession:
             link.close()
             return None
         attempt = PullAttempt(
-            self.address,
+            address,
             self.sink,
             now=asyncio.get_running_loop().time(),
             transport=step.lower,

@@ -26,7 +26,7 @@ from enum import StrEnum
 from refserver.config import PullTransport, SourceConfig
 from refserver.hls import Frame, FrameKind
 from refserver.hls.media import CLOCK_RATE
-from refserver.pull.plan import PullPlan
+from refserver.pull.plan import Endpoint, Passed, PullPlan
 from refserver.pull.session import (
     CameraAddress,
     PullError,
@@ -106,8 +106,10 @@ class PullSource:
             secure=self.address.secure,
             probe=self.timeouts.udp_switch,
             backoff=self.backoff,
+            alternative_ports=config.alternative_ports,
+            tunnel_port=config.tunnel_port,
         )
-        """The transports each session tries, and the backoff between sessions."""
+        """The endpoints and transports each session tries, and the backoff between sessions."""
         self.state = SourceState.IDLE if config.on_demand else SourceState.CONNECTING
         self.last_error: str | None = None
         self.since = time.time()
@@ -116,6 +118,11 @@ class PullSource:
         self._session: RtspPullSession | None = None
         self.transport_in_use: PullTransport | None = None
         """What the last session that played settled on: ``tcp``, ``udp`` or ``http``."""
+        self.endpoint_in_use: Endpoint | None = None
+        """Where the last session that played connected: the URL's port, an alternative port
+        or the HTTP tunnel's."""
+        self.unreached: tuple[Passed, ...] = ()
+        """The endpoints that session passed over before it played, each with why."""
         self._task: asyncio.Task[None] | None = None
         self._stream: LiveStream | None = None
         self._publisher: PublisherInfo | None = None
@@ -174,6 +181,14 @@ class PullSource:
             "url": self.address.url,
             "transport": self.config.transport,
             "transport_in_use": self.transport_in_use,
+            "alternative_ports": list(self.config.alternative_ports),
+            "tunnel_port": self.config.tunnel_port,
+            "endpoint_in_use": (
+                self._endpoint(self.endpoint_in_use) if self.endpoint_in_use is not None else None
+            ),
+            "unreached": [
+                {**self._endpoint(p.endpoint), "reason": p.reason} for p in self.unreached
+            ],
             "on_demand": self.config.on_demand,
             "state": self.state.value,
             "since": self.since,
@@ -291,6 +306,7 @@ class PullSource:
         self.plan.played()
         if self._session is not None:
             self.transport_in_use = self._session.transport_in_use
+            self._endpoint_played(self._session.endpoint_in_use)
         self._set_state(SourceState.PLAYING)
         self.tracks_left_out = presentation.left_out
         logger.info(
@@ -304,6 +320,31 @@ class PullSource:
         )
         for reason in presentation.left_out:
             self._log_once("track left out", reason)
+
+    def _endpoint_played(self, endpoint: Endpoint | None) -> None:
+        """A session plays on ``endpoint``: noted for the API, and logged when it is not the
+        one the last session played on (once per change, not per reconnect)."""
+        before, self.endpoint_in_use = self.endpoint_in_use, endpoint
+        self.unreached = tuple(self.plan.passed)
+        if endpoint is None or endpoint == before or (before is None and not self.unreached):
+            return
+        port = self.address.port
+        logger.warning(
+            "pull endpoint changed",
+            extra={
+                "stream": self.name,
+                "endpoint": endpoint.describe(port),
+                "was": before.describe(port) if before is not None else None,
+                "reason": "; ".join(
+                    f"{p.endpoint.describe(port)}: {p.reason}" for p in self.unreached
+                ),
+            },
+        )
+
+    def _endpoint(self, endpoint: Endpoint) -> dict[str, object]:
+        """An endpoint as the API shows it: its port and whether it is the HTTP tunnel's."""
+        port = endpoint.port if endpoint.port is not None else self.address.port
+        return {"port": port, "tunnel": endpoint.tunnel}
 
     def warning(self, message: str) -> None:
         """The camera sent something read only by bending a rule: shown by the API for the
