@@ -2,15 +2,16 @@
 
     .venv/bin/python pcaps/make_captures.py [--only NAME] [--keep-sample]
 
-Needs ffmpeg/ffprobe and tshark; the GStreamer captures also need gst-rtsp-server for the
-system Python (python3-gi, gir1.2-gst-rtsp-server-1.0) and root (dumpcap on the loopback
-interface, filtered to the ports of the capture). Everything runs on 127.0.0.1.
+Needs ffmpeg/ffprobe and tshark; the GStreamer captures and the one through the fault proxy
+need root (dumpcap on the loopback interface, filtered to the ports of the capture), the
+GStreamer ones also gst-rtsp-server for the system Python (python3-gi,
+gir1.2-gst-rtsp-server-1.0). Everything runs on 127.0.0.1.
 
 Each capture comes with ``NAME.json``: how it was made and what ``camsim pcap inspect`` must
 find, with every figure taken from a source other than ``inspect``: the frames of the sample
-(ffprobe), the RTP packets and losses tshark counts, the datagrams this script left out, the
-quirks it turned on. ``tests/unit/camsim/pcap/test_reference_captures.py`` holds ``inspect`` to
-them, ``tests/interop/pcap/test_tshark.py`` holds it to tshark.
+(ffprobe), the RTP packets and losses tshark counts, the packets the fault proxy's seeded link
+dropped, the quirks it turned on. ``tests/unit/camsim/pcap/test_reference_captures.py`` holds
+``inspect`` to them, ``tests/interop/pcap/test_tshark.py`` holds it to tshark.
 """
 
 from __future__ import annotations
@@ -35,10 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from camsim.media.make import make_sample  # noqa: E402
 from camsim.media.spec import SampleSpec  # noqa: E402
-from camsim.pcap import impair  # noqa: E402
-from camsim.pcap.capture import CaptureFile  # noqa: E402
 from tests.interop.pcap.tshark import rtp_streams  # noqa: E402
-from wire import pcapng  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 VENV = ROOT / ".venv" / "bin"
@@ -56,7 +54,8 @@ SAMPLE_SPEC = SampleSpec(
 PULL_SECONDS = 5
 CLIENT_PORTS = (46000, 46100)
 """FFmpeg's RTP/RTCP ports, so that a loopback capture can be filtered to this pull alone."""
-DROP_EVERY = 25
+PROXY_LOSS, PROXY_SEED = "0.04", 16
+"""The fault proxy's loss (server to client) and seed for camsim-camera-udp-loss."""
 
 
 def free_port() -> int:
@@ -221,9 +220,7 @@ def write_manifest(name: str, made_by: str, expect: Mapping[str, object]) -> Non
 # The captures.
 
 
-def camsim_pull(
-    name: str, sample: Path, transport: str, *, quirks: str = "", drop: bool = False
-) -> None:
+def camsim_pull(name: str, sample: Path, transport: str, *, quirks: str = "") -> None:
     """camsim run --capture, FFmpeg pulling one camera over ``transport``."""
     port = free_port()
     raw = Path(tempfile.mkdtemp()) / "raw.pcapng"
@@ -245,11 +242,7 @@ def camsim_pull(
         ffmpeg_pull(f"rtsp://127.0.0.1:{port}/cam1", transport)
         time.sleep(0.5)
     target = HERE / f"{name}.pcapng"
-    dropped = 0
-    if drop:
-        dropped = _drop_video_datagrams(raw, target)
-    else:
-        shutil.copyfile(raw, target)
+    shutil.copyfile(raw, target)
     made_by = f"camsim run --capture, FFmpeg pulling over {transport} for {PULL_SECONDS} s"
     findings: list[str] = []
     if quirks:
@@ -257,50 +250,87 @@ def camsim_pull(
         findings += {"no-marker": ["marker-never-set"], "timestamp-jump": ["timestamp-jump"]}.get(
             quirks, []
         )
-    if drop:
-        made_by += f"; every {DROP_EVERY}th video RTP datagram then left out of the capture"
-        findings.append("rtp-loss")
     expect = {
         "rtsp_dialogs": 1,
         "transport": {"udp": "udp", "tcp": "tcp", "http": "http"}[transport],
         "rtp_streams": tshark_rtp(target, port),
-        "video_missing": dropped,
+        "video_missing": 0,
         "findings": findings,
     }
     write_manifest(name, made_by, expect)
 
 
-def _drop_video_datagrams(source: Path, target: Path) -> int:
-    """Copy ``source`` leaving out every DROP_EVERY-th datagram of the video RTP flow."""
+def camsim_pull_through_proxy(name: str, sample: Path, *, loss: str, seed: int) -> None:
+    """camsim run --capture, FFmpeg pulling over UDP through ``camsim fault proxy --protocol
+    rtsp`` losing ``loss`` of what goes to FFmpeg; dumpcap on lo between the proxy and FFmpeg.
+
+    The video packets the proxy dropped are known without the proxy: its link for the first
+    SETUP's RTP draws from ``random.Random("{seed}/rtp/0/down")``, and a packet's fate depends
+    only on its place in the flow. That link, fed the packets the camera sent (its own capture),
+    must lose exactly the sequence numbers FFmpeg's side of the capture lacks; the manifest's
+    ``video_missing`` is what it lost between the first and the last packet that got through.
+    """
+    from camsim.fault.config import FaultConfig
+    from camsim.fault.impair import Link
     from camsim.pcap.inspect import inspect_capture
 
-    result = inspect_capture(source)
-    video = next(s for s in result.rtp_streams if s.media.media == "video")
-    port = video.flow.destination.port
-    with CaptureFile.open(source) as capture:
-        packets = [
-            (
-                record.timestamp_ns,
-                bytes(capture.buffer[record.offset : record.offset + record.captured_length]),
-            )
-            for record in capture.packets()
-        ]
-    count = 0
+    port, proxy_port = free_port(), free_port()
+    folder = Path(tempfile.mkdtemp())
+    sent = folder / "camera.pcapng"
+    target = HERE / f"{name}.pcapng"
+    camera = [str(VENV / "camsim"), "run", "--cameras", "1", "--port", str(port)]
+    camera += ["--media", str(sample), "--capture", str(sent)]
+    proxy = [str(VENV / "camsim"), "fault", "proxy", "--protocol", "rtsp", "--seed", str(seed)]
+    proxy += ["--listen", f"127.0.0.1:{proxy_port}", "--upstream", f"127.0.0.1:{port}"]
+    proxy += ["--set", f"down_loss={loss}"]
+    # FFmpeg's side only: the RTSP connection to the proxy and FFmpeg's RTP/RTCP ports.
+    capture_filter = f"tcp port {proxy_port} or udp portrange {CLIENT_PORTS[0]}-{CLIENT_PORTS[1]}"
+    dumpcap = ["dumpcap", "-q", "-i", "lo", "-f", capture_filter, "-w", str(target)]
+    with process(camera, port), process(proxy, proxy_port), process(dumpcap):
+        time.sleep(2)  # dumpcap opens the interface
+        ffmpeg_pull(f"rtsp://127.0.0.1:{proxy_port}/cam1", "udp")
+        time.sleep(1)
+    video = next(s for s in inspect_capture(sent).rtp_streams if s.media.media == "video")
+    sequences = rtp_sequences(sent, port)[video.ssrc]
+    received = set(rtp_sequences(target, proxy_port)[video.ssrc])
+    link = Link(f"{seed}/rtp/0/down", FaultConfig().changed(down_loss=float(loss)).down)
+    kept = [seq for seq in sequences if link.process(b"", 0.0)]
+    dropped = sorted(set(sequences) - set(kept))
+    places = {seq: place for place, seq in enumerate(sequences)}
+    first, last = min(places[seq] for seq in received), max(places[seq] for seq in received)
+    # What FFmpeg's side got is what the seeded link kept, over the span it saw.
+    if received != set(kept) & set(sequences[first : last + 1]):
+        raise RuntimeError("the capture's losses are not the fault proxy's seeded ones")
+    missing = sum(1 for seq in dropped if first < places[seq] < last)
+    made_by = (
+        f"camsim run --capture, FFmpeg pulling over udp for {PULL_SECONDS} s through "
+        f"camsim fault proxy --protocol rtsp --set down_loss={loss} --seed {seed}, dumpcap on lo "
+        "between the proxy and FFmpeg"
+    )
+    expect = {
+        "rtsp_dialogs": 1,
+        "transport": "udp",
+        "rtp_streams": tshark_rtp(target, proxy_port),
+        "video_missing": missing,
+        "findings": ["rtp-loss"],
+    }
+    write_manifest(name, made_by, expect)
+    shutil.rmtree(folder, ignore_errors=True)
 
-    def edit(index: int, payload: bytearray) -> bytes | None:
-        nonlocal count
-        # Not the first nor the last: a receiver cannot see losses at either end.
-        if index % DROP_EVERY == DROP_EVERY - 1 and index < video.packets - 1:
-            count += 1
-            return None
-        return bytes(payload)
 
-    kept = impair.rewrite_udp(packets, port, edit)
-    with target.open("wb") as file:
-        file.write(pcapng.file_header("camsim run --capture"))
-        for timestamp, packet in kept:
-            file.write(pcapng.enhanced_packet(timestamp, packet))
-    return count
+def rtp_sequences(path: Path, rtsp_port: int) -> dict[int, list[int]]:
+    """Each SSRC's sequence numbers in capture order, as tshark dissects every RTP packet
+    (RTP quoted inside ICMP errors left out)."""
+    command = ["tshark", "-r", str(path), "-d", f"tcp.port=={rtsp_port},rtsp"]
+    command += ["-o", "rtp.heuristic_rtp:TRUE", "-Y", "rtp", "-T", "fields"]
+    command += ["-e", "rtp.ssrc", "-e", "rtp.seq", "-e", "ip.dst"]
+    output = subprocess.run(command, check=True, capture_output=True, text=True, timeout=120)
+    sequences: dict[int, list[int]] = {}
+    for line in output.stdout.splitlines():
+        ssrc, seq, address = [*line.split("\t"), "", ""][:3]
+        if ssrc and seq and "," not in address:
+            sequences.setdefault(int(ssrc, 16), []).append(int(seq))
+    return sequences
 
 
 def ffmpeg_rtmp(name: str, sample: Path) -> None:
@@ -384,7 +414,9 @@ def gstreamer_pull(name: str, sample: Path, transport: str) -> None:
 
 
 CAPTURES: dict[str, Callable[[Path], None]] = {
-    "camsim-camera-udp-loss": lambda s: camsim_pull("camsim-camera-udp-loss", s, "udp", drop=True),
+    "camsim-camera-udp-loss": lambda s: camsim_pull_through_proxy(
+        "camsim-camera-udp-loss", s, loss=PROXY_LOSS, seed=PROXY_SEED
+    ),
     "camsim-camera-tcp": lambda s: camsim_pull("camsim-camera-tcp", s, "tcp"),
     "camsim-camera-http-tunnel": lambda s: camsim_pull("camsim-camera-http-tunnel", s, "http"),
     "camsim-camera-no-marker": lambda s: camsim_pull(

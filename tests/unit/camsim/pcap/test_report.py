@@ -21,20 +21,25 @@ def test_findings_become_cases_and_streams_charts(tmp_path: Path) -> None:
     page = (tmp_path / "index.html").read_text()
     data = json.loads((tmp_path / "report.json").read_text())
     inspected = inspect_capture(capture)
-    (loss,) = [c for c in data["cases"] if c["title"] == "rtp-loss"]
-    assert (loss["level"], loss["verdict"]) == (Level.REQUIRED.value, Verdict.FAIL.value)
-    (video,) = [s for s in inspected.rtp_streams if s.media.media == "video"]
-    assert [d["message"] for d in loss["details"]] == [
-        f"packet {r.before_packet}" for r in video.loss_runs
-    ]
-    charts = {c["id"]: c for c in data["charts"]}
+    # A case per stream that lost packets (the fault proxy lost video and audio), naming it.
+    losses = [c for c in data["cases"] if c["title"] == "rtp-loss"]
+    lossy = [s for s in inspected.rtp_streams if s.missing]
+    assert {s.media.media for s in lossy} == {"video", "audio"}
+    assert len(losses) == len(lossy)
     assert {c["title"].split(",")[0] for c in data["charts"]} == {
         "Bitrate",
         "Jitter (RFC 3550 A.8)",
         "Sequence gaps",
     }
-    (gaps,) = [c for c in charts.values() if c["title"].startswith("Sequence gaps")]
-    assert sum(gaps["series"][0]["y"]) == video.missing
+    for stream in lossy:
+        ssrc = f"SSRC {stream.ssrc:08X}"
+        (loss,) = [c for c in losses if ssrc in c["message"]]
+        assert (loss["level"], loss["verdict"]) == (Level.REQUIRED.value, Verdict.FAIL.value)
+        assert [d["message"] for d in loss["details"]] == [
+            f"packet {r.before_packet}" for r in stream.loss_runs
+        ]
+        (gaps,) = [c for c in data["charts"] if c["title"] == f"Sequence gaps, {ssrc}"]
+        assert sum(gaps["series"][0]["y"]) == stream.missing
     # Each chart is drawn with its stream's case and again among the charts.
     assert page.count("<svg") == 2 * len(data["charts"])
     assert data["verdict"] == "fail"
