@@ -177,3 +177,17 @@ def test_exit_without_close_tears_the_topology_down() -> None:
     names, status = run_child(script, None)
     assert status == 3
     assert not set(names) & set(list_namespaces())
+
+
+def test_two_topologies_side_by_side_keep_their_faults_apart(
+    netns_topology: TopologyFactory,
+) -> None:
+    first, second = netns_topology(), netns_topology()
+    assert not set(first.names.values()) & set(second.names.values())
+    first.faults.change(udp_blocked=True)
+    for topology, arrives in ((first, False), (second, True)):
+        with udp_socket(topology, "wan", (topology.wan_address, 7001)) as receiver:
+            with topology.socket("lan", socket.AF_INET, socket.SOCK_DGRAM) as sender:
+                sender.sendto(b"probe", (topology.wan_address, 7001))
+            assert bool(drain(receiver)) is arrives
+        assert ping(topology, "lan", topology.wan_address)  # same addresses, separate paths
