@@ -141,6 +141,7 @@ class ScenarioRunner:
             session_timeout=scenario.session_timeout,
             request_timeout=5.0,
             idle_timeout=30.0,
+            rtp_origin=scenario.rtp_origin,
         )
         if scenario.auth:
             config = replace(config, users=((USER, password),), auth_scheme=AuthScheme.DIGEST)

@@ -10,9 +10,10 @@ judged without an edit here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
+from camsim.camera.origin import RtpOrigin
 from camsim.camera.quirks import REGISTRY
 from reports.model import SpecRef
 
@@ -67,6 +68,8 @@ class Scenario:
     must_reach: float | None = None
     """Seconds into the run that the output's last frame must have been sent at or after;
     ``seconds - TAIL_SECONDS`` by default."""
+    rtp_origin: RtpOrigin = field(default_factory=RtpOrigin)
+    """Where the camera's RTP timestamps and sequence numbers start; random by default."""
 
     @property
     def reach(self) -> float:
@@ -102,6 +105,11 @@ _QUIRK_SPEC: dict[str, tuple[SpecRef, ...]] = {
     "timestamp-jump": (rfc(3550, "5.1"),),
 }
 _DEFAULT_SPEC = (rfc(2326, "10"), rfc(3550, "5.1"))
+WRAP_SECONDS = 2.0
+WRAP_PACKETS = 150
+"""The 32-bit timestamp wraps 2 s of video into the stream (the 48 kHz audio's a little
+later) and the 16-bit sequence after 150 packets, about 2 s of the short sample's video and
+audio: both inside the span the output must cover."""
 KEEPALIVE_QUIRKS = ("get-parameter-454", "keepalive-unanswered")
 KEEPALIVE_SESSION_TIMEOUT = 10
 """Keepalives every 5 s or so (RFC 2326 §12.37 leaves the margin to the client), so that
@@ -174,6 +182,13 @@ BASE = (
         seconds=18.0,
         allowed_breaks=1,
         allowed_gap=10.0,
+    ),
+    Scenario(
+        "RTSPC-RTP-001",
+        "RTP timestamps start 2 s before the 32-bit wrap and sequence numbers 150 packets "
+        "before the 16-bit one: the client counts on across both and keeps every frame",
+        (rfc(3550, "5.1"), rfc(3550, "A.1"), rfc(2326, "12.33")),
+        rtp_origin=RtpOrigin.before_wrap(WRAP_SECONDS, 90_000, WRAP_PACKETS),
     ),
 )
 

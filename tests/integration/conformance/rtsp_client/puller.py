@@ -70,6 +70,7 @@ FAULTS = {
     "needs-audio": "refuses a camera without an audio track",
     "keyframe-timeout": "exits when no keyframe came within 5 s of PLAY",
     "drop-frames": "drops every 30th video frame",
+    "no-wrap": "compares RTP timestamps as plain numbers: a frame stamped below the last is late",
 }
 
 CASE_FAULTS: dict[str, tuple[str, ...]] = {
@@ -78,6 +79,7 @@ CASE_FAULTS: dict[str, tuple[str, ...]] = {
     "RTSPC-PLAY-003": ("keyframe-timeout",),
     "RTSPC-AUTH-001": ("no-auth",),
     "RTSPC-RESTART-001": ("no-reconnect",),
+    "RTSPC-RTP-001": ("no-wrap",),
     "RTSPC-QUIRK-CHANGED-INTERLEAVED": ("requested-channels",),
     "RTSPC-QUIRK-FU-START-END": ("strict-fu",),
     "RTSPC-QUIRK-GARBAGE-SPROP": ("strict-sprop",),
@@ -243,6 +245,7 @@ class Puller:
             "audio": Clock(48_000, "keep-timestamps" in faults),
         }
         self.frames = 0
+        self.last_video_rtp = -1
 
     def fault(self, name: str) -> bool:
         return name in self.faults
@@ -388,6 +391,10 @@ class Puller:
         self.frames += 1
         if self.fault("drop-frames") and self.frames % 30 == 0:
             return
+        if self.fault("no-wrap"):
+            if unit.timestamp < self.last_video_rtp:
+                return  # "late": after the 32-bit wrap, every frame is
+            self.last_video_rtp = unit.timestamp
         nals = list(unit.nal_units)
         if self.fault("sprop-only"):
             nals = [

@@ -1,0 +1,42 @@
+"""The catalogue's camera options: each case's camera is configured to meet its case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conformance.suites.rtsp_client.run import CommandTemplate, ScenarioRunner
+from conformance.suites.rtsp_client.scenarios import Sample, Scenario, catalogue
+
+VIDEO_RATE = 90_000
+AUDIO_RATE = 48_000
+
+
+def scenario(case_id: str) -> Scenario:
+    return next(s for s in catalogue() if s.case_id == case_id)
+
+
+def test_the_wrap_case_crosses_both_wraps_before_the_point_the_output_must_reach() -> None:
+    wrap = scenario("RTSPC-RTP-001")
+    origin = wrap.rtp_origin
+    assert origin.timestamp is not None
+    assert origin.sequence is not None
+    # Each stream starts at the origin: seconds of its own clock until the 32-bit wrap.
+    for rate in (VIDEO_RATE, AUDIO_RATE):
+        seconds_to_wrap = ((1 << 32) - origin.timestamp) / rate
+        assert 0.5 < seconds_to_wrap < wrap.reach - 1.0, rate
+    # The short sample sends at least 2 video packets a frame at 15 fps, and ~47 AAC frames
+    # a second: the sequence of either stream wraps within the run.
+    assert (1 << 16) - origin.sequence <= 15 * 2 * (wrap.reach - 1.0)
+
+
+def test_the_other_cases_keep_random_origins() -> None:
+    others = [s for s in catalogue() if s.case_id != "RTSPC-RTP-001"]
+    assert all(s.rtp_origin.random for s in others)
+
+
+def test_the_runner_gives_the_camera_the_scenario_origin(tmp_path: Path) -> None:
+    runner = ScenarioRunner(
+        CommandTemplate("client {url} {out}"), {Sample.SHORT: tmp_path / "x.mp4"}, tmp_path
+    )
+    wrap = scenario("RTSPC-RTP-001")
+    assert runner._config(wrap, "pw", 0).rtp_origin == wrap.rtp_origin
