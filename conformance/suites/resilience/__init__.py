@@ -1,0 +1,31 @@
+"""Suite ``resilience``: a puller judged through named network and device faults.
+
+The suite serves a camsim camera per scenario behind an RTSP fault proxy and makes the client
+under test pull it through the proxy while the scenario's faults come and go: loss, burst loss,
+jitter, reordering, a rate below the stream's bitrate, UDP blocked, the RTSP port refused, a
+symmetric NAT, NAT mappings that expire, a camera that reboots, RTP that stops (the catalogue is
+:mod:`camsim.fault.scenarios`). Each case holds the client's HLS output against the scenario's
+verdict rule: frames lost only inside the fault windows, back within N s, still going at the
+end, timestamps that jump only after EXT-X-DISCONTINUITY, bounded memory.
+
+    camsim conform --suite resilience \\
+        --target 'refserver --bind 127.0.0.1 --rtmp-port 0 --no-rtmps --http-port 0 \\
+                  --pull {name}={url} --hls-dir {out} --target-duration 1'
+
+``--target`` is rtsp-client's command template (``{url}``, ``{out}``, ``{name}``) with
+``{alt_url}``: another address of the same camera, for a client that can be given one (the
+port-554-blocked scenario). ``--set parallel=N`` runs N scenarios at a time (2), ``--set
+workdir=DIR`` keeps the outputs and logs.
+"""
+
+from conformance.registry import Suite, register
+
+SUITE = register(
+    Suite(
+        "resilience",
+        __name__,
+        "RTSP puller through named network and device faults, judged by its HLS output",
+        target="a command with {url} and {out} (and {alt_url}), as for rtsp-client",
+        groups=("RESIL-NET", "RESIL-DEV", "RESIL-INGEST", "RESIL-TIME"),
+    )
+)

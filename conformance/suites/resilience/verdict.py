@@ -1,0 +1,222 @@
+"""A fault scenario's verdict: its rule, held against the frames the system under test output.
+
+The frames are the camsim stamps found in the output, in output order (frame index and send
+wallclock): :func:`~conformance.suites.rtsp_client.judge.judge_frames` finds the breaks in the
+sequence, and each is placed on the run's clock by the send times of the frames either side
+of it. The rule (:class:`~camsim.fault.scenarios.VerdictRule`) then says which breaks were
+allowed (inside a fault window, or within the recovery margin after it), how soon the output
+had to start and to come back, how far it had to reach, and how much memory the system may
+have gained. What was measured is kept beside what was expected, for the report.
+
+Pure functions over stamps and samples; the suite's cases and the unit tests call them alike.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from camsim.fault.scenarios import FaultScenario
+from conformance.hls.media import Stamped
+from conformance.suites.rtsp_client.judge import US_PER_S, judge_frames
+
+EDGE_S = 0.5
+"""Frames sent this long before a window opens may still be lost to it (they were on the way,
+or in a segment the fault cut short)."""
+SILENCE_S = 1.0
+"""A pause between two consecutive output frames longer than this is a break, whatever
+their indexes say."""
+MB = 1024 * 1024
+WARMUP_S = 3.0
+"""The system under test has started (imports, buffers) by then."""
+
+
+@dataclass(frozen=True, slots=True)
+class TimedBreak:
+    """A break in the output's frame sequence, on the run's clock."""
+
+    after_s: float
+    """Send time of the last frame before the break, seconds after the run started."""
+    resumed_s: float
+    """Send time of the first frame after it."""
+    missing: int
+    inside: bool
+    """Within a fault window, from its start less :data:`EDGE_S` to its end plus the
+    recovery margin."""
+
+
+@dataclass
+class ResilienceVerdict:
+    """What was expected, what was measured, and where they differ."""
+
+    expected: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    measured: dict[str, tuple[float, str]] = field(default_factory=dict)
+    breaks: list[TimedBreak] = field(default_factory=list)
+
+
+def expectations(scenario: FaultScenario) -> list[str]:
+    """The rule of ``scenario`` in sentences."""
+    rule = scenario.rule
+    spans = ", ".join(f"{start:g}-{end:g} s" for start, end in scenario.fault_spans())
+    said = [
+        f"the first frame in the output was sent within {rule.first_frame_within:g} s",
+        f"frames lost only inside the fault windows ({spans or 'none'}) or within "
+        f"{rule.recover_within:g} s after each",
+        f"the output reaches frames sent {scenario.reach:g} s into the run",
+        f"memory grows by at most {rule.max_memory_growth_mb:g} MB",
+    ]
+    if rule.max_breaks is not None:
+        said.append(f"at most {rule.max_breaks} break(s) in the frame sequence")
+    if rule.discontinuity_due:
+        said.append("EXT-X-DISCONTINUITY where the new stream's timestamps jump")
+    return said
+
+
+def judge(
+    scenario: FaultScenario,
+    stamps: Sequence[Stamped],
+    started_us: int,
+    frame_count: int,
+    memory: Sequence[tuple[float, int]] = (),
+) -> ResilienceVerdict:
+    """Hold ``stamps`` (output order) and ``memory`` (seconds into the run, resident bytes)
+    against ``scenario``'s rule."""
+    rule = scenario.rule
+    verdict = ResilienceVerdict(expected=expectations(scenario))
+    if not stamps:
+        verdict.problems.append("the output holds no frame: the stream never played")
+        _judge_memory(scenario, memory, verdict)
+        return verdict
+
+    def at(stamp: Stamped) -> float:
+        return (stamp.wallclock_us - started_us) / US_PER_S
+
+    spans = scenario.fault_spans()
+    first = at(stamps[0])
+    last = max(at(s) for s in stamps)
+    verdict.measured["first frame sent at"] = (round(first, 2), "s")
+    verdict.measured["last frame sent at"] = (round(last, 2), "s")
+    if first > rule.first_frame_within:
+        verdict.problems.append(
+            f"the first frame in the output was sent {first:.1f} s into the run "
+            f"(within {rule.first_frame_within:g} s expected)"
+        )
+    judgement = judge_frames(list(stamps), max(frame_count, 1))
+    spacing = _spacing(stamps)
+    gaps: dict[int, int] = {}
+    for item in judgement.breaks:
+        # A rebooted camera starts its loop again: across a new stream the indexes say
+        # nothing, the send times say how many frames the gap held.
+        sent_gap = stamps[item.position].wallclock_us - stamps[item.position - 1].wallclock_us
+        by_time = max(0, round(sent_gap / spacing) - 1) if spacing else item.missing
+        gaps[item.position] = min(item.missing, by_time) or item.missing
+    gaps.update(_silent_gaps(stamps, gaps, spacing))
+    for position, missing in sorted(gaps.items()):
+        before, after = at(stamps[position - 1]), at(stamps[position])
+        inside = any(
+            start - EDGE_S <= before and after <= end + rule.recover_within for start, end in spans
+        )
+        verdict.breaks.append(TimedBreak(before, after, missing, inside))
+    outside = [b for b in verdict.breaks if not b.inside]
+    verdict.measured["frames lost"] = (float(sum(b.missing for b in verdict.breaks)), "")
+    verdict.measured["frames lost outside the fault windows"] = (
+        float(sum(b.missing for b in outside)),
+        "",
+    )
+    if outside:
+        shown = ", ".join(
+            f"{b.missing} between {b.after_s:.1f} s and {b.resumed_s:.1f} s" for b in outside[:3]
+        )
+        verdict.problems.append(f"frames lost outside the fault windows: {shown}")
+    if rule.max_breaks is not None and len(verdict.breaks) > rule.max_breaks:
+        verdict.problems.append(
+            f"{len(verdict.breaks)} breaks in the frame sequence (at most {rule.max_breaks})"
+        )
+    if judgement.duplicates:
+        verdict.problems.append(f"{len(judgement.duplicates)} frames output twice")
+    if judgement.reordered:
+        verdict.problems.append(f"{len(judgement.reordered)} frames output out of sending order")
+    _judge_recovery(scenario, [at(s) for s in stamps], verdict)
+    if last < scenario.reach:
+        verdict.problems.append(
+            f"the output stops at frames sent {last:.1f} s into the run "
+            f"({scenario.reach:g} s expected): it did not go on after the fault"
+        )
+    _judge_memory(scenario, memory, verdict)
+    return verdict
+
+
+def _spacing(stamps: Sequence[Stamped]) -> int:
+    """The median send interval between consecutive output frames, in µs (0 if unknown)."""
+    steps = sorted(
+        b.wallclock_us - a.wallclock_us
+        for a, b in itertools.pairwise(stamps)
+        if b.wallclock_us > a.wallclock_us
+    )
+    return steps[len(steps) // 2] if steps else 0
+
+
+def _silent_gaps(stamps: Sequence[Stamped], known: dict[int, int], spacing: int) -> dict[int, int]:
+    """Breaks the frame indexes cannot show: a gap of a whole number of the camera's loops
+    brings the index back to one above the last. The send times show it: consecutive frames
+    sent more than :data:`SILENCE_S` apart, where the stream's own spacing is far smaller."""
+    found: dict[int, int] = {}
+    if not spacing:
+        return found
+    for position in range(1, len(stamps)):
+        gap = stamps[position].wallclock_us - stamps[position - 1].wallclock_us
+        if position not in known and gap > SILENCE_S * US_PER_S and gap > 10 * spacing:
+            found[position] = max(1, round(gap / spacing) - 1)
+    return found
+
+
+def _judge_recovery(scenario: FaultScenario, sent: list[float], verdict: ResilienceVerdict) -> None:
+    """For each window that ends before the output must stop: how soon frames came back."""
+    rule = scenario.rule
+    for number, window in enumerate(scenario.windows, start=1):
+        if window.end >= scenario.reach:
+            continue  # the fault lasts (nearly) to the end: the reach rule judges it
+        later = [t for t in sent if t >= window.end]
+        if not later:
+            continue  # the reach rule says the output stopped
+        back = min(later) - window.end
+        verdict.measured[f"window {number}: frames again after its end"] = (round(back, 2), "s")
+        if back > rule.recover_within:
+            verdict.problems.append(
+                f"the output came back {back:.1f} s after the fault of {window.start:g}-"
+                f"{window.end:g} s ended (within {rule.recover_within:g} s expected)"
+            )
+
+
+def _judge_memory(
+    scenario: FaultScenario, memory: Sequence[tuple[float, int]], verdict: ResilienceVerdict
+) -> None:
+    """Resident memory at the end against the most it held before the first fault (or by
+    the end of its start-up, :data:`WARMUP_S`, when the fault is there from the start)."""
+    if len(memory) < 2:
+        return
+    spans = scenario.fault_spans()
+    first_fault = min((start for start, _ in spans), default=0.0)
+    settled = max(first_fault, WARMUP_S, memory[0][0])
+    before = [rss for t, rss in memory if t <= settled]
+    baseline = max(before) if before else memory[0][1]
+    growth = (memory[-1][1] - baseline) / MB
+    verdict.measured["memory growth"] = (round(growth, 1), "MB")
+    if growth > scenario.rule.max_memory_growth_mb:
+        verdict.problems.append(
+            f"resident memory grew {growth:.0f} MB over the run "
+            f"(at most {scenario.rule.max_memory_growth_mb:g} MB)"
+        )
+
+
+def lost_per_second(breaks: Sequence[TimedBreak], seconds: float) -> list[int]:
+    """Frames lost, by the second they were sent in (for the timeline)."""
+    counts = [0] * max(1, int(seconds) + 1)
+    for item in breaks:
+        span = max(item.resumed_s - item.after_s, 1e-9)
+        for k in range(1, item.missing + 1):
+            second = int(item.after_s + span * k / (item.missing + 1))
+            counts[min(max(second, 0), len(counts) - 1)] += 1
+    return counts

@@ -1,0 +1,136 @@
+"""Fault scenario verdicts on hand-built outputs: each rule passes a system that coped and fails
+one that did not, for the reason the rule names."""
+
+from __future__ import annotations
+
+from camsim.fault.scenarios import get_scenario
+from conformance.hls.media import Stamped
+from conformance.suites.resilience.verdict import judge, lost_per_second
+
+STARTED_US = 1_700_000_000_000_000
+FPS = 15
+FRAMES = 150  # the camera's loop
+MB = 1024 * 1024
+
+
+def stream(*spans: tuple[float, float], start_index: int = 0) -> list[Stamped]:
+    """The frames a 15 fps camera sent in each span (seconds into the run), in order, with the
+    loop's frame index counting on through the gaps as the camera's does."""
+    out: list[Stamped] = []
+    for begin, end in spans:
+        first = round(begin * FPS)
+        for n in range(first, round(end * FPS)):
+            out.append(Stamped((start_index + n) % FRAMES, STARTED_US + n * 1_000_000 // FPS))
+    return out
+
+
+def problems(name: str, stamps: list[Stamped], **kwargs: object) -> list[str]:
+    memory = kwargs.get("memory", ())
+    assert isinstance(memory, tuple)
+    return judge(get_scenario(name), stamps, STARTED_US, FRAMES, memory).problems
+
+
+def test_an_unbroken_stream_passes_every_network_scenario() -> None:
+    whole = stream((0.2, 14.0))
+    for name in ("loss-1", "loss-5-burst", "jitter-50ms", "reorder", "udp-blocked"):
+        assert problems(name, whole) == [], name
+
+
+def test_loss_inside_the_window_passes_outside_fails() -> None:
+    inside = stream((0.2, 3.0), (3.2, 5.0), (5.5, 14.0))
+    assert problems("loss-1", inside) == []
+    outside = stream((0.2, 1.0), (1.3, 14.0))
+    found = problems("loss-1", outside)
+    assert found == ["frames lost outside the fault windows: 5 between 0.9 s and 1.3 s"]
+    # Just after the window, within the recovery margin, is still the fault's doing.
+    assert problems("loss-1", stream((0.2, 8.5), (9.0, 14.0))) == []
+    assert problems("loss-1", stream((0.2, 10.2), (10.5, 14.0)))[0].startswith("frames lost")
+
+
+def test_output_that_stops_with_the_fault_fails() -> None:
+    found = problems("loss-5-burst", stream((0.2, 3.5)))
+    assert found == [
+        "the output stops at frames sent 3.4 s into the run (10 s expected): it did not go on "
+        "after the fault"
+    ]
+
+
+def test_slow_recovery_after_a_window_fails() -> None:
+    scenario = get_scenario("bandwidth-below-bitrate")
+    # Exactly one loop (150 frames, 10 s) missing: the indexes run on, the send times do not.
+    late = judge(scenario, stream((0.2, 2.0), (12.0, 14.0)), STARTED_US, FRAMES)
+    assert "the output came back 6.0 s after the fault of 2-6 s ended (within 4 s expected)" in (
+        late.problems
+    )
+    assert late.measured["frames lost"] == (150.0, "")
+    good = judge(scenario, stream((0.2, 2.0), (7.0, 14.0)), STARTED_US, FRAMES)
+    assert good.problems == []
+    assert good.measured["window 1: frames again after its end"] == (1.0, "s")
+    assert good.measured["frames lost"] == (75.0, "")
+
+
+def test_a_camera_reboot_allows_one_break_and_a_new_stream() -> None:
+    # A new stream after the reboot: the loop starts again from frame 0.
+    rebooted = stream((0.2, 4.0)) + stream((7.0, 16.0), start_index=-105)
+    verdict = judge(get_scenario("camera-reboot"), rebooted, STARTED_US, FRAMES)
+    assert verdict.problems == []
+    # Counted by send time (3 s at 15 fps), not by the new stream's restarted indexes.
+    assert verdict.measured["frames lost"] == (45.0, "")
+    never_back = problems("camera-reboot", stream((0.2, 4.0)))
+    assert any("did not go on" in p for p in never_back)
+    twice = stream((0.2, 4.0), (7.0, 9.0), (9.5, 16.0))
+    assert any("3 breaks" in p or "2 breaks" in p for p in problems("camera-reboot", twice))
+
+
+def test_no_output_and_a_late_start_fail() -> None:
+    assert problems("udp-blocked", []) == ["the output holds no frame: the stream never played"]
+    late = problems("udp-blocked", stream((9.0, 14.0)))
+    assert (
+        late[0] == "the first frame in the output was sent 9.0 s into the run (within 8 s expected)"
+    )
+
+
+def test_rtp_stops_needs_frames_after_the_first_stall() -> None:
+    recovered = stream((0.5, 3.0), (6.0, 9.0), (12.0, 15.0))
+    assert problems("rtp-stops", recovered) == []
+    stopped = problems("rtp-stops", stream((0.5, 3.0)))
+    assert any("did not go on" in p for p in stopped)
+
+
+def test_duplicates_and_reordering_fail() -> None:
+    frames = stream((0.2, 14.0))
+    doubled = frames[:50] + frames[49:]
+    assert "1 frames output twice" in problems("jitter-50ms", doubled)
+    swapped = [*frames[:50], frames[51], frames[50], *frames[52:]]
+    assert "1 frames output out of sending order" in problems("reorder", swapped)
+
+
+def test_memory_growth_is_bounded() -> None:
+    frames = stream((0.2, 14.0))
+    steady = ((1.0, 80 * MB), (2.0, 90 * MB), (6.0, 95 * MB), (13.0, 100 * MB))
+    assert problems("loss-1", frames, memory=steady) == []
+    growing = ((1.0, 80 * MB), (2.0, 90 * MB), (6.0, 150 * MB), (13.0, 200 * MB))
+    assert problems("loss-1", frames, memory=growing) == [
+        "resident memory grew 110 MB over the run (at most 64 MB)"
+    ]
+    # A fault from the start: the baseline is taken once start-up is over, not at the first
+    # sample of a process still importing.
+    starting = ((0.5, 20 * MB), (2.0, 70 * MB), (3.0, 80 * MB), (13.0, 100 * MB))
+    assert judge(get_scenario("udp-blocked"), frames, STARTED_US, FRAMES, starting).measured[
+        "memory growth"
+    ] == (20.0, "MB")
+
+
+def test_the_verdict_says_what_was_expected() -> None:
+    expected = judge(get_scenario("camera-reboot"), [], STARTED_US, FRAMES).expected
+    assert "at most 1 break(s) in the frame sequence" in expected
+    assert "EXT-X-DISCONTINUITY where the new stream's timestamps jump" in expected
+    assert any("4-6 s" in sentence for sentence in expected)
+
+
+def test_lost_frames_are_placed_in_the_seconds_they_were_sent() -> None:
+    verdict = judge(get_scenario("loss-1"), stream((0.2, 4.0), (5.0, 14.0)), STARTED_US, FRAMES)
+    counts = lost_per_second(verdict.breaks, 14.0)
+    assert sum(counts) == 15
+    assert counts[4] >= 13
+    assert counts[3] + counts[4] + counts[5] == 15
