@@ -1,0 +1,104 @@
+"""The client under test, run once through every selected fault scenario."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from camsim.fault.scenarios import FaultScenario, Role, scenarios
+from conformance.session import ConformanceSession, ConformOptions, TargetUnreachable
+from conformance.suites.resilience import SUITE
+from conformance.suites.resilience.run import FaultRun, FaultRunner
+from conformance.suites.rtsp_client.run import CommandTemplate, make_samples
+from conformance.suites.rtsp_client.scenarios import Sample
+
+DEFAULT_PARALLEL = 2
+"""Two scenarios at a time: each runs a camera, a proxy and a client, and losses caused by a
+starved CPU would be blamed on the client."""
+GROUPS = {"network": "RESIL-NET", "device": "RESIL-DEV", "ingest": "RESIL-INGEST"}
+
+
+def case_id(scenario: FaultScenario) -> str:
+    """The case of a scenario: ``RESIL-NET-LOSS-1``, ``RESIL-DEV-CAMERA-REBOOT``, ..."""
+    if scenario.role is Role.INGEST:
+        group = GROUPS["ingest"]
+    elif scenario.device.value != "none":
+        group = GROUPS["device"]
+    else:
+        group = GROUPS["network"]
+    return f"{group}-{scenario.name.upper()}"
+
+
+@dataclass
+class FaultRuns:
+    """Every scenario run, by case ID."""
+
+    runs: dict[str, FaultRun]
+    wall_seconds: float
+
+    def run(self, case: str) -> FaultRun:
+        try:
+            return self.runs[case]
+        except KeyError:
+            raise TargetUnreachable(f"{case} was not run") from None
+
+
+def _parallel(options: ConformOptions) -> int:
+    text = options.setting("parallel", str(DEFAULT_PARALLEL)) or str(DEFAULT_PARALLEL)
+    try:
+        value = int(text)
+    except ValueError:
+        raise pytest.UsageError(f"--set parallel={text}: expected a whole number") from None
+    if value < 1:
+        raise pytest.UsageError("--set parallel must be at least 1")
+    return value
+
+
+@pytest.fixture(scope="session")
+def fault_runs(
+    conform_options: ConformOptions, conform_session: ConformanceSession
+) -> Iterator[FaultRuns]:
+    """The client run through each selected pull scenario, a few at a time."""
+    if not conform_options.target:
+        raise TargetUnreachable("--target is required: the client's command with {url} and {out}")
+    try:
+        command = CommandTemplate(conform_options.target)
+    except ValueError as exc:
+        raise TargetUnreachable(str(exc)) from None
+    if shutil.which(command.words[0]) is None:
+        raise TargetUnreachable(f"the --target command {command.words[0]!r} is not found")
+    selected = {info.id for info in conform_session.catalogue if info.suite == SUITE.name}
+    chosen = [s for s in scenarios(Role.PULL) if case_id(s) in selected]
+    kept = conform_options.setting("workdir")
+    workdir = Path(kept) if kept else Path(tempfile.mkdtemp(prefix="camsim-resilience-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        conform_session.progress("resilience: preparing the sample")
+        sample = make_samples()[Sample.SHORT]
+        runner = FaultRunner(
+            command,
+            sample,
+            workdir,
+            parallel=_parallel(conform_options),
+            progress=conform_session.progress,
+        )
+        begun = time.monotonic()
+        runs = asyncio.run(runner.run(chosen))
+        wall = time.monotonic() - begun
+        environment = conform_session.environment
+        environment["client command"] = conform_options.target
+        environment["cameras"] = (
+            "camsim, one per scenario on 127.0.0.1 behind an RTSP fault proxy, 320x180 H.264 "
+            "at 15 fps with AAC"
+        )
+        yield FaultRuns({case_id(r.scenario): r for r in runs}, wall)
+    finally:
+        if not kept:
+            shutil.rmtree(workdir, ignore_errors=True)

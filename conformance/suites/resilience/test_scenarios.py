@@ -1,0 +1,132 @@
+"""One case per named fault scenario: the client's output held against the scenario's rule.
+
+The cases are made from :func:`camsim.fault.scenarios.scenarios`, so a scenario added to the
+catalogue is judged without an edit here. Each case's page shows the run's timeline: latency of
+every output frame (send time to the first read of its segment) and frames output per second,
+by send time, with the faults' windows drawn as a band and every change of the proxy, reboot
+and client exit listed in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from camsim.fault.scenarios import FaultScenario, Role, scenarios
+from conformance.case import REQUIRED, CaseRecord, case, fail, not_applicable
+from conformance.suites.resilience.conftest import FaultRuns, case_id
+from conformance.suites.resilience.run import FaultRun
+from conformance.suites.resilience.verdict import judge, lost_per_second
+from conformance.suites.rtsp_client.judge import US_PER_S
+from conformance.suites.rtsp_client.verdict import ScenarioVerdict, check_segments
+from reports.model import ChartKind, Detail, Series, SpecRef
+
+CHART_POINTS = 400
+
+
+def _spec(scenario: FaultScenario) -> list[SpecRef]:
+    refs = []
+    for text in scenario.references:
+        document, _, section = text.partition(" §")
+        number = document.removeprefix("RFC ").strip()
+        url = f"https://www.rfc-editor.org/rfc/rfc{number}" if number.isdigit() else ""
+        if section and url:
+            url += f"#section-{section.split()[0]}"
+        refs.append(SpecRef(document.split(" REQ")[0], section or document.partition(" ")[2], url))
+    return refs
+
+
+def timeline(run: FaultRun, case_record: CaseRecord, lost: list[int]) -> None:
+    """The run's timeline: per-frame latency and output rate over send time, faults as a band."""
+    segments = run.result.output.segments if run.result.output is not None else []
+    points: list[tuple[float, float]] = []
+    for segment, arrived in zip(segments, run.arrivals, strict=False):
+        for stamp in segment.media.stamps:
+            sent = (stamp.wallclock_us - run.started_us) / US_PER_S
+            points.append((sent, arrived - sent))
+    step = max(1, len(points) // CHART_POINTS)
+    shown = points[::step]
+    top = max((latency for _, latency in shown), default=1.0)
+    band = [
+        (t / 10, top if any(a <= t / 10 < b for a, b in run.scenario.fault_spans()) else 0.0)
+        for t in range(int(run.scenario.seconds * 10) + 1)
+    ]
+    case_record.chart(
+        f"{run.scenario.name}: latency of each output frame (send to first read of its segment)",
+        ChartKind.LINE,
+        [
+            Series("latency", tuple(round(y, 3) for _, y in shown), tuple(x for x, _ in shown)),
+            Series("fault in force", tuple(y for _, y in band), tuple(x for x, _ in band)),
+        ],
+        x_label="seconds after the run started (send time)",
+        y_label="s",
+    )
+    per_second = [0] * (int(run.scenario.seconds) + 1)
+    for sent, _ in points:
+        if 0 <= sent < len(per_second):
+            per_second[int(sent)] += 1
+    seconds = tuple(float(s) for s in range(len(per_second)))
+    case_record.chart(
+        f"{run.scenario.name}: frames output and lost, by the second they were sent",
+        ChartKind.LINE,
+        [
+            Series("frames output", tuple(float(n) for n in per_second), seconds),
+            Series("frames lost", tuple(float(n) for n in lost[: len(seconds)]), seconds),
+        ],
+        x_label="seconds after the run started (send time)",
+        y_label="frames",
+    )
+
+
+def _make_case(scenario: FaultScenario) -> Callable[[FaultRuns, CaseRecord], None]:
+    @case(case_id(scenario), scenario.title, level=REQUIRED, spec=_spec(scenario))
+    def test(fault_runs: FaultRuns, case_record: CaseRecord) -> None:
+        if scenario.role is Role.INGEST:
+            not_applicable(
+                "an ingest scenario: the suite judges a puller, and running an encoder through "
+                "the proxy against an RTMP target is not built yet"
+            )
+        run = fault_runs.run(case_id(scenario))
+        if run.result.error:
+            fail(run.result.error)
+        stamps = [
+            stamp
+            for segment in (run.result.output.segments if run.result.output else [])
+            for stamp in segment.media.stamps
+        ]
+        verdict = judge(scenario, stamps, run.started_us, run.result.frame_count, run.memory)
+        for name, (value, unit) in verdict.measured.items():
+            case_record.measure(name, value, unit)
+        segments = ScenarioVerdict()
+        check_segments(run.result, segments)
+        problems = verdict.problems + segments.problems
+        details = [Detail(sentence, "expected") for sentence in verdict.expected]
+        details += [Detail(mark.what, f"{mark.at:.1f} s") for mark in run.marks]
+        details += [
+            Detail(
+                f"{item.missing} frames lost between {item.after_s:.2f} s and "
+                f"{item.resumed_s:.2f} s" + ("" if item.inside else ", outside the fault windows"),
+                "break",
+            )
+            for item in verdict.breaks[:10]
+        ]
+        details += segments.details
+        timeline(run, case_record, lost_per_second(verdict.breaks, scenario.seconds))
+        if problems:
+            if run.result.log_tail:
+                status = "killed" if run.result.killed else f"exit status {run.result.exit_code}"
+                tail = " | ".join(run.result.log_tail[-4:])
+                details.append(Detail(tail, f"client log ({status})"))
+            fail("; ".join(problems), details)
+        frames = len(stamps)
+        lost = sum(b.missing for b in verdict.breaks)
+        case_record.summary = f"{frames} frames output, {lost} lost inside the fault windows"
+
+    test.__name__ = "test_" + scenario.name.replace("-", "_")
+    test.__qualname__ = test.__name__
+    return test
+
+
+for _scenario in scenarios():
+    _test = _make_case(_scenario)
+    globals()[_test.__name__] = _test
+del _scenario, _test
