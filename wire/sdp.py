@@ -661,6 +661,7 @@ def aac_media(
 ) -> MediaDescription:
     """An ``mpeg4-generic`` AAC-hbr section (RFC 3640 §3.3.6); ``config`` is the ASC in hex."""
     parameters = {
+        "streamtype": "5",  # audio; RFC 3640 §4.1 lists streamType as required
         "profile-level-id": "1",
         "mode": "AAC-hbr",
         "sizelength": "13",

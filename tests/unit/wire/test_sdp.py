@@ -412,7 +412,7 @@ def test_camera_builders_produce_the_exact_text():
         "a=control:trackID=1\r\n"
         "m=audio 0 RTP/AVP 97\r\n"
         "a=rtpmap:97 MPEG4-GENERIC/48000/2\r\n"
-        "a=fmtp:97 profile-level-id=1;mode=AAC-hbr;sizelength=13;indexlength=3;"
+        "a=fmtp:97 streamtype=5;profile-level-id=1;mode=AAC-hbr;sizelength=13;indexlength=3;"
         "indexdeltalength=3;config=1190\r\n"
         "a=control:trackID=2\r\n"
     )
