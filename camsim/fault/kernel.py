@@ -158,7 +158,8 @@ class KernelFaultConfig:
     nat: bool = False
     """MASQUERADE LAN hosts behind the router's WAN address; the WAN may only answer."""
     nat_timeout: float | None = None
-    """Seconds an idle UDP mapping lives (conntrack); None keeps the kernel's."""
+    """Seconds an idle UDP mapping lives (conntrack, whole seconds, at least 1); None keeps the
+    kernel's (30 s, 120 s once both ways have been seen)."""
     forward: tuple[int, ...] = field(default=())
     """With ``nat``: TCP and UDP ports of the router's WAN address forwarded to the LAN host."""
 
@@ -265,7 +266,7 @@ def _qdisc(device: str, link: KernelLink, netem: bool) -> list[str]:
         return [*base, "replace", "dev", device, "root", "netem", *_netem_args(link)]
     if link.rate is not None:
         return [*base, "replace", "dev", device, "root", *_tbf_args(link.rate)]
-    # The default qdisc again (deleting a root that is already the default fails; replace works).
+    # A plain FIFO: deleting the root qdisc fails when none was added, while replace always works.
     return [*base, "replace", "dev", device, "root", "pfifo_fast"]
 
 
