@@ -90,6 +90,8 @@ class ServerSettings:
     server_name: str = "camsim"
     wallclock: Callable[[], float] = time.time
     """Unix time, which sender reports map RTP time to; the one clock the connections read."""
+    loop_clock: Callable[[], float] = time.monotonic
+    """The event loop's clock, read with ``wallclock`` to date a loop time in Unix time."""
 
 
 class CameraDirectory(Protocol):
@@ -395,6 +397,7 @@ class RtspControl:
                 report_interval=self.server.settings.report_interval,
                 rng=self._rng,
                 wallclock=self.server.settings.wallclock,
+                loop_clock=self.server.settings.loop_clock,
             )
         session.add(track, Stream(sender, reply, rtcp_address), self._now)
         headers = Headers(

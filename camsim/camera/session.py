@@ -110,6 +110,7 @@ class MediaSession:
         report_interval: float = 5.0,
         rng: random.Random | None = None,
         wallclock: Callable[[], float],
+        loop_clock: Callable[[], float],
     ) -> None:
         self.session_id = session_id
         self.camera = camera
@@ -123,6 +124,7 @@ class MediaSession:
         self._udp = udp
         self._rng = rng if rng is not None else random.Random()
         self._wallclock = wallclock  # Unix time, for the NTP side of sender reports
+        self._loop_clock = loop_clock  # the clock ``now`` is read from
 
     def add(self, track: int, stream: Stream, now: float) -> None:
         """Set up ``track``; a repeated SETUP of a track replaces its transport."""
@@ -170,7 +172,7 @@ class MediaSession:
 
     def send_reports(self, now: float, *, only_senders: bool) -> None:
         """SR and SDES on every stream (with ``only_senders``, those that have sent RTP)."""
-        ntp = ntp_from_unix(self._wallclock())
+        ntp = ntp_from_unix(self._unix_time(now))
         for track, stream in self.items():
             if only_senders and stream.sender.packet_count == 0:
                 continue
@@ -180,9 +182,18 @@ class MediaSession:
         """SR, SDES and BYE on every stream that plays."""
         if not self.playing:
             return
-        ntp = ntp_from_unix(self._wallclock())
+        ntp = ntp_from_unix(self._unix_time(now))
         for track, stream in self.items():
             stream.sender.send_bye(ntp, self._current(track, stream, now), reason)
+
+    def _unix_time(self, now: float) -> float:
+        """Unix time at loop time ``now``, the instant the reports' RTP time is taken at.
+
+        RFC 3550 §6.4.1: an SR's NTP and RTP timestamps name the same instant. ``now`` is
+        when the timer fired, which may be well before this runs on a busy loop, so the
+        wallclock is not read as "now" but dated back by the loop time elapsed since.
+        """
+        return self._wallclock() - (self._loop_clock() - now)
 
     def _report_delay(self) -> float:
         return self.report_interval * self._rng.uniform(0.5, 1.5)

@@ -45,6 +45,7 @@ SETTINGS = ServerSettings(
     idle_timeout=30.0,
     report_interval=5.0,
     wallclock=lambda: WALLCLOCK,
+    loop_clock=lambda: 0.0,  # loop time 0 is WALLCLOCK
 )
 
 
@@ -402,7 +403,7 @@ def test_sender_reports_leave_every_half_to_one_and_a_half_interval(server: Fake
         assert len(reports) == sent + 1
         report = parse_compound(reports[-1])[0]
         assert isinstance(report, RtcpSenderReport)
-        assert report.ntp_timestamp == ntp_from_unix(WALLCLOCK)  # the clock it was given
+        assert report.ntp_timestamp == ntp_from_unix(WALLCLOCK + due)  # the clocks it was given
         assert report.rtp_timestamp == media.streams[0].sender.timestamp(int(due * 90000))
         sent += 1
     assert sent >= 5
