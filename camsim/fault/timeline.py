@@ -1,32 +1,31 @@
-"""Fault windows played over time on a path, whichever puts the faults there.
+"""A scenario's fault changes played on a path, whichever puts the faults there.
 
-A scenario is a seeded run with faults that start and end at set times while streams flow. Both
-ways of putting faults on a path fit :class:`FaultPath`: the userspace
+Both ways of putting faults on a path fit :class:`FaultPath`: the userspace
 :class:`~camsim.fault.control.FaultProxy` (no root, any OS, every fault) and the kernel's
 :class:`~camsim.fault.kernel.KernelFaults` on a namespace topology (root; real TCP and UDP stacks
-on both ends, NAT and firewalls as routers do them). Settings go by the same names on both
-(``loss``, ``rate``, ``delay``, ``udp_blocked``, ``up_``/``down_`` prefixes);
-``KernelFaults.unsupported`` names what the kernel cannot do here (delay, jitter and reorder
-without sch_netem), so a scenario can run those through the proxy instead.
+on both ends, NAT and firewalls as a router does them). :func:`play` takes the changes of a
+:class:`~camsim.fault.scenarios.FaultScenario` (``scenario.changes()``: seconds into the run and
+the settings that change then) and puts each in force at its time; every change lands in the
+path's ``history`` with its wall-clock time, which is what a report shades as the fault windows::
 
-:func:`play` puts each :class:`FaultWindow`'s settings in force at its start and resets the path
-at its end; every change lands in the path's ``history`` with its wall-clock time, which is what a
-report shades as the fault windows::
+    kernel, proxy_only = split_for_kernel(scenario.settings_at(0), netem=faults.netem)
+    changes = await play(topology.faults, scenario.changes())
 
-    windows = [FaultWindow(2, 8, {"loss": "5%"}), FaultWindow(10, 12, {"udp_blocked": True})]
-    changes = await play(topology.faults, windows)
+:func:`split_for_kernel` translates proxy settings into kernel ones where the kernel does the same
+thing (``nat=cone`` is MASQUERADE, ``refuse`` is a REJECT of the RTSP port) and returns the rest,
+which the kernel cannot do here, for the proxy: burst loss, duplication, corruption, symmetric NAT,
+TCP slicing and resets, and delay, jitter and reordering when the kernel has no sch_netem.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from camsim.fault.control import Change
+from camsim.fault.kernel import LINK_SETTINGS, NETEM_ONLY, ROUTER_SETTINGS
 
 
 class FaultPath(Protocol):
@@ -40,49 +39,51 @@ class FaultPath(Protocol):
     def reset(self) -> object: ...
 
 
-@dataclass(frozen=True)
-class FaultWindow:
-    """Settings in force from ``start`` to ``end`` seconds after the timeline starts (to its end
-    when ``end`` is None)."""
-
-    start: float
-    end: float | None
-    settings: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.start < 0 or (self.end is not None and self.end <= self.start):
-            raise ValueError(f"a fault window needs 0 <= start < end, got {self.start}..{self.end}")
-
-
-def check_windows(windows: Sequence[FaultWindow]) -> list[FaultWindow]:
-    """The windows in time order; ``ValueError`` when two overlap (a reset would end both)."""
-    ordered = sorted(windows, key=lambda window: window.start)
-    for before, after in itertools.pairwise(ordered):
-        if before.end is None or before.end > after.start:
-            raise ValueError(f"fault windows overlap: {before} and {after}")
-    return ordered
+FaultChanges = Sequence[tuple[float, Mapping[str, object]]]
+"""Seconds after the start, and the settings that change then (``FaultScenario.changes()``)."""
 
 
 async def play(
     path: FaultPath,
-    windows: Sequence[FaultWindow],
+    changes: FaultChanges,
     *,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> list[Change]:
-    """Play ``windows`` on ``path``; returns the changes made, in order. Cancelling it resets the
-    path, so a fault never outlives its scenario."""
-    ordered = check_windows(windows)
+    """Put each of ``changes`` in force on ``path`` at its time; returns the changes made, in
+    order. Cancelling it resets the path, so a fault never outlives its scenario."""
     first = len(path.history)
     origin = clock()
     try:
-        for window in ordered:
-            await sleep(max(0.0, origin + window.start - clock()))
-            path.change(**window.settings)
-            if window.end is not None:
-                await sleep(max(0.0, origin + window.end - clock()))
-                path.reset()
+        for at, settings in sorted(changes, key=lambda change: change[0]):
+            await sleep(max(0.0, origin + at - clock()))
+            path.change(**settings)
     except asyncio.CancelledError:
         path.reset()
         raise
     return path.history[first:]
+
+
+_PROXY_NAT_TO_KERNEL = {"cone": True, "none": False, "off": False}
+
+
+def split_for_kernel(
+    settings: Mapping[str, object], netem: bool
+) -> tuple[dict[str, object], dict[str, object]]:
+    """Proxy settings (by name, as ``camsim fault proxy --set`` takes them) as kernel settings
+    where the kernel does the same, and the rest, which only the proxy can do here."""
+    kernel: dict[str, object] = {}
+    proxy: dict[str, object] = {}
+    for name, value in settings.items():
+        base = name.removeprefix("up_").removeprefix("down_")
+        if name == "nat" and str(value) in _PROXY_NAT_TO_KERNEL:
+            kernel["nat"] = _PROXY_NAT_TO_KERNEL[str(value)]
+        elif name == "refuse":
+            kernel["rtsp_blocked"] = "reject" if value else None
+        elif base in NETEM_ONLY and not netem:
+            proxy[name] = value
+        elif base in LINK_SETTINGS or (name in ROUTER_SETTINGS and name != "nat"):
+            kernel[name] = value
+        else:
+            proxy[name] = value
+    return kernel, proxy
