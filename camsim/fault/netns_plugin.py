@@ -9,13 +9,16 @@
         topology.faults.change(nat=True, forward="8554")
         camera = topology.popen("lan", ["camsim", "run", "--host", topology.lan_address])
 
-Without root (or without iproute2/iptables) the test is skipped with the reason; so it is under
-``CI=true`` too, where the job that runs as root has them. Every topology a test made is torn
+Without root (or without iproute2/iptables) the test is skipped with the reason, except under
+``CI=true``: the CI job runs as root with every peer installed, so there a missing capability is
+a failure, not a skip that would hide a broken set-up. A kernel without netem is skipped even
+there, since no package can add a kernel module. Every topology a test made is torn
 down when it ends, whatever the outcome: the finalizer runs even when the test fails.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -30,6 +33,8 @@ def skip_without_netns() -> None:
     """Skip the running test when topologies cannot be built here, saying why."""
     reason = unavailable_reason()
     if reason is not None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"CI=true and kernel network faults unavailable: {reason}", pytrace=False)
         pytest.skip(f"kernel network faults unavailable: {reason}")
 
 

@@ -210,8 +210,20 @@ def test_an_exited_owner_or_a_recycled_pid_is_not_alive() -> None:
 
 def test_without_root_topologies_skip_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.delenv("CI", raising=False)
     assert unavailable_reason() == "network namespaces need root (CAP_SYS_ADMIN and CAP_NET_ADMIN)"
     with pytest.raises(pytest.skip.Exception, match=r"kernel network faults unavailable: .*root"):
         skip_without_netns()
     with pytest.raises(NetnsError, match="need root"):
         Topology().create()
+
+
+def test_under_ci_a_missing_capability_fails_instead_of_skipping(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(
+        pytest.fail.Exception, match=r"CI=true and kernel network faults unavailable"
+    ):
+        skip_without_netns()
