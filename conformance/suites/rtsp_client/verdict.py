@@ -61,16 +61,14 @@ def judge_result(result: ScenarioResult) -> ScenarioVerdict:
                 f"output frame {item.position}",
             )
         )
-    check_segments(result, verdict)
+    _check_segments(result, verdict)
     if verdict.problems and result.log_tail:
         status = "killed" if result.killed else f"exit status {result.exit_code}"
         verdict.details.append(Detail(" | ".join(result.log_tail[-4:]), f"client log ({status})"))
     return verdict
 
 
-def check_segments(result: ScenarioResult, verdict: ScenarioVerdict) -> None:
-    """Every segment of the output decodes, timestamps jump only after EXT-X-DISCONTINUITY,
-    the camera's audio is there; what is wrong goes into ``verdict``."""
+def _check_segments(result: ScenarioResult, verdict: ScenarioVerdict) -> None:
     output = result.output
     if output is None:
         return
