@@ -148,8 +148,11 @@ def push(
     async def run() -> list[StreamStats]:
         if faults is None:
             return await publish(target)
-        from camsim.pcap.replay_fault import running_proxy, through_proxy
+        from camsim.pcap.replay_fault import datagram_only, running_proxy, through_proxy
 
+        ignored = datagram_only(faults)
+        if ignored:
+            click.echo(f"a push is TCP: {', '.join(ignored)} apply to datagrams only", err=True)
         upstream = (target.host, target.port)
         async with running_proxy(upstream, faults, protocol="tcp", seed=fault_seed) as proxy:
             _say_faults("tcp", faults, fault_seed)

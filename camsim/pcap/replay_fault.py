@@ -77,6 +77,17 @@ def describe(config: FaultConfig) -> str:
     return ", ".join(parts) or "no faults"
 
 
+def datagram_only(config: FaultConfig) -> list[str]:
+    """The settings in force in ``config`` that a TCP relay leaves out (loss, reordering and
+    the other datagram faults, :meth:`~camsim.fault.impair.LinkProfile.for_stream`)."""
+    names = []
+    for direction in ("up", "down"):
+        profile = getattr(config, direction)
+        stream = profile.for_stream().to_json()
+        names += [f"{direction}_{k}" for k, v in profile.to_json().items() if v != stream[k]]
+    return names
+
+
 # -- the camera --------------------------------------------------------------------------------
 
 

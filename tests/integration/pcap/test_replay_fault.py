@@ -12,7 +12,9 @@ and the proxy's own counters against both.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -28,9 +30,13 @@ from camsim.pcap.replay_camera import CapturedCamera, load_camera
 from camsim.pcap.replay_fault import parse_faults, start_camera_behind_proxy
 from camsim.pcap.replay_raw import load_datagrams
 from camsim.pcap.synth import CameraCapture, camera_capture, write_capture
+from refserver.config import PullTransport, SourceConfig
+from refserver.hls import HlsOptions
 from tests.conftest import SampleFactory
 from tests.integration.camera.client import RtspTestClient, open_udp_ports, transport_of
+from tests.integration.pcap.harness import running_proxied_replay
 from tests.integration.pcap.test_replay_push_raw import _bind_layout
+from tests.integration.pcap.test_replay_refserver import _frame_indexes
 from tests.integration.refserver.harness import running, server_config
 from wire.rtp import RtpPacket
 from wire.rtsp import RtpInfo
@@ -94,14 +100,20 @@ def test_a_camera_behind_the_proxy_loses_exactly_the_seeded_packets_and_frames(
                 video = proxied.proxy.rtsp.channels[0]  # the first SETUP's RTP
                 loop = asyncio.get_running_loop()
                 deadline = loop.time() + 30
-                while video.down.stats.packets < count and loop.time() < deadline:
-                    await asyncio.sleep(0.05)
-                await asyncio.sleep(0.3)  # the last ones forwarded are read
-                places = set()
+                places: set[int] = set()
+                stats = video.down.stats
+                # Until the proxy has taken every packet and the client read all it let through.
+                while loop.time() < deadline and (
+                    stats.packets < count or len(places) < stats.packets - stats.lost
+                ):
+                    with contextlib.suppress(TimeoutError):
+                        data = await asyncio.wait_for(ports.rtp.get(), 0.1)
+                        places.add((RtpPacket.parse(data).sequence_number - first) & 0xFFFF)
+                await asyncio.sleep(0.2)  # nothing more comes
                 while not ports.rtp.empty():
                     packet = RtpPacket.parse(ports.rtp.get_nowait())
                     places.add((packet.sequence_number - first) & 0xFFFF)
-                return first, places, video.down.stats.packets, video.down.stats.lost
+                return first, places, stats.packets, stats.lost
         finally:
             ports.close()
             await proxied.close()
@@ -217,3 +229,33 @@ def test_raw_through_the_proxy_refuses_a_destination_off_this_machine() -> None:
     result = CliRunner().invoke(pcap, args)
     assert result.exit_code == 1
     assert "must be loopback" in result.output
+
+
+@pytest.mark.slow
+def test_refserver_pulls_a_camera_behind_a_delaying_proxy_over_udp_frame_for_frame(
+    make_test_sample: SampleFactory, tmp_path: Path
+) -> None:
+    sample = load(make_test_sample(gop_seconds=Fraction(1)))
+    capture = camera_capture(sample, transport="udp")
+    captured = load_camera(write_capture(tmp_path / "camera.pcapng", capture.packets))
+    expected = [u.frame_index for u in sample.video_units]
+    with running_proxied_replay(captured, {"delay": "50ms"}, seed=2) as proxied:
+        # A long media timeout: the camera says BYE at the end, and a reconnect plays it again.
+        source = SourceConfig("door", proxied.url, PullTransport.UDP, media_timeout=60.0)
+        config = server_config(
+            tmp_path, sources=(source,), hls=HlsOptions(target_duration=1.0, window=10)
+        )
+        with running(config) as server:
+            server.wait_for(
+                lambda: server.api("door")["frames"]["video"] >= len(expected),
+                timeout=30,
+                what=f"{len(expected)} video frames",
+            )
+            hls_dir = server.hls_dir / "door"
+        assert proxied.proxy.rtsp is not None
+        _, down = proxied.proxy.rtsp.totals()
+    # The media crossed the proxy over UDP (not interleaved), and every frame reached the HLS.
+    assert down.packets >= capture.streams[0].packets
+    assert down.lost == 0
+    segments = sorted(hls_dir.glob("*.ts"), key=lambda p: int(p.stem.removeprefix("segment")))
+    assert _frame_indexes(segments) == expected

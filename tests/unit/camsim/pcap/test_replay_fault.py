@@ -14,7 +14,13 @@ from camsim.fault.control import FaultProxy
 from camsim.fault.impair import GilbertElliott
 from camsim.fault.nat import NatKind
 from camsim.pcap.cli import pcap
-from camsim.pcap.replay_fault import describe, fault_config, parse_faults, through_proxy
+from camsim.pcap.replay_fault import (
+    datagram_only,
+    describe,
+    fault_config,
+    parse_faults,
+    through_proxy,
+)
 
 CAPTURE = Path(__file__).resolve().parents[4] / "pcaps" / "camsim-camera-udp-loss.pcapng"
 
@@ -99,3 +105,9 @@ def test_the_status_line_lists_only_what_differs_from_a_faithful_relay() -> None
     assert describe(FaultConfig()) == "no faults"
     config = parse_faults(["up_loss=2%", "stall=true"])
     assert describe(config) == "up_loss=0.02, stall=True"
+
+
+def test_the_datagram_faults_a_push_cannot_take_are_named() -> None:
+    config = parse_faults(["loss=5%", "down_reorder=10%", "delay=50ms", "rate=1M", "stall=true"])
+    assert datagram_only(config) == ["up_loss", "down_loss", "down_reorder"]
+    assert datagram_only(parse_faults(["delay=50ms", "jitter=5ms"])) == []
