@@ -85,6 +85,8 @@ class TransportRun:
     ended: float = 0.0
     error: str = ""
     unexpected: int = 0
+    connected: bool = False
+    """The connection opened (for the tunnel: its GET leg was answered 200)."""
 
 
 @dataclass
@@ -228,6 +230,7 @@ class CameraRun:
         pairs: list[UdpPair] = []
         try:
             async with self.link(tunnel=name == HTTP) as link:
+                run.connected = True
                 await self._play(run, link, pairs)
                 if run.play is not None and run.play.status == 200:
                     await self._during(run, link, pairs)
