@@ -15,9 +15,8 @@ from camsim.fault.scenarios import FaultScenario, Role, scenarios
 from conformance.case import REQUIRED, CaseRecord, case, fail, not_applicable
 from conformance.suites.resilience.conftest import FaultRuns, case_id
 from conformance.suites.resilience.run import FaultRun
-from conformance.suites.resilience.verdict import judge, lost_per_second
+from conformance.suites.resilience.verdict import judge, judge_segments, lost_per_second
 from conformance.suites.rtsp_client.judge import US_PER_S
-from conformance.suites.rtsp_client.verdict import ScenarioVerdict, check_segments
 from reports.model import ChartKind, Detail, Series, SpecRef
 
 CHART_POINTS = 400
@@ -96,9 +95,8 @@ def _make_case(scenario: FaultScenario) -> Callable[[FaultRuns, CaseRecord], Non
         verdict = judge(scenario, stamps, run.started_us, run.result.frame_count, run.memory)
         for name, (value, unit) in verdict.measured.items():
             case_record.measure(name, value, unit)
-        segments = ScenarioVerdict()
-        check_segments(run.result, segments)
-        problems = verdict.problems + segments.problems
+        output = run.result.output.segments if run.result.output is not None else []
+        problems = verdict.problems + judge_segments(output)
         details = [Detail(sentence, "expected") for sentence in verdict.expected]
         details += [Detail(mark.what, f"{mark.at:.1f} s") for mark in run.marks]
         details += [
@@ -109,7 +107,6 @@ def _make_case(scenario: FaultScenario) -> Callable[[FaultRuns, CaseRecord], Non
             )
             for item in verdict.breaks[:10]
         ]
-        details += segments.details
         timeline(run, case_record, lost_per_second(verdict.breaks, scenario.seconds))
         if problems:
             if run.result.log_tail:

@@ -20,10 +20,14 @@ from dataclasses import dataclass, field
 from camsim.fault.scenarios import FaultScenario
 from conformance.hls.media import Stamped
 from conformance.suites.rtsp_client.judge import US_PER_S, judge_frames
+from conformance.suites.rtsp_client.output import OutputSegment
 
 EDGE_S = 0.5
 """Frames sent this long before a window opens may still be lost to it (they were on the way,
 or in a segment the fault cut short)."""
+TIMESTAMP_TOLERANCE_S = 0.5
+"""How far output timestamps may stray from the frames' send times, inside a segment or
+across a boundary, before they count as a jump (pacing jitter of a busy machine)."""
 SILENCE_S = 1.0
 """A pause between two consecutive output frames longer than this is a break, whatever
 their indexes say."""
@@ -220,3 +224,45 @@ def lost_per_second(breaks: Sequence[TimedBreak], seconds: float) -> list[int]:
             second = int(item.after_s + span * k / (item.missing + 1))
             counts[min(max(second, 0), len(counts) - 1)] += 1
     return counts
+
+
+def judge_segments(segments: Sequence[OutputSegment]) -> list[str]:
+    """The output's segments: each must decode, the camera's audio must be there, and video
+    timestamps must keep the camera's timing (the send times of the stamped frames) except
+    after EXT-X-DISCONTINUITY (RFC 8216 §4.3.2.3). Frames lost to a fault leave a hole of
+    their own length, which is right; a new stream (a reboot) brings a new timestamp base,
+    which needs the tag."""
+    found: list[str] = []
+    undecodable = [s for s in segments if s.media.decode_error or s.media.error]
+    if undecodable:
+        first = undecodable[0]
+        reason = first.media.decode_error or first.media.error
+        found.append(f"{len(undecodable)} segments do not decode (first {first.uri}: {reason})")
+    previous: tuple[float, int] | None = None
+    """The previous segment's video end and the send time of its last stamped frame."""
+    for segment in segments:
+        track = segment.media.track("video")
+        stamps = segment.media.stamps
+        if track is None or not stamps:
+            previous = None
+            continue
+        sent_span = (stamps[-1].wallclock_us - stamps[0].wallclock_us) / US_PER_S
+        skew = (track.end - track.start) - (sent_span + track.sample_duration)
+        if abs(skew) > TIMESTAMP_TOLERANCE_S:
+            found.append(
+                f"video timestamps inside {segment.uri} span {track.end - track.start:.2f} s "
+                f"for frames sent over {sent_span + track.sample_duration:.2f} s"
+            )
+        if previous is not None and not segment.discontinuity:
+            end, last_sent_us = previous
+            jump = track.start - end
+            sent_gap = (stamps[0].wallclock_us - last_sent_us) / US_PER_S - track.sample_duration
+            if abs(jump - sent_gap) > TIMESTAMP_TOLERANCE_S:
+                found.append(
+                    f"video timestamps jump {jump:+.2f} s into {segment.uri} (the frames were "
+                    f"sent {sent_gap:+.2f} s apart) with no EXT-X-DISCONTINUITY before it"
+                )
+        previous = (track.end, stamps[-1].wallclock_us)
+    if segments and not any(s.media.track("audio") for s in segments):
+        found.append("the camera's AAC audio is not in the output")
+    return found

@@ -4,8 +4,9 @@ one that did not, for the reason the rule names."""
 from __future__ import annotations
 
 from camsim.fault.scenarios import get_scenario
-from conformance.hls.media import Stamped
-from conformance.suites.resilience.verdict import judge, lost_per_second
+from conformance.hls.media import SegmentMedia, Stamped, Track
+from conformance.suites.resilience.verdict import judge, judge_segments, lost_per_second
+from conformance.suites.rtsp_client.output import OutputSegment
 
 STARTED_US = 1_700_000_000_000_000
 FPS = 15
@@ -134,3 +135,60 @@ def test_lost_frames_are_placed_in_the_seconds_they_were_sent() -> None:
     assert sum(counts) == 15
     assert counts[4] >= 13
     assert counts[3] + counts[4] + counts[5] == 15
+
+
+def segment(
+    frames: list[Stamped], media_start: float, *, discontinuity: bool = False, audio: bool = True
+) -> OutputSegment:
+    """A segment of ``frames`` whose video timestamps start at ``media_start`` and keep the
+    frames' send timing (as a client that carries RTP timestamps through does)."""
+    first = frames[0].wallclock_us
+    span = (frames[-1].wallclock_us - first) / 1e6 + 1 / FPS
+    tracks = [
+        Track("video", "avc1", media_start, media_start + span, media_start, len(frames), 1 / FPS)
+    ]
+    if audio:
+        tracks.append(
+            Track("audio", "mp4a.40.2", media_start, media_start + span, media_start, 1, 0.02)
+        )
+    media = SegmentMedia("ts", 1000, tracks=tracks, stamps=frames)
+    return OutputSegment(f"s{media_start:g}.ts", discontinuity, media)
+
+
+def test_segments_keep_the_send_timing_holes_included() -> None:
+    frames = stream((0.2, 2.0), (3.0, 6.0))  # a second lost inside the first segment
+    first, second = frames[:40], frames[40:]  # frames 3..29 and 45..57, then 58..89
+    kept = [segment(first, 10.0), segment(second, 10.0 + (58 - 3) / FPS)]
+    assert judge_segments(kept) == []
+    # The hole closed up: timestamps run on as if nothing was lost, the timeline shrinks.
+    squeezed = first[:]
+    squeezed_segment = segment(squeezed, 10.0)
+    video = squeezed_segment.media.tracks[0]
+    video.end = video.start + len(squeezed) / FPS
+    assert judge_segments([squeezed_segment]) == [
+        "video timestamps inside s10.ts span 2.67 s for frames sent over 3.67 s"
+    ]
+
+
+def test_a_new_stream_needs_a_discontinuity() -> None:
+    before, after = stream((0.2, 4.0)), stream((7.0, 10.0))
+    # A rebooted camera's timestamps start from a new base: 1000 s, not 10 + 6.8.
+    bare = [segment(before, 10.0), segment(after, 1000.0)]
+    assert judge_segments(bare) == [
+        "video timestamps jump +986.20 s into s1000.ts (the frames were sent +3.00 s apart) "
+        "with no EXT-X-DISCONTINUITY before it"
+    ]
+    tagged = [segment(before, 10.0), segment(after, 1000.0, discontinuity=True)]
+    assert judge_segments(tagged) == []
+    # Kept on the camera's timeline across the gap: no tag needed.
+    assert judge_segments([segment(before, 10.0), segment(after, 16.8)]) == []
+
+
+def test_undecodable_segments_and_missing_audio_fail() -> None:
+    frames = stream((0.2, 2.0))
+    broken = segment(frames, 0.0)
+    broken.media.decode_error = "no keyframe"
+    assert judge_segments([broken]) == ["1 segments do not decode (first s0.ts: no keyframe)"]
+    assert judge_segments([segment(frames, 0.0, audio=False)]) == [
+        "the camera's AAC audio is not in the output"
+    ]
