@@ -14,8 +14,9 @@ end, timestamps that jump only after EXT-X-DISCONTINUITY, bounded memory.
 
 ``--target`` is rtsp-client's command template (``{url}``, ``{out}``, ``{name}``) with
 ``{alt_url}``: another address of the same camera, for a client that can be given one (the
-port-554-blocked scenario). ``--set parallel=N`` runs N scenarios at a time (2), ``--set
-workdir=DIR`` keeps the outputs and logs.
+port-554-blocked scenario), and ``{alt_port}``, its port alone (refserver's
+``--pull-alternative-port {alt_port}``). ``--set parallel=N`` runs N scenarios at a time (2),
+``--set workdir=DIR`` keeps the outputs and logs.
 """
 
 from conformance.registry import Suite, register

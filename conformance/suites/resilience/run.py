@@ -166,6 +166,7 @@ class FaultRunner:
         output = run.result.output = FolderOutput(out)
         log_path = self.workdir / f"{scenario.name}.log"
         values = {"url": run.url, "alt_url": run.alt_url, "out": str(out), "name": scenario.name}
+        values["alt_port"] = str(proxy.address[1])  # {alt_url}'s port, for a client given ports
         argv = [word.format_map(values) for word in self.command.words]
         loop = asyncio.get_running_loop()
         started = loop.time()
