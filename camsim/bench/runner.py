@@ -52,6 +52,8 @@ SETUP_PHASES = (
 )
 """The phases of :class:`~camsim.encoder.stats.PhaseTimings`, in the order they happen."""
 API_TIMEOUT = 5.0
+STOP_GRACE = 1.0
+"""Seconds a set-up trial waits for its unpublish to close the connection."""
 
 Progress = Callable[[str], None]
 
@@ -87,6 +89,8 @@ class BenchSettings:
     options: PublishOptions = field(default_factory=PublishOptions)
     """How streams publish; its ``ssl_context`` carries ``--tls-version`` and ``--cipher``."""
     seed: int = 0
+    streaming: bool = True
+    """False: set-up trials only (``--setup-only``)."""
 
 
 @dataclass
@@ -214,7 +218,7 @@ class Bench:
                     result.setup_failures[protocol.value].append(error)
                 else:
                     result.setup[protocol.value].append(asdict(timings))
-        for index in range(rounds):
+        for index in range(rounds if settings.streaming else 0):
             kept = index >= settings.warmup
             for protocol in interleaved(index):
                 label = (
@@ -250,6 +254,11 @@ class Bench:
                 await asyncio.sleep(0.005)
             timings = replace(publisher.stats.timings)
             publisher.stop()
+            # An unpublish is courteous, but a server (or terminator) that keeps the
+            # connection open after it must not slow the next trial down.
+            await asyncio.wait([task], timeout=STOP_GRACE)
+            if not task.done():
+                task.cancel()
             stats = await task
         finally:
             pacer.close()
