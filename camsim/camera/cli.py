@@ -25,7 +25,7 @@ from camsim.camera.status import StatusMeter
 from camsim.camera.tls import CertificateError, server_context
 from camsim.media.loader import LoaderError, describe_error
 from camsim.media.make import SampleError, cache_dir, cached_sample
-from camsim.media.spec import DEFAULT_SPEC, SampleSpec
+from camsim.media.spec import AudioCodec, SampleSpec
 from wire.codec.nal import VideoCodec
 
 CAMERAS_PER_CORE = 350
@@ -119,6 +119,17 @@ def _parse_users(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     default=VideoCodec.H264.value,
     show_default=True,
     help="Codec of the default sample.",
+)
+@click.option(
+    "--audio",
+    type=click.Choice([*(c.value for c in AudioCodec), "none"]),
+    default=AudioCodec.AAC.value,
+    show_default=True,
+    help="Audio of the default sample: AAC, G.711 (pcmu, pcma: 8 kHz mono, payload types 0 "
+    "and 8), Opus (48 kHz) or none.",
+)
+@click.option(
+    "--audio-only", is_flag=True, help="The default sample has no video (no m=video section)."
 )
 @click.option("--quirks", default="", help=f"Quirk profiles NAME[,NAME], or {MIXED}.")
 @click.option("--seed", default=0, show_default=True, help=f"Seed of --quirks {MIXED}.")
@@ -229,6 +240,8 @@ def run(
     layout: str,
     media: tuple[Path, ...],
     codec: str,
+    audio: str,
+    audio_only: bool,
     quirks: str,
     seed: int,
     auth: tuple[str, ...],
@@ -263,6 +276,8 @@ def run(
             layout=Layout(layout),
             media=media,
             codec=VideoCodec(codec),
+            audio=None if audio == "none" else AudioCodec(audio),
+            video=not audio_only,
             quirks=tuple(q.strip() for q in quirks.split(",") if q.strip()),
             seed=seed,
             users=_parse_users(auth),
@@ -291,7 +306,7 @@ def run(
         stream=sys.stderr,
     )
     if not media:
-        _make_default_sample(DEFAULT_SPEC.with_changes(codec=config.codec))
+        _make_default_sample(config.default_spec())
     try:
         asyncio.run(_serve(config, duration, as_json, interval))
     except (LoaderError, SampleError, ValueError) as error:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from camsim.camera.audio import audio_media
 from camsim.camera.origin import RtpOrigin
 from camsim.camera.plan import Burst, PacketPlan, Wire
 from camsim.camera.quirks.base import Quirks
@@ -23,7 +24,7 @@ from camsim.media.loader import MediaKind, MediaSample
 from wire.codec.nal import VideoCodec
 from wire.codec.stamp import write_wallclock
 from wire.rtp import RTP_HEADER_SIZE
-from wire.sdp import MediaDescription, aac_media, camera_session, h264_media, h265_media
+from wire.sdp import MediaDescription, camera_session, h264_media, h265_media
 
 Position = tuple[int, int]
 """(loop number, burst index) in a camera's plan."""
@@ -102,9 +103,7 @@ class Camera:
                 return h264_media(plan.payload_type, sets[0], sets[1], control=control)
             return h265_media(plan.payload_type, sets[0], sets[1], sets[2], control=control)
         assert audio is not None
-        return aac_media(
-            plan.payload_type, audio.asc, audio.sample_rate, audio.channels, control=control
-        )
+        return audio_media(audio, plan.payload_type, control=control)
 
     def media_ticks(self, track: int, now: float) -> int:
         """The camera's continuous media clock of ``track`` at loop time ``now``."""

@@ -27,7 +27,7 @@ from camsim.camera.tls import server_context
 from camsim.camera.udp import UdpMedia
 from camsim.media.loader import MediaSample, load
 from camsim.media.make import cached_sample
-from camsim.media.spec import DEFAULT_SPEC
+from camsim.media.spec import DEFAULT_SPEC, AudioCodec, SampleSpec
 from camsim.pcap.tap import CaptureTap
 from wire.codec.nal import VideoCodec
 from wire.rtsp import Authenticator, ReaderLimits
@@ -82,6 +82,10 @@ class FleetConfig:
     report_interval: float = DEFAULT_REPORT_INTERVAL
     capture: Path | None = None
     """Write what the cameras send and receive to this pcapng file (``--capture``)."""
+    audio: AudioCodec | None = AudioCodec.AAC
+    """Audio of the default sample (``--audio``); None for none. Files in ``media`` keep theirs."""
+    video: bool = True
+    """False for an audio-only default sample (``--audio-only``)."""
     rtp_origin: RtpOrigin = field(default_factory=RtpOrigin)
     """First RTP timestamp and sequence number of every stream (``--rtp-timestamp-origin``,
     ``--rtp-sequence-origin``); random by default, as RFC 3550 §5.1 has them."""
@@ -98,6 +102,14 @@ class FleetConfig:
                 raise ValueError(f"{name} must be at least 1")
         if self.quirks:
             assign(self.quirks, 1, self.seed)  # raises ValueError naming an unknown profile
+        self.default_spec()  # raises ValueError for a sample with neither video nor audio
+
+    def default_spec(self) -> SampleSpec:
+        """What the default sample is made of: ``codec``, ``audio`` and ``video``."""
+        spec = DEFAULT_SPEC.with_changes(codec=self.codec, video=self.video)
+        if self.audio is None:
+            return spec.with_changes(audio=False)
+        return spec.with_changes(**SampleSpec.audio_defaults(self.audio))
 
 
 class CameraFleet:
@@ -119,7 +131,7 @@ class CameraFleet:
         """The files cameras play, assigned round robin."""
         if self.config.media:
             return list(self.config.media)
-        return [cached_sample(DEFAULT_SPEC.with_changes(codec=self.config.codec))]
+        return [cached_sample(self.config.default_spec())]
 
     async def start(self) -> None:
         """Load and packetize, then listen. Raises OSError when a port is taken."""

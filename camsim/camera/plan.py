@@ -18,10 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from camsim.camera.audio import audio_payload_type, packetize_audio
 from camsim.media.loader import AccessUnit, MediaKind, MediaSample
 from wire.codec.nal import VideoCodec, nal_type, parameter_set_types
 from wire.codec.stamp import find_stamp
-from wire.payload import PayloadPacket, packetize_aac, packetize_h264, packetize_h265
+from wire.payload import PayloadPacket, packetize_h264, packetize_h265
 from wire.rtp import RTP_HEADER_SIZE, RtpPacket
 
 # An Ethernet MTU less IP, UDP and RTP headers, with room to spare for tunnels (as cameras do).
@@ -176,11 +177,12 @@ def build_plan(
             bursts.append(_burst(unit, track, VIDEO_PAYLOAD_TYPE, payloads))
     if sample.audio is not None:
         audio = sample.audio
+        payload_type = audio_payload_type(audio, AUDIO_PAYLOAD_TYPE)
         tracks.append(
             TrackPlan(
                 MediaKind.AUDIO,
                 audio.clock_rate,
-                AUDIO_PAYLOAD_TYPE,
+                payload_type,
                 _period_ticks(period, audio.clock_rate),
             )
         )
@@ -189,8 +191,8 @@ def build_plan(
             # As MediaSample.loop does: a frame overlapping the next repetition is left out.
             if Fraction(unit.pts + unit.duration, unit.clock_rate) > period:
                 continue
-            payloads = packetize_aac([unit.data], max_payload_size)
-            bursts.append(_burst(unit, track, AUDIO_PAYLOAD_TYPE, payloads))
+            payloads = packetize_audio(audio, unit, max_payload_size)
+            bursts.append(_burst(unit, track, payload_type, payloads))
     # Decode order across tracks; video first when both are due together.
     bursts.sort(key=lambda b: (b.offset, tracks[b.track].kind is MediaKind.AUDIO))
     return PacketPlan(tuple(tracks), tuple(bursts), period)

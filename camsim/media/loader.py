@@ -21,6 +21,7 @@ from pathlib import Path
 import av
 import av.container
 
+from camsim.media.spec import AudioCodec
 from wire.codec.aac import AdtsHeader, AudioSpecificConfig
 from wire.codec.errors import CodecError
 from wire.codec.h264 import AvcDecoderConfigurationRecord, H264Sps
@@ -39,6 +40,15 @@ from wire.codec.stamp import read_stamp_nalus
 VIDEO_CLOCK_RATE = 90_000
 
 _PYAV_VIDEO_CODECS = {"h264": VideoCodec.H264, "hevc": VideoCodec.H265}
+_PYAV_RAW_AUDIO_CODECS = {
+    "pcm_mulaw": AudioCodec.PCMU,
+    "pcm_alaw": AudioCodec.PCMA,
+    "opus": AudioCodec.OPUS,
+    "libopus": AudioCodec.OPUS,
+}
+G711_FRAME_SAMPLES = 160
+"""G.711 is cut into 20 ms units (RFC 3551 §4.5's default interval), whatever chunks the
+container stored it in."""
 
 
 class LoaderError(Exception):
@@ -137,6 +147,8 @@ class AudioTrack:
     channels: int
     codec_string: str
     samples_per_frame: int = 1024
+    codec: AudioCodec = AudioCodec.AAC
+    """Not AAC: ``asc`` is empty and ``codec_string`` the RTP encoding name."""
 
     @property
     def clock_rate(self) -> int:
@@ -203,7 +215,8 @@ def _first_pts(units: tuple[AccessUnit, ...]) -> int:
 
 
 def load(path: str | Path) -> MediaSample:
-    """Load the first H.264/H.265 video track and the first AAC track of ``path``."""
+    """Load the first H.264/H.265 video track and the first AAC, G.711 or Opus track of
+    ``path``."""
     path = Path(path)
     try:
         container = av.open(str(path))
@@ -220,15 +233,20 @@ def _load(path: Path, container: av.container.InputContainer) -> MediaSample:
         name = stream.codec_context.name
         if stream.type == "video" and vstream is None and name in _PYAV_VIDEO_CODECS:
             vstream = stream
-        elif stream.type == "audio" and astream is None and name == "aac":
+        elif stream.type == "audio" and astream is None and name in _AUDIO_NAMES:
             astream = stream
         else:
             skipped.append(f"{stream.type}:{name}")
     if vstream is None and astream is None:
-        raise LoaderError(f"{path}: no H.264, H.265 or AAC track (found {', '.join(skipped)})")
+        raise LoaderError(
+            f"{path}: no H.264, H.265, AAC, G.711 or Opus track (found {', '.join(skipped)})"
+        )
 
     video = _VideoReader(path, vstream) if vstream is not None else None
-    audio = _AudioReader(path, astream) if astream is not None else None
+    audio: _AudioReader | _RawAudioReader | None = None
+    if astream is not None:
+        raw = _PYAV_RAW_AUDIO_CODECS.get(astream.codec_context.name)
+        audio = _AudioReader(path, astream) if raw is None else _RawAudioReader(path, astream, raw)
     selected = [s for s in (vstream, astream) if s is not None]
     try:
         for packet in container.demux(selected):
@@ -416,4 +434,74 @@ class _AudioReader:
             channels=self.asc.channels,
             codec_string=self.asc.codec_string,
             samples_per_frame=self.asc.samples_per_frame,
+        )
+
+
+_AUDIO_NAMES = frozenset({"aac", *_PYAV_RAW_AUDIO_CODECS})
+
+
+class _RawAudioReader:
+    """G.711 or Opus: units are the coded bytes as RTP carries them, with no configuration.
+
+    G.711 (one octet per sample) is cut into 20 ms units; each Opus packet is a unit of its
+    own duration. Opus timestamps are on its 48 kHz RTP clock (RFC 7587 §4.1).
+    """
+
+    def __init__(self, path: Path, stream: av.stream.Stream, codec: AudioCodec) -> None:
+        self.path = path
+        self.codec = codec
+        context = stream.codec_context
+        assert isinstance(context, av.AudioCodecContext)
+        self.sample_rate = 48_000 if codec is AudioCodec.OPUS else context.sample_rate
+        self.channels = context.channels
+        if codec.is_g711 and (self.sample_rate, self.channels) != (8000, 1):
+            raise LoaderError(
+                f"{path}: G.711 at {self.sample_rate} Hz, {self.channels} channels "
+                "(RTP's PCMU and PCMA are 8000 Hz mono)"
+            )
+        self.time_base = stream.time_base or Fraction(1, self.sample_rate)
+        self.units: list[AccessUnit] = []
+        self._pending = b""
+        self._pending_pts = 0
+        self._next_pts = 0
+
+    def add(self, packet: av.Packet[av.stream.Stream]) -> None:
+        data = bytes(packet)
+        rate = self.sample_rate
+        pts = self._next_pts if packet.pts is None else round(packet.pts * self.time_base * rate)
+        if self.codec.is_g711:
+            if not self._pending:
+                self._pending_pts = pts
+            self._pending += data
+            while len(self._pending) >= G711_FRAME_SAMPLES:
+                unit, self._pending = (
+                    self._pending[:G711_FRAME_SAMPLES],
+                    self._pending[G711_FRAME_SAMPLES:],
+                )
+                self._unit(self._pending_pts, G711_FRAME_SAMPLES, unit)
+                self._pending_pts += G711_FRAME_SAMPLES
+            return
+        if packet.duration:
+            duration = round(packet.duration * self.time_base * rate)
+        else:
+            duration = rate // 50
+        self._unit(pts, duration, data)
+
+    def _unit(self, pts: int, duration: int, data: bytes) -> None:
+        self._next_pts = pts + duration
+        if pts + duration <= 0:
+            return  # encoder priming, wholly before time zero
+        self.units.append(
+            AccessUnit(MediaKind.AUDIO, pts, pts, duration, self.sample_rate, True, data=data)
+        )
+
+    def track(self) -> AudioTrack:
+        name = {AudioCodec.PCMU: "PCMU", AudioCodec.PCMA: "PCMA"}.get(self.codec, "opus")
+        return AudioTrack(
+            asc=b"",
+            sample_rate=self.sample_rate,
+            channels=self.channels,
+            codec_string=name,
+            samples_per_frame=G711_FRAME_SAMPLES if self.codec.is_g711 else 960,
+            codec=self.codec,
         )

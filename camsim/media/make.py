@@ -1,5 +1,6 @@
 """Make synthetic samples with PyAV: test pattern + tone, H.264/H.265 + AAC in MP4, every video
-frame carrying the camsim SEI stamp.
+frame carrying the camsim SEI stamp. The audio may instead be G.711 (in QuickTime, which MP4
+cannot hold) or Opus, and a sample may have no video.
 
 Encoder settings are chosen to look like an IP camera: constant bitrate with a VBV buffer of one
 second, a fixed GOP with scene-cut detection off (keyframes exactly every ``gop_seconds``), no
@@ -29,7 +30,7 @@ import platformdirs
 
 from camsim.media.loader import describe_error
 from camsim.media.pattern import TestPattern
-from camsim.media.spec import DEFAULT_SPEC, SampleSpec
+from camsim.media.spec import DEFAULT_SPEC, AudioCodec, SampleSpec
 from camsim.media.tone import tone_block
 from wire.codec.nal import VideoCodec, is_vcl, join_annexb, split_annexb
 from wire.codec.stamp import stamp_sei_nal
@@ -52,7 +53,7 @@ def cache_dir() -> Path:
 
 def cached_sample(spec: SampleSpec = DEFAULT_SPEC, progress: Progress | None = None) -> Path:
     """The sample for ``spec`` from the cache, made first if it is not there yet."""
-    path = cache_dir() / f"{spec.cache_key()}.mp4"
+    path = cache_dir() / f"{spec.cache_key()}.{spec.container}"
     if not path.exists():
         make_sample(spec, path, progress)
     return path
@@ -76,7 +77,7 @@ def make_sample(spec: SampleSpec, out: Path, progress: Progress | None = None) -
         except FileExistsError:  # mkdir's word for a file where a folder should be
             raise NotADirectoryError(errno.ENOTDIR, "not a folder") from None
         _remove_orphans(out)
-        with av.open(str(partial), "w", format="mp4") as container:
+        with av.open(str(partial), "w", format=spec.container) as container:
             _encode(spec, container, progress)
         os.replace(partial, out)
     except (av.FFmpegError, OSError) as error:
@@ -140,43 +141,62 @@ def _video_stream(spec: SampleSpec, container: av.container.OutputContainer) -> 
     return stream
 
 
+_AUDIO_ENCODERS = {
+    AudioCodec.AAC: "aac",
+    AudioCodec.PCMU: "pcm_mulaw",
+    AudioCodec.PCMA: "pcm_alaw",
+    AudioCodec.OPUS: "libopus",
+}
+
+
 def _audio_stream(spec: SampleSpec, container: av.container.OutputContainer) -> av.AudioStream:
-    stream = container.add_stream("aac", rate=spec.sample_rate)
+    stream = container.add_stream(_AUDIO_ENCODERS[spec.audio_codec], rate=spec.sample_rate)
     assert isinstance(stream, av.AudioStream)
     stream.layout = "stereo" if spec.channels == 2 else "mono"
-    stream.bit_rate = spec.audio_bitrate
+    if not spec.audio_codec.is_g711:  # G.711 is 64 kb/s by definition
+        stream.bit_rate = spec.audio_bitrate
     return stream
+
+
+def _audio_frame_samples(spec: SampleSpec) -> int:
+    """Samples per encoder call: AAC's frame, Opus's 20 ms, G.711's 20 ms packet interval."""
+    if spec.audio_codec is AudioCodec.AAC:
+        return AAC_FRAME_SAMPLES
+    return spec.sample_rate // 50
 
 
 def _encode(
     spec: SampleSpec, container: av.container.OutputContainer, progress: Progress | None
 ) -> None:
-    video = _video_stream(spec, container)
+    video = _video_stream(spec, container) if spec.video else None
     audio = _audio_stream(spec, container) if spec.audio else None
     pattern = TestPattern(spec.width, spec.height, spec.fps)
     total_samples = int(spec.duration * spec.sample_rate)
     audio_pos = 0
+    frame_samples = _audio_frame_samples(spec)
 
     for index in range(spec.frame_count):
-        frame = av.VideoFrame.from_ndarray(pattern.render(index), format="yuv420p")
-        frame.pts = index
-        frame.time_base = video.codec_context.time_base
-        for packet in video.encode(frame):
-            container.mux(_stamped(spec.codec, packet, video))
+        if video is not None:
+            frame = av.VideoFrame.from_ndarray(pattern.render(index), format="yuv420p")
+            frame.pts = index
+            frame.time_base = video.codec_context.time_base
+            for packet in video.encode(frame):
+                container.mux(_stamped(spec.codec, packet, video))
         if audio is not None:
             # Keep audio encoded up to the video's media time so the muxer interleaves cheaply.
             until = min(int(Fraction(index + 1) / spec.fps * spec.sample_rate), total_samples)
-            while audio_pos + AAC_FRAME_SAMPLES <= until or (
+            while audio_pos + frame_samples <= until or (
                 index == spec.frame_count - 1 and audio_pos < total_samples
             ):
-                count = min(AAC_FRAME_SAMPLES, total_samples - audio_pos)
+                count = min(frame_samples, total_samples - audio_pos)
                 container.mux(audio.encode(_audio_frame(spec, audio_pos, count)))
                 audio_pos += count
         if progress is not None:
             progress(index + 1, spec.frame_count)
 
-    for packet in video.encode(None):
-        container.mux(_stamped(spec.codec, packet, video))
+    if video is not None:
+        for packet in video.encode(None):
+            container.mux(_stamped(spec.codec, packet, video))
     if audio is not None:
         container.mux(audio.encode(None))
 

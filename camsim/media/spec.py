@@ -16,6 +16,26 @@ GENERATOR_VERSION = 2
 MAX_WIDTH, MAX_HEIGHT = 8192, 4320
 
 
+class AudioCodec(StrEnum):
+    """The audio a sample carries: AAC as RTMP and HLS want it, or what many cameras send."""
+
+    AAC = "aac"
+    PCMU = "pcmu"
+    """G.711 μ-law, 8 kHz mono (RFC 3551 §4.5.14, static payload type 0)."""
+    PCMA = "pcma"
+    """G.711 A-law, 8 kHz mono (static payload type 8)."""
+    OPUS = "opus"
+    """Opus at 48 kHz (RFC 7587), 20 ms packets."""
+
+    @property
+    def is_g711(self) -> bool:
+        return self in (AudioCodec.PCMU, AudioCodec.PCMA)
+
+
+G711_RATE = 8000
+OPUS_RATE = 48_000
+
+
 class H264Profile(StrEnum):
     BASELINE = "baseline"
     MAIN = "main"
@@ -37,6 +57,9 @@ class SampleSpec:
     audio_bitrate: int = 128_000
     sample_rate: int = 48_000
     channels: int = 2
+    audio_codec: AudioCodec = AudioCodec.AAC
+    video: bool = True
+    """False for an audio-only sample (the video settings then only pace the encoder)."""
 
     def __post_init__(self) -> None:
         if self.width % 2 or self.height % 2 or self.width < 64 or self.height < 64:
@@ -54,6 +77,22 @@ class SampleSpec:
             raise ValueError("GOP must be at least one frame")
         if self.bframes and self.codec is VideoCodec.H264 and self.profile is H264Profile.BASELINE:
             raise ValueError("H.264 Baseline has no B-frames")
+        if not self.video and not self.audio:
+            raise ValueError("a sample needs video, audio or both")
+        if self.audio_codec.is_g711 and (self.sample_rate, self.channels) != (G711_RATE, 1):
+            raise ValueError("G.711 audio is 8000 Hz mono")
+        if self.audio_codec is AudioCodec.OPUS and self.sample_rate != OPUS_RATE:
+            raise ValueError("Opus audio is made at 48000 Hz")
+
+    @classmethod
+    def audio_defaults(cls, codec: AudioCodec) -> dict[str, object]:
+        """The sample rate and channels that go with ``codec`` (for :meth:`with_changes`)."""
+        if codec.is_g711:
+            return {"audio_codec": codec, "sample_rate": G711_RATE, "channels": 1}
+        return {
+            "audio_codec": codec,
+            "sample_rate": OPUS_RATE if codec is AudioCodec.OPUS else 48_000,
+        }
 
     @property
     def frame_count(self) -> int:
@@ -69,9 +108,21 @@ class SampleSpec:
 
     def cache_key(self) -> str:
         fields = {k: str(v) for k, v in asdict(self).items()}
+        # The keys of samples made before there was a choice stay as they were.
+        if self.audio_codec is AudioCodec.AAC:
+            del fields["audio_codec"]
+        if self.video:
+            del fields["video"]
         fields["generator"] = str(GENERATOR_VERSION)
         digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+        if not self.video:
+            return f"audio-{self.audio_codec.value}-{digest[:12]}"
         return f"{self.codec.value}-{self.width}x{self.height}-{digest[:12]}"
+
+    @property
+    def container(self) -> str:
+        """The file format: MP4, or QuickTime for G.711 (which MP4 cannot hold)."""
+        return "mov" if self.audio_codec.is_g711 else "mp4"
 
 
 DEFAULT_SPEC = SampleSpec()

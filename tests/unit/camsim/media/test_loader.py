@@ -162,5 +162,7 @@ def test_unsupported_codecs_are_named(tmp_path: Path):
             frame.pts = i
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
-    with pytest.raises(LoaderError, match=r"no H\.264, H\.265 or AAC track \(found video:mpeg4\)"):
+    with pytest.raises(
+        LoaderError, match=r"no H\.264, H\.265, AAC, G\.711 or Opus track \(found video:mpeg4\)"
+    ):
         load(path)
