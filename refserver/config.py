@@ -271,15 +271,17 @@ class SourceConfig:
                 raise ConfigError(f"source {self.name!r}: {setting} {seconds:g} is not above 0")
         self._check_endpoints(port or PULL_DEFAULT_PORTS[scheme])
 
-    def _check_endpoints(self, port: int) -> None:
+    def _check_endpoints(self, url_port: int) -> None:
+        """``alternative_ports`` and ``tunnel_port`` are ports the transport uses."""
         alternatives = tuple(self.alternative_ports)
-        object.__setattr__(self, "alternative_ports", alternatives)
-        for setting, value in [("alternative_ports", p) for p in alternatives] + [
-            ("tunnel_port", self.tunnel_port)
-        ]:
-            if value is not None and not (isinstance(value, int) and 0 < value < 65536):
-                raise ConfigError(f"source {self.name!r}: {setting} {value!r} is not a port")
-        if port in alternatives or len(set(alternatives)) != len(alternatives):
+        object.__setattr__(self, "alternative_ports", alternatives)  # a list from code, kept
+        given = [("alternative_ports", port) for port in alternatives]
+        if self.tunnel_port is not None:
+            given.append(("tunnel_port", self.tunnel_port))
+        for setting, port in given:
+            if not (isinstance(port, int) and 0 < port < 65536):
+                raise ConfigError(f"source {self.name!r}: {setting} {port!r} is not a port")
+        if url_port in alternatives or len(set(alternatives)) != len(alternatives):
             raise ConfigError(
                 f"source {self.name!r}: alternative_ports {list(alternatives)} repeat a port"
             )
@@ -287,6 +289,14 @@ class SourceConfig:
             raise ConfigError(
                 f"source {self.name!r}: alternative_ports are RTSP ports, which the http "
                 "transport does not use; set tunnel_port"
+            )
+        if self.tunnel_port is not None and self.transport in (
+            PullTransport.TCP,
+            PullTransport.UDP,
+        ):
+            raise ConfigError(
+                f"source {self.name!r}: tunnel_port is for the auto and http transports, "
+                f"not {self.transport.value}"
             )
 
     @classmethod

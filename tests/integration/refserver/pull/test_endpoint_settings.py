@@ -67,6 +67,10 @@ def test_by_default_a_source_has_no_other_endpoint() -> None:
             "source 'a': alternative_ports are RTSP ports, which the http transport does not "
             "use; set tunnel_port",
         ),
+        (
+            'tunnel_port = 80\ntransport = "tcp"',
+            "source 'a': tunnel_port is for the auto and http transports, not tcp",
+        ),
     ],
 )
 def test_bad_endpoints_are_refused_with_the_setting_named(
