@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shlex
 import shutil
 import tempfile
 import time
@@ -69,9 +70,11 @@ def fault_runs(
     if not conform_options.target:
         raise TargetUnreachable("--target is required: the client's command with {url} and {out}")
     try:
-        command = CommandTemplate(conform_options.target)
+        # {alt_url} may stand for {url}: a client told only of the camera's other address.
+        command = CommandTemplate(conform_options.target.replace("{alt_url}", "{url}"))
     except ValueError as exc:
         raise TargetUnreachable(str(exc)) from None
+    words = shlex.split(conform_options.target)
     if shutil.which(command.words[0]) is None:
         raise TargetUnreachable(f"the --target command {command.words[0]!r} is not found")
     selected = {info.id for info in conform_session.catalogue if info.suite == SUITE.name}
@@ -83,7 +86,7 @@ def fault_runs(
         conform_session.progress("resilience: preparing the sample")
         sample = make_samples()[Sample.SHORT]
         runner = FaultRunner(
-            command,
+            words,
             sample,
             workdir,
             parallel=_parallel(conform_options),

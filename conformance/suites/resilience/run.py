@@ -7,7 +7,7 @@ the RTP/RTCP that SETUP sends over UDP all cross it. The proxy starts with the s
 settings and is changed at each window's start and end while the stream runs; a camera reboot
 closes the camera (RTCP BYE, connections closed) and opens a new one on the same port; a
 refused port is a second proxy that stops listening. The client is started from the
-``--target`` template (rtsp-client's :class:`CommandTemplate`, plus ``{alt_url}``), its HLS
+``--target`` template (rtsp-client's, plus ``{alt_url}``), its HLS
 followed as it is written, its resident memory sampled, and everything timed on the run's clock.
 """
 
@@ -23,12 +23,7 @@ from camsim.camera.fleet import CameraFleet, FleetConfig
 from camsim.fault.control import FaultProxy
 from camsim.fault.scenarios import DeviceFault, FaultScenario
 from conformance.suites.rtsp_client.output import FolderOutput
-from conformance.suites.rtsp_client.run import (
-    CommandTemplate,
-    ScenarioResult,
-    log_tail,
-    stop_client,
-)
+from conformance.suites.rtsp_client.run import ScenarioResult, log_tail, stop_client
 from conformance.suites.rtsp_client.scenarios import Scenario
 
 POLL_SECONDS = 0.5
@@ -84,14 +79,15 @@ class FaultRunner:
 
     def __init__(
         self,
-        command: CommandTemplate,
+        words: list[str],
         sample: Path,
         workdir: Path,
         *,
         parallel: int = 2,
         progress: Callable[[str], None] = lambda text: None,
     ) -> None:
-        self.command = command
+        self.words = words
+        """The client's command line, split; {url}, {alt_url}, {out} and {name} filled in."""
         self.sample = sample
         self.workdir = workdir
         self.parallel = max(1, parallel)
@@ -167,7 +163,7 @@ class FaultRunner:
         log_path = self.workdir / f"{scenario.name}.log"
         values = {"url": run.url, "alt_url": run.alt_url, "out": str(out), "name": scenario.name}
         values["alt_port"] = str(proxy.address[1])  # {alt_url}'s port, for a client given ports
-        argv = [word.format_map(values) for word in self.command.words]
+        argv = [word.format_map(values) for word in self.words]
         loop = asyncio.get_running_loop()
         started = loop.time()
         run.result.started_us = time.time_ns() // 1000
