@@ -112,6 +112,8 @@ class CameraObservation:
     unauthenticated: Exchange | None = None
     wrong_password: Exchange | None = None
     describe: Exchange | None = None
+    credentials_refused: bool = False
+    """The DESCRIBE with the URL's credentials was answered 401: nothing past it was observed."""
     sdp_text: str = ""
     sdp: SessionDescription | None = None
     sdp_error: str = ""
@@ -183,6 +185,11 @@ class CameraRun:
                 async with self.link(password=target.password + "-wrong") as wrong:
                     seen.wrong_password = await wrong.request("DESCRIBE", target.url, SDP_ACCEPT)
             seen.describe = await link.request("DESCRIBE", target.url, SDP_ACCEPT)
+            if seen.describe.status == 401 and target.username is not None:
+                # The camera answers, and refuses the credentials: RTSP-AUTH-003 fails on
+                # it, rather than the whole run ending as if the camera could not be reached.
+                seen.credentials_refused = True
+                return seen
             if seen.describe.status != 200 or seen.describe.answer is None:
                 raise LinkError(f"DESCRIBE {target.url}: {seen.describe.describe()}")
             seen.sdp_text = seen.describe.answer.response.body.decode("utf-8", "replace")
