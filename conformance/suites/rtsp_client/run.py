@@ -25,7 +25,7 @@ from pathlib import Path
 
 from camsim.camera.fleet import AuthScheme, CameraFleet, FleetConfig
 from camsim.media.make import cached_sample
-from camsim.media.spec import DEFAULT_SPEC, SampleSpec
+from camsim.media.spec import DEFAULT_SPEC, AudioCodec, SampleSpec
 from conformance.suites.rtsp_client.network import block_udp
 from conformance.suites.rtsp_client.output import FolderOutput
 from conformance.suites.rtsp_client.scenarios import Sample, Scenario
@@ -49,6 +49,9 @@ SAMPLE_SPECS: dict[Sample, SampleSpec] = {
     Sample.SHORT: SHORT_SPEC,
     Sample.VIDEO_ONLY: SHORT_SPEC.with_changes(audio=False),
     Sample.LONG_GOP: SHORT_SPEC.with_changes(gop_seconds=Fraction(10), duration=Fraction(30)),
+    Sample.PCMU: SHORT_SPEC.with_changes(**SampleSpec.audio_defaults(AudioCodec.PCMU)),
+    Sample.PCMA: SHORT_SPEC.with_changes(**SampleSpec.audio_defaults(AudioCodec.PCMA)),
+    Sample.OPUS: SHORT_SPEC.with_changes(**SampleSpec.audio_defaults(AudioCodec.OPUS)),
 }
 
 

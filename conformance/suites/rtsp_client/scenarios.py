@@ -34,6 +34,18 @@ class Sample(StrEnum):
     """The short sample without its audio track."""
     LONG_GOP = "long-gop"
     """Keyframes every 10 s, 30 s loop."""
+    PCMU = "pcmu"
+    """The short sample with G.711 μ-law audio (8 kHz mono, payload type 0) for its AAC."""
+    PCMA = "pcma"
+    """The short sample with G.711 A-law audio (payload type 8)."""
+    OPUS = "opus"
+    """The short sample with Opus audio (48 kHz stereo, RFC 7587)."""
+
+    @property
+    def audio_required(self) -> bool:
+        """Whether the output must carry the camera's audio: AAC goes into HLS as it is, the
+        other codecs only transcoded, so a client may leave them out (and keep the video)."""
+        return self in (Sample.SHORT, Sample.LONG_GOP)
 
 
 RUN_SECONDS = 12.0
@@ -182,6 +194,27 @@ BASE = (
         seconds=18.0,
         allowed_breaks=1,
         allowed_gap=10.0,
+    ),
+    Scenario(
+        "RTSPC-AUDIO-001",
+        "G.711 μ-law audio (PCMU, static payload type 0, 8 kHz), which HLS cannot carry: the "
+        "client transcodes it or leaves it out, and keeps every video frame",
+        (rfc(3551, "4.5.14"), rfc(3551, "6"), rfc(4566, "6"), rfc(8216, "3.2")),
+        sample=Sample.PCMU,
+    ),
+    Scenario(
+        "RTSPC-AUDIO-002",
+        "G.711 A-law audio (PCMA, static payload type 8, 8 kHz): the client transcodes it or "
+        "leaves it out, and keeps every video frame",
+        (rfc(3551, "4.5.14"), rfc(3551, "6"), rfc(4566, "6"), rfc(8216, "3.2")),
+        sample=Sample.PCMA,
+    ),
+    Scenario(
+        "RTSPC-AUDIO-003",
+        "Opus audio (opus/48000/2, dynamic payload type), which MPEG-TS HLS cannot carry: the "
+        "client transcodes it or leaves it out, and keeps every video frame",
+        (rfc(7587, "4.2"), rfc(7587, "7"), rfc(4566, "6"), rfc(8216, "3.2")),
+        sample=Sample.OPUS,
     ),
     Scenario(
         "RTSPC-RTP-001",

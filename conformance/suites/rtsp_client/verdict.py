@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from conformance.hls.media import Stamped
 from conformance.suites.rtsp_client.judge import US_PER_S, FrameJudgement, judge_frames, problems
 from conformance.suites.rtsp_client.run import ScenarioResult
-from conformance.suites.rtsp_client.scenarios import Sample
 from reports.model import Detail
 
 TIMESTAMP_TOLERANCE_S = 0.5
@@ -103,7 +102,7 @@ def _check_segments(result: ScenarioResult, verdict: ScenarioVerdict) -> None:
                 break
         previous_end = track.end
     has_audio = any(s.media.track("audio") for s in output.segments)
-    if result.scenario.sample is not Sample.VIDEO_ONLY and output.segments and not has_audio:
+    if result.scenario.sample.audio_required and output.segments and not has_audio:
         verdict.problems.append("the camera's AAC audio is not in the output")
     for error in output.errors[:3]:
         verdict.problems.append(error)

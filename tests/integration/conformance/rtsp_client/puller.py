@@ -71,6 +71,7 @@ FAULTS = {
     "keyframe-timeout": "exits when no keyframe came within 5 s of PLAY",
     "drop-frames": "drops every 30th video frame",
     "no-wrap": "compares RTP timestamps as plain numbers: a frame stamped below the last is late",
+    "aac-only": "refuses a camera whose audio is not AAC (it could not put it in MPEG-TS)",
 }
 
 CASE_FAULTS: dict[str, tuple[str, ...]] = {
@@ -80,6 +81,9 @@ CASE_FAULTS: dict[str, tuple[str, ...]] = {
     "RTSPC-AUTH-001": ("no-auth",),
     "RTSPC-RESTART-001": ("no-reconnect",),
     "RTSPC-RTP-001": ("no-wrap",),
+    "RTSPC-AUDIO-001": ("aac-only",),
+    "RTSPC-AUDIO-002": ("aac-only",),
+    "RTSPC-AUDIO-003": ("aac-only",),
     "RTSPC-QUIRK-CHANGED-INTERLEAVED": ("requested-channels",),
     "RTSPC-QUIRK-FU-START-END": ("strict-fu",),
     "RTSPC-QUIRK-GARBAGE-SPROP": ("strict-sprop",),
@@ -358,6 +362,8 @@ class Puller:
                     Track("audio", media.control or "", payload_type, channel, AacDepacketizer(),
                           self.clocks["audio"])
                 )  # fmt: skip
+            elif media.media == "audio" and self.fault("aac-only"):
+                raise SessionEnded(f"audio {name or payload_type} is not AAC")
         if not any(t.kind == "video" for t in tracks):
             raise SessionEnded("no H.264 track")
         self.segmenter.configure(audio, parameter_sets)

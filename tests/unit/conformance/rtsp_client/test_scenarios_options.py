@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from conformance.suites.rtsp_client.run import CommandTemplate, ScenarioRunner
+import pytest
+
+from camsim.media.spec import AudioCodec
+from conformance.suites.rtsp_client.run import SAMPLE_SPECS, CommandTemplate, ScenarioRunner
 from conformance.suites.rtsp_client.scenarios import Sample, Scenario, catalogue
+from conformance.suites.rtsp_client.verdict import judge_result
+from tests.unit.conformance.rtsp_client.test_verdict import result_of, segment
 
 VIDEO_RATE = 90_000
 AUDIO_RATE = 48_000
@@ -40,3 +46,30 @@ def test_the_runner_gives_the_camera_the_scenario_origin(tmp_path: Path) -> None
     )
     wrap = scenario("RTSPC-RTP-001")
     assert runner._config(wrap, "pw", 0).rtp_origin == wrap.rtp_origin
+
+
+@pytest.mark.parametrize("case_id", ["RTSPC-AUDIO-001", "RTSPC-AUDIO-002", "RTSPC-AUDIO-003"])
+def test_audio_hls_cannot_carry_may_be_left_out_but_not_the_video(case_id: str) -> None:
+    audio_case = scenario(case_id)
+    assert not audio_case.sample.audio_required
+    without_audio = [segment(n, audio=False) for n in range(3)]
+    short = replace(audio_case, seconds=6.0)
+    assert judge_result(result_of(without_audio, short)).problems == []
+    transcoded = [segment(n, audio=True) for n in range(3)]
+    assert judge_result(result_of(transcoded, short)).problems == []
+    # Keeping the audio is no excuse for losing video frames.
+    gapped = [segment(0, audio=False), segment(2, audio=False)]
+    assert judge_result(result_of(gapped, short)).problems
+
+
+def test_each_audio_case_plays_its_codec_with_video() -> None:
+    specs = {
+        "RTSPC-AUDIO-001": AudioCodec.PCMU,
+        "RTSPC-AUDIO-002": AudioCodec.PCMA,
+        "RTSPC-AUDIO-003": AudioCodec.OPUS,
+    }
+    for case_id, codec in specs.items():
+        spec = SAMPLE_SPECS[scenario(case_id).sample]
+        assert (spec.audio_codec, spec.video, spec.audio) == (codec, True, True)
+    assert SAMPLE_SPECS[Sample.SHORT].audio_codec is AudioCodec.AAC
+    assert Sample.SHORT.audio_required
