@@ -1,0 +1,131 @@
+"""The resilience suite's verdicts, proven: refserver's pull passes every scenario it supports,
+and each scenario fails a client that mishandles it.
+
+Each run is ``camsim conform --suite resilience`` as a user runs it, in its own process:
+
+- refserver pulling with its default transport (UDP, TCP when UDP fails) passes every pull
+  scenario but ``port-554-blocked``: it is given one URL and tries no other port, so that case
+  fails for it, as it must;
+- refserver told the alternative address (``{alt_url}``) passes ``port-554-blocked``;
+- refserver pulling over UDP only fails ``udp-blocked``;
+- the rtsp-client suite's test-only puller without reconnects fails ``camera-reboot`` and
+  ``rtp-stops``, and the same puller dropping every 30th frame fails ``loss-1`` (frames lost
+  outside the fault window), while the careful puller passes all three.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pytest
+
+from camsim.fault.scenarios import Role, scenarios
+from conformance.suites.resilience.conftest import case_id
+from tests.integration.conformance.conftest import ConformRun, conform_async
+from tests.integration.conformance.rtsp_client.test_clients import PULLER, refserver_command
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+REFSERVER_ALT = refserver_command().replace("{name}={url}", "{name}={alt_url}")
+NET = "RESIL-NET-"
+DEV = "RESIL-DEV-"
+EXPECTED_REFSERVER_FAILURES = {
+    NET + "PORT-554-BLOCKED": "refserver's pull is given one URL and tries no other port",
+}
+RUNS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "refserver": (refserver_command(), ()),
+    "refserver-alt": (REFSERVER_ALT, (NET + "PORT-554-BLOCKED",)),
+    "refserver-udp-only": (
+        refserver_command("--pull-transport udp"),
+        (NET + "UDP-BLOCKED", NET + "LOSS-1"),
+    ),
+    "puller": (PULLER, (DEV + "CAMERA-REBOOT", DEV + "RTP-STOPS", NET + "LOSS-1")),
+    "no-reconnect": (PULLER + " --fault no-reconnect", (DEV + "CAMERA-REBOOT", DEV + "RTP-STOPS")),
+    "drop-frames": (PULLER + " --fault drop-frames", (NET + "LOSS-1",)),
+}
+
+
+def pull_cases() -> set[str]:
+    return {case_id(s) for s in scenarios(Role.PULL)}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, ConformRun]:
+    folder = tmp_path_factory.mktemp("resilience")
+
+    async def all_runs() -> dict[str, ConformRun]:
+        slots = asyncio.Semaphore(2)  # two clients' scenarios at a time on a shared machine
+
+        async def one(name: str, target: str, cases: tuple[str, ...]) -> tuple[str, ConformRun]:
+            async with slots:
+                args = ["--suite", "resilience", "--target", target, "--set", "parallel=2"]
+                args += [f"--case={case}" for case in cases]
+                return name, await conform_async(args, folder / f"{name}.json", timeout=400)
+
+        return dict(await asyncio.gather(*(one(n, *t) for n, t in RUNS.items())))
+
+    return asyncio.run(all_runs())
+
+
+def test_refserver_passes_every_scenario_it_supports(runs: dict[str, ConformRun]) -> None:
+    run = runs["refserver"]
+    verdicts = run.verdicts()
+    failing = {case for case in pull_cases() if verdicts[case] != "pass"}
+    assert failing == set(EXPECTED_REFSERVER_FAILURES), run.stdout
+    assert run.code == 1  # the required port-554-blocked case fails
+    for case in EXPECTED_REFSERVER_FAILURES:
+        assert run.case(case)["message"] == "the output holds no frame: the stream never played"
+    # The ingest scenarios are in the catalogue but not run against a puller.
+    assert {c for c, v in verdicts.items() if v == "not_applicable"} == {
+        "RESIL-INGEST-UPLINK-DROP",
+        "RESIL-INGEST-SERVER-RESTART",
+    }
+
+
+def test_refserver_given_the_alternative_port_passes(runs: dict[str, ConformRun]) -> None:
+    run = runs["refserver-alt"]
+    assert run.verdicts()[NET + "PORT-554-BLOCKED"] == "pass", run.stdout
+
+
+def test_udp_only_pull_fails_udp_blocked(runs: dict[str, ConformRun]) -> None:
+    run = runs["refserver-udp-only"]
+    verdicts = run.verdicts()
+    assert verdicts[NET + "UDP-BLOCKED"] == "fail", run.stdout
+    assert verdicts[NET + "LOSS-1"] == "pass", run.stdout
+    assert run.case(NET + "UDP-BLOCKED")["message"].startswith("the output holds no frame")
+
+
+def test_careful_puller_passes_what_its_mutants_fail(runs: dict[str, ConformRun]) -> None:
+    verdicts = runs["puller"].verdicts()
+    assert {c: verdicts[c] for c in RUNS["puller"][1]} == dict.fromkeys(RUNS["puller"][1], "pass")
+
+
+def test_a_puller_that_does_not_reconnect_fails_reboot_and_stall(
+    runs: dict[str, ConformRun],
+) -> None:
+    run = runs["no-reconnect"]
+    verdicts = run.verdicts()
+    assert verdicts[DEV + "CAMERA-REBOOT"] == "fail", run.stdout
+    assert verdicts[DEV + "RTP-STOPS"] == "fail", run.stdout
+    assert "did not go on after the fault" in run.case(DEV + "CAMERA-REBOOT")["message"]
+
+
+def test_frames_lost_outside_the_window_fail(runs: dict[str, ConformRun]) -> None:
+    run = runs["drop-frames"]
+    assert run.verdicts()[NET + "LOSS-1"] == "fail", run.stdout
+    assert "frames lost outside the fault windows" in run.case(NET + "LOSS-1")["message"]
+
+
+def test_every_pull_scenario_is_a_case() -> None:
+    assert pull_cases() == {
+        NET + "LOSS-1",
+        NET + "LOSS-5-BURST",
+        NET + "JITTER-50MS",
+        NET + "REORDER",
+        NET + "BANDWIDTH-BELOW-BITRATE",
+        NET + "UDP-BLOCKED",
+        NET + "PORT-554-BLOCKED",
+        NET + "SYMMETRIC-NAT",
+        NET + "NAT-TIMEOUT",
+        DEV + "CAMERA-REBOOT",
+        DEV + "RTP-STOPS",
+    }
