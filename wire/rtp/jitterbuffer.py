@@ -3,6 +3,14 @@
 Packets go in as they arrive and come out in sequence order. A missing packet holds back the
 ones behind it until the buffer is full or the caller, who owns the clock, decides the wait is
 over and calls :meth:`JitterBuffer.skip_gap`.
+
+Where the stream starts is the one thing order alone cannot tell: the first packet to arrive
+is not the first one sent when the network reorders (a keyframe goes out in a burst, and a few
+milliseconds of jitter shuffle it). Taken as the start, it makes every packet sent before it
+"late", and those are the parameter sets and the head of the first keyframe. RTSP announces
+the first sequence number in ``RTP-Info`` (RFC 2326 §12.33; Retina forms its expectation the
+same way), so the caller passes it to :meth:`JitterBuffer.expect` and the buffer waits for it
+as for any missing packet.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ class JitterBuffer:
         self._held: dict[int, RtpPacket] = {}  # keyed by extended sequence number
         self._next: int | None = None  # extended sequence number expected next
         self._stray: RtpPacket | None = None
+        self._expected: int | None = None  # the announced first sequence number
         self.skipped = 0  # sequence numbers given up on
         self.dropped = 0  # duplicates, late packets and strays
 
@@ -39,10 +48,21 @@ class JitterBuffer:
         """True when packets are held back waiting for a missing one."""
         return bool(self._held)
 
+    def expect(self, sequence_number: int) -> None:
+        """The stream is announced to start at ``sequence_number`` (``RTP-Info`` seq).
+
+        Heeded only before the first packet, and only if that packet falls within
+        ``capacity`` after it: an announcement the packets contradict (cameras announce
+        numbers they never send, as retina and mediamtx report) is ignored, and the first
+        packet starts the stream as it would without one.
+        """
+        if self._next is None:
+            self._expected = sequence_number & 0xFFFF
+
     def push(self, packet: RtpPacket) -> list[RtpPacket]:
         """Add a packet; returns the packets that are now ready, in order."""
         if self._next is None:
-            self._next = packet.sequence_number
+            self._next = self._start(packet.sequence_number)
         delta = seq_diff(packet.sequence_number, self._next & 0xFFFF)
         if delta >= MAX_DROPOUT or delta < -max(self.capacity, MAX_MISORDER):
             return self._push_stray(packet)
@@ -71,6 +91,14 @@ class JitterBuffer:
         while self._held:
             ready += self.skip_gap()
         return ready
+
+    def _start(self, sequence_number: int) -> int:
+        """The sequence number expected first, given the first packet to arrive."""
+        expected, self._expected = self._expected, None
+        if expected is not None and 0 <= seq_diff(sequence_number, expected) < self.capacity:
+            # The packets sent before this one are on their way: wait for them.
+            return sequence_number - seq_diff(sequence_number, expected)
+        return sequence_number
 
     def _release(self) -> list[RtpPacket]:
         assert self._next is not None
