@@ -128,6 +128,10 @@ class Phase(enum.Enum):
     ENDED = "ended"
 
 
+BEFORE_PLAY = frozenset({Phase.BINDING, Phase.SETUP, Phase.PLAY})
+"""Phases in which RTP may come before the PLAY answer says where it starts."""
+
+
 # -- events out -------------------------------------------------------------------------------
 
 
@@ -190,6 +194,9 @@ class _UdpStream:
     (mediamtx#407, #691)."""
     jitter: JitterBuffer = field(default_factory=JitterBuffer)
     gap_since: float | None = None
+    early: list[tuple[RtpPacket, float]] = field(default_factory=list)
+    """RTP that beat the PLAY answer, with its arrival: it waits for the ``RTP-Info`` that
+    says where the stream starts before it goes into the jitter buffer."""
 
 
 class PullAttempt:
@@ -387,6 +394,15 @@ class PullAttempt:
             packet = RtpPacket.parse(data)
         except RtpError:
             return
+        if self.phase in BEFORE_PLAY:
+            if len(stream.early) < MAX_HELD_PACKETS:
+                stream.early.append((packet, now))
+            self._last_media = now
+            return
+        self._received_rtp(stream, packet, now)
+
+    def _received_rtp(self, stream: _UdpStream, packet: RtpPacket, now: float) -> None:
+        """One RTP packet of a UDP stream, through its jitter buffer."""
         self._deliver(stream.track, stream.jitter.push(packet), now)
         if not stream.jitter.has_gap:
             stream.gap_since = None
@@ -545,11 +561,22 @@ class PullAttempt:
                 entry = answer.rtp_info.for_url(self.connection.control_url(track.control))
                 if entry is not None and entry.rtptime is not None:
                     track.anchor(entry.rtptime, entry.seq)
+                if entry is not None and entry.seq is not None:
+                    for stream in self._udp.values():
+                        if stream.track is track:
+                            stream.jitter.expect(entry.seq)
         self.phase = Phase.PLAYING
         self._played_at = self._last_media = now
         self._next_report = now + REPORT_INTERVAL
-        if self.probe is None or self._held:  # probing: a datagram beat the answer, UDP works
+        early = any(stream.early for stream in self._udp.values())
+        if self.probe is None or self._held or early:  # a datagram beat the answer: UDP works
             self._announce()
+        for stream in self._udp.values():
+            if self._termination is not None:
+                return
+            held, stream.early = stream.early, []
+            for packet, arrival in held:
+                self._received_rtp(stream, packet, arrival)
 
     # -- events of the connection -----------------------------------------------------------------
 
