@@ -31,6 +31,7 @@ import platformdirs
 from camsim.media.loader import describe_error
 from camsim.media.pattern import TestPattern
 from camsim.media.spec import DEFAULT_SPEC, AudioCodec, SampleSpec
+from camsim.media.switch import switched_encoder
 from camsim.media.tone import tone_block
 from wire.codec.nal import VideoCodec, is_vcl, join_annexb, split_annexb
 from wire.codec.stamp import stamp_sei_nal
@@ -114,10 +115,17 @@ def _video_stream(spec: SampleSpec, container: av.container.OutputContainer) -> 
     stream.height = spec.height
     stream.pix_fmt = "yuv420p"
     stream.bit_rate = spec.bitrate
+    stream.options = dict(video_options(spec))
+    stream.codec_context.time_base = 1 / spec.fps
+    return stream
+
+
+def video_options(spec: SampleSpec) -> dict[str, str]:
+    """The encoder's options: a camera's constant bitrate and fixed GOP."""
     kbps = spec.bitrate // 1000
     common = f"keyint={spec.keyint}:min-keyint={spec.keyint}:scenecut=0:bframes={spec.bframes}"
     if spec.codec is VideoCodec.H264:
-        stream.options = {
+        return {
             "preset": "veryfast",
             "profile": spec.profile.value,
             # One thread: x264's threaded rate control under VBV varies from run to run. No
@@ -126,19 +134,16 @@ def _video_stream(spec: SampleSpec, container: av.container.OutputContainer) -> 
             # changes every frame). Camera encoders have no MB-tree either.
             "x264-params": (
                 f"{common}:bitrate={kbps}:vbv-maxrate={kbps}:vbv-bufsize={kbps}:open-gop=0:"
-                "threads=1:mbtree=0"
+                "threads=1:mbtree=0" + (":repeat-headers=1" if spec.switch_size else "")
             ),
         }
-    else:
-        stream.options = {
-            "preset": "ultrafast",
-            "x265-params": (
-                f"{common}:bitrate={kbps}:vbv-maxrate={kbps}:vbv-bufsize={kbps}:open-gop=0:"
-                "log-level=error:info=0:frame-threads=1:pools=none:lookahead-slices=0"
-            ),
-        }
-    stream.codec_context.time_base = 1 / spec.fps
-    return stream
+    return {
+        "preset": "ultrafast",
+        "x265-params": (
+            f"{common}:bitrate={kbps}:vbv-maxrate={kbps}:vbv-bufsize={kbps}:open-gop=0:"
+            "log-level=error:info=0:frame-threads=1:pools=none:lookahead-slices=0"
+        ),
+    }
 
 
 _AUDIO_ENCODERS = {
@@ -175,12 +180,18 @@ def _encode(
     audio_pos = 0
     frame_samples = _audio_frame_samples(spec)
 
+    encoder: av.VideoStream | av.VideoCodecContext | None = video
     for index in range(spec.frame_count):
-        if video is not None:
+        if video is not None and encoder is not None:
+            if index and index == spec.switch_frame:
+                # A new encoder at the new size: its first picture is an IDR with new SPS/PPS.
+                for packet in encoder.encode(None):
+                    container.mux(_stamped(spec.codec, packet, video))
+                encoder, pattern = switched_encoder(spec, video, video_options(spec))
             frame = av.VideoFrame.from_ndarray(pattern.render(index), format="yuv420p")
             frame.pts = index
             frame.time_base = video.codec_context.time_base
-            for packet in video.encode(frame):
+            for packet in encoder.encode(frame):
                 container.mux(_stamped(spec.codec, packet, video))
         if audio is not None:
             # Keep audio encoded up to the video's media time so the muxer interleaves cheaply.
@@ -194,8 +205,8 @@ def _encode(
         if progress is not None:
             progress(index + 1, spec.frame_count)
 
-    if video is not None:
-        for packet in video.encode(None):
+    if video is not None and encoder is not None:
+        for packet in encoder.encode(None):
             container.mux(_stamped(spec.codec, packet, video))
     if audio is not None:
         container.mux(audio.encode(None))

@@ -60,6 +60,10 @@ class SampleSpec:
     audio_codec: AudioCodec = AudioCodec.AAC
     video: bool = True
     """False for an audio-only sample (the video settings then only pace the encoder)."""
+    switch_size: tuple[int, int] | None = None
+    """H.264 only: from the keyframe nearest the middle of the loop on, the pictures have this
+    size, with new parameter sets in band (a camera whose resolution is changed while it
+    streams); every keyframe carries its SPS and PPS, and the decoder configuration the first."""
 
     def __post_init__(self) -> None:
         if self.width % 2 or self.height % 2 or self.width < 64 or self.height < 64:
@@ -77,6 +81,14 @@ class SampleSpec:
             raise ValueError("GOP must be at least one frame")
         if self.bframes and self.codec is VideoCodec.H264 and self.profile is H264Profile.BASELINE:
             raise ValueError("H.264 Baseline has no B-frames")
+        if self.switch_size is not None:
+            width, height = self.switch_size
+            if width % 2 or height % 2 or width < 64 or height < 64:
+                raise ValueError(f"switch size {width}x{height}: need even sizes of at least 64")
+            if self.codec is not VideoCodec.H264 or not self.video:
+                raise ValueError("a size switch needs H.264 video")
+            if self.switch_frame == 0:
+                raise ValueError("a size switch needs a keyframe after the first")
         if not self.video and not self.audio:
             raise ValueError("a sample needs video, audio or both")
         if self.audio_codec.is_g711 and (self.sample_rate, self.channels) != (G711_RATE, 1):
@@ -99,6 +111,15 @@ class SampleSpec:
         return max(round(self.duration * self.fps), 1)
 
     @property
+    def switch_frame(self) -> int:
+        """The first frame at :attr:`switch_size`: the keyframe nearest the middle (0: none)."""
+        if self.switch_size is None:
+            return 0
+        keyframes = round(self.frame_count / 2 / self.keyint)
+        frame = keyframes * self.keyint
+        return frame if 0 < frame < self.frame_count else 0
+
+    @property
     def keyint(self) -> int:
         """Keyframe interval in frames."""
         return round(self.gop_seconds * self.fps)
@@ -113,6 +134,8 @@ class SampleSpec:
             del fields["audio_codec"]
         if self.video:
             del fields["video"]
+        if self.switch_size is None:
+            del fields["switch_size"]
         fields["generator"] = str(GENERATOR_VERSION)
         digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
         if not self.video:

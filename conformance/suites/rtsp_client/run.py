@@ -52,6 +52,7 @@ SAMPLE_SPECS: dict[Sample, SampleSpec] = {
     Sample.PCMU: SHORT_SPEC.with_changes(**SampleSpec.audio_defaults(AudioCodec.PCMU)),
     Sample.PCMA: SHORT_SPEC.with_changes(**SampleSpec.audio_defaults(AudioCodec.PCMA)),
     Sample.OPUS: SHORT_SPEC.with_changes(**SampleSpec.audio_defaults(AudioCodec.OPUS)),
+    Sample.SWITCH: SHORT_SPEC.with_changes(switch_size=(480, 270)),
 }
 
 

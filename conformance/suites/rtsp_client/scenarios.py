@@ -40,12 +40,15 @@ class Sample(StrEnum):
     """The short sample with G.711 A-law audio (payload type 8)."""
     OPUS = "opus"
     """The short sample with Opus audio (48 kHz stereo, RFC 7587)."""
+    SWITCH = "switch"
+    """The short sample whose second half is 480x270: new SPS and PPS in band at the keyframe
+    5 s into the loop, the first ones again at the loop's start."""
 
     @property
     def audio_required(self) -> bool:
         """Whether the output must carry the camera's audio: AAC goes into HLS as it is, the
         other codecs only transcoded, so a client may leave them out (and keep the video)."""
-        return self in (Sample.SHORT, Sample.LONG_GOP)
+        return self in (Sample.SHORT, Sample.LONG_GOP, Sample.SWITCH)
 
 
 RUN_SECONDS = 12.0
@@ -215,6 +218,14 @@ BASE = (
         "client transcodes it or leaves it out, and keeps every video frame",
         (rfc(7587, "4.2"), rfc(7587, "7"), rfc(4566, "6"), rfc(8216, "3.2")),
         sample=Sample.OPUS,
+    ),
+    Scenario(
+        "RTSPC-PARAM-001",
+        "The resolution changes mid-stream (320x180 to 480x270 and back, new SPS and PPS in "
+        "band at a keyframe; sprop-parameter-sets holds the first): every frame, in order, "
+        "decodable",
+        (rfc(6184, "8.4"), rfc(6184, "8.5"), rfc(6184, "8.2.1")),
+        sample=Sample.SWITCH,
     ),
     Scenario(
         "RTSPC-RTP-001",

@@ -84,6 +84,7 @@ CASE_FAULTS: dict[str, tuple[str, ...]] = {
     "RTSPC-AUDIO-001": ("aac-only",),
     "RTSPC-AUDIO-002": ("aac-only",),
     "RTSPC-AUDIO-003": ("aac-only",),
+    "RTSPC-PARAM-001": ("sprop-only",),
     "RTSPC-QUIRK-CHANGED-INTERLEAVED": ("requested-channels",),
     "RTSPC-QUIRK-FU-START-END": ("strict-fu",),
     "RTSPC-QUIRK-GARBAGE-SPROP": ("strict-sprop",),

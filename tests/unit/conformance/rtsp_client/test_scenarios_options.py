@@ -73,3 +73,15 @@ def test_each_audio_case_plays_its_codec_with_video() -> None:
         assert (spec.audio_codec, spec.video, spec.audio) == (codec, True, True)
     assert SAMPLE_SPECS[Sample.SHORT].audio_codec is AudioCodec.AAC
     assert Sample.SHORT.audio_required
+
+
+def test_the_parameter_set_case_switches_size_inside_the_span_it_judges() -> None:
+    switch = scenario("RTSPC-PARAM-001")
+    spec = SAMPLE_SPECS[switch.sample]
+    assert spec.switch_size is not None
+    assert spec.switch_size != (spec.width, spec.height)
+    # The camera starts at the loop's start: the switch and the way back both fall in the run.
+    switch_s = spec.switch_frame / spec.fps
+    assert 1.0 < switch_s < switch.reach
+    assert spec.duration < switch.seconds
+    assert switch.sample.audio_required
