@@ -25,7 +25,7 @@ from camsim.camera.status import StatusMeter
 from camsim.camera.tls import CertificateError, server_context
 from camsim.media.loader import LoaderError, describe_error
 from camsim.media.make import SampleError, cache_dir, cached_sample
-from camsim.media.spec import AudioCodec, SampleSpec
+from camsim.media.spec import AudioCodec, SampleSpec, parse_size
 from wire.codec.nal import VideoCodec
 
 CAMERAS_PER_CORE = 350
@@ -130,6 +130,12 @@ def _parse_users(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 )
 @click.option(
     "--audio-only", is_flag=True, help="The default sample has no video (no m=video section)."
+)
+@click.option(
+    "--switch-size",
+    metavar="WxH",
+    help="The default sample changes to this picture size at the keyframe in the middle of "
+    "its loop, with new SPS and PPS in band while the SDP keeps the first (H.264).",
 )
 @click.option("--quirks", default="", help=f"Quirk profiles NAME[,NAME], or {MIXED}.")
 @click.option("--seed", default=0, show_default=True, help=f"Seed of --quirks {MIXED}.")
@@ -242,6 +248,7 @@ def run(
     codec: str,
     audio: str,
     audio_only: bool,
+    switch_size: str | None,
     quirks: str,
     seed: int,
     auth: tuple[str, ...],
@@ -278,6 +285,7 @@ def run(
             codec=VideoCodec(codec),
             audio=None if audio == "none" else AudioCodec(audio),
             video=not audio_only,
+            switch_size=None if switch_size is None else parse_size(switch_size),
             quirks=tuple(q.strip() for q in quirks.split(",") if q.strip()),
             seed=seed,
             users=_parse_users(auth),

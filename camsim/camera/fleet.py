@@ -86,6 +86,9 @@ class FleetConfig:
     """Audio of the default sample (``--audio``); None for none. Files in ``media`` keep theirs."""
     video: bool = True
     """False for an audio-only default sample (``--audio-only``)."""
+    switch_size: tuple[int, int] | None = None
+    """The default sample changes to this picture size mid-loop, with new SPS and PPS in band
+    (``--switch-size``); H.264 only."""
     rtp_origin: RtpOrigin = field(default_factory=RtpOrigin)
     """First RTP timestamp and sequence number of every stream (``--rtp-timestamp-origin``,
     ``--rtp-sequence-origin``); random by default, as RFC 3550 §5.1 has them."""
@@ -106,7 +109,9 @@ class FleetConfig:
 
     def default_spec(self) -> SampleSpec:
         """What the default sample is made of: ``codec``, ``audio`` and ``video``."""
-        spec = DEFAULT_SPEC.with_changes(codec=self.codec, video=self.video)
+        spec = DEFAULT_SPEC.with_changes(
+            codec=self.codec, video=self.video, switch_size=self.switch_size
+        )
         if self.audio is None:
             return spec.with_changes(audio=False)
         return spec.with_changes(**SampleSpec.audio_defaults(self.audio))

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import av
 import pytest
+from click.testing import CliRunner
 
+from camsim.camera.cli import run as run_command
 from camsim.camera.fleet import FleetConfig
 from camsim.media.loader import load
 from camsim.media.spec import SampleSpec
@@ -85,3 +87,16 @@ def test_a_switch_needs_h264_even_sizes_and_a_keyframe_to_switch_at() -> None:
     with pytest.raises(ValueError, match="keyframe after the first"):
         SampleSpec(switch_size=(160, 96), gop_seconds=SampleSpec().duration)
     assert SampleSpec(switch_size=(160, 96)).cache_key() != SampleSpec().cache_key()
+
+
+def test_the_fleet_default_sample_takes_the_switch_size() -> None:
+    spec = FleetConfig(switch_size=(640, 360)).default_spec()
+    assert spec.switch_size == (640, 360)
+    assert spec.switch_frame > 0
+
+
+@pytest.mark.parametrize(("text", "words"), [("640x361", "even sizes"), ("wide", "WIDTHxHEIGHT")])
+def test_camsim_run_refuses_a_bad_switch_size(text: str, words: str) -> None:
+    result = CliRunner().invoke(run_command, ["--switch-size", text, "--duration", "1"])
+    assert result.exit_code == 2
+    assert words in result.output
