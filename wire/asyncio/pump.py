@@ -45,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol, cast
@@ -161,6 +162,11 @@ class _Guarded:
         self.fields: dict[str, object] = dict(fields or {})
         """Logged with every line about this connection (peer, protocol, id...)."""
         self._loop: Clock = loop if loop is not None else asyncio.get_running_loop()
+        self._time: Callable[[], float] = self._loop.time
+        """The clock, bound once: every read and every timer asks it."""
+        if getattr(type(self._loop), "time", None) is asyncio.BaseEventLoop.time:
+            # asyncio's own loops define time() as time.monotonic(): call it without the frame.
+            self._time = time.monotonic
         self._log = log or logger
         self._timer: TimerHandle | None = None
         self._timer_at: float | None = None
@@ -243,8 +249,18 @@ class StreamPump(asyncio.Protocol, _Guarded):
         self.tls_task = asyncio.get_running_loop().create_task(self._handshake(transport, self.tls))
 
     def data_received(self, data: bytes) -> None:
+        # The hot path (every read of every connection): _entered spelled out, with no bound
+        # method or argument tuple built per read.
         self.bytes_received += len(data)
-        self._entered("receiving", self.session.receive_data, data, self._loop.time())
+        if self._lost:
+            return
+        session = self.session
+        try:
+            if session.termination is None:
+                session.receive_data(data, self._time())
+            self._process()
+        except Exception as exc:
+            self._fail("receiving", exc)
 
     def eof_received(self) -> bool | None:
         self._entered(
@@ -337,11 +353,21 @@ class StreamPump(asyncio.Protocol, _Guarded):
     # -- internals ---------------------------------------------------------------------------------
 
     def _on_timer(self) -> None:
+        # As hot as a read for a pacing sender: _entered spelled out, as in data_received.
         self._timer = self._timer_at = None
-        self._entered("timing out", self.session.handle_timer, self._loop.time())
+        if self._lost:
+            return
+        session = self.session
+        try:
+            if session.termination is None:
+                session.handle_timer(self._time())
+            self._process()
+        except Exception as exc:
+            self._fail("timing out", exc)
 
     def _entered(self, doing: str, step: Callable[..., object] | None, *args: object) -> None:
-        """One entry from the event loop: the session's step, then everything it led to."""
+        """One entry from the event loop: the session's step, then everything it led to.
+        (:meth:`data_received` and :meth:`_on_timer` inline the same steps.)"""
         if self._lost:
             return
         try:
@@ -353,7 +379,11 @@ class StreamPump(asyncio.Protocol, _Guarded):
 
     def _process(self) -> None:
         session = self.session
-        self._drain_events()  # the owner's answers may add data to send
+        on_event = self.on_event
+        # The owner's answers may add data to send. (_drain_events, inlined: run on every read.)
+        while (event := session.next_event()) is not None:
+            if on_event is not None:
+                on_event(event)
         transport = self.transport
         if transport is None or transport.is_closing():
             # Not connected (or not through TLS) yet, or closing: the data waits, or has
@@ -381,8 +411,13 @@ class StreamPump(asyncio.Protocol, _Guarded):
             self._disarm()
             transport.close()  # flushes what was written
             return
-        self._arm(session.get_timer())
-        self._follow_reading(transport)
+        # Almost every read leaves the deadline and the wish for data as they were: compare here
+        # rather than pay for two calls that would do nothing.
+        deadline = session.get_timer()
+        if deadline != self._timer_at:
+            self._arm(deadline)
+        if session.wants_data == self._reading_paused:
+            self._follow_reading(transport)
 
     def _follow_reading(self, transport: asyncio.Transport) -> None:
         wanted = self.session.wants_data
