@@ -16,6 +16,7 @@ Each run is ``camsim conform --suite resilience`` as a user runs it, in its own 
 from __future__ import annotations
 
 import asyncio
+
 import pytest
 
 from camsim.fault.scenarios import Role, scenarios
