@@ -60,6 +60,7 @@ from wire.rtp import (
     serialize_compound,
 )
 from wire.rtp.rtcp import SDES_CNAME
+from wire.rtp.sequence import seq_diff
 from wire.rtsp import (
     ClientConfig,
     ConnectionTerminated,
@@ -556,15 +557,19 @@ class PullAttempt:
     def _played(self, answer: ResponseReceived, now: float) -> None:
         presentation = self.presentation
         assert presentation is not None
+        announced: dict[Track, int] = {}
         if answer.rtp_info is not None:
             for track in presentation.tracks:
                 entry = answer.rtp_info.for_url(self.connection.control_url(track.control))
                 if entry is not None and entry.rtptime is not None:
                     track.anchor(entry.rtptime, entry.seq)
                 if entry is not None and entry.seq is not None:
-                    for stream in self._udp.values():
-                        if stream.track is track:
-                            stream.jitter.expect(entry.seq)
+                    announced[track] = entry.seq
+        for stream in self._udp.values():
+            # Where the stream starts: as announced, else the earliest of what came already.
+            start = announced.get(stream.track, _first_sent(stream.early))
+            if start is not None:
+                stream.jitter.expect(start)
         self.phase = Phase.PLAYING
         self._played_at = self._last_media = now
         self._next_report = now + REPORT_INTERVAL
@@ -736,6 +741,14 @@ class PullAttempt:
             connection.close(termination)
         stopped = self._stopping and termination.cause is Cause.LOCAL_CLOSE
         self._events.append(AttemptEnded(termination, udp_unavailable, stopped, not self._heard))
+
+
+def _first_sent(early: list[tuple[RtpPacket, float]]) -> int | None:
+    """The sequence number that comes first among ``early`` packets (modular order)."""
+    if not early:
+        return None
+    base = early[0][0].sequence_number
+    return min((p.sequence_number for p, _ in early), key=lambda seq: seq_diff(seq, base))
 
 
 def _random_ssrc() -> int:

@@ -109,6 +109,20 @@ def test_rtp_that_beats_the_play_answer_is_reordered_from_the_announced_start() 
     assert picture_times(frames_of(dialog)) == expected_times(len(units))
 
 
+def test_without_rtp_info_rtp_that_beats_the_play_answer_starts_at_its_earliest_packet() -> None:
+    cam = udp_camera(rtp_info=False)
+    cam.mute = {"PLAY"}
+    dialog = udp_dialog(cam)
+    units = pictures(seconds=1.0)
+    send(dialog, reordered(units[0], seed=3))
+    (play,) = [r for r in cam.requests if r.method == "PLAY"]
+    dialog.attempt.receive_data(cam.answer(play).serialize(), dialog.now)
+    dialog.pump()
+    for unit in units[1:]:
+        send(dialog, unit)
+    assert picture_times(frames_of(dialog)) == expected_times(len(units))
+
+
 def test_a_first_packet_really_lost_is_given_up_on_gap_wait_after_the_gap_opened() -> None:
     dialog = udp_dialog(udp_camera())
     units = pictures()
