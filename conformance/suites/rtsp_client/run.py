@@ -53,6 +53,7 @@ SAMPLE_SPECS: dict[Sample, SampleSpec] = {
     Sample.PCMA: SHORT_SPEC.with_changes(**SampleSpec.audio_defaults(AudioCodec.PCMA)),
     Sample.OPUS: SHORT_SPEC.with_changes(**SampleSpec.audio_defaults(AudioCodec.OPUS)),
     Sample.SWITCH: SHORT_SPEC.with_changes(switch_size=(480, 270)),
+    Sample.AUDIO_ONLY: SHORT_SPEC.with_changes(video=False),
 }
 
 

@@ -40,6 +40,8 @@ class Sample(StrEnum):
     """The short sample with G.711 A-law audio (payload type 8)."""
     OPUS = "opus"
     """The short sample with Opus audio (48 kHz stereo, RFC 7587)."""
+    AUDIO_ONLY = "audio-only"
+    """The short sample's AAC audio alone (one m=audio section, no video)."""
     SWITCH = "switch"
     """The short sample whose second half is 480x270: new SPS and PPS in band at the keyframe
     5 s into the loop, the first ones again at the loop's start."""
@@ -48,7 +50,7 @@ class Sample(StrEnum):
     def audio_required(self) -> bool:
         """Whether the output must carry the camera's audio: AAC goes into HLS as it is, the
         other codecs only transcoded, so a client may leave them out (and keep the video)."""
-        return self in (Sample.SHORT, Sample.LONG_GOP, Sample.SWITCH)
+        return self in (Sample.SHORT, Sample.LONG_GOP, Sample.SWITCH, Sample.AUDIO_ONLY)
 
 
 RUN_SECONDS = 12.0
@@ -174,6 +176,13 @@ BASE = (
         (rfc(6184, "8.4"),),
         sample=Sample.LONG_GOP,
         seconds=26.0,
+    ),
+    Scenario(
+        "RTSPC-PLAY-004",
+        "An audio-only camera (one m=audio section, AAC): the client plays the audio alone, "
+        "without waiting for a video track",
+        (rfc(4566, "5.14"), rfc(2326, "C.1"), rfc(3640, "3.3.6"), rfc(8216, "3.4")),
+        sample=Sample.AUDIO_ONLY,
     ),
     Scenario(
         "RTSPC-NET-001",

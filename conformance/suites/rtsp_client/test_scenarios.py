@@ -47,6 +47,10 @@ def _make_case(scenario: Scenario) -> Callable[[ClientRuns, CaseRecord], None]:
             )
         if verdict.problems:
             fail("; ".join(verdict.problems), verdict.details)
+        if verdict.audio_s is not None:
+            case_record.measure("audio output", round(verdict.audio_s, 2), "s")
+            case_record.summary = f"{verdict.audio_s:.1f} s of audio"
+            return
         case_record.summary = (
             f"{judgement.frames} frames in order over {judgement.span_s:.1f} s"
             + (f", {len(judgement.breaks)} allowed break(s)" if judgement.breaks else "")

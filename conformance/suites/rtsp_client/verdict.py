@@ -7,11 +7,16 @@ from dataclasses import dataclass, field
 from conformance.hls.media import Stamped
 from conformance.suites.rtsp_client.judge import US_PER_S, FrameJudgement, judge_frames, problems
 from conformance.suites.rtsp_client.run import ScenarioResult
+from conformance.suites.rtsp_client.scenarios import Sample
 from reports.model import Detail
 
 TIMESTAMP_TOLERANCE_S = 0.5
 """How far a segment's first decode time may be from the previous one's end without an
 EXT-X-DISCONTINUITY between them (a few frames of jitter, not a jump)."""
+AUDIO_START_ALLOWANCE_S = 3.0
+"""Audio carries no stamp of its sending time, so an audio-only output is judged by its length:
+it must hold the run up to the point it must reach, less this much for connecting and the
+first segment."""
 
 
 @dataclass
@@ -26,6 +31,8 @@ class ScenarioVerdict:
     """Seconds from the camera's start to the sending of the first frame in the output."""
     resumed_after_s: list[float] = field(default_factory=list)
     """The length of each break, send time to send time."""
+    audio_s: float | None = None
+    """Seconds of audio in the output of an audio-only camera (None for a camera with video)."""
 
 
 def judge_result(result: ScenarioResult) -> ScenarioVerdict:
@@ -37,6 +44,11 @@ def judge_result(result: ScenarioResult) -> ScenarioVerdict:
         return verdict
     output = result.output
     segments = output.segments if output is not None else []
+    if scenario.sample is Sample.AUDIO_ONLY:
+        _judge_audio_only(result, verdict)
+        _check_segments(result, verdict)
+        _log_tail(result, verdict)
+        return verdict
     stamps = [stamp for segment in segments for stamp in segment.media.stamps]
     verdict.stamps = stamps
     judgement = judge_frames(stamps, max(result.frame_count, 1))
@@ -61,10 +73,32 @@ def judge_result(result: ScenarioResult) -> ScenarioVerdict:
             )
         )
     _check_segments(result, verdict)
+    _log_tail(result, verdict)
+    return verdict
+
+
+def _log_tail(result: ScenarioResult, verdict: ScenarioVerdict) -> None:
     if verdict.problems and result.log_tail:
         status = "killed" if result.killed else f"exit status {result.exit_code}"
         verdict.details.append(Detail(" | ".join(result.log_tail[-4:]), f"client log ({status})"))
-    return verdict
+
+
+def _judge_audio_only(result: ScenarioResult, verdict: ScenarioVerdict) -> None:
+    """An audio-only camera: the output must hold its audio, for about as long as the run."""
+    output = result.output
+    segments = output.segments if output is not None else []
+    tracks = [track for s in segments if (track := s.media.track("audio")) is not None]
+    seconds = sum(track.end - track.start for track in tracks)
+    verdict.audio_s = seconds
+    if not tracks:
+        verdict.problems.append("the output holds no audio of the audio-only camera")
+        return
+    needed = result.scenario.reach - AUDIO_START_ALLOWANCE_S
+    if seconds < needed:
+        verdict.problems.append(
+            f"the output holds {seconds:.1f} s of audio, {needed:.1f} s expected (the run's "
+            f"first {result.scenario.reach:g} s less {AUDIO_START_ALLOWANCE_S:g} s to start)"
+        )
 
 
 def _check_segments(result: ScenarioResult, verdict: ScenarioVerdict) -> None:

@@ -72,6 +72,7 @@ FAULTS = {
     "drop-frames": "drops every 30th video frame",
     "no-wrap": "compares RTP timestamps as plain numbers: a frame stamped below the last is late",
     "aac-only": "refuses a camera whose audio is not AAC (it could not put it in MPEG-TS)",
+    "needs-video": "refuses a camera without an H.264 track",
 }
 
 CASE_FAULTS: dict[str, tuple[str, ...]] = {
@@ -85,6 +86,7 @@ CASE_FAULTS: dict[str, tuple[str, ...]] = {
     "RTSPC-AUDIO-002": ("aac-only",),
     "RTSPC-AUDIO-003": ("aac-only",),
     "RTSPC-PARAM-001": ("sprop-only",),
+    "RTSPC-PLAY-004": ("needs-video",),
     "RTSPC-QUIRK-CHANGED-INTERLEAVED": ("requested-channels",),
     "RTSPC-QUIRK-FU-START-END": ("strict-fu",),
     "RTSPC-QUIRK-GARBAGE-SPROP": ("strict-sprop",),
@@ -133,11 +135,14 @@ class Segmenter:
     last_pts: int = 0
     discontinuity: bool = False
 
-    def configure(self, audio: AudioSpecificConfig | None, parameter_sets: list[bytes]) -> None:
+    def configure(
+        self, audio: AudioSpecificConfig | None, parameter_sets: list[bytes], video: bool = True
+    ) -> None:
+        codec = VideoCodec.H264 if video else None
         if self.muxer is None:
-            self.muxer = TsMuxer(VideoCodec.H264, audio, parameter_sets)
+            self.muxer = TsMuxer(codec, audio, parameter_sets)
         else:
-            self.muxer.configure(VideoCodec.H264, audio, parameter_sets)
+            self.muxer.configure(codec, audio, parameter_sets)
 
     def video(self, nals: list[bytes], pts: int, keyframe: bool) -> None:
         assert self.muxer is not None
@@ -153,6 +158,15 @@ class Segmenter:
         self.last_pts = pts
 
     def audio(self, raw: bytes, pts: int) -> None:
+        if self.muxer is not None and self.muxer.video is None:
+            # Audio only: every frame starts a segment as well as a keyframe would.
+            long_enough = (pts - (self.start_pts or 0)) / CLOCK >= SEGMENT_SECONDS
+            if self.start_pts is not None and (long_enough or self.discontinuity):
+                self.cut(pts)
+            if self.start_pts is None:
+                self.start_pts = pts
+                self.data += self.muxer.tables()
+            self.last_pts = pts
         if self.muxer is not None and self.start_pts is not None:
             self.data += self.muxer.audio_frame(raw, pts)
 
@@ -365,9 +379,10 @@ class Puller:
                 )  # fmt: skip
             elif media.media == "audio" and self.fault("aac-only"):
                 raise SessionEnded(f"audio {name or payload_type} is not AAC")
-        if not any(t.kind == "video" for t in tracks):
+        video = any(t.kind == "video" for t in tracks)
+        if not video and (audio is None or self.fault("needs-video")):
             raise SessionEnded("no H.264 track")
-        self.segmenter.configure(audio, parameter_sets)
+        self.segmenter.configure(audio, parameter_sets, video)
         return tracks
 
     def packet(self, track: Track, data: bytes) -> None:

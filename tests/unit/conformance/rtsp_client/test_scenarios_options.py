@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from camsim.media.spec import AudioCodec
+from conformance.hls.media import SegmentMedia, Track
+from conformance.suites.rtsp_client.output import OutputSegment
 from conformance.suites.rtsp_client.run import SAMPLE_SPECS, CommandTemplate, ScenarioRunner
 from conformance.suites.rtsp_client.scenarios import Sample, Scenario, catalogue
 from conformance.suites.rtsp_client.verdict import judge_result
@@ -85,3 +87,29 @@ def test_the_parameter_set_case_switches_size_inside_the_span_it_judges() -> Non
     assert 1.0 < switch_s < switch.reach
     assert spec.duration < switch.seconds
     assert switch.sample.audio_required
+
+
+def audio_segment(number: int) -> OutputSegment:
+    """One second of AAC audio alone, as the n-th segment of the output."""
+    media = SegmentMedia("ts", 1000)
+    media.tracks.append(Track("audio", "mp4a.40.2", number, number + 1.0, number, 47, 0.021))
+    return OutputSegment(f"index{number}.ts", False, media)
+
+
+def test_an_audio_only_camera_is_judged_by_the_audio_the_output_holds() -> None:
+    audio_only = scenario("RTSPC-PLAY-004")
+    assert SAMPLE_SPECS[audio_only.sample].video is False
+    assert SAMPLE_SPECS[audio_only.sample].audio_codec is AudioCodec.AAC
+    enough = judge_result(result_of([audio_segment(n) for n in range(6)], audio_only))
+    assert enough.problems == []
+    assert enough.audio_s == 6.0
+    # A client that gave up after two seconds.
+    short = judge_result(result_of([audio_segment(n) for n in range(2)], audio_only))
+    assert short.problems == [
+        "the output holds 2.0 s of audio, 4.0 s expected (the run's first 7 s less 3 s to start)"
+    ]
+    nothing = judge_result(result_of([], audio_only))
+    assert nothing.problems == ["the output holds no audio of the audio-only camera"]
+    # Video in place of the audio is not the camera's stream either.
+    video = judge_result(result_of([segment(n, audio=False) for n in range(6)], audio_only))
+    assert "the output holds no audio of the audio-only camera" in video.problems
