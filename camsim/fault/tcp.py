@@ -187,7 +187,12 @@ class _Direction:
         self.queued = 0
         transport = self.sink.transport
         if transport is not None and transport.can_write_eof() and not transport.is_closing():
-            transport.write_eof()
+            try:
+                transport.write_eof()
+            except OSError:
+                # The sink reset after its own FIN (no longer read, so not yet noticed): the
+                # FIN has nowhere to go, and this must not stop the scheduler's other tasks.
+                transport.abort()
         self.connection.maybe_done()
 
     def _follow_backpressure(self) -> None:
