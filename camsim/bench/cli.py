@@ -283,4 +283,8 @@ def format_table(
         for protocol, errors in failures.items():
             lines.append(f"  {protocol} set-up failures: {len(errors)} ({errors[0]})")
         lines.extend(f"  {line}" for line in verdict.lines())
+        lost = ", ".join(
+            f"{p} {'not measured' if n is None else n}" for p, n in verdict.frames_lost.items()
+        )
+        lines.append(f"  video frames sent but not counted by the server: {lost}")
     return "\n".join(lines)

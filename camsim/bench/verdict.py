@@ -168,6 +168,9 @@ def judge(result: ProfileResult, *, seed: int = 0) -> ProfileVerdict:
         _against(rel.relative, CLAIM_CPU_PERCENT + 1e-9) for rel in (encoder, server) if rel
     ]
     cpu_claim = _worst(*cpu_outcomes) if cpu_outcomes else Outcome.UNDECIDED
+    broken = sum(w.failed_streams > 0 for w in wa + wb)
+    if broken:
+        cpu_claim = Outcome.UNDECIDED  # a window that lost streams measured less work
     verdict = ProfileVerdict(
         result.profile.name,
         result.profile.rtt_ms,
@@ -182,6 +185,10 @@ def judge(result: ProfileResult, *, seed: int = 0) -> ProfileVerdict:
         cpu_claim,
     )
     verdict.dominant = _dominant(verdict)
+    if broken:
+        verdict.dominant.insert(
+            0, f"{broken} of {len(wa) + len(wb)} streaming windows had failed streams"
+        )
     return verdict
 
 

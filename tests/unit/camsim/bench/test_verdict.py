@@ -108,3 +108,11 @@ def test_the_report_has_a_case_per_claim_and_the_charts() -> None:
     assert {"cpu-loopback", "profiles-setup", "profiles-latency"} <= ids
     rtmps = next(c for c in report.charts if c.id == "waterfall-loopback-rtmps")
     assert rtmps.series[0].x[1] == "tls handshake"
+
+
+def test_windows_with_failed_streams_cannot_judge_the_cpu() -> None:
+    measured = result([52.0, 51.0, 50.5, 53.0, 51.5], [1.0, 1.002, 0.998, 1.001, 0.999])
+    measured.windows[1].failed_streams = 1
+    verdict = judge(measured)
+    assert verdict.cpu_claim is Outcome.UNDECIDED
+    assert "1 of 10 streaming windows had failed streams" in verdict.lines()
