@@ -54,7 +54,8 @@ class DeviceFault(StrEnum):
     """RTP stops a few seconds after each PLAY while RTSP keeps answering (camera quirk
     ``media-stall``)."""
     UPLINK_DROP = "uplink-drop"
-    """The encoder's TCP connection is reset by the proxy; the encoder reconnects with backoff."""
+    """The encoder's TCP connection is reset by the proxy at the window's start (the window's
+    settings refuse new ones meanwhile); the encoder reconnects with backoff."""
     SERVER_RESTART = "server-restart"
     """The server is killed with SIGKILL under load and started again."""
 
@@ -349,12 +350,13 @@ register(
     FaultScenario(
         "uplink-drop",
         "The encoder's uplink is reset 4 s in: it reconnects with backoff, HLS goes on",
-        "The proxy resets the encoder's TCP connection to the server; the encoder reconnects "
-        "with backoff and publishes again. The HLS goes on after a discontinuity.",
+        "The proxy resets the encoder's TCP connection to the server (RST both ways) and "
+        "refuses new ones for 1 s; the encoder reconnects with backoff and publishes again. "
+        "The HLS goes on, after EXT-X-DISCONTINUITY where its timestamps jump.",
         role=Role.INGEST,
         seed=1,
         seconds=16.0,
-        windows=(FaultWindow(4.0, 5.0, MappingProxyType({"reset_after_seconds": 0.0})),),
+        windows=(FaultWindow(4.0, 5.0, MappingProxyType({"refuse": True})),),
         device=DeviceFault.UPLINK_DROP,
         rule=VerdictRule(recover_within=6.0, max_breaks=1, discontinuity_due=True),
         references=("RFC 8216 §4.3.2.3", "RFC 8216 §6.2.2"),

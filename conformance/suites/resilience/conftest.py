@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from camsim.fault.scenarios import FaultScenario, Role, scenarios
+from camsim.fault.scenarios import DeviceFault, FaultScenario, Role, scenarios
 from conformance.session import ConformanceSession, ConformOptions, TargetUnreachable
 from conformance.suites.resilience import SUITE
+from conformance.suites.resilience.ingest import IngestRunner
 from conformance.suites.resilience.run import FaultRun, FaultRunner
 from conformance.suites.rtsp_client.run import CommandTemplate, make_samples
 from conformance.suites.rtsp_client.scenarios import Sample
@@ -43,6 +44,8 @@ class FaultRuns:
 
     runs: dict[str, FaultRun]
     wall_seconds: float
+    role: Role = Role.PULL
+    """What the target was judged as: a puller (a command) or an ingest (rtmp://)."""
 
     def run(self, case: str) -> FaultRun:
         try:
@@ -62,13 +65,45 @@ def _parallel(options: ConformOptions) -> int:
     return value
 
 
+def _ingest_runs(options: ConformOptions, session: ConformanceSession) -> FaultRuns:
+    """An rtmp:// target: camsim's encoder pushes through the proxy, the HLS is read back."""
+    if not options.hls:
+        raise TargetUnreachable(
+            "an rtmp:// --target needs --hls: where the server serves the stream's HLS, with "
+            "{name} for the stream name"
+        )
+    selected = {info.id for info in session.catalogue if info.suite == SUITE.name}
+    chosen = [
+        s
+        for s in scenarios(Role.INGEST)
+        if case_id(s) in selected and s.device is not DeviceFault.SERVER_RESTART
+    ]
+    try:
+        runner = IngestRunner(
+            options.target or "",
+            options.hls,
+            make_samples()[Sample.SHORT],
+            progress=session.progress,
+        )
+    except ValueError as exc:
+        raise TargetUnreachable(str(exc)) from None
+    begun = time.monotonic()
+    runs = asyncio.run(runner.run(chosen))
+    session.environment["ingest"] = f"{options.target}, HLS at {options.hls}"
+    session.environment["encoder"] = "camsim, 320x180 H.264 at 15 fps with AAC, reconnecting"
+    return FaultRuns({case_id(r.scenario): r for r in runs}, time.monotonic() - begun, Role.INGEST)
+
+
 @pytest.fixture(scope="session")
 def fault_runs(
     conform_options: ConformOptions, conform_session: ConformanceSession
 ) -> Iterator[FaultRuns]:
-    """The client run through each selected pull scenario, a few at a time."""
+    """The client run through each selected scenario of its role, a few at a time."""
     if not conform_options.target:
         raise TargetUnreachable("--target is required: the client's command with {url} and {out}")
+    if conform_options.target.lower().startswith("rtmp://"):
+        yield _ingest_runs(conform_options, conform_session)
+        return
     try:
         # {alt_url} may stand for {url}: a client told only of the camera's other address.
         command = CommandTemplate(conform_options.target.replace("{alt_url}", "{url}"))

@@ -22,7 +22,7 @@ from pathlib import Path
 from camsim.camera.fleet import CameraFleet, FleetConfig
 from camsim.fault.control import FaultProxy
 from camsim.fault.scenarios import DeviceFault, FaultScenario
-from conformance.suites.rtsp_client.output import FolderOutput
+from conformance.suites.rtsp_client.output import FolderOutput, OutputSegment
 from conformance.suites.rtsp_client.run import ScenarioResult, log_tail, stop_client
 from conformance.suites.rtsp_client.scenarios import Scenario
 
@@ -54,6 +54,15 @@ class FaultRun:
     arrivals: list[float] = field(default_factory=list)
     """For each output segment, in order: seconds into the run when it was first read."""
     proxy_state: dict[str, object] = field(default_factory=dict)
+    http_segments: list[OutputSegment] | None = None
+    """The segments read over HTTP (an ingest scenario); None when the client wrote a folder."""
+
+    @property
+    def segments(self) -> list[OutputSegment]:
+        """The output's segments, in playlist order."""
+        if self.http_segments is not None:
+            return self.http_segments
+        return self.result.output.segments if self.result.output is not None else []
 
     @property
     def started_us(self) -> int:

@@ -23,8 +23,7 @@ def test_recovery(fault_runs: FaultRuns, case_record: CaseRecord) -> None:
     names: list[str | float] = []
     values: list[float] = []
     for case_id, run in sorted(fault_runs.runs.items()):
-        segments = run.result.output.segments if run.result.output is not None else []
-        stamps = [stamp for segment in segments for stamp in segment.media.stamps]
+        stamps = [stamp for segment in run.segments for stamp in segment.media.stamps]
         verdict = judge(run.scenario, stamps, run.started_us, run.result.frame_count)
         back = [v for name, (v, _) in verdict.measured.items() if name.startswith("window")]
         if back:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from camsim.fault.scenarios import FaultScenario, Role, scenarios
+from camsim.fault.scenarios import DeviceFault, FaultScenario, Role, scenarios
 from conformance.case import REQUIRED, CaseRecord, case, fail, not_applicable
 from conformance.suites.resilience.conftest import FaultRuns, case_id
 from conformance.suites.resilience.run import FaultRun
@@ -36,7 +36,7 @@ def _spec(scenario: FaultScenario) -> list[SpecRef]:
 
 def timeline(run: FaultRun, case_record: CaseRecord, lost: list[int]) -> None:
     """The run's timeline: per-frame latency and output rate over send time, faults as a band."""
-    segments = run.result.output.segments if run.result.output is not None else []
+    segments = run.segments
     points: list[tuple[float, float]] = []
     for segment, arrived in zip(segments, run.arrivals, strict=False):
         for stamp in segment.media.stamps:
@@ -79,24 +79,26 @@ def timeline(run: FaultRun, case_record: CaseRecord, lost: list[int]) -> None:
 def _make_case(scenario: FaultScenario) -> Callable[[FaultRuns, CaseRecord], None]:
     @case(case_id(scenario), scenario.title, level=REQUIRED, spec=_spec(scenario))
     def test(fault_runs: FaultRuns, case_record: CaseRecord) -> None:
-        if scenario.role is Role.INGEST:
+        if scenario.role is not fault_runs.role:
             not_applicable(
-                "an ingest scenario: the suite judges a puller, and running an encoder through "
-                "the proxy against an RTMP target is not built yet"
+                f"a {scenario.role.value} scenario, and the target is judged as "
+                f"{'a puller (a command)' if fault_runs.role is Role.PULL else 'an ingest (rtmp://)'}"
+            )
+        if scenario.device is DeviceFault.SERVER_RESTART:
+            not_applicable(
+                "the server must be started and killed by the suite, which an rtmp:// target "
+                "does not allow"
             )
         run = fault_runs.run(case_id(scenario))
         if run.result.error:
             fail(run.result.error)
-        stamps = [
-            stamp
-            for segment in (run.result.output.segments if run.result.output else [])
-            for stamp in segment.media.stamps
-        ]
+        stamps = [stamp for segment in run.segments for stamp in segment.media.stamps]
         verdict = judge(scenario, stamps, run.started_us, run.result.frame_count, run.memory)
         for name, (value, unit) in verdict.measured.items():
             case_record.measure(name, value, unit)
-        output = run.result.output.segments if run.result.output is not None else []
-        problems = verdict.problems + judge_segments(output)
+        for mark in run.marks:  # the timeline's events, on a pass too
+            case_record.measure(f"at {mark.at:.1f} s", mark.what)
+        problems = verdict.problems + judge_segments(run.segments)
         details = [Detail(sentence, "expected") for sentence in verdict.expected]
         details += [Detail(mark.what, f"{mark.at:.1f} s") for mark in run.marks]
         details += [

@@ -16,12 +16,17 @@ Each run is ``camsim conform --suite resilience`` as a user runs it, in its own 
 from __future__ import annotations
 
 import asyncio
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from camsim.fault.scenarios import Role, scenarios
 from conformance.suites.resilience.conftest import case_id
-from tests.integration.conformance.conftest import ConformRun, conform_async
+from tests.integration.conformance.conftest import ConformRun, conform, conform_async
 from tests.integration.conformance.rtsp_client.test_clients import PULLER, refserver_command
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -130,3 +135,50 @@ def test_every_pull_scenario_is_a_case() -> None:
         DEV + "CAMERA-REBOOT",
         DEV + "RTP-STOPS",
     }
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_refserver_ingest_goes_on_after_an_uplink_drop(tmp_path: Path) -> None:
+    """camsim's encoder pushes to refserver through the proxy, which resets it 4 s in and
+    refuses it for 1 s: it reconnects, and refserver's HLS goes on."""
+    rtmp, http = free_port(), free_port()
+    refserver = shutil.which("refserver") or str(Path(sys.executable).with_name("refserver"))
+    server = subprocess.Popen(
+        [
+            refserver,
+            "--bind",
+            "127.0.0.1",
+            "--rtmp-port",
+            str(rtmp),
+            "--no-rtmps",
+            "--http-port",
+            str(http),
+            "--hls-dir",
+            str(tmp_path / "hls"),
+            "--target-duration",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        args = ["--suite", "resilience", "--target", f"rtmp://127.0.0.1:{rtmp}/live/{{name}}"]
+        args += ["--hls", f"http://127.0.0.1:{http}/live/{{name}}/index.m3u8"]
+        run = conform(args, tmp_path / "ingest.json", timeout=120)
+    finally:
+        server.kill()
+        server.wait(10)
+    verdicts = run.verdicts()
+    assert verdicts["RESIL-INGEST-UPLINK-DROP"] == "pass", run.stdout
+    assert verdicts["RESIL-INGEST-SERVER-RESTART"] == "not_applicable"
+    pull = {c: v for c, v in verdicts.items() if c.startswith(("RESIL-NET", "RESIL-DEV"))}
+    assert pull == dict.fromkeys(pull_cases(), "not_applicable")
+    events = {m["value"] for m in run.case("RESIL-INGEST-UPLINK-DROP")["measurements"]}
+    assert "uplink reset" in events
+    assert "encoder reconnected" in events
+    assert run.code == 0

@@ -1,0 +1,196 @@
+"""Run the ingest scenarios: camsim's encoder pushes through a fault proxy, the HLS is read back.
+
+With an ``rtmp://`` ``--target`` (``{name}`` for the stream name) and ``--hls`` (where the
+server serves that stream's HLS), each ingest scenario publishes the short stamped sample with
+camsim's encoder (reconnecting, with its backoff) to a TCP :class:`~camsim.fault.control.FaultProxy`
+in front of the target, plays the scenario's timeline on the proxy (an uplink drop resets the
+encoder's connection and refuses new ones for the window), and reads the stream's HLS over
+HTTP as it is published: every segment once, when first listed, analysed for its stamps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import aiohttp
+
+from camsim.encoder.fleet import EncoderFleet
+from camsim.encoder.flv_source import FlvPlan
+from camsim.encoder.session import PublishOptions
+from camsim.encoder.target import PushTarget
+from camsim.fault.control import FaultProxy
+from camsim.fault.scenarios import DeviceFault, FaultScenario
+from camsim.media.loader import load
+from conformance.hls.media import analyse_init, analyse_segment
+from conformance.suites.resilience.run import FaultRun, Mark, client_scenario
+from conformance.suites.rtsp_client.output import OutputSegment
+from conformance.suites.rtsp_client.run import ScenarioResult
+from wire.hls.errors import PlaylistError
+from wire.hls.parse import parse
+
+POLL_SECONDS = 0.5
+REQUEST_TIMEOUT = 5.0
+DEFAULT_RTMP_PORT = 1935
+
+
+class HttpOutput:
+    """The HLS of one stream read over HTTP: segments in playlist order, each read once."""
+
+    def __init__(self, url: str, session: aiohttp.ClientSession) -> None:
+        self.url = url
+        self.session = session
+        self.segments: list[OutputSegment] = []
+        self.errors: list[str] = []
+        self._seen: set[str] = set()
+        self._inits: dict[str, bytes] = {}
+
+    async def _get(self, url: str) -> bytes | None:
+        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+        try:
+            async with self.session.get(url, timeout=timeout) as response:
+                if response.status != 200:
+                    return None
+                return await response.read()
+        except (aiohttp.ClientError, TimeoutError):
+            return None
+
+    async def poll(self) -> None:
+        """Read the playlist once and every segment it lists that was not read yet."""
+        body = await self._get(self.url)
+        if body is None:
+            return  # not published yet, or the server is away: try again next time
+        try:
+            playlist = parse(body)
+        except (PlaylistError, ValueError):
+            return
+        loop = asyncio.get_running_loop()
+        for segment in playlist.segments:
+            uri = urljoin(self.url, segment.uri)
+            if uri in self._seen:
+                continue
+            self._seen.add(uri)
+            data = await self._get(uri)
+            if data is None:
+                self.errors.append(f"{segment.uri}: listed but not served")
+                continue
+            init_bytes = b""
+            if segment.init_section is not None:
+                init_uri = urljoin(self.url, segment.init_section.uri)
+                if init_uri not in self._inits:
+                    self._inits[init_uri] = await self._get(init_uri) or b""
+                init_bytes = self._inits[init_uri]
+            init = analyse_init(init_bytes) if init_bytes else None
+            media = await loop.run_in_executor(None, analyse_segment, data, init, init_bytes)
+            self.segments.append(OutputSegment(segment.uri, segment.discontinuity, media))
+
+
+def push_url(target: str, name: str, port: int) -> str:
+    """``target`` (``{name}`` filled in) with its host and port replaced by the proxy's."""
+    parts = urlsplit(target.replace("{name}", name))
+    return urlunsplit((parts.scheme, f"127.0.0.1:{port}", parts.path, parts.query, ""))
+
+
+def upstream_of(target: str) -> tuple[str, int]:
+    parts = urlsplit(target)
+    if parts.scheme.lower() != "rtmp" or not parts.hostname:
+        raise ValueError(f"an ingest --target must be rtmp://HOST[:PORT]/APP/{{name}}: {target}")
+    return parts.hostname, parts.port or DEFAULT_RTMP_PORT
+
+
+class IngestRunner:
+    """Runs ingest scenarios against one RTMP target and its HLS, one after the other."""
+
+    def __init__(
+        self,
+        target: str,
+        hls: str,
+        sample: Path,
+        *,
+        progress: Callable[[str], None] = lambda text: None,
+    ) -> None:
+        self.target = target
+        self.hls = hls
+        self.upstream = upstream_of(target)
+        self.sample = sample
+        self.progress = progress
+
+    async def run(self, scenarios: list[FaultScenario]) -> list[FaultRun]:
+        loaded = await asyncio.get_running_loop().run_in_executor(None, load, self.sample)
+        plan = FlvPlan.build(loaded)
+        frames = len(loaded.video_units) or 1
+        runs = []
+        async with aiohttp.ClientSession() as session:
+            for number, scenario in enumerate(scenarios, start=1):
+                runs.append(await self.run_one(scenario, plan, frames, session))
+                self.progress(f"resilience: {number}/{len(scenarios)} ingest scenarios run")
+        return runs
+
+    async def run_one(
+        self, scenario: FaultScenario, plan: FlvPlan, frames: int, session: aiohttp.ClientSession
+    ) -> FaultRun:
+        run = FaultRun(scenario, ScenarioResult(client_scenario(scenario)))
+        run.result.frame_count = frames
+        name = f"resil-{scenario.name}-{secrets.token_hex(3)}"
+        proxy = FaultProxy(
+            ("127.0.0.1", 0),
+            self.upstream,
+            scenario.base_config(),
+            protocol="tcp",
+            seed=scenario.seed,
+        )
+        await proxy.start()
+        run.url = push_url(self.target, name, proxy.address[1])
+        output = HttpOutput(self.hls.replace("{name}", name), session)
+        fleet = EncoderFleet([PushTarget.parse(run.url)], plan, PublishOptions(), reconnect=True)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        run.result.started_us = time.time_ns() // 1000
+        task = asyncio.create_task(fleet.run())
+        events = sorted(scenario.changes(), key=lambda item: item[0])
+        reconnects = 0
+        try:
+            while (now := loop.time() - started) < scenario.seconds:
+                while events and events[0][0] <= now:
+                    at, settings = events.pop(0)
+                    proxy.change(**settings)
+                    run.marks.append(
+                        Mark(at, "proxy: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
+                    )
+                    if scenario.device is DeviceFault.UPLINK_DROP and settings.get("refuse"):
+                        for connection in list(proxy.tcp.connections if proxy.tcp else ()):
+                            connection.reset("uplink drop")
+                        run.marks.append(Mark(at, "uplink reset"))
+                await asyncio.sleep(min(POLL_SECONDS, scenario.seconds - now))
+                await output.poll()
+                run.arrivals.extend(
+                    [loop.time() - started] * (len(output.segments) - len(run.arrivals))
+                )
+                stats = fleet.stats
+                if stats and stats[0].reconnects > reconnects:
+                    reconnects = stats[0].reconnects
+                    run.marks.append(Mark(loop.time() - started, "encoder reconnected"))
+                if task.done():
+                    run.marks.append(Mark(loop.time() - started, "the encoder stopped"))
+                    break
+        finally:
+            fleet.stop()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), 10)
+            if not task.done():
+                fleet.stop()
+                await asyncio.gather(task, return_exceptions=True)
+            proxy.close()
+        await asyncio.sleep(1.5)  # the last segment the server cuts once the stream ends
+        await output.poll()
+        run.arrivals.extend([loop.time() - started] * (len(output.segments) - len(run.arrivals)))
+        run.http_segments = output.segments
+        run.proxy_state = proxy.state()
+        if fleet.stats and fleet.stats[0].error and not output.segments:
+            run.result.error = f"the encoder could not publish: {fleet.stats[0].error}"
+        return run
