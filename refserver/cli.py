@@ -173,6 +173,12 @@ OptionsT = TypeVar("OptionsT", HlsOptions, Limits, HttpOptions)
     "Repeatable.",
 )
 @click.option(
+    "--api-sources",
+    is_flag=True,
+    help="Serve /api/sources, which adds and removes pull sources while the server runs "
+    "(loopback clients only).",
+)
+@click.option(
     "--expose-addresses",
     is_flag=True,
     help="Show publishers' IP:port in the JSON API and on the index page.",
@@ -211,6 +217,7 @@ def main(
     http_max_connections_per_ip: int | None,
     cors_origins: tuple[str, ...],
     expose_addresses: bool,
+    api_sources: bool,
     **flags: object,
 ) -> None:
     """The reference server: RTMP/RTMPS ingest to HLS, served over HTTP.
@@ -271,6 +278,7 @@ def main(
                 max_connections_per_ip=http_max_connections_per_ip,
                 api_cors_origins=cors_origins or None,
                 expose_addresses=expose_addresses or None,
+                sources_api=api_sources or None,
             ),
             **flags,
         )

@@ -30,6 +30,8 @@ Every flag has a TOML twin, so a deployment can be described in one file::
     api_cors_origins = []                  # origins whose scripts may read /api, or ["*"]
     hls_cors_origins = ["*"]               # the same for the HLS files (any site by default)
     expose_addresses = false               # show publishers' IP:port in /api and on the index
+    sources_api = false                    # /api/sources: add and remove pull sources at run
+                                           # time (loopback clients only)
 
     [hls]
     target_duration = 2.0
@@ -441,6 +443,7 @@ _HTTP_KEYS: dict[str, _Converter] = {
     "api_cors_origins": tuple,
     "hls_cors_origins": tuple,
     "expose_addresses": bool,
+    "sources_api": bool,
 }
 
 
@@ -599,6 +602,12 @@ def _source(index: int, value: object, default: Mapping[str, Any]) -> SourceConf
     if misplaced and not settings.get("on_demand", False):
         raise ConfigError(f"source {name!r}: {misplaced[0]} needs on_demand = true")
     return SourceConfig(**settings)
+
+
+def source_from_table(value: Mapping[str, Any]) -> SourceConfig:
+    """One source given as a ``[[source]]`` table's keys and values (the sources API's JSON),
+    checked as the settings file checks them."""
+    return _source(1, dict(value), {"transcode_audio": True})
 
 
 def parse_stream_key(text: str) -> tuple[str, str]:

@@ -11,6 +11,8 @@ Routes::
     GET /api/streams                   every known stream with its stats
     GET /api/streams/<name>            one stream
     GET /static/hls.min.js             the vendored hls.js (scripts/update-hlsjs)
+    /api/sources                       pull sources added and removed at run time, when
+                                       ``sources_api`` is on (:mod:`refserver.api_sources`)
 
 Only names the registry knows and file names of the packager's own shape are served, and the
 final path is checked to lie inside that stream's folder: nothing else on disk is reachable.
@@ -99,6 +101,9 @@ class HttpOptions:
     api_cors_origins: tuple[str, ...] = ()
     hls_cors_origins: tuple[str, ...] = (ANY_ORIGIN,)
     expose_addresses: bool = False
+    sources_api: bool = False
+    """Serve ``/api/sources``, which adds and removes pull sources while the server runs, to
+    loopback clients (:mod:`refserver.api_sources`)."""
 
     def __post_init__(self) -> None:
         for setting in ("max_connections", "max_connections_per_ip"):

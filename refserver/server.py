@@ -13,7 +13,7 @@ from typing import Any
 import platformdirs
 from aiohttp import web
 
-from refserver import logs
+from refserver import api_sources, logs
 from refserver.capture import CaptureFile
 from refserver.config import ServerConfig
 from refserver.hls.folders import TemporaryHlsFolder, remove_stale_temporary_folders
@@ -83,7 +83,7 @@ class ReferenceServer:
             rtmps_port=config.rtmps_port,
             ssl_context=self._ssl_context() if config.rtmps_port is not None else None,
         )
-        self.pulls = [PullSource(source, self.registry) for source in config.sources]
+        self.sources = api_sources.PullSources(self.registry, config.sources)
         self._runner: web.AppRunner | None = None
         self._site: GuardedSite | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -97,6 +97,11 @@ class ReferenceServer:
         else:
             cert, key = self_signed_certificate(config.state_dir or default_state_dir())
         return server_context(cert, key)
+
+    @property
+    def pulls(self) -> list[PullSource]:
+        """Every pull source, configured or added through the sources API."""
+        return list(self.sources)
 
     @property
     def http_port(self) -> int | None:
@@ -119,15 +124,17 @@ class ReferenceServer:
             await self._start_http(self.config.http_port)
             address = f"http://{self.config.bind}:{self.http_port}/"
             logger.info("listening", extra={"protocol": "http", "address": address})
-        for pull in self.pulls:
-            pull.start()
+        self.sources.start()
         self._start_ticker()
         logger.info("hls folder", extra={"path": str(self.hls_dir)})
 
     async def _start_http(self, port: int) -> None:
         options = self.config.http
+        app = create_app(self.registry, options)
+        if options.sources_api:
+            api_sources.install(app, self.sources)
         self._runner = web.AppRunner(
-            create_app(self.registry, options),
+            app,
             access_log=None,
             keepalive_timeout=options.keepalive_timeout,
             lingering_time=options.body_timeout,
@@ -158,8 +165,7 @@ class ReferenceServer:
             self._ticker.cancel()
             self._ticker = None
         await self.ingest.stop()
-        for pull in self.pulls:
-            await pull.stop()
+        await self.sources.stop()
         self.registry.close()
         if self._runner is not None:
             await self._runner.cleanup()

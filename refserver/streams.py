@@ -404,6 +404,11 @@ class StreamRegistry:
         stream.start(publisher)
         return stream
 
+    def forget(self, name: str) -> None:
+        """Drop stream ``name`` (ended, not live) so that the name makes a new stream; its
+        folder stays for the new one to carry on from."""
+        self._streams.pop(name, None)
+
     def release(self, stream: LiveStream, publisher: PublisherInfo) -> None:
         """``publisher`` stopped publishing ``stream``."""
         if stream.publisher is publisher:
