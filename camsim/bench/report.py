@@ -49,7 +49,7 @@ def build_report(
         lines = verdict.lines()
         report.cases.append(
             CaseResult(
-                f"BENCH-{name}-SETUP",
+                f"BENCH-{name.upper()}-SETUP",
                 f"{name}: TLS adds under 100 ms, once",
                 Level.INFO,
                 _OUTCOMES.get(verdict.setup_claim, Verdict.SKIPPED),
@@ -60,7 +60,7 @@ def build_report(
         )
         report.cases.append(
             CaseResult(
-                f"BENCH-{name}-CPU",
+                f"BENCH-{name.upper()}-CPU",
                 f"{name}: TLS costs about 1-3% CPU",
                 Level.INFO,
                 _OUTCOMES.get(verdict.cpu_claim, Verdict.SKIPPED),
@@ -146,7 +146,7 @@ def _profile_charts(result: ProfileResult) -> list[Chart]:
                 ChartKind.BAR,
                 (Series(protocol.value, tuple(medians), tuple(labels)),),
                 y_label="ms",
-                case=f"BENCH-{name}-SETUP",
+                case=f"BENCH-{name.upper()}-SETUP",
             )
         )
     series = tuple(
@@ -162,7 +162,7 @@ def _profile_charts(result: ProfileResult) -> list[Chart]:
                 series,
                 x_label="ms",
                 y_label="streams",
-                case=f"BENCH-{name}-CPU",
+                case=f"BENCH-{name.upper()}-CPU",
             )
         )
     charts.append(
@@ -180,7 +180,7 @@ def _profile_charts(result: ProfileResult) -> list[Chart]:
             ),
             x_label="streams",
             y_label="% of a core per stream",
-            case=f"BENCH-{name}-CPU",
+            case=f"BENCH-{name.upper()}-CPU",
         )
     )
     return charts

@@ -8,6 +8,7 @@ from camsim.bench.profiles import PROFILES, profile_named
 from camsim.bench.report import build_report
 from camsim.bench.runner import ProfileResult, Protocol, Window, interleaved
 from camsim.bench.verdict import Outcome, judge
+from reports.schema import validate
 
 
 def trial(tls: float | None, base: float = 1.0) -> dict[str, float | None]:
@@ -98,16 +99,17 @@ def test_the_report_has_a_case_per_claim_and_the_charts() -> None:
     ]
     report = build_report(results, [judge(r) for r in results], {"python": "3.11"})
     assert [c.id for c in report.cases] == [
-        "BENCH-loopback-SETUP",
-        "BENCH-loopback-CPU",
-        "BENCH-rtt-50ms-SETUP",
-        "BENCH-rtt-50ms-CPU",
+        "BENCH-LOOPBACK-SETUP",
+        "BENCH-LOOPBACK-CPU",
+        "BENCH-RTT-50MS-SETUP",
+        "BENCH-RTT-50MS-CPU",
     ]
     ids = {chart.id for chart in report.charts}
     assert {"waterfall-loopback-rtmp", "waterfall-loopback-rtmps", "latency-rtt-50ms"} <= ids
     assert {"cpu-loopback", "profiles-setup", "profiles-latency"} <= ids
     rtmps = next(c for c in report.charts if c.id == "waterfall-loopback-rtmps")
     assert rtmps.series[0].x[1] == "tls handshake"
+    validate(report.to_json())  # the project's report schema
 
 
 def test_windows_with_failed_streams_cannot_judge_the_cpu() -> None:
