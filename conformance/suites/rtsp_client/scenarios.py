@@ -181,7 +181,7 @@ BASE = (
         "RTSPC-PLAY-004",
         "An audio-only camera (one m=audio section, AAC): the client plays the audio alone, "
         "without waiting for a video track",
-        (rfc(4566, "5.14"), rfc(2326, "C.1"), rfc(3640, "3.3.6"), rfc(8216, "3.4")),
+        (rfc(4566, "5.14"), rfc(2326, "C.1"), rfc(3640, "3.3.6"), rfc(8216, "3.2")),
         sample=Sample.AUDIO_ONLY,
     ),
     Scenario(
