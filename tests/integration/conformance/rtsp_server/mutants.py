@@ -260,6 +260,8 @@ class Mutant:
     """One mutant camera and the required case it must fail, alone among required cases."""
 
     breaks: str
+    evidence: str
+    """A pattern the case's message and details show when it fails for the mutant's reason."""
     profile: type[MutantProfile] | None = None
     authenticator: type[Authenticator] | None = None
     extra: tuple[str, ...] = ()
@@ -282,17 +284,19 @@ class Mutant:
 _SECURED: dict[str, Any] = {"users": USERS, "auth_scheme": AuthScheme.BOTH}
 
 MUTANTS: tuple[Mutant, ...] = (
-    Mutant("RTSP-AUTH-002", authenticator=UnknownDigestAlgorithm, changes=_SECURED),
-    Mutant("RTSP-AUTH-003", authenticator=RightCredentialsRefused, changes=_SECURED),
-    Mutant("RTSP-TRANS-002", ServerPortElsewhere),
-    Mutant("RTSP-TRANS-004", DeafTunnel),
-    Mutant("RTSP-TRANS-005", MulticastAnsweredUnicast),
-    Mutant("RTSP-RTP-001", AudioPayloadTypeMoved),
-    Mutant("RTSP-RTCP-001", NoSenderReports),
-    Mutant("RTSP-RTCP-002", SenderReportsOneSecondAhead),
-    Mutant("RTSP-SES-001", ReceiverReportsIgnored),
-    Mutant("RTSP-MEDIA-001", CorruptSliceData),
-    Mutant("RTSP-MEDIA-002", FramerateDoubled),
+    Mutant(
+        "RTSP-AUTH-002", r"algorithm FOO", authenticator=UnknownDigestAlgorithm, changes=_SECURED
+    ),
+    Mutant("RTSP-AUTH-003", r"-> 401", authenticator=RightCredentialsRefused, changes=_SECURED),
+    Mutant("RTSP-TRANS-002", r"RTP from ports \[\d+\], server_port=\d+", ServerPortElsewhere),
+    Mutant("RTSP-TRANS-004", r"DESCRIBE .* no answer", DeafTunnel),
+    Mutant("RTSP-TRANS-005", r"RTP/AVP;unicast;destination=", MulticastAnsweredUnicast),
+    Mutant("RTSP-RTP-001", r"payload type 97 not in m= \(98,\)", AudioPayloadTypeMoved),
+    Mutant("RTSP-RTCP-001", r"no sender report in", NoSenderReports),
+    Mutant("RTSP-RTCP-002", r"report RTP time \+(0\.9|1\.0)\d+ s", SenderReportsOneSecondAhead),
+    Mutant("RTSP-SES-001", r"timeout 5 s, [1-9]\d* receiver reports", ReceiverReportsIgnored),
+    Mutant("RTSP-MEDIA-001", r"does not decode", CorruptSliceData),
+    Mutant("RTSP-MEDIA-002", r"a=framerate:30, measured 1[45]\.\d+", FramerateDoubled),
 )
 
 PROFILES: dict[str, MutantProfile] = {m.profile.name: m.profile() for m in MUTANTS if m.profile}

@@ -9,6 +9,7 @@ quirk profiles, a few at a time, and the tests read the JSON results.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,7 +35,9 @@ from tests.integration.conformance.rtsp_server.test_quirks import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
-PARALLEL = 4
+PARALLEL = 2
+"""Judged runs at once: each is a camera and a ``camsim conform`` decoding its video, and the
+machine has two cores; more at once only makes the timing cases see a starved camera."""
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +84,11 @@ def test_each_mutant_breaks_a_required_case_no_quirk_fails() -> None:
 def test_mutant_fails_exactly_its_case(runs: dict[str, ConformRun], mutant: Mutant) -> None:
     run = runs[mutant.breaks]
     assert run.results is not None, run.stderr
-    assert run.failing(("required",)) == {mutant.breaks}, run.stdout
+    # Exactly its case, among required and recommended ones alike.
+    assert run.failing(("required", "recommended")) == {mutant.breaks}, run.stdout
     assert run.code == 1, run.stdout
     assert mutant.breaks in run.stdout  # the summary names the failing case
-    assert run.case(mutant.breaks)["message"], run.case(mutant.breaks)
+    # ... and for the mutant's reason, not another one.
+    case = run.case(mutant.breaks)
+    told = [case["message"], *(f"{d['message']} ({d['where']})" for d in case["details"])]
+    assert re.search(mutant.evidence, "\n".join(told)), case
