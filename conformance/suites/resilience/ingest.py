@@ -28,9 +28,10 @@ from camsim.fault.control import FaultProxy
 from camsim.fault.scenarios import DeviceFault, FaultScenario
 from camsim.media.loader import load
 from conformance.hls.media import analyse_init, analyse_segment
-from conformance.suites.resilience.run import FaultRun, Mark, client_scenario
+from conformance.suites.resilience.run import FaultRun, Mark, client_scenario, resident_bytes
+from conformance.suites.resilience.server import ManagedServer
 from conformance.suites.rtsp_client.output import OutputSegment
-from conformance.suites.rtsp_client.run import ScenarioResult
+from conformance.suites.rtsp_client.run import ScenarioResult, log_tail
 from wire.hls.errors import PlaylistError
 from wire.hls.parse import parse
 
@@ -104,7 +105,12 @@ def upstream_of(target: str) -> tuple[str, int]:
 
 
 class IngestRunner:
-    """Runs ingest scenarios against one RTMP target and its HLS, one after the other."""
+    """Runs ingest scenarios against one RTMP target and its HLS, one after the other.
+
+    With ``server`` (a command template, :mod:`~conformance.suites.resilience.server`) the
+    suite starts a server per scenario, and ``target`` and ``hls`` may name its
+    ``{rtmp_port}`` and ``{http_port}``; a server restart kills and starts it again.
+    """
 
     def __init__(
         self,
@@ -112,11 +118,18 @@ class IngestRunner:
         hls: str,
         sample: Path,
         *,
+        server: list[str] | None = None,
+        workdir: Path | None = None,
+        streams: int = 1,
         progress: Callable[[str], None] = lambda text: None,
     ) -> None:
         self.target = target
         self.hls = hls
-        self.upstream = upstream_of(target)
+        if server is None:
+            upstream_of(target)  # raises ValueError for a target that is not rtmp://
+        self.server = server
+        self.workdir = workdir
+        self.streams = max(1, streams)
         self.sample = sample
         self.progress = progress
 
@@ -136,47 +149,85 @@ class IngestRunner:
     ) -> FaultRun:
         run = FaultRun(scenario, ScenarioResult(client_scenario(scenario)))
         run.result.frame_count = frames
+        server: ManagedServer | None = None
+        target, hls = self.target, self.hls
+        log = (self.workdir or Path(".")) / f"{scenario.name}.log"
+        if self.server is not None:
+            out = log.with_suffix("")
+            out.mkdir(parents=True, exist_ok=True)
+            server = ManagedServer(self.server, out, log)
+            ports = {"rtmp_port": str(server.rtmp_port), "http_port": str(server.http_port)}
+            for name, value in ports.items():
+                target = target.replace("{" + name + "}", value)
+                hls = hls.replace("{" + name + "}", value)
+            try:
+                await server.start()
+            except OSError as exc:
+                await server.kill()
+                run.result.error = f"the --target server did not start: {exc}"
+                return run
+        try:
+            await self._publish(run, target, hls, plan, session, server)
+        finally:
+            if server is not None:
+                await server.kill()
+                run.result.log_tail = log_tail(log)
+        return run
+
+    async def _publish(
+        self,
+        run: FaultRun,
+        target: str,
+        hls: str,
+        plan: FlvPlan,
+        session: aiohttp.ClientSession,
+        server: ManagedServer | None,
+    ) -> None:
+        scenario = run.scenario
         name = f"resil-{scenario.name}-{secrets.token_hex(3)}"
         proxy = FaultProxy(
             ("127.0.0.1", 0),
-            self.upstream,
+            upstream_of(target),
             scenario.base_config(),
             protocol="tcp",
             seed=scenario.seed,
         )
         await proxy.start()
-        run.url = push_url(self.target, name, proxy.address[1])
-        output = HttpOutput(self.hls.replace("{name}", name), session)
-        fleet = EncoderFleet([PushTarget.parse(run.url)], plan, PublishOptions(), reconnect=True)
+        # Stream 1 is judged; the others are the load the server carries meanwhile.
+        names = [name] + [f"{name}-load{n}" for n in range(2, self.streams + 1)]
+        run.url = push_url(target, name, proxy.address[1])
+        pushes = [PushTarget.parse(push_url(target, n, proxy.address[1])) for n in names]
+        output = HttpOutput(hls.replace("{name}", name), session)
+        fleet = EncoderFleet(pushes, plan, PublishOptions(), reconnect=True)
         loop = asyncio.get_running_loop()
         started = loop.time()
         run.result.started_us = time.time_ns() // 1000
         task = asyncio.create_task(fleet.run())
-        events = sorted(scenario.changes(), key=lambda item: item[0])
+        events: list[tuple[float, object]] = [(at, c) for at, c in scenario.changes()]
+        if scenario.device is DeviceFault.SERVER_RESTART:
+            for window in scenario.windows:
+                events += [(window.start, "server down"), (window.end, "server up")]
+        events.sort(key=lambda item: item[0])
         reconnects = 0
         try:
             while (now := loop.time() - started) < scenario.seconds:
                 while events and events[0][0] <= now:
-                    at, settings = events.pop(0)
-                    proxy.change(**settings)
-                    run.marks.append(
-                        Mark(at, "proxy: " + ", ".join(f"{k}={v}" for k, v in settings.items()))
-                    )
-                    if scenario.device is DeviceFault.UPLINK_DROP and settings.get("refuse"):
-                        for connection in list(proxy.tcp.connections if proxy.tcp else ()):
-                            connection.reset("uplink drop")
-                        run.marks.append(Mark(at, "uplink reset"))
+                    at, action = events.pop(0)
+                    await self._act(run, at, action, proxy, server)
                 await asyncio.sleep(min(POLL_SECONDS, scenario.seconds - now))
                 await output.poll()
-                run.arrivals.extend(
-                    [loop.time() - started] * (len(output.segments) - len(run.arrivals))
-                )
+                now = loop.time() - started
+                run.arrivals.extend([now] * (len(output.segments) - len(run.arrivals)))
+                if server is not None and server.pid is not None:
+                    rss = resident_bytes(server.pid)
+                    if rss is not None:
+                        run.memory.append((now, rss))
                 stats = fleet.stats
                 if stats and stats[0].reconnects > reconnects:
                     reconnects = stats[0].reconnects
-                    run.marks.append(Mark(loop.time() - started, "encoder reconnected"))
+                    run.marks.append(Mark(now, "encoder reconnected"))
                 if task.done():
-                    run.marks.append(Mark(loop.time() - started, "the encoder stopped"))
+                    run.marks.append(Mark(now, "the encoder stopped"))
                     break
         finally:
             fleet.stop()
@@ -193,4 +244,26 @@ class IngestRunner:
         run.proxy_state = proxy.state()
         if fleet.stats and fleet.stats[0].error and not output.segments:
             run.result.error = f"the encoder could not publish: {fleet.stats[0].error}"
-        return run
+
+    @staticmethod
+    async def _act(
+        run: FaultRun, at: float, action: object, proxy: FaultProxy, server: ManagedServer | None
+    ) -> None:
+        if isinstance(action, dict):
+            proxy.change(**action)
+            shown = ", ".join(f"{key}={value}" for key, value in action.items())
+            run.marks.append(Mark(at, f"proxy: {shown}"))
+            if run.scenario.device is DeviceFault.UPLINK_DROP and action.get("refuse"):
+                for connection in list(proxy.tcp.connections if proxy.tcp else ()):
+                    connection.reset("uplink drop")
+                run.marks.append(Mark(at, "uplink reset"))
+        elif action == "server down" and server is not None:
+            await server.kill()
+            run.marks.append(Mark(at, "server killed (SIGKILL)"))
+        elif action == "server up" and server is not None:
+            try:
+                await server.start()
+            except OSError as exc:  # the verdict tells: the output stops here
+                run.marks.append(Mark(at, f"server did not start again: {exc}"))
+                return
+            run.marks.append(Mark(at, "server started again"))

@@ -84,10 +84,10 @@ def _make_case(scenario: FaultScenario) -> Callable[[FaultRuns, CaseRecord], Non
                 f"a {scenario.role.value} scenario, and the target is judged as "
                 f"{'a puller (a command)' if fault_runs.role is Role.PULL else 'an ingest (rtmp://)'}"
             )
-        if scenario.device is DeviceFault.SERVER_RESTART:
+        if scenario.device is DeviceFault.SERVER_RESTART and not fault_runs.managed_server:
             not_applicable(
-                "the server must be started and killed by the suite, which an rtmp:// target "
-                "does not allow"
+                "the server must be started and killed by the suite: give --target as its "
+                "command with {rtmp_port} and {http_port}, not an rtmp:// URL"
             )
         run = fault_runs.run(case_id(scenario))
         if run.result.error:
@@ -96,11 +96,12 @@ def _make_case(scenario: FaultScenario) -> Callable[[FaultRuns, CaseRecord], Non
         verdict = judge(scenario, stamps, run.started_us, run.result.frame_count, run.memory)
         for name, (value, unit) in verdict.measured.items():
             case_record.measure(name, value, unit)
-        for mark in run.marks:  # the timeline's events, on a pass too
+        marks = sorted(run.marks, key=lambda mark: mark.at)
+        for mark in marks:  # the timeline's events, on a pass too
             case_record.measure(f"at {mark.at:.1f} s", mark.what)
         problems = verdict.problems + judge_segments(run.segments)
         details = [Detail(sentence, "expected") for sentence in verdict.expected]
-        details += [Detail(mark.what, f"{mark.at:.1f} s") for mark in run.marks]
+        details += [Detail(mark.what, f"{mark.at:.1f} s") for mark in marks]
         details += [
             Detail(
                 f"{item.missing} frames lost between {item.after_s:.2f} s and "

@@ -182,3 +182,36 @@ def test_refserver_ingest_goes_on_after_an_uplink_drop(tmp_path: Path) -> None:
     assert "uplink reset" in events
     assert "encoder reconnected" in events
     assert run.code == 0
+
+
+SERVER = (
+    "{refserver} --bind 127.0.0.1 --rtmp-port {{rtmp_port}} --no-rtmps --http-port {{http_port}} "
+    "--hls-dir {{out}} --target-duration 1"
+)
+ONCE_ONLY = "sh -c 'test -e {{out}}/started && exit 3; touch {{out}}/started; exec {server}'"
+"""A server that will not start again after a crash (a lock file it left behind)."""
+HLS = "http://127.0.0.1:{http_port}/live/{name}/index.m3u8"
+
+
+@pytest.mark.parametrize("restarts", [True, False], ids=["refserver", "no-restart"])
+def test_server_restart_under_load(tmp_path: Path, restarts: bool) -> None:
+    """The suite starts refserver, publishes three streams to it, kills it with SIGKILL 4 s in
+    and starts it again: the judged stream's HLS goes on. A server that does not come back
+    after the kill fails the case."""
+    refserver = shutil.which("refserver") or str(Path(sys.executable).with_name("refserver"))
+    server = SERVER.format(refserver=refserver)
+    target = server if restarts else ONCE_ONLY.format(server=server)
+    args = ["--suite", "resilience", "--target", target, "--hls", HLS]
+    args += ["--case=RESIL-INGEST-SERVER-RESTART"]
+    run = conform(args, tmp_path / "restart.json", timeout=120)
+    case = run.case("RESIL-INGEST-SERVER-RESTART")
+    events = [m["value"] for m in case["measurements"] if m["name"].startswith("at ")]
+    assert "server killed (SIGKILL)" in events
+    if restarts:
+        assert case["verdict"] == "pass", run.stdout
+        assert "server started again" in events
+        assert run.code == 0
+    else:
+        assert case["verdict"] == "fail", run.stdout
+        assert "did not go on after the fault" in case["message"]
+        assert any(e.startswith("server did not start again") for e in events)
