@@ -17,6 +17,18 @@ end, timestamps that jump only after EXT-X-DISCONTINUITY, bounded memory.
 port-554-blocked scenario), and ``{alt_port}``, its port alone (refserver's
 ``--pull-alternative-port {alt_port}``). ``--set parallel=N`` runs N scenarios at a time (2),
 ``--set workdir=DIR`` keeps the outputs and logs.
+
+An ingest server is judged through the ingest scenarios (uplink-drop, server-restart): camsim's
+encoder publishes through a TCP fault proxy and the stream's HLS is read back from ``--hls``
+(``{name}`` for the stream). ``--target rtmp://HOST:PORT/APP/{name}`` judges a running server
+(uplink-drop only); a ``--target`` that is the server's command with ``{rtmp_port}``,
+``{http_port}`` and ``{out}`` lets the suite start it, load it with ``--set streams=N``
+publishers (3) and kill and restart it (server-restart as well)::
+
+    camsim conform --suite resilience \\
+        --target 'refserver --bind 127.0.0.1 --rtmp-port {rtmp_port} --no-rtmps \\
+                  --http-port {http_port} --hls-dir {out} --target-duration 1' \\
+        --hls 'http://127.0.0.1:{http_port}/live/{name}/index.m3u8'
 """
 
 from conformance.registry import Suite, register
@@ -26,7 +38,8 @@ SUITE = register(
         "resilience",
         __name__,
         "RTSP puller through named network and device faults, judged by its HLS output",
-        target="a command with {url} and {out} (and {alt_url}), as for rtsp-client",
+        target="a puller's command with {url} and {out} (and {alt_url}); or an ingest: "
+        "rtmp://HOST:PORT/APP/{name}, or its command with {rtmp_port} and {http_port}",
         groups=("RESIL-NET", "RESIL-DEV", "RESIL-INGEST", "RESIL-TIME"),
     )
 )
