@@ -125,6 +125,17 @@ def _settings(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 )
 @click.option("--key", metavar="KEY", help="rtmp-ingest: the stream key the target wants.")
 @click.option(
+    "--pull-api",
+    metavar="'METHOD URL [BODY]'",
+    help="rtsp-client: the request that tells a running server to pull {url} as {name} "
+    "(instead of --target); its HLS is at --hls.",
+)
+@click.option(
+    "--pull-api-remove",
+    metavar="'METHOD URL'",
+    help="rtsp-client: the request that tells the server to stop pulling {name} after a case.",
+)
+@click.option(
     "--ca",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="CA bundle that signs an rtmps:// target's certificate.",
@@ -163,6 +174,8 @@ def conform(
     feed_insecure: bool,
     hls: str | None,
     key: str | None,
+    pull_api: str | None,
+    pull_api_remove: str | None,
     ca: Path | None,
     insecure: bool,
     allow: tuple[str, ...],
@@ -191,7 +204,14 @@ def conform(
         except runner.RunError as exc:
             raise click.UsageError(str(exc)) from None
         return
-    if not target:
+    if pull_api is not None and not hls:
+        raise click.UsageError(
+            "--pull-api needs --hls, where the server serves each stream "
+            "(e.g. 'http://127.0.0.1:8080/live/{name}/index.m3u8')"
+        )
+    if pull_api_remove is not None and pull_api is None:
+        raise click.UsageError("--pull-api-remove goes with --pull-api")
+    if not target and not pull_api:
         raise click.UsageError("--target is required (e.g. an HLS playlist URL)")
     if feed is not None and not feed.lower().startswith(("rtmp://", "rtmps://")):
         raise click.UsageError(f"--feed {feed}: the scheme must be rtmp:// or rtmps://")
@@ -207,6 +227,8 @@ def conform(
         settings=_settings(settings),
         hls=hls,
         key=key,
+        pull_api=pull_api,
+        pull_api_remove=pull_api_remove,
         ca=ca,
         insecure=insecure,
     )

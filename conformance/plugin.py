@@ -89,6 +89,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Where an ingest target serves each stream's HLS; {name} is the stream name.",
     )
     group.addoption("--conform-key", metavar="KEY", help="Stream key the ingest target wants.")
+    group.addoption("--conform-pull-api", metavar="REQUEST", help="rtsp-client: pull request.")
+    group.addoption(
+        "--conform-pull-api-remove", metavar="REQUEST", help="rtsp-client: removal request."
+    )
     group.addoption("--conform-ca", metavar="FILE", help="CA bundle for a TLS target.")
     group.addoption(
         "--conform-insecure",
@@ -132,6 +136,8 @@ def options_from(config: pytest.Config) -> ConformOptions:
         settings=parse_settings(config.getoption("conform_set")),
         hls=config.getoption("conform_hls"),
         key=config.getoption("conform_key"),
+        pull_api=config.getoption("conform_pull_api"),
+        pull_api_remove=config.getoption("conform_pull_api_remove"),
         ca=path("conform_ca"),
         insecure=bool(config.getoption("conform_insecure")),
     )

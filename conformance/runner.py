@@ -96,6 +96,10 @@ def _option_arguments(options: ConformOptions) -> list[str]:
         args += ["--conform-hls", options.hls]
     if options.key is not None:
         args += ["--conform-key", options.key]
+    if options.pull_api is not None:
+        args += ["--conform-pull-api", options.pull_api]
+    if options.pull_api_remove is not None:
+        args += ["--conform-pull-api-remove", options.pull_api_remove]
     if options.ca is not None:
         args += ["--conform-ca", str(options.ca)]
     if options.insecure:

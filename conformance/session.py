@@ -47,6 +47,11 @@ class ConformOptions:
     """CA bundle that signs a TLS target's certificate (``--ca``)."""
     insecure: bool = False
     """Do not verify a TLS target's certificate (``--insecure``)."""
+    pull_api: str | None = None
+    """rtsp-client: the request that tells a server to pull a camera, ``METHOD URL [BODY]``
+    with ``{name}`` and ``{url}`` (``--pull-api``); its HLS is at ``hls``."""
+    pull_api_remove: str | None = None
+    """rtsp-client: the request that tells it to stop, ``METHOD URL`` (``--pull-api-remove``)."""
 
     def setting(self, key: str, default: str | None = None) -> str | None:
         """The last value given for ``key``."""

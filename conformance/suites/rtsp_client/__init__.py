@@ -11,6 +11,11 @@ stream must go on through the camera's quirk, and a restart may cost one break, 
 ``--target`` is the client's command line: ``{url}`` is the camera, ``{out}`` an empty folder
 for its HLS (any media playlist under it is followed), ``{name}`` the case's name. ``--set
 parallel=N`` runs N cases at a time (4), ``--set workdir=DIR`` keeps the outputs and logs.
+
+A server that runs all along and is told what to pull is judged with ``--pull-api 'METHOD URL
+[BODY]'`` (the request that makes it pull ``{url}`` as ``{name}``), ``--hls URL`` (where it
+serves ``{name}``) and optionally ``--pull-api-remove 'METHOD URL'``, instead of ``--target``
+(:mod:`~conformance.suites.rtsp_client.api_target`).
 """
 
 from conformance.registry import Suite, register

@@ -13,6 +13,7 @@ import pytest
 
 from conformance.session import ConformanceSession, ConformOptions, TargetUnreachable
 from conformance.suites.rtsp_client import SUITE
+from conformance.suites.rtsp_client.api_target import ApiScenarioRunner, PullApi
 from conformance.suites.rtsp_client.run import (
     CommandTemplate,
     ScenarioResult,
@@ -53,6 +54,9 @@ def client_runs(
     conform_options: ConformOptions, conform_session: ConformanceSession
 ) -> Iterator[ClientRuns]:
     """The client run against each selected scenario, several at a time."""
+    if conform_options.pull_api is not None:
+        yield from _api_runs(conform_options, conform_session)
+        return
     if not conform_options.target:
         raise TargetUnreachable("--target is required: the client's command with {url} and {out}")
     try:
@@ -80,6 +84,34 @@ def client_runs(
         environment = conform_session.environment
         environment["client command"] = conform_options.target
         environment["cameras"] = "camsim, one per case on 127.0.0.1, 320x180 H.264 at 15 fps"
+        yield ClientRuns({r.scenario.case_id: r for r in results})
+    finally:
+        if not kept:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _api_runs(options: ConformOptions, session: ConformanceSession) -> Iterator[ClientRuns]:
+    """``--pull-api``: a running server told over HTTP what to pull, its HLS read over HTTP."""
+    assert options.pull_api is not None
+    try:
+        api = PullApi.parse(options.pull_api, options.hls, options.pull_api_remove)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    selected = {info.id for info in session.catalogue if info.suite == SUITE.name}
+    scenarios = [s for s in catalogue() if s.case_id in selected]
+    kept = options.setting("workdir")
+    workdir = Path(kept) if kept else Path(tempfile.mkdtemp(prefix="camsim-rtsp-client-"))
+    try:
+        session.progress("rtsp-client: preparing the samples")
+        runner = ApiScenarioRunner(
+            api, make_samples(), workdir, parallel=_parallel(options), progress=session.progress
+        )
+        results = asyncio.run(runner.run(scenarios))
+        session.environment["client pull api"] = api.describe()
+        session.environment["client hls"] = api.hls
+        session.environment["cameras"] = (
+            "camsim, one per case on 127.0.0.1, 320x180 H.264 at 15 fps"
+        )
         yield ClientRuns({r.scenario.case_id: r for r in results})
     finally:
         if not kept:

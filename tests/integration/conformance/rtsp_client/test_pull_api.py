@@ -1,0 +1,154 @@
+"""rtsp-client's ``--pull-api`` mode, proven: refserver started once with its sources API and
+told what to pull case by case passes; a server whose API accepts every camera and never pulls
+fails every case; ``--pull-api`` without ``--hls`` is a usage error.
+
+refserver runs in this process on loopback ports (its own loop in a thread); the suite runs as
+a user runs it, ``camsim conform`` in its own process, and reaches it over 127.0.0.1 only.
+
+The subset judged through the API is one case of each kind of camera behaviour rather than
+the whole catalogue (which the command mode's tests run): the plain camera, video only,
+Digest, UDP blocked, a restart (the server reconnects to the same name), G.711 audio, an RTP
+timestamp wrap, and two quirks (parameter sets only in band, a 3 h timestamp jump).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from refserver.hls import HlsOptions
+from refserver.http import HttpOptions
+from tests.integration.conformance.conftest import ConformRun, conform
+from tests.integration.refserver.harness import RunningServer, running, server_config
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+
+SUBSET = (
+    "RTSPC-PLAY-001",
+    "RTSPC-PLAY-002",
+    "RTSPC-AUTH-001",
+    "RTSPC-NET-001",
+    "RTSPC-RESTART-001",
+    "RTSPC-AUDIO-001",
+    "RTSPC-RTP-001",
+    "RTSPC-QUIRK-NO-SPROP",
+    "RTSPC-QUIRK-TIMESTAMP-JUMP",
+)
+ADD = 'POST http://127.0.0.1:{port}/api/sources {{"name": "{{name}}", "url": "{{url}}"}}'
+REMOVE = "DELETE http://127.0.0.1:{port}/api/sources/{{name}}"
+HLS = "http://127.0.0.1:{port}/live/{{name}}/index.m3u8"
+
+
+def api_args(port: int, *, remove: bool = True) -> list[str]:
+    args = ["--pull-api", ADD.format(port=port), "--hls", HLS.format(port=port)]
+    if remove:
+        args += ["--pull-api-remove", REMOVE.format(port=port)]
+    return args
+
+
+@pytest.fixture(scope="module")
+def refserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """refserver with the sources API and no source: the suite adds each case's camera."""
+    folder = tmp_path_factory.mktemp("refserver")
+    config = server_config(
+        folder,
+        rtmps_port=None,
+        http=HttpOptions(sources_api=True),
+        hls=HlsOptions(target_duration=1.0, window=6),
+    )
+    with running(config) as server:
+        yield server
+
+
+def test_refserver_told_through_its_api_passes(refserver: RunningServer, tmp_path: Path) -> None:
+    args = ["--suite", "rtsp-client", *api_args(refserver.http_port), "--set", "parallel=3"]
+    args += [f"--case={case}" for case in SUBSET]
+    run = conform(args, tmp_path / "api.json", timeout=400)
+    assert run.code == 0, (run.stdout, run.stderr)
+    verdicts = run.verdicts()
+    assert {case: verdicts.get(case) for case in SUBSET} == dict.fromkeys(SUBSET, "pass"), (
+        run.stdout
+    )
+    assert run.failing(("required", "recommended")) == set(), run.stdout
+    # Every case's camera was removed again: the server pulls nothing now.
+    assert refserver.server is not None
+    assert len(refserver.server.sources) == 0
+    ended = refserver.hls_dir / "rtspc-play-001" / "index.m3u8"
+    assert ended.read_text().endswith("#EXT-X-ENDLIST\n")
+
+
+class AcceptingOnly:
+    """An HTTP server on 127.0.0.1 whose pull API says yes to everything and pulls nothing:
+    every add is 201, every removal 204, every playlist 404."""
+
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        self.loop = asyncio.new_event_loop()
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(f"{request.method} {request.path}")
+        if request.method == "POST":
+            return web.json_response({"added": True}, status=201)
+        if request.method == "DELETE":
+            return web.Response(status=204)
+        return web.Response(status=404)
+
+    async def _start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._answer)
+        self.runner = web.AppRunner(app)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = self.runner.addresses[0][1]
+
+    def __enter__(self) -> AcceptingOnly:
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.runner is not None:
+            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+def test_a_server_that_accepts_and_never_pulls_fails(tmp_path: Path) -> None:
+    cases = ("RTSPC-PLAY-001", "RTSPC-RESTART-001")
+    with AcceptingOnly() as server:
+        args = ["--suite", "rtsp-client", *api_args(server.port)]
+        args += [f"--case={case}" for case in cases]
+        run = conform(args, tmp_path / "mutant.json", timeout=200)
+        requests = list(server.requests)
+    assert run.code == 1, (run.stdout, run.stderr)
+    assert run.verdicts() == dict.fromkeys(cases, "fail"), run.stdout
+    for case in cases:
+        message = run.case(case)["message"]
+        assert "no frame" in message, message
+    posts = [r for r in requests if r == "POST /api/sources"]
+    deletes = {r for r in requests if r.startswith("DELETE")}
+    assert len(posts) == len(cases)
+    assert deletes == {
+        "DELETE /api/sources/rtspc-play-001",
+        "DELETE /api/sources/rtspc-restart-001",
+    }
+
+
+def test_pull_api_without_hls_is_a_usage_error(tmp_path: Path) -> None:
+    add = ADD.format(port=9)
+    run: ConformRun = conform(
+        ["--suite", "rtsp-client", "--pull-api", add], tmp_path / "usage.json", timeout=60
+    )
+    assert run.code == 2, (run.stdout, run.stderr)
+    assert "--pull-api needs --hls" in run.stderr
+    assert run.results is None
