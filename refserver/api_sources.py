@@ -13,9 +13,9 @@ Routes (only when ``[http] sources_api = true`` or ``--api-sources``)::
 
 This is what MediaMTX's ``/v3/config/paths/add`` and ``/delete`` do for a path with a
 ``source``. Anyone who can reach it can make the server connect anywhere, so it is off by
-default, and when on it answers loopback peers only (MediaMTX's API listens on 127.0.0.1:9997
-by default for the same reason): a request from any other address is refused 403 whatever
-``bind`` is. A web page in a browser on this machine is a loopback peer too, so a request that
+default, and when on it answers loopback peers only, as MediaMTX's does out of the box (its
+``api`` is off by default, and its default users grant the ``api`` action to 127.0.0.1 and ::1
+only): a request from any other address is refused 403 whatever ``bind`` is. A web page in a browser on this machine is a loopback peer too, so a request that
 carries an ``Origin`` the API's CORS list does not name is refused 403, and a POST must say
 ``Content-Type: application/json`` (which a page cannot send to another origin without a CORS
 preflight, and the preflight is refused).
