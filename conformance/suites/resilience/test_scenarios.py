@@ -99,7 +99,7 @@ def _make_case(scenario: FaultScenario) -> Callable[[FaultRuns, CaseRecord], Non
         marks = sorted(run.marks, key=lambda mark: mark.at)
         for mark in marks:  # the timeline's events, on a pass too
             case_record.measure(f"at {mark.at:.1f} s", mark.what)
-        problems = verdict.problems + judge_segments(run.segments)
+        problems = verdict.problems + judge_segments(run.segments, run.result.frame_count)
         details = [Detail(sentence, "expected") for sentence in verdict.expected]
         details += [Detail(mark.what, f"{mark.at:.1f} s") for mark in marks]
         details += [

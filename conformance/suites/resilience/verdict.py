@@ -226,43 +226,52 @@ def lost_per_second(breaks: Sequence[TimedBreak], seconds: float) -> list[int]:
     return counts
 
 
-def judge_segments(segments: Sequence[OutputSegment]) -> list[str]:
+def judge_segments(segments: Sequence[OutputSegment], frame_count: int) -> list[str]:
     """The output's segments: each must decode, the camera's audio must be there, and video
-    timestamps must keep the camera's timing (the send times of the stamped frames) except
-    after EXT-X-DISCONTINUITY (RFC 8216 §4.3.2.3). Frames lost to a fault leave a hole of
-    their own length, which is right; a new stream (a reboot) brings a new timestamp base,
-    which needs the tag."""
+    timestamps may jump only after EXT-X-DISCONTINUITY (RFC 8216 §4.3.2.3).
+
+    A hole where frames were lost is not a jump: the timestamps are right when they keep the
+    camera's timing, read either from the stamped frames' indexes (``frame_count`` frames a
+    loop) or from their send times (a camera late on a busy machine sends in bursts, which
+    only the indexes see through). A new stream (a reboot) brings a new timestamp base and
+    needs the tag unless the client rebased it onto the old timeline."""
     found: list[str] = []
     undecodable = [s for s in segments if s.media.decode_error or s.media.error]
     if undecodable:
         first = undecodable[0]
         reason = first.media.decode_error or first.media.error
         found.append(f"{len(undecodable)} segments do not decode (first {first.uri}: {reason})")
-    previous: tuple[float, int] | None = None
-    """The previous segment's video end and the send time of its last stamped frame."""
+    loop = max(frame_count, 1)
+    previous: tuple[float, Stamped] | None = None
+    """The previous segment's video end and its last stamped frame."""
     for segment in segments:
         track = segment.media.track("video")
         stamps = segment.media.stamps
         if track is None or not stamps:
             previous = None
             continue
-        sent_span = (stamps[-1].wallclock_us - stamps[0].wallclock_us) / US_PER_S
-        skew = (track.end - track.start) - (sent_span + track.sample_duration)
-        if abs(skew) > TIMESTAMP_TOLERANCE_S:
+        frame = track.sample_duration
+        span = track.end - track.start
+        sent_span = (stamps[-1].wallclock_us - stamps[0].wallclock_us) / US_PER_S + frame
+        frames = 1 + sum(
+            (b.frame_index - a.frame_index) % loop for a, b in itertools.pairwise(stamps)
+        )
+        if min(abs(span - sent_span), abs(span - frames * frame)) > TIMESTAMP_TOLERANCE_S:
             found.append(
-                f"video timestamps inside {segment.uri} span {track.end - track.start:.2f} s "
-                f"for frames sent over {sent_span + track.sample_duration:.2f} s"
+                f"video timestamps inside {segment.uri} span {span:.2f} s for {frames} frames "
+                f"of the camera sent over {sent_span:.2f} s"
             )
         if previous is not None and not segment.discontinuity:
-            end, last_sent_us = previous
+            end, last = previous
             jump = track.start - end
-            sent_gap = (stamps[0].wallclock_us - last_sent_us) / US_PER_S - track.sample_duration
-            if abs(jump - sent_gap) > TIMESTAMP_TOLERANCE_S:
+            sent_gap = (stamps[0].wallclock_us - last.wallclock_us) / US_PER_S - frame
+            index_gap = ((stamps[0].frame_index - last.frame_index) % loop - 1) * frame
+            if min(abs(jump), abs(jump - sent_gap), abs(jump - index_gap)) > TIMESTAMP_TOLERANCE_S:
                 found.append(
                     f"video timestamps jump {jump:+.2f} s into {segment.uri} (the frames were "
                     f"sent {sent_gap:+.2f} s apart) with no EXT-X-DISCONTINUITY before it"
                 )
-        previous = (track.end, stamps[-1].wallclock_us)
+        previous = (track.end, stamps[-1])
     if segments and not any(s.media.track("audio") for s in segments):
         found.append("the camera's AAC audio is not in the output")
     return found

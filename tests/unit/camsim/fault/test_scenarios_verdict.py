@@ -159,14 +159,14 @@ def test_segments_keep_the_send_timing_holes_included() -> None:
     frames = stream((0.2, 2.0), (3.0, 6.0))  # a second lost inside the first segment
     first, second = frames[:40], frames[40:]  # frames 3..29 and 45..57, then 58..89
     kept = [segment(first, 10.0), segment(second, 10.0 + (58 - 3) / FPS)]
-    assert judge_segments(kept) == []
+    assert judge_segments(kept, FRAMES) == []
     # The hole closed up: timestamps run on as if nothing was lost, the timeline shrinks.
     squeezed = first[:]
     squeezed_segment = segment(squeezed, 10.0)
     video = squeezed_segment.media.tracks[0]
     video.end = video.start + len(squeezed) / FPS
-    assert judge_segments([squeezed_segment]) == [
-        "video timestamps inside s10.ts span 2.67 s for frames sent over 3.67 s"
+    assert judge_segments([squeezed_segment], FRAMES) == [
+        "video timestamps inside s10.ts span 2.67 s for 55 frames of the camera sent over 3.67 s"
     ]
 
 
@@ -174,21 +174,37 @@ def test_a_new_stream_needs_a_discontinuity() -> None:
     before, after = stream((0.2, 4.0)), stream((7.0, 10.0))
     # A rebooted camera's timestamps start from a new base: 1000 s, not 10 + 6.8.
     bare = [segment(before, 10.0), segment(after, 1000.0)]
-    assert judge_segments(bare) == [
+    assert judge_segments(bare, FRAMES) == [
         "video timestamps jump +986.20 s into s1000.ts (the frames were sent +3.00 s apart) "
         "with no EXT-X-DISCONTINUITY before it"
     ]
     tagged = [segment(before, 10.0), segment(after, 1000.0, discontinuity=True)]
-    assert judge_segments(tagged) == []
+    assert judge_segments(tagged, FRAMES) == []
     # Kept on the camera's timeline across the gap: no tag needed.
-    assert judge_segments([segment(before, 10.0), segment(after, 16.8)]) == []
+    assert judge_segments([segment(before, 10.0), segment(after, 16.8)], FRAMES) == []
 
 
 def test_undecodable_segments_and_missing_audio_fail() -> None:
     frames = stream((0.2, 2.0))
     broken = segment(frames, 0.0)
     broken.media.decode_error = "no keyframe"
-    assert judge_segments([broken]) == ["1 segments do not decode (first s0.ts: no keyframe)"]
-    assert judge_segments([segment(frames, 0.0, audio=False)]) == [
+    assert judge_segments([broken], FRAMES) == [
+        "1 segments do not decode (first s0.ts: no keyframe)"
+    ]
+    assert judge_segments([segment(frames, 0.0, audio=False)], FRAMES) == [
         "the camera's AAC audio is not in the output"
+    ]
+
+
+def test_a_camera_late_on_a_busy_machine_is_judged_by_its_frame_indexes() -> None:
+    """Frames 0-29 sent in a burst after a stall: the send times say 0.5 s, the indexes say
+    2 s, and a client that kept the media timing (2 s) is right."""
+    burst = [Stamped(n, STARTED_US + 1_500_000 + n * 16_000) for n in range(30)]
+    kept = segment(burst, 10.0)
+    kept.media.tracks[0].end = 12.0
+    assert judge_segments([kept], FRAMES) == []
+    neither = segment(burst, 10.0)
+    neither.media.tracks[0].end = 11.2
+    assert judge_segments([neither], FRAMES) == [
+        "video timestamps inside s10.ts span 1.20 s for 30 frames of the camera sent over 0.53 s"
     ]
