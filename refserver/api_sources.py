@@ -15,10 +15,11 @@ This is what MediaMTX's ``/v3/config/paths/add`` and ``/delete`` do for a path w
 ``source``. Anyone who can reach it can make the server connect anywhere, so it is off by
 default, and when on it answers loopback peers only, as MediaMTX's does out of the box (its
 ``api`` is off by default, and its default users grant the ``api`` action to 127.0.0.1 and ::1
-only): a request from any other address is refused 403 whatever ``bind`` is. A web page in a browser on this machine is a loopback peer too, so a request that
-carries an ``Origin`` the API's CORS list does not name is refused 403, and a POST must say
-``Content-Type: application/json`` (which a page cannot send to another origin without a CORS
-preflight, and the preflight is refused).
+only): a request from any other address is refused 403 whatever ``bind`` is. A web page in a
+browser on this machine is a loopback peer too, so a request that carries an ``Origin`` the
+API's CORS list does not name is refused 403, and a POST must say ``Content-Type:
+application/json`` (which a page cannot send to another origin without a CORS preflight, and
+the preflight is refused).
 
 A removed source's stream stays listed, ended, for the offline timeout (as a stream whose RTMP
 publisher left does), so players read the EXT-X-ENDLIST rather than a 404; adding the name again
@@ -28,6 +29,7 @@ starts a new stream whose playlist carries on after a discontinuity.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import ipaddress
 import json
@@ -57,6 +59,8 @@ MAX_SOURCES = 1000
 """Sources the API may hold in all: each costs a task and a few descriptors."""
 SOURCE_FIELDS = frozenset(f.name for f in dataclasses.fields(SourceConfig))
 JSON_TYPE = "application/json"
+WRITE_WAIT_SECONDS = 5.0
+"""How long a removal waits for the ended playlist to be written (a slow disk)."""
 
 
 class SourceExists(Exception):
@@ -130,6 +134,10 @@ class PullSources:
             stream = self.registry.get(name)
             if stream is not None and stream.source is source:
                 stream.end()
+                # The ended playlist reaches the disk before the name can be added again, so
+                # that a new stream's claim of the folder removes it rather than racing it.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stream.written(), WRITE_WAIT_SECONDS)
                 # From here on the stream is one whose publisher left: the housekeeping forgets
                 # it after the offline timeout, and the ended playlist is served until then.
                 stream.source = None
