@@ -54,6 +54,8 @@ SETUP_PHASES = (
 API_TIMEOUT = 5.0
 STOP_GRACE = 1.0
 """Seconds a set-up trial waits for its unpublish to close the connection."""
+DRAIN = 1.0
+"""Seconds between the end of a window and counting the frames the server received."""
 
 Progress = Callable[[str], None]
 
@@ -283,6 +285,9 @@ class Bench:
         frames1 = sum(s.video_frames for s in fleet.stats)
         latencies = await self._latencies(targets)
         stats = await task
+        # A plain TCP close returns before a delaying relay has delivered the last bytes (a TLS
+        # close waits for the server's close_notify): let them land before counting.
+        await asyncio.sleep(DRAIN)
         received = await self._frames_received(targets)
         window = Window(
             protocol=protocol.value,
