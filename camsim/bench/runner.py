@@ -10,7 +10,9 @@ For each network profile, in order:
    window (alternating first) of ``streams`` streams for ``duration`` seconds after
    :data:`SETTLE` seconds of settling. Per window: the encoder's CPU (this thread's), the
    server's process tree's CPU when it runs here, bytes on the wire against the RTMP payload,
-   per-frame latency from the server's API, and frames sent against frames the server counted.
+   per-frame latency from the server's API (or, without one, by playing each stream back from
+   the server over RTMP and reading its frames' stamps), and frames sent against frames the
+   server counted.
 
 Nothing is run in parallel across protocols: what one protocol does never loads the other's
 measurement, and slow drift of the machine hits both alike.
@@ -28,9 +30,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 
+from camsim.bench.playback import PlaybackThread, RtmpPlayerConnection
 from camsim.bench.profiles import NetworkProfile
 from camsim.bench.relay import ByteCount, RelayThread
 from camsim.bench.servers import tree_cpu_seconds
+from camsim.bench.stats import percentile
 from camsim.encoder.fleet import EncoderFleet
 from camsim.encoder.flv_source import FlvPlan
 from camsim.encoder.pacer import Pacer
@@ -93,6 +97,9 @@ class BenchSettings:
     seed: int = 0
     streaming: bool = True
     """False: set-up trials only (``--setup-only``)."""
+    playback: bool = True
+    """Without ``api_url``: play every stream back from the server over RTMP (``rtmp_url``'s
+    host and port, straight, not through the relay) to read per-frame latency."""
 
 
 @dataclass
@@ -273,7 +280,9 @@ class Bench:
         targets = self._name(url, settings.streams)
         fleet = EncoderFleet(targets, self.plan, settings.options)
         task = asyncio.create_task(fleet.run(SETTLE + settings.duration + 0.5))
+        players = self._play(targets)
         await asyncio.sleep(SETTLE)
+        wall0 = time.time_ns() // 1000
         cpu0, server0, clock0 = time.thread_time(), self._server_cpu(), time.monotonic()
         wire0 = count.up
         payload0 = sum(s.bytes_sent for s in fleet.stats)
@@ -283,7 +292,14 @@ class Bench:
         wire1 = count.up
         payload1 = sum(s.bytes_sent for s in fleet.stats)
         frames1 = sum(s.video_frames for s in fleet.stats)
-        latencies = await self._latencies(targets)
+        wall1 = time.time_ns() // 1000
+        if players is not None:
+            # Frames sent in the window may still be on their way: let them arrive.
+            await asyncio.sleep(DRAIN)
+            latencies = _played_latencies(await players.stop(), wall0, wall1)
+            players.close()
+        else:
+            latencies = await self._latencies(targets)
         stats = await task
         # A plain TCP close returns before a delaying relay has delivered the last bytes (a TLS
         # close waits for the server's close_notify): let them land before counting.
@@ -307,6 +323,17 @@ class Bench:
             window.latency_p95_ms.append(p95)
             window.latency_p99_ms.append(p99)
         return window
+
+    def _play(self, targets: Sequence[PushTarget]) -> PlaybackThread | None:
+        """Players for ``targets`` when latency cannot come from an API, else None."""
+        settings = self.settings
+        if settings.api_url is not None or not settings.playback:
+            return None
+        server = PushTarget.parse(expand(settings.rtmp_url, 0))
+        players = PlaybackThread()
+        # The same app and name the stream was published under, whichever protocol it used.
+        players.start(server.host, server.port, [(t.app, t.stream_name) for t in targets])
+        return players
 
     def _server_cpu(self) -> float | None:
         pids = self.settings.server_pids
@@ -346,6 +373,18 @@ class Bench:
             return data if isinstance(data, dict) else None
 
         return await asyncio.to_thread(fetch)
+
+
+def _played_latencies(
+    players: Sequence[RtmpPlayerConnection | None], since_us: int, until_us: int
+) -> list[tuple[float, float, float]]:
+    """p50, p95 and p99 per player that received stamped frames in the window."""
+    out = []
+    for player in players:
+        values = player.latencies_ms(since_us, until_us) if player is not None else []
+        if values:
+            out.append((percentile(values, 50), percentile(values, 95), percentile(values, 99)))
+    return out
 
 
 def _through(url: str, target: PushTarget, address: tuple[str, int]) -> str:
