@@ -140,7 +140,8 @@ def rtmp_vs_rtmps(
     bytes on the wire, RTMP and RTMPS interleaved, under each --network profile.
 
     Without --rtmp/--rtmps a refserver is started on free loopback ports and measured,
-    latency through its API and CPU through its process. Differences are RTMPS minus RTMP,
+    latency through its API and CPU through its process. Against another server, latency is
+    read by playing each stream back from it over RTMP. Differences are RTMPS minus RTMP,
     medians over the kept rounds with a 95% bootstrap interval; one whose interval holds zero
     is reported as no measurable difference.
     """
@@ -245,7 +246,11 @@ def _notes(settings: BenchSettings) -> list[str]:
     for profile in settings.profiles:
         notes.append(f"{profile.name}: {profile.description}")
     if settings.api_url is None:
-        notes.append("No server API: per-frame latency and frames received were not measured.")
+        notes.append(
+            "No server API: per-frame latency is read by playing each stream back from the "
+            "server over RTMP (stamp to player, so it includes the server's fan-out); frames "
+            "received were not counted."
+        )
     return notes
 
 
