@@ -18,6 +18,9 @@ from types import FrameType
 import click
 
 from camsim.camera.fleet import AuthScheme, CameraFleet, FleetConfig, Layout
+from camsim.camera.multicast import DEFAULT_PORT as DEFAULT_MULTICAST_PORT
+from camsim.camera.multicast import DEFAULT_TTL as DEFAULT_MULTICAST_TTL
+from camsim.camera.multicast import MulticastConfig
 from camsim.camera.origin import SEQUENCE_MODULUS, TIMESTAMP_MODULUS, RtpOrigin, parse_origin
 from camsim.camera.quirks import MIXED, REGISTRY
 from camsim.camera.server import CONNECTIONS_PER_CAMERA, CONNECTIONS_PER_IP_PER_CAMERA
@@ -238,6 +241,27 @@ def _parse_users(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     help="First RTP sequence number of every stream instead of a random one; -N is N packets "
     "before the 16-bit wrap.",
 )
+@click.option(
+    "--multicast",
+    metavar="NETWORK",
+    help="Answer SETUPs asking for multicast with a group from this IPv4 pool, e.g. "
+    "239.1.2.0/24: one group per track per camera, shared by its multicast clients (default: "
+    "multicast refused).",
+)
+@click.option(
+    "--multicast-port",
+    type=click.IntRange(2, 0xFFFE),
+    default=DEFAULT_MULTICAST_PORT,
+    show_default=True,
+    help="Even RTP port of every group (RTCP on the next one).",
+)
+@click.option(
+    "--multicast-ttl",
+    type=click.IntRange(1, 255),
+    default=DEFAULT_MULTICAST_TTL,
+    show_default=True,
+    help="TTL of multicast datagrams (1: the camera's own link only).",
+)
 @click.option("-v", "--verbose", count=True, help="Log more (-vv for debug).")
 def run(
     cameras: int,
@@ -267,6 +291,9 @@ def run(
     capture: Path | None,
     timestamp_origin: str | None,
     sequence_origin: str | None,
+    multicast: str | None,
+    multicast_port: int,
+    multicast_ttl: int,
     verbose: int,
 ) -> None:
     """Run simulated RTSP cameras at rtsp://HOST:PORT/cam1..camN until Ctrl-C."""
@@ -300,6 +327,9 @@ def run(
             max_connections_per_ip=max_connections_per_ip,
             capture=capture,
             rtp_origin=_rtp_origin(timestamp_origin, sequence_origin),
+            multicast=None
+            if multicast is None
+            else MulticastConfig.parse(multicast, port=multicast_port, ttl=multicast_ttl),
         )
     except ValueError as error:
         raise click.UsageError(str(error)) from None

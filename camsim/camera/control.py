@@ -23,6 +23,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from camsim.camera.device import Camera, track_control
+from camsim.camera.multicast import MulticastPool, PoolExhausted
 from camsim.camera.quirks.base import Quirks
 from camsim.camera.sender import (
     DEFAULT_MAX_BUFFERED,
@@ -62,8 +63,10 @@ from wire.rtsp import (
     SessionExpired,
     StatusCode,
     Transport,
+    TransportSpec,
 )
 from wire.rtsp.server import DEFAULT_SERVER_METHODS
+from wire.rtsp.transport import DELIVERY_MULTICAST
 from wire.session import Termination
 
 logger = logging.getLogger(__name__)
@@ -102,6 +105,10 @@ class CameraDirectory(Protocol):
     @property
     def udp(self) -> MediaPorts | None:
         """The server's shared UDP pair, when it serves RTP over UDP."""
+
+    @property
+    def multicast(self) -> MulticastPool | None:
+        """The server's pool of multicast groups, when it sends multicast."""
 
     def find(self, url: str) -> tuple[Camera, str] | None:
         """The camera ``url`` names and the rest of its path ('' for the camera itself)."""
@@ -354,12 +361,16 @@ class RtspControl:
         except RemoteProtocolError:
             return Response(StatusCode.UNSUPPORTED_TRANSPORT)
         udp = self.server.udp
-        reply = choose_transport(requested, track, udp)
+        pool = self.server.multicast
+        reply = choose_transport(requested, track, udp, multicast=pool is not None)
         if reply is None:
             return Response(StatusCode.UNSUPPORTED_TRANSPORT)
+        session_id = session.session_id if session is not None else new_session_id()
+        if reply.is_multicast:
+            assert pool is not None
+            return self._setup_multicast(pool, camera, track, session, session_id, requested)
         reply = camera.quirks.edit_transport(replace(reply, ssrc=new_ssrc()), requested.first)
         ssrc = reply.ssrc if reply.ssrc is not None else new_ssrc()
-        session_id = session.session_id if session is not None else new_session_id()
         sink: RtpSink
         rtcp_address = None
         if reply.interleaved is not None:
@@ -389,20 +400,56 @@ class RtspControl:
             timestamp_offset=secrets.randbits(32),
             cname=f"{camera.name}@camsim",
         )
+        return self._set_up(camera, track, session, session_id, Stream(sender, reply, rtcp_address))
+
+    def _setup_multicast(
+        self,
+        pool: MulticastPool,
+        camera: Camera,
+        track: int,
+        session: MediaSession | None,
+        session_id: str,
+        requested: Transport,
+    ) -> Response:
+        """Make ``session_id`` a member of the camera's multicast stream of ``track``."""
+        try:
+            shared = pool.join(camera, track, session_id)
+        except PoolExhausted:
+            # RFC 2326 §11.3.5 453 Not Enough Bandwidth: the pool is the resource that ran out.
+            return Response(StatusCode.NOT_ENOUGH_BANDWIDTH)
+        reply = TransportSpec(
+            lower_transport=None,
+            delivery=DELIVERY_MULTICAST,
+            destination=shared.group,
+            port=shared.ports,
+            ttl=shared.ttl,
+            ssrc=shared.sender.ssrc,
+        )
+        stream = Stream(shared.sender, reply, None, shared=shared)
+        return self._set_up(camera, track, session, session_id, stream)
+
+    def _set_up(
+        self,
+        camera: Camera,
+        track: int,
+        session: MediaSession | None,
+        session_id: str,
+        stream: Stream,
+    ) -> Response:
         if session is None:
             session = self.sessions[session_id] = MediaSession(
                 session_id,
                 camera,
-                udp,
+                self.server.udp,
                 report_interval=self.server.settings.report_interval,
                 rng=self._rng,
                 wallclock=self.server.settings.wallclock,
                 loop_clock=self.server.settings.loop_clock,
             )
-        session.add(track, Stream(sender, reply, rtcp_address), self._now)
+        session.add(track, stream, self._now)
         headers = Headers(
             [
-                ("Transport", camera.quirks.format_transport(reply)),
+                ("Transport", camera.quirks.format_transport(stream.reply)),
                 ("Session", f"{session_id};timeout={camera.session_timeout}"),
             ]
         )

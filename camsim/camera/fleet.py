@@ -16,6 +16,7 @@ from pathlib import Path
 
 from camsim.camera.control import ServerSettings
 from camsim.camera.device import Camera
+from camsim.camera.multicast import MulticastConfig, MulticastPool
 from camsim.camera.origin import RtpOrigin
 from camsim.camera.plan import DEFAULT_MAX_PAYLOAD_SIZE, PacketPlan, build_plan, packetize_video
 from camsim.camera.quirks import Quirks, assign
@@ -24,7 +25,7 @@ from camsim.camera.sender import DEFAULT_MAX_BUFFERED
 from camsim.camera.server import CameraServer, ConnectionCaps
 from camsim.camera.status import FleetStatus
 from camsim.camera.tls import server_context
-from camsim.camera.udp import UdpMedia
+from camsim.camera.udp import UdpMedia, multicast_socket
 from camsim.media.loader import MediaSample, load
 from camsim.media.make import cached_sample
 from camsim.media.spec import DEFAULT_SPEC, AudioCodec, SampleSpec
@@ -92,6 +93,9 @@ class FleetConfig:
     rtp_origin: RtpOrigin = field(default_factory=RtpOrigin)
     """First RTP timestamp and sequence number of every stream (``--rtp-timestamp-origin``,
     ``--rtp-sequence-origin``); random by default, as RFC 3550 §5.1 has them."""
+    multicast: MulticastConfig | None = None
+    """The pool of groups a SETUP asking for multicast gets its track's group from
+    (``--multicast``); None refuses multicast."""
 
     def __post_init__(self) -> None:
         if self.cameras < 1:
@@ -128,6 +132,7 @@ class CameraFleet:
         self.started_at = 0.0
         self._scheduler: Scheduler | None = None
         self._udp: UdpMedia | None = None
+        self._multicast: MulticastPool | None = None
         self._samples: dict[Path, MediaSample] = {}
         self._plans: dict[tuple[Path, tuple[str, ...], int], PacketPlan] = {}
         self._tap: CaptureTap | None = None
@@ -170,6 +175,10 @@ class CameraFleet:
         if config.capture is not None:
             self._tap = CaptureTap(config.capture)
             self._udp.tap = self._tap.sinks_of(self._udp.rtp_socket)
+        if config.multicast is not None:
+            self._multicast = MulticastPool(
+                config.multicast, multicast_socket(config.host, config.multicast.ttl)
+            )
         settings = self._settings()
         ssl_context = None
         if config.tls:
@@ -193,6 +202,7 @@ class CameraFleet:
                     udp=self._udp,
                     ssl_context=ssl_context,
                     caps=caps,
+                    multicast=self._multicast,
                 )
                 server.tap = self._tap.server if self._tap is not None else None
                 await server.start()
@@ -270,6 +280,9 @@ class CameraFleet:
         if self._udp is not None:
             self._udp.close()
             self._udp = None
+        if self._multicast is not None:
+            self._multicast.close()
+            self._multicast = None
         if self._tap is not None:
             self._tap.close()
             self._tap = None

@@ -30,6 +30,7 @@ from camsim.camera.connection import REFUSAL_GRACE as REFUSAL_GRACE
 from camsim.camera.connection import CameraConnection, ConnectionEnded, LegChanged
 from camsim.camera.control import ServerSettings
 from camsim.camera.device import Camera
+from camsim.camera.multicast import MulticastPool
 from camsim.camera.udp import UdpMedia
 from wire.asyncio.pump import DEFAULT_MAX_WRITE_BUFFER, StreamPump, TlsHandshake
 
@@ -81,11 +82,13 @@ class CameraServer:
         udp: UdpMedia | None,
         ssl_context: ssl.SSLContext | None = None,
         caps: ConnectionCaps | None = None,
+        multicast: MulticastPool | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.settings = settings
         self.udp = udp
+        self.multicast = multicast
         self.ssl_context = ssl_context
         self.cameras: dict[str, Camera] = {}
         for camera in cameras:

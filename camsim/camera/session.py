@@ -3,7 +3,8 @@
 Transport choice follows RFC 2326 §12.39: the client lists alternatives in order of preference
 and the server answers with the first it supports, or 461 Unsupported Transport when there is
 none. camsim sends RTP/AVP unicast, over UDP (to the client's ports from the server's shared
-pair) or interleaved on the RTSP connection; multicast, SRTP (RTP/SAVP) and RECORD are refused.
+pair) or interleaved on the RTSP connection, and RTP/AVP multicast when the server has a pool of
+groups (:mod:`camsim.camera.multicast`); SRTP (RTP/SAVP) and RECORD are refused.
 """
 
 from __future__ import annotations
@@ -12,13 +13,21 @@ import random
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from camsim.camera.device import Camera
 from camsim.camera.sender import Address, RtpSender, RtpSink
 from wire.rtp import ntp_from_unix
 from wire.rtsp import PortRange, Transport, TransportSpec
-from wire.rtsp.transport import DELIVERY_UNICAST, LOWER_TRANSPORT_TCP, MODE_PLAY
+from wire.rtsp.transport import (
+    DELIVERY_MULTICAST,
+    DELIVERY_UNICAST,
+    LOWER_TRANSPORT_TCP,
+    MODE_PLAY,
+)
+
+if TYPE_CHECKING:
+    from camsim.camera.multicast import MulticastStream
 
 MAX_CHANNEL = 0xFF
 
@@ -40,13 +49,22 @@ class MediaPorts(Protocol):
 
 
 def choose_transport(
-    transport: Transport, track: int, udp: MediaPorts | None
+    transport: Transport, track: int, udp: MediaPorts | None, *, multicast: bool = False
 ) -> TransportSpec | None:
-    """The answer to the first acceptable alternative, without ``ssrc``; None means 461."""
+    """The answer to the first acceptable alternative, without ``ssrc``; None means 461.
+
+    With ``multicast`` (the server has a pool of groups) a multicast alternative is answered
+    ``RTP/AVP;multicast`` without its group: the caller fills in ``destination``, ``port`` and
+    ``ttl`` of the camera's shared stream.
+    """
     for spec in transport.specs:
-        if (spec.protocol, spec.profile) != ("RTP", "AVP") or spec.is_multicast:
+        if (spec.protocol, spec.profile) != ("RTP", "AVP"):
             continue
         if spec.mode not in (None, MODE_PLAY):
+            continue
+        if spec.is_multicast:
+            if multicast and spec.lower_transport in (None, "UDP") and not spec.is_tcp:
+                return TransportSpec(delivery=DELIVERY_MULTICAST)
             continue
         if spec.is_tcp:
             channels = spec.interleaved or PortRange(2 * track, 2 * track + 1)
@@ -88,6 +106,8 @@ class Stream:
     sender: RtpSender
     reply: TransportSpec
     rtcp_address: tuple[str, int] | None = None
+    shared: MulticastStream | None = None
+    """The camera's multicast stream this one is a member of (its ``sender`` is the group's)."""
 
 
 class MediaSession:
@@ -129,11 +149,14 @@ class MediaSession:
     def add(self, track: int, stream: Stream, now: float) -> None:
         """Set up ``track``; a repeated SETUP of a track replaces its transport."""
         old = self.streams.pop(track, None)
-        if old is not None:
-            self._release(old)
+        if old is not None and (old.shared is None or old.shared is not stream.shared):
+            self._release(old)  # a repeated SETUP of the same group keeps its membership
         self.streams[track] = stream
         if self.playing:
-            self.camera.subscribe([stream.sender], now)
+            if stream.shared is not None:
+                stream.shared.play(self.session_id, now)
+            else:
+                self.camera.subscribe([stream.sender], now)
 
     def play(self, now: float) -> dict[int, tuple[int, int]]:
         """Start (or keep) sending; per track the (seq, rtptime) of its first packet."""
@@ -142,13 +165,24 @@ class MediaSession:
         self.playing = True
         if self.report_interval > 0:
             self.report_due = now + self._report_delay()
-        return self.camera.subscribe((s.sender for s in self.streams.values()), now)
+        unicast = self._unicast_senders()
+        first = self.camera.subscribe(unicast, now) if unicast else {}
+        for track, stream in self.items():
+            if stream.shared is not None:
+                first[track] = stream.shared.play(self.session_id, now)
+        return first
 
     def pause(self) -> None:
         if self.playing:
             self.playing = False
             self.report_due = self.stall_due = None
-            self.camera.unsubscribe(s.sender for s in self.streams.values())
+            self.camera.unsubscribe(self._unicast_senders())
+            for stream in self.streams.values():
+                if stream.shared is not None:
+                    stream.shared.stop(self.session_id)
+
+    def _unicast_senders(self) -> list[RtpSender]:
+        return [s.sender for s in self.streams.values() if s.shared is None]
 
     def stall_at(self, due: float) -> None:
         """Stop the RTP of every stream at ``due`` (the ``media-stall`` quirk)."""
@@ -165,7 +199,7 @@ class MediaSession:
         """Send the reports that are due, stop the RTP if its stall is due."""
         if self.stall_due is not None and now >= self.stall_due:
             self.stall_due = None
-            self.camera.unsubscribe(s.sender for s in self.streams.values())
+            self.camera.unsubscribe(self._unicast_senders())  # a group's clients are not stalled
         if self.report_due is not None and now >= self.report_due:
             self.send_reports(now, only_senders=True)
             self.report_due = now + self._report_delay()
@@ -176,6 +210,8 @@ class MediaSession:
         for track, stream in self.items():
             if only_senders and stream.sender.packet_count == 0:
                 continue
+            if stream.shared is not None and stream.shared.reporter != self.session_id:
+                continue  # one member reports for the whole group
             stream.sender.send_report(ntp, self._current(track, stream, now))
 
     def say_bye(self, now: float, reason: bytes) -> None:
@@ -184,6 +220,8 @@ class MediaSession:
             return
         ntp = ntp_from_unix(self._unix_time(now))
         for track, stream in self.items():
+            if stream.shared is not None and list(stream.shared.playing) != [self.session_id]:
+                continue  # the group goes on for its other members
             stream.sender.send_bye(ntp, self._current(track, stream, now), reason)
 
     def _unix_time(self, now: float) -> float:
@@ -212,6 +250,9 @@ class MediaSession:
         return stream.sender.timestamp(self.camera.media_ticks(track, now))
 
     def _release(self, stream: Stream) -> None:
+        if stream.shared is not None:
+            stream.shared.leave(self.session_id)
+            return
         self.camera.unsubscribe([stream.sender])
         if self._udp is not None and stream.rtcp_address is not None:
             self._udp.unwatch(stream.rtcp_address, stream.sender.ssrc)

@@ -138,3 +138,16 @@ def _udp_socket(family: socket.AddressFamily) -> socket.socket:
         with contextlib.suppress(OSError):  # the kernel caps it; the default still works
             sock.setsockopt(socket.SOL_SOCKET, option, SOCKET_BUFFER_SIZE)
     return sock
+
+
+def multicast_socket(host: str, ttl: int) -> socket.socket:
+    """A UDP socket that sends to multicast groups with ``ttl``, out of ``host``'s interface."""
+    sock = _udp_socket(socket.AF_INET)
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, ttl)
+    # Clients on the camera's own host (a local recorder, tests) hear the groups too.
+    sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+    if host not in ("", "0.0.0.0"):
+        with contextlib.suppress(OSError):  # a name, not an address: the route decides
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(host))
+    sock.bind((host, 0))
+    return sock

@@ -116,6 +116,7 @@ class FakeServer:
         self.settings = settings
         self.camera = camera
         self.ports = FakePorts()
+        self.multicast = None  # multicast refused
         self.tunnels: dict[str, CameraConnection] = {}
         self.controls: set[CameraConnection] = set()
 
