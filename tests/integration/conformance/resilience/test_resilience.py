@@ -4,9 +4,10 @@ and each scenario fails a client that mishandles it.
 Each run is ``camsim conform --suite resilience`` as a user runs it, in its own process:
 
 - refserver pulling with its default transport (UDP, TCP when UDP fails) passes every pull
-  scenario but ``port-554-blocked``: it is given one URL and tries no other port, so that case
-  fails for it, as it must;
-- refserver told the alternative address (``{alt_url}``) passes ``port-554-blocked``;
+  scenario but ``port-554-blocked``: given one URL and no other port, it tries none, so that
+  case fails for it, as it must;
+- refserver told the camera's other port (``{alt_port}``) as an alternative RTSP port, or as
+  its RTSP-over-HTTP port, passes ``port-554-blocked``;
 - refserver pulling over UDP only fails ``udp-blocked``;
 - the rtsp-client suite's test-only puller without reconnects fails ``camera-reboot`` and
   ``rtp-stops``, and the same puller dropping every 30th frame fails ``loss-1`` (frames lost
@@ -31,15 +32,21 @@ from tests.integration.conformance.rtsp_client.test_clients import PULLER, refse
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
-REFSERVER_ALT = refserver_command().replace("{name}={url}", "{name}={alt_url}")
 NET = "RESIL-NET-"
 DEV = "RESIL-DEV-"
 EXPECTED_REFSERVER_FAILURES = {
-    NET + "PORT-554-BLOCKED": "refserver's pull is given one URL and tries no other port",
+    NET + "PORT-554-BLOCKED": "refserver given one URL and no other port tries none",
 }
 RUNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "refserver": (refserver_command(), ()),
-    "refserver-alt": (REFSERVER_ALT, (NET + "PORT-554-BLOCKED",)),
+    "refserver-alternative-port": (
+        refserver_command("--pull-alternative-port {alt_port}"),
+        (NET + "PORT-554-BLOCKED",),
+    ),
+    "refserver-tunnel": (
+        refserver_command("--pull-tunnel-port {alt_port}"),
+        (NET + "PORT-554-BLOCKED",),
+    ),
     "refserver-udp-only": (
         refserver_command("--pull-transport udp"),
         (NET + "UDP-BLOCKED", NET + "LOSS-1"),
@@ -87,8 +94,11 @@ def test_refserver_passes_every_scenario_it_supports(runs: dict[str, ConformRun]
     }
 
 
-def test_refserver_given_the_alternative_port_passes(runs: dict[str, ConformRun]) -> None:
-    run = runs["refserver-alt"]
+@pytest.mark.parametrize("how", ["refserver-alternative-port", "refserver-tunnel"])
+def test_refserver_given_another_port_passes(runs: dict[str, ConformRun], how: str) -> None:
+    """Told the camera's other port, as an alternative RTSP port or as its RTSP-over-HTTP
+    port, refserver reaches the camera when the URL's port refuses."""
+    run = runs[how]
     assert run.verdicts()[NET + "PORT-554-BLOCKED"] == "pass", run.stdout
 
 
