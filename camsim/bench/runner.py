@@ -33,6 +33,7 @@ from enum import StrEnum
 from camsim.bench.playback import PlaybackThread, RtmpPlayerConnection
 from camsim.bench.profiles import NetworkProfile
 from camsim.bench.relay import ByteCount, RelayThread
+from camsim.bench.resume import tls_setup
 from camsim.bench.servers import tree_cpu_seconds
 from camsim.bench.stats import percentile
 from camsim.encoder.fleet import EncoderFleet
@@ -97,6 +98,8 @@ class BenchSettings:
     seed: int = 0
     streaming: bool = True
     """False: set-up trials only (``--setup-only``)."""
+    resume: bool = False
+    """Also time RTMPS's TLS set-up on reconnect, with and without the saved session."""
     playback: bool = True
     """Without ``api_url``: play every stream back from the server over RTMP (``rtmp_url``'s
     host and port, straight, not through the relay) to read per-frame latency."""
@@ -145,6 +148,18 @@ class ProfileResult:
         default_factory=lambda: {p.value: [] for p in Protocol}
     )
     windows: list[Window] = field(default_factory=list)
+    resumption: dict[str, list[dict[str, object]]] = field(
+        default_factory=lambda: {"full": [], "resumed": []}
+    )
+    """``--resume``: TLS set-ups of RTMPS without ("full") and with ("resumed") a saved session,
+    one :meth:`~camsim.bench.resume.TlsSetup.to_json` per kept trial."""
+    resumption_failures: list[str] = field(default_factory=list)
+
+    def resumption_phase(self, kind: str, name: str) -> list[float]:
+        """``tls_handshake_ms`` (or another number) of every ``kind`` trial."""
+        return [
+            float(v) for t in self.resumption[kind] if isinstance(v := t.get(name), int | float)
+        ]
 
     def setup_totals(self, protocol: Protocol) -> list[float]:
         """Milliseconds from the TCP connect to the first frame, per complete trial."""
@@ -174,6 +189,8 @@ class ProfileResult:
             "setup": self.setup,
             "setup_failures": self.setup_failures,
             "windows": [asdict(w) for w in self.windows],
+            "resumption": self.resumption,
+            "resumption_failures": self.resumption_failures,
         }
 
 
@@ -227,6 +244,8 @@ class Bench:
                     result.setup_failures[protocol.value].append(error)
                 else:
                     result.setup[protocol.value].append(asdict(timings))
+        if settings.resume:
+            await self._resumption_trials(profile, urls[Protocol.RTMPS], result)
         for index in range(rounds if settings.streaming else 0):
             kept = index >= settings.warmup
             for protocol in interleaved(index):
@@ -241,6 +260,42 @@ class Bench:
                 if kept:
                     result.windows.append(window)
         return result
+
+    async def _resumption_trials(
+        self, profile: NetworkProfile, url: str, result: ProfileResult
+    ) -> None:
+        """``warmup + repeat`` rounds of one full and one resumed TLS set-up, alternating which
+        goes first; each full set-up's session is the one the next resumed set-up offers."""
+        settings = self.settings
+        context = settings.options.ssl_context or ssl.create_default_context()
+        relay = PushTarget.parse(expand(url, 0))
+        server = PushTarget.parse(expand(settings.rtmps_url, 0))
+        session: ssl.SSLSession | None = None
+        for index in range(settings.warmup + settings.repeat + 1):
+            # Round 0 only gets a session to offer; it is never kept.
+            kept = index > settings.warmup
+            kinds = ("full", "resumed") if index % 2 == 0 else ("resumed", "full")
+            for kind in kinds:
+                if kind == "resumed" and session is None:
+                    continue
+                self.progress(f"{profile.name}: TLS set-up {kind}, round {index}")
+                try:
+                    setup, fresh = await tls_setup(
+                        relay.host,
+                        relay.port,
+                        context,
+                        session=session if kind == "resumed" else None,
+                        server_hostname=server.host,
+                        timeout=settings.options.timeout,
+                    )
+                except (OSError, TimeoutError) as exc:
+                    if kept:
+                        result.resumption_failures.append(f"{kind}: {exc or type(exc).__name__}")
+                    continue
+                if kind == "full" and fresh is not None:
+                    session = fresh
+                if kept:
+                    result.resumption[kind].append(setup.to_json())
 
     def _name(self, url: str, count: int) -> list[PushTarget]:
         first = self._names
