@@ -6,6 +6,7 @@ import asyncio
 import json
 import platform
 import ssl
+import statistics
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ from camsim.bench.profiles import PROFILES, profile_named
 from camsim.bench.report import build_report, write_report
 from camsim.bench.runner import SETTLE, Bench, BenchSettings, ProfileResult, Progress, tls_context
 from camsim.bench.servers import LocalRefserver
+from camsim.bench.stats import median_difference
 from camsim.bench.verdict import ProfileVerdict, judge
 from camsim.encoder.cli import load_plan
 from camsim.encoder.session import DEFAULT_TIMEOUT, PublishOptions
@@ -111,6 +113,11 @@ def _check_url(scheme: str, value: str | None, hint: str) -> None:
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap and the relays."
 )
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Also time RTMPS's TLS set-up on reconnect with and without session resumption.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option(
     "--report",
@@ -133,6 +140,7 @@ def rtmp_vs_rtmps(
     media: Path | None,
     timeout: float,
     seed: int,
+    resume: bool,
     as_json: bool,
     report_dir: Path | None,
 ) -> None:
@@ -187,6 +195,7 @@ def rtmp_vs_rtmps(
             server_pids=tuple(server_pids),
             options=options,
             seed=seed,
+            resume=resume,
         )
         try:
             results = asyncio.run(Bench(settings, plan, progress).run())
@@ -245,6 +254,12 @@ def _notes(settings: BenchSettings) -> list[str]:
     ]
     for profile in settings.profiles:
         notes.append(f"{profile.name}: {profile.description}")
+    if settings.resume:
+        notes.append(
+            "--resume: each round times one RTMPS TLS set-up without and one with the session "
+            "saved from a full one (TCP connect and TLS handshake only, on the bench's own "
+            "connection), alternating which goes first."
+        )
     if settings.api_url is None:
         notes.append(
             "No server API: per-frame latency is read by playing each stream back from the "
@@ -292,4 +307,31 @@ def format_table(
             f"{p} {'not measured' if n is None else n}" for p, n in verdict.frames_lost.items()
         )
         lines.append(f"  video frames sent but not counted by the server: {lost}")
+        if settings.resume:
+            lines.extend(f"  {line}" for line in _resumption_lines(result, settings.seed))
     return "\n".join(lines)
+
+
+def _resumption_lines(result: ProfileResult, seed: int) -> list[str]:
+    """``--resume``: the TLS handshake on reconnect, full against resumed."""
+    full = result.resumption_phase("full", "tls_handshake_ms")
+    resumed = result.resumption_phase("resumed", "tls_handshake_ms")
+    reused = sum(t["session_reused"] is True for t in result.resumption["resumed"])
+    trips = {k: result.resumption_phase(k, "round_trips") for k in ("full", "resumed")}
+    lines = [
+        f"TLS handshake on reconnect: full {_median_ms(full)} "
+        f"({_median_ms(trips['full'], '')} round trips), resumed {_median_ms(resumed)} "
+        f"({_median_ms(trips['resumed'], '')} round trips), "
+        f"session reused {reused}/{len(result.resumption['resumed'])}"
+    ]
+    difference = median_difference(full, resumed, seed=seed)
+    if difference is not None:
+        lines.append(f"  resumed - full: {difference.describe('ms')}")
+    if result.resumption_failures:
+        failures = result.resumption_failures
+        lines.append(f"  TLS set-up failures: {len(failures)} ({failures[0]})")
+    return lines
+
+
+def _median_ms(values: list[float], unit: str = " ms") -> str:
+    return f"{statistics.median(values):.3g}{unit}" if values else "none"
