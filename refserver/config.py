@@ -128,6 +128,11 @@ class PullTransport(enum.StrEnum):
     """A pair of UDP ports per stream."""
     HTTP = "http"
     """RTSP and interleaved RTP tunnelled in HTTP (QuickTime's method)."""
+    MULTICAST = "multicast"
+    """RTP over UDP multicast, on the group the camera names (RFC 2326 §12.39). Never tried
+    by ``auto``: a camera sends a group to its whole link, not just to us, and a network that
+    does not carry multicast (no IGMP snooping or routing) looks the same as one that drops it,
+    so it is used only where asked for."""
 
 
 PULL_TRANSPORTS = tuple(transport.value for transport in PullTransport)
@@ -295,6 +300,7 @@ class SourceConfig:
         if self.tunnel_port is not None and self.transport in (
             PullTransport.TCP,
             PullTransport.UDP,
+            PullTransport.MULTICAST,
         ):
             raise ConfigError(
                 f"source {self.name!r}: tunnel_port is for the auto and http transports, "

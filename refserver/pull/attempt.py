@@ -7,12 +7,15 @@ says when it must next be woken (:meth:`PullAttempt.get_timer`); it never touche
 clock or an event loop. Its owner (:mod:`refserver.pull.session`) drives the RTSP link with
 ``wire.asyncio.pump.StreamPump`` and does what the attempt cannot do itself, told by events:
 bind a pair of UDP ports (:class:`UdpPortsWanted`, answered by :meth:`PullAttempt.udp_ports_bound`),
-send a datagram (:class:`DatagramOut`), transcode audio on a worker thread
-(:class:`TranscodeWanted`, answered by :meth:`PullAttempt.transcoded`).
+join a multicast group (:class:`MulticastGroupWanted`, answered by
+:meth:`PullAttempt.multicast_joined`), send a datagram (:class:`DatagramOut`), transcode audio
+on a worker thread (:class:`TranscodeWanted`, answered by :meth:`PullAttempt.transcoded`).
 
 Media is received interleaved on the link (RFC 2326 §10.12), two channels per stream: RTP on the
 even one, RTCP on the odd one; or over UDP, on a pair of ports per stream, reordered by a jitter
-buffer. Every deadline is one of the attempt's timers, each checked in :meth:`handle_timer`:
+buffer; or over UDP multicast, on the group and port pair the camera's SETUP answer names,
+through the same jitter buffer. Every deadline is one of the attempt's timers, each checked in
+:meth:`handle_timer`:
 
 - the answer to each request, ``request`` seconds (:attr:`SessionTimeouts.request`);
 - the keepalive, GET_PARAMETER or OPTIONS within the session timeout (the connection's timer);
@@ -67,6 +70,7 @@ from wire.rtsp import (
     InterleavedFrameReceived,
     MalformedResponse,
     PortRange,
+    RemoteProtocolError,
     RequestReceived,
     Response,
     ResponseReceived,
@@ -179,7 +183,18 @@ class AttemptEnded:
     silent: bool = False
 
 
-AttemptEvent = UdpPortsWanted | DatagramOut | TranscodeWanted | AttemptEnded
+@dataclass(frozen=True, slots=True)
+class MulticastGroupWanted:
+    """Join ``group`` on ``ports`` (RTP, RTCP) for stream ``channel`` on the interface that
+    reaches the camera, and call :meth:`PullAttempt.multicast_joined` (or
+    :meth:`PullAttempt.udp_ports_failed`); closing the sockets leaves the group."""
+
+    channel: int
+    group: str
+    ports: PortRange
+
+
+AttemptEvent = UdpPortsWanted | MulticastGroupWanted | DatagramOut | TranscodeWanted | AttemptEnded
 
 
 @dataclass(slots=True)
@@ -193,6 +208,8 @@ class _UdpStream:
     rtcp_source_port: int | None = None
     """Where the camera's RTCP comes from, for cameras whose SETUP answer has no server_port
     (mediamtx#407, #691)."""
+    group: str | None = None
+    """The multicast group the stream is sent to; ``client_port`` is then the group's pair."""
     jitter: JitterBuffer = field(default_factory=JitterBuffer)
     gap_since: float | None = None
     early: list[tuple[RtpPacket, float]] = field(default_factory=list)
@@ -226,8 +243,10 @@ class PullAttempt:
         ssrc: int | None = None,
         peer: str | None = None,
     ) -> None:
-        if transport not in (PullTransport.TCP, PullTransport.UDP):
-            raise ValueError(f"an attempt runs over tcp or udp, not {transport}")
+        if transport not in (PullTransport.TCP, PullTransport.UDP, PullTransport.MULTICAST):
+            raise ValueError(
+                f"an attempt runs over tcp or udp (unicast or multicast), not {transport}"
+            )
         self.address = address
         self.sink = sink
         self.transport = transport
@@ -373,6 +392,16 @@ class PullAttempt:
         connection = self.connection
         self.phase = Phase.SETUP
         self._request(connection.setup(connection.control_url(stream.track.control), spec), now)
+
+    def multicast_joined(self, channel: int, camera_host: str, now: float) -> None:
+        """The group asked for by :class:`MulticastGroupWanted` is joined; datagrams from
+        ``camera_host`` are the camera's."""
+        stream = self._udp.get(channel)
+        if self._termination is not None or self.phase is not Phase.BINDING or stream is None:
+            return
+        stream.camera_host = camera_host
+        self._setting_up += 1
+        self._next_setup(now)
 
     def udp_ports_failed(self, channel: int, error: OSError, now: float) -> None:
         """No pair could be bound for ``channel``."""
@@ -520,6 +549,15 @@ class PullAttempt:
             self.phase = Phase.BINDING
             self._events.append(UdpPortsWanted(index))
             return
+        if self.transport is PullTransport.MULTICAST:
+            # The camera names the group and ports in its answer (RFC 2326 §12.39): we ask for
+            # none, as gortsplib and FFmpeg's udp_multicast do.
+            self._udp[index] = _UdpStream(track)
+            self.phase = Phase.SETUP
+            connection = self.connection
+            spec = TransportSpec(delivery="multicast")
+            self._request(connection.setup(connection.control_url(track.control), spec), now)
+            return
         spec = TransportSpec(
             lower_transport="TCP",
             delivery="unicast",
@@ -532,6 +570,9 @@ class PullAttempt:
     def _set_up(self, answer: ResponseReceived, now: float) -> None:
         index = self._setting_up
         track = self._tracks[index]
+        if self.transport is PullTransport.MULTICAST:
+            self._set_up_multicast(index, answer)
+            return
         if self.transport is PullTransport.UDP:
             if answer.response.status_code == StatusCode.UNSUPPORTED_TRANSPORT:
                 detail = "the camera refused UDP (SETUP answered 461 Unsupported Transport)"
@@ -553,6 +594,29 @@ class PullAttempt:
             self._rtcp[channels.last if channels.last is not None else channels.first + 1] = track
         self._setting_up += 1
         self._next_setup(now)
+
+    def _set_up_multicast(self, index: int, answer: ResponseReceived) -> None:
+        """The group and ports of a multicast SETUP's answer, to join before the next SETUP."""
+        if answer.response.status_code == StatusCode.UNSUPPORTED_TRANSPORT:
+            detail = "the camera refused multicast (SETUP answered 461 Unsupported Transport)"
+            ended = Termination.refused(StatusCode.UNSUPPORTED_TRANSPORT, detail, phase="SETUP")
+            self._end(ended)
+            return
+        if not self._accepted(answer):
+            return
+        chosen = answer.transport.first if answer.transport is not None else None
+        group = chosen.destination if chosen is not None else None
+        ports = chosen.port if chosen is not None else None
+        if chosen is None or not chosen.is_multicast or not group or ports is None:
+            detail = f"a multicast SETUP answered without a group and ports: {chosen}"
+            self._end(Termination.protocol_error(RemoteProtocolError(detail), phase="SETUP"))
+            return
+        if ports.last is None:
+            ports = PortRange(ports.first, ports.first + 1)
+        stream = self._udp[index]
+        stream.group, stream.client_port = group, ports
+        self.phase = Phase.BINDING
+        self._events.append(MulticastGroupWanted(index, group, ports))
 
     def _played(self, answer: ResponseReceived, now: float) -> None:
         presentation = self.presentation
@@ -710,8 +774,14 @@ class PullAttempt:
                 )
 
     def _send_rtcp(self, index: int, stream: _UdpStream, data: bytes) -> None:
-        """To the camera's RTCP port: the announced one, else where its RTCP comes from."""
+        """To the camera's RTCP port: the announced one, else where its RTCP comes from; for
+        multicast, to the group's RTCP port, where every member reports (RFC 3550 §6)."""
         port = stream.server_port
+        if stream.group is not None:
+            ports = stream.client_port
+            target = ports.last if ports.last is not None else ports.first + 1
+            self._events.append(DatagramOut(index, True, data, (stream.group, target)))
+            return
         if port is not None:
             target = port.last if port.last is not None else port.first + 1
         elif stream.rtcp_source_port is not None:

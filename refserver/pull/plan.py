@@ -72,8 +72,11 @@ class PlannedAttempt:
 
     @property
     def lower(self) -> PullTransport:
-        """How media travels in the attempt: UDP, or TCP (an HTTP tunnel interleaves too)."""
-        return PullTransport.UDP if self.transport is PullTransport.UDP else PullTransport.TCP
+        """How media travels in the attempt: UDP, multicast, or TCP (an HTTP tunnel
+        interleaves too)."""
+        if self.transport in (PullTransport.UDP, PullTransport.MULTICAST):
+            return self.transport
+        return PullTransport.TCP
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +118,7 @@ class PullPlan:
 
     def first(self) -> PlannedAttempt:
         """The first attempt of a session; raises :class:`PullError` for UDP under TLS."""
-        if self.transport is PullTransport.UDP and self.secure:
+        if self.transport in (PullTransport.UDP, PullTransport.MULTICAST) and self.secure:
             raise PullError(UDP_OVER_TLS)
         self.passed = []
         self._tried = 1

@@ -24,6 +24,7 @@ from refserver.pull.address import CameraAddress
 from refserver.pull.attempt import (
     AttemptEnded,
     DatagramOut,
+    MulticastGroupWanted,
     PullAttempt,
     PullSink,
     SessionTimeouts,
@@ -34,7 +35,7 @@ from refserver.pull.errors import PullError, Unreachable
 from refserver.pull.link import Link, open_link
 from refserver.pull.plan import Endpoint, PlannedAttempt, PullPlan
 from refserver.pull.tracks import Presentation, Track
-from refserver.pull.udp import UdpReceiver, open_pair
+from refserver.pull.udp import UdpReceiver, open_group, open_pair
 from refserver.pull.worker import TranscodeQueue
 from wire.asyncio.pump import StreamPump
 from wire.rtsp.client import DEFAULT_USER_AGENT
@@ -99,6 +100,10 @@ class AttemptRunner:
             task = self.loop.create_task(self._bind(event.channel))
             self._binding.add(task)
             task.add_done_callback(self._binding.discard)
+        elif isinstance(event, MulticastGroupWanted):
+            task = self.loop.create_task(self._join(event))
+            self._binding.add(task)
+            task.add_done_callback(self._binding.discard)
         elif isinstance(event, AttemptEnded) and not self._ended.done():
             self._ended.set_result(event)
 
@@ -125,6 +130,29 @@ class AttemptRunner:
                 return
             self._udp[channel] = (rtp, rtcp)
             attempt.udp_ports_bound(channel, ports, self.link.peer_host, self.loop.time())
+        self.pump.transmit()
+
+    async def _join(self, event: MulticastGroupWanted) -> None:
+        attempt, channel = self.attempt, event.channel
+        receive = attempt.receive_datagram
+        try:
+            rtp, rtcp = await open_group(
+                event.group,
+                event.ports,
+                self.link.local_host,  # the interface that reaches the camera
+                functools.partial(receive, channel=channel, rtcp=False),
+                functools.partial(receive, channel=channel, rtcp=True),
+                self.pump.transmit,
+            )
+        except OSError as exc:
+            attempt.udp_ports_failed(channel, exc, self.loop.time())
+        else:
+            if self._closed:
+                rtp.close()
+                rtcp.close()
+                return
+            self._udp[channel] = (rtp, rtcp)
+            attempt.multicast_joined(channel, self.link.peer_host, self.loop.time())
         self.pump.transmit()
 
     def _close(self) -> None:

@@ -258,7 +258,8 @@ def test_a_source_never_shows_its_password():
         ),
         (
             "[[source]]\nurl = 'rtsp://h/a'\ntransport = 'udp-multicast'\n",
-            "source 'a': transport 'udp-multicast' is not one of ('auto', 'tcp', 'udp', 'http')",
+            "source 'a': transport 'udp-multicast' is not one of "
+            "('auto', 'tcp', 'udp', 'http', 'multicast')",
         ),
         (
             "[[source]]\nurl = 'http://u:hunter2@h/a'\n",

@@ -25,7 +25,7 @@ def test_a_source_keeps_its_transport_as_the_enum_whether_given_by_name_or_membe
         PullTransport.HTTP
     )
     assert SourceConfig("door", "rtsp://192.0.2.10/door").transport is PullTransport.AUTO
-    assert PULL_TRANSPORTS == ("auto", "tcp", "udp", "http")
+    assert PULL_TRANSPORTS == ("auto", "tcp", "udp", "http", "multicast")
 
 
 def test_a_transport_from_the_settings_file_is_the_enum(tmp_path: Path) -> None:

@@ -26,7 +26,7 @@ class NullSink:
 
 
 def test_transports_and_defaults() -> None:
-    assert PULL_TRANSPORTS == ("auto", "tcp", "udp", "http")
+    assert PULL_TRANSPORTS == ("auto", "tcp", "udp", "http", "multicast")
     assert SessionTimeouts().udp_switch == 3.0
 
     async def scenario() -> None:
@@ -39,6 +39,6 @@ def test_transports_and_defaults() -> None:
         assert session.presentation is None
         with pytest.raises(ValueError) as caught:
             RtspPullSession(CameraAddress.parse("rtsp://h/c"), NullSink(), transport="quic")
-        assert str(caught.value) == "transport 'quic' is not one of auto, tcp, udp, http"
+        assert str(caught.value) == "transport 'quic' is not one of auto, tcp, udp, http, multicast"
 
     asyncio.run(scenario())
