@@ -164,8 +164,10 @@ class _Guarded:
         self._loop: Clock = loop if loop is not None else asyncio.get_running_loop()
         self._time: Callable[[], float] = self._loop.time
         """The clock, bound once: every read and every timer asks it."""
-        if getattr(type(self._loop), "time", None) is asyncio.BaseEventLoop.time:
-            # asyncio's own loops define time() as time.monotonic(): call it without the frame.
+        own_clock = getattr(type(self._loop), "time", None) is asyncio.BaseEventLoop.time
+        if own_clock and "time" not in getattr(self._loop, "__dict__", {}):
+            # asyncio's own loops define time() as time.monotonic(): call it without the frame
+            # (unless this loop's clock was replaced, as a test may do).
             self._time = time.monotonic
         self._log = log or logger
         self._timer: TimerHandle | None = None

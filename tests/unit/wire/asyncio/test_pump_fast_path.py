@@ -241,6 +241,24 @@ def test_on_asyncio_loop_the_read_is_dated_by_the_loop_clock() -> None:
     assert before <= now <= after
 
 
+def test_an_asyncio_loop_with_its_clock_replaced_dates_reads_by_that_clock() -> None:
+    async def read() -> float:
+        loop = asyncio.get_running_loop()
+        loop.time = lambda: 1234.5  # type: ignore[method-assign]
+        try:
+            session = ScriptedSession()
+            session.deadline = None
+            pump = StreamPump(session, loop=loop)
+            pump.connection_made(FakeTransport())
+            pump.data_received(b"x")
+            pump.abort()
+        finally:
+            del loop.time
+        return session.reads[0][1]
+
+    assert asyncio.run(read()) == 1234.5
+
+
 def test_no_read_reaches_a_session_that_has_ended() -> None:
     loop = FakeLoop()
     pump, session, transport, events = pumped(loop)
