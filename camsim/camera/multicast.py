@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 DEFAULT_PORT = 8002
 """RTP port of every group (RTCP is the next one); gortsplib's and MediaMTX's default."""
 DEFAULT_TTL = 1
-"""Hops a group's datagrams live: 1 keeps them on the camera's own link."""
+"""Hops a group's datagrams live: 1 keeps them on the camera's own subnet, the safe default for
+a simulator. Cameras let the installer set 1 to 255 (their manuals describe 1 as "this subnet
+only"); gortsplib and GStreamer's rtspsrc use 16."""
 
 
 class PoolExhausted(Exception):
