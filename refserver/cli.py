@@ -89,8 +89,9 @@ OptionsT = TypeVar("OptionsT", HlsOptions, Limits, HttpOptions)
 @click.option(
     "--pull-transport",
     type=click.Choice(PULL_TRANSPORTS),
-    help="How --pull cameras send RTP: auto (UDP, else TCP), tcp (interleaved), udp, or http "
-    "(RTSP tunnelled in HTTP).  [default: auto]",
+    help="How --pull cameras send RTP: auto (UDP, else TCP), tcp (interleaved), udp, http "
+    "(RTSP tunnelled in HTTP), or multicast (the group the camera names; never tried by auto).  "
+    "[default: auto]",
 )
 @click.option(
     "--pull-alternative-port",
