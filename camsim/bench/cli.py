@@ -114,6 +114,12 @@ def _check_url(scheme: str, value: str | None, hint: str) -> None:
     "--seed", type=int, default=0, show_default=True, help="Seed of the bootstrap and the relays."
 )
 @click.option(
+    "--playback/--no-playback",
+    default=True,
+    show_default=True,
+    help="Without --api, read per-frame latency by playing each stream back over RTMP.",
+)
+@click.option(
     "--resume",
     is_flag=True,
     help="Also time RTMPS's TLS set-up on reconnect with and without session resumption.",
@@ -140,6 +146,7 @@ def rtmp_vs_rtmps(
     media: Path | None,
     timeout: float,
     seed: int,
+    playback: bool,
     resume: bool,
     as_json: bool,
     report_dir: Path | None,
@@ -196,6 +203,7 @@ def rtmp_vs_rtmps(
             options=options,
             seed=seed,
             resume=resume,
+            playback=playback,
         )
         try:
             results = asyncio.run(Bench(settings, plan, progress).run())
@@ -260,12 +268,15 @@ def _notes(settings: BenchSettings) -> list[str]:
             "saved from a full one (TCP connect and TLS handshake only, on the bench's own "
             "connection), alternating which goes first."
         )
-    if settings.api_url is None:
+    if settings.api_url is None and settings.playback:
         notes.append(
             "No server API: per-frame latency is read by playing each stream back from the "
-            "server over RTMP (stamp to player, so it includes the server's fan-out); frames "
+            "server over plain RTMP (stamp to player, so it includes the server's fan-out, and "
+            "the server's CPU includes serving the players, alike for both protocols); frames "
             "received were not counted."
         )
+    elif settings.api_url is None:
+        notes.append("No server API: per-frame latency and frames received were not measured.")
     return notes
 
 
