@@ -102,6 +102,25 @@ def _setup_measurements(result: ProfileResult) -> list[Measurement]:
             if values:
                 label = phase.removesuffix("_ms").replace("_", " ")
                 out.append(Measurement(f"{protocol.value} {label}, median", _median(values), "ms"))
+    return out + _resumption_measurements(result)
+
+
+def _resumption_measurements(result: ProfileResult) -> list[Measurement]:
+    """``--resume``: RTMPS's TLS handshake on reconnect, without and with the saved session."""
+    out = []
+    for kind in ("full", "resumed"):
+        trials = result.resumption[kind]
+        if not trials:
+            continue
+        out.append(Measurement(f"rtmps reconnect, {kind} TLS set-ups", len(trials)))
+        handshake = result.resumption_phase(kind, "tls_handshake_ms")
+        out.append(
+            Measurement(f"rtmps reconnect, {kind} TLS handshake, median", _median(handshake), "ms")
+        )
+        trips = result.resumption_phase(kind, "round_trips")
+        out.append(Measurement(f"rtmps reconnect, {kind} TLS round trips, median", _median(trips)))
+        reused = sum(t["session_reused"] is True for t in trials)
+        out.append(Measurement(f"rtmps reconnect, {kind} sessions resumed", reused))
     return out
 
 

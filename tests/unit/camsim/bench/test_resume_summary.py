@@ -1,12 +1,14 @@
-"""The text summary of ``--resume``: the handshake on reconnect, full against resumed, how many
-resumed set-ups the server really resumed, and the difference with its interval."""
+"""The summary and report of ``--resume``: the handshake on reconnect, full against resumed, how
+many resumed set-ups the server really resumed, and the difference with its interval."""
 
 from __future__ import annotations
 
 from camsim.bench.cli import format_table
 from camsim.bench.profiles import profile_named
+from camsim.bench.report import build_report
 from camsim.bench.runner import BenchSettings, ProfileResult
 from camsim.bench.verdict import judge
+from reports.schema import validate
 
 
 def _trial(ms: float, trips: int, reused: bool) -> dict[str, object]:
@@ -50,3 +52,18 @@ def test_a_set_up_the_server_did_not_resume_is_counted_and_widens_the_interval()
 def test_no_resumption_lines_without_resume() -> None:
     summary = _summary(False, [_trial(52.0, 1, True)])
     assert "TLS handshake on reconnect" not in summary
+
+
+def test_the_reports_set_up_case_carries_the_resumption_figures() -> None:
+    result = ProfileResult(profile_named("rtt-50ms"))
+    result.resumption["full"] = [_trial(ms, 2, False) for ms in (104.0, 106.0, 105.0)]
+    result.resumption["resumed"] = [_trial(52.0, 1, True), _trial(108.0, 2, False)]
+    report = build_report([result], [judge(result)], {"python": "3.11"})
+    setup = next(c for c in report.cases if c.id == "BENCH-RTT-50MS-SETUP")
+    figures = {m.name: m.value for m in setup.measurements}
+    assert figures["rtmps reconnect, full TLS handshake, median"] == 105.0
+    assert figures["rtmps reconnect, full TLS round trips, median"] == 2.0
+    assert figures["rtmps reconnect, resumed TLS handshake, median"] == 80.0
+    assert figures["rtmps reconnect, resumed sessions resumed"] == 1
+    assert figures["rtmps reconnect, resumed TLS set-ups"] == 2
+    validate(report.to_json())
