@@ -8,7 +8,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from camsim.fault.scenarios import DeviceFault, FaultScenario, Role, scenarios
 from conformance.session import ConformanceSession, ConformOptions, TargetUnreachable
 from conformance.suites.resilience import SUITE
 from conformance.suites.resilience.ingest import IngestRunner
+from conformance.suites.resilience.kernel import KERNEL_SUFFIX, KernelRunner, kernel_unavailable
 from conformance.suites.resilience.run import FaultRun, FaultRunner
 from conformance.suites.resilience.server import is_server_command
 from conformance.suites.rtsp_client.run import CommandTemplate, make_samples
@@ -53,12 +54,30 @@ class FaultRuns:
     """What the target was judged as: a puller (a command) or an ingest (rtmp://)."""
     managed_server: bool = False
     """The suite started the ingest server itself, so it could kill and restart it."""
+    not_run: dict[str, str] = field(default_factory=dict)
+    """Cases of the selected paths that were not run, by case ID, and why."""
 
     def run(self, case: str) -> FaultRun:
         try:
             return self.runs[case]
         except KeyError:
             raise TargetUnreachable(f"{case} was not run") from None
+
+
+PATHS = ("proxy", "kernel", "both")
+"""``--set path=``: the userspace proxy (default), the kernel (namespaces, root), or both."""
+
+
+def _path(options: ConformOptions) -> str:
+    value = (options.setting("path", "proxy") or "proxy").lower()
+    if value not in PATHS:
+        raise pytest.UsageError(f"--set path={value}: expected one of {', '.join(PATHS)}")
+    return value
+
+
+def kernel_case_id(scenario: FaultScenario) -> str:
+    """The kernel path's case of a pull scenario: ``RESIL-NET-LOSS-1-KERNEL``."""
+    return case_id(scenario) + KERNEL_SUFFIX
 
 
 def _parallel(options: ConformOptions) -> int:
@@ -148,30 +167,59 @@ def fault_runs(
     if shutil.which(command.words[0]) is None:
         raise TargetUnreachable(f"the --target command {command.words[0]!r} is not found")
     selected = {info.id for info in conform_session.catalogue if info.suite == SUITE.name}
-    chosen = [s for s in scenarios(Role.PULL) if case_id(s) in selected]
+    path = _path(conform_options)
+    chosen = [s for s in scenarios(Role.PULL) if case_id(s) in selected and path != "kernel"]
+    on_kernel = [
+        s for s in scenarios(Role.PULL) if kernel_case_id(s) in selected and path != "proxy"
+    ]
+    not_run: dict[str, str] = {}
+    for scenario in scenarios(Role.PULL):
+        if path == "kernel":
+            not_run[case_id(scenario)] = "--set path=kernel: the proxy path is not run"
+        elif path == "proxy":
+            not_run[kernel_case_id(scenario)] = (
+                "--set path=proxy (the default): the kernel path runs with --set path=kernel "
+                "or path=both, as root"
+            )
+    if on_kernel and (reason := kernel_unavailable()) is not None:
+        for scenario in on_kernel:
+            not_run[kernel_case_id(scenario)] = f"kernel network faults unavailable: {reason}"
+        on_kernel = []
     kept = conform_options.setting("workdir")
     workdir = Path(kept) if kept else Path(tempfile.mkdtemp(prefix="camsim-resilience-"))
     workdir.mkdir(parents=True, exist_ok=True)
     try:
         conform_session.progress("resilience: preparing the sample")
         sample = make_samples()[Sample.SHORT]
+        parallel = _parallel(conform_options)
         runner = FaultRunner(
-            words,
-            sample,
-            workdir,
-            parallel=_parallel(conform_options),
-            progress=conform_session.progress,
+            words, sample, workdir, parallel=parallel, progress=conform_session.progress
         )
         begun = time.monotonic()
-        runs = asyncio.run(runner.run(chosen))
+        runs = {case_id(r.scenario): r for r in asyncio.run(runner.run(chosen))}
+        if on_kernel:
+            kernel = KernelRunner(
+                words, sample, workdir, parallel=parallel, progress=conform_session.progress
+            )
+            kernel_runs, skipped = asyncio.run(kernel.run(on_kernel))
+            runs.update({kernel_case_id(r.scenario): r for r in kernel_runs})
+            for scenario in on_kernel:
+                if scenario.name in skipped:
+                    not_run[kernel_case_id(scenario)] = skipped[scenario.name]
         wall = time.monotonic() - begun
         environment = conform_session.environment
         environment["client command"] = conform_options.target
+        environment["fault path"] = path
         environment["cameras"] = (
             "camsim, one per scenario on 127.0.0.1 behind an RTSP fault proxy, 320x180 H.264 "
             "at 15 fps with AAC"
         )
-        yield FaultRuns({case_id(r.scenario): r for r in runs}, wall)
+        if on_kernel:
+            environment["kernel path"] = (
+                "camsim camera in a LAN namespace (198.18.0.2), the client in a WAN namespace "
+                "(198.19.0.2), faults on the router between them (iptables, tc, conntrack)"
+            )
+        yield FaultRuns(runs, wall, not_run=not_run)
     finally:
         if not kept:
             shutil.rmtree(workdir, ignore_errors=True)

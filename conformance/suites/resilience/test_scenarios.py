@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from camsim.fault.scenarios import DeviceFault, FaultScenario, Role, scenarios
 from conformance.case import REQUIRED, CaseRecord, case, fail, not_applicable
-from conformance.suites.resilience.conftest import FaultRuns, case_id
+from conformance.suites.resilience.conftest import FaultRuns, case_id, kernel_case_id
 from conformance.suites.resilience.run import FaultRun
 from conformance.suites.resilience.verdict import judge, judge_segments, lost_per_second
 from conformance.suites.rtsp_client.judge import US_PER_S
@@ -76,9 +76,16 @@ def timeline(run: FaultRun, case_record: CaseRecord, lost: list[int]) -> None:
     )
 
 
-def _make_case(scenario: FaultScenario) -> Callable[[FaultRuns, CaseRecord], None]:
-    @case(case_id(scenario), scenario.title, level=REQUIRED, spec=_spec(scenario))
+def _make_case(
+    scenario: FaultScenario, kernel: bool = False
+) -> Callable[[FaultRuns, CaseRecord], None]:
+    ident = kernel_case_id(scenario) if kernel else case_id(scenario)
+    title = scenario.title + (" (kernel faults, network namespaces)" if kernel else "")
+
+    @case(ident, title, level=REQUIRED, spec=_spec(scenario))
     def test(fault_runs: FaultRuns, case_record: CaseRecord) -> None:
+        if ident in fault_runs.not_run:
+            not_applicable(fault_runs.not_run[ident])
         if scenario.role is not fault_runs.role:
             not_applicable(
                 f"a {scenario.role.value} scenario, and the target is judged as "
@@ -89,7 +96,7 @@ def _make_case(scenario: FaultScenario) -> Callable[[FaultRuns, CaseRecord], Non
                 "the server must be started and killed by the suite: give --target as its "
                 "command with {rtmp_port} and {http_port}, not an rtmp:// URL"
             )
-        run = fault_runs.run(case_id(scenario))
+        run = fault_runs.run(ident)
         if run.result.error:
             fail(run.result.error)
         stamps = [stamp for segment in run.segments for stamp in segment.media.stamps]
@@ -121,12 +128,16 @@ def _make_case(scenario: FaultScenario) -> Callable[[FaultRuns, CaseRecord], Non
         lost = sum(b.missing for b in verdict.breaks)
         case_record.summary = f"{frames} frames output, {lost} lost inside the fault windows"
 
-    test.__name__ = "test_" + scenario.name.replace("-", "_")
+    test.__name__ = "test_" + scenario.name.replace("-", "_") + ("_kernel" if kernel else "")
     test.__qualname__ = test.__name__
     return test
 
 
 for _scenario in scenarios():
     _test = _make_case(_scenario)
+    globals()[_test.__name__] = _test
+# Each pull scenario's kernel-path case follows the proxy ones (--set path=kernel or both).
+for _scenario in scenarios(Role.PULL):
+    _test = _make_case(_scenario, kernel=True)
     globals()[_test.__name__] = _test
 del _scenario, _test
