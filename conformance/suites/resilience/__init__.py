@@ -18,6 +18,12 @@ port-554-blocked scenario), and ``{alt_port}``, its port alone (refserver's
 ``--pull-alternative-port {alt_port}``). ``--set parallel=N`` runs N scenarios at a time (2),
 ``--set workdir=DIR`` keeps the outputs and logs.
 
+``--set path=kernel`` runs the pull scenarios with kernel faults instead (root): the camera in a
+network namespace's LAN, the puller in its WAN, iptables, tc and conntrack on the router between
+them (:mod:`conformance.suites.resilience.kernel`); their cases are the proxy ones with
+``-KERNEL`` (``RESIL-NET-LOSS-1-KERNEL``), not applicable where the kernel has no form for the
+fault. ``--set path=both`` runs both; ``proxy`` is the default.
+
 An ingest server is judged through the ingest scenarios (uplink-drop, server-restart): camsim's
 encoder publishes through a TCP fault proxy and the stream's HLS is read back from ``--hls``
 (``{name}`` for the stream). ``--target rtmp://HOST:PORT/APP/{name}`` judges a running server
