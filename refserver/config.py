@@ -326,14 +326,27 @@ class SourceConfig:
         if not name:
             shown = without_password(text)
             raise ConfigError(f"pull URL {shown!r} has no path to name the stream; use NAME=URL")
+        # The flags apply to every --pull camera: a port that is this camera's own is no
+        # alternative to it, so it is left out here rather than refused.
+        own_port = _url_port(url)
         return cls(
             name,
             url,
             PullTransport(transport),
             on_demand=on_demand,
-            alternative_ports=alternative_ports,
+            alternative_ports=tuple(port for port in alternative_ports if port != own_port),
             tunnel_port=tunnel_port,
         )
+
+
+def _url_port(url: str) -> int | None:
+    """The port an rtsp:// or rtsps:// URL connects to, None when the URL says no such thing
+    (the source's own checks then say what is wrong)."""
+    try:
+        parts = urlsplit(url)
+        return parts.port or PULL_DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        return None
 
 
 def default_name(url: str) -> str:

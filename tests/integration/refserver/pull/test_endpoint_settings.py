@@ -105,6 +105,31 @@ def test_the_pull_flags_give_every_pulled_camera_its_endpoints(
     )
 
 
+def test_a_flag_port_that_is_a_cameras_own_is_no_alternative_to_it(
+    served: list[ServerConfig],
+) -> None:
+    # One command line for many cameras (a resilience run's template, a fleet on 8554 and
+    # 10554): the port of a camera's own URL is left out of that camera's alternatives.
+    result = refserver(
+        "--pull",
+        "a=rtsp://10.0.0.5:8554/a",
+        "--pull",
+        "b=rtsp://10.0.0.5:10554/b",
+        "--pull",
+        "c=rtsp://10.0.0.5/c",
+        "--pull-alternative-port",
+        "8554",
+        "--pull-alternative-port",
+        "10554",
+    )
+    assert result.exit_code == 0, result.output
+    assert [source.alternative_ports for source in served[0].sources] == [
+        (10554,),
+        (8554,),
+        (8554, 10554),
+    ]
+
+
 @pytest.mark.parametrize(
     "args", [("--pull-tunnel-port", "80"), ("--pull-alternative-port", "8554")]
 )
