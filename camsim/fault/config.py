@@ -25,7 +25,8 @@ from camsim.fault.impair import (
 from camsim.fault.nat import NatKind
 
 
-def _parse_bool(text: str) -> bool:
+def parse_bool(text: str) -> bool:
+    """A setting's on/off value: 1/true/yes/on or 0/false/no/off."""
     lowered = text.strip().lower()
     if lowered in ("1", "true", "yes", "on"):
         return True
@@ -34,7 +35,9 @@ def _parse_bool(text: str) -> bool:
     raise ValueError(f"expected true or false, got {text!r}")
 
 
-def _optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+def optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``parse``, or None for an empty value, ``none`` or ``off``."""
+
     def parse_or_none(text: str) -> Any:
         return None if text.strip().lower() in ("", "none", "off") else parse(text)
 
@@ -53,31 +56,31 @@ def _parse_size(text: str) -> int:
 
 LINK_SETTINGS: dict[str, Callable[[str], Any]] = {
     "loss": parse_probability,
-    "burst": _optional(GilbertElliott.parse),
+    "burst": optional(GilbertElliott.parse),
     "delay": parse_duration,
     "jitter": parse_duration,
     "reorder": parse_probability,
     "reorder_hold": parse_duration,
     "duplicate": parse_probability,
     "corrupt": parse_probability,
-    "rate": _optional(parse_rate),
+    "rate": optional(parse_rate),
     "burst_bytes": _parse_size,
     "queue_limit": _parse_size,
-    "blocked": _parse_bool,
+    "blocked": parse_bool,
 }
 """Settings of one direction (:class:`LinkProfile` fields) and their parsers."""
 
 CONNECTION_SETTINGS: dict[str, Callable[[str], Any]] = {
-    "slice_size": _optional(_parse_size),
+    "slice_size": optional(_parse_size),
     "slice_interval": parse_duration,
-    "stall": _parse_bool,
-    "reset_after_bytes": _optional(_parse_size),
-    "reset_after_seconds": _optional(parse_duration),
-    "half_close_after": _optional(parse_duration),
-    "refuse": _parse_bool,
-    "udp_blocked": _parse_bool,
+    "stall": parse_bool,
+    "reset_after_bytes": optional(_parse_size),
+    "reset_after_seconds": optional(parse_duration),
+    "half_close_after": optional(parse_duration),
+    "refuse": parse_bool,
+    "udp_blocked": parse_bool,
     "nat": NatKind,
-    "nat_timeout": _optional(parse_duration),
+    "nat_timeout": optional(parse_duration),
 }
 """Settings of the proxy as a whole (:class:`FaultConfig` fields) and their parsers."""
 

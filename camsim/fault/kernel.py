@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Any
 
+from camsim.fault.config import optional, parse_bool
 from camsim.fault.control import Change
 from camsim.fault.impair import parse_duration, parse_probability, parse_rate
 
@@ -105,19 +106,6 @@ NO_KERNEL_FAULT = KernelLink()
 NETEM_ONLY = ("delay", "jitter", "reorder")
 
 
-def _parse_bool(text: str) -> bool:
-    lowered = text.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"expected true or false, got {text!r}")
-
-
-def _optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    return lambda text: None if text.strip().lower() in ("", "none", "off") else parse(text)
-
-
 def _parse_ports(text: str) -> tuple[int, ...]:
     ports = tuple(int(part) for part in text.replace(",", " ").split())
     if any(not 0 < port <= 0xFFFF for port in ports):
@@ -127,7 +115,7 @@ def _parse_ports(text: str) -> tuple[int, ...]:
 
 LINK_SETTINGS: dict[str, Callable[[str], Any]] = {
     "loss": parse_probability,
-    "rate": _optional(parse_rate),
+    "rate": optional(parse_rate),
     "delay": parse_duration,
     "jitter": parse_duration,
     "reorder": parse_probability,
@@ -135,11 +123,11 @@ LINK_SETTINGS: dict[str, Callable[[str], Any]] = {
 """Settings of one direction; ``up_``/``down_`` prefixes pick one, none means both."""
 
 ROUTER_SETTINGS: dict[str, Callable[[str], Any]] = {
-    "rtsp_blocked": _optional(BlockMode),
+    "rtsp_blocked": optional(BlockMode),
     "rtsp_port": int,
-    "udp_blocked": _parse_bool,
-    "nat": _parse_bool,
-    "nat_timeout": _optional(parse_duration),
+    "udp_blocked": parse_bool,
+    "nat": parse_bool,
+    "nat_timeout": optional(parse_duration),
     "forward": _parse_ports,
 }
 
