@@ -35,7 +35,7 @@ from refserver.pull.errors import PullError, Unreachable
 from refserver.pull.link import Link, open_link
 from refserver.pull.plan import Endpoint, PlannedAttempt, PullPlan
 from refserver.pull.tracks import Presentation, Track
-from refserver.pull.udp import UdpReceiver, open_group, open_pair
+from refserver.pull.udp import Receive, UdpReceiver, open_group, open_pair
 from refserver.pull.worker import TranscodeQueue
 from wire.asyncio.pump import StreamPump
 from wire.rtsp.client import DEFAULT_USER_AGENT
@@ -111,47 +111,52 @@ class AttemptRunner:
         self.attempt.transcoded(track, frames, size)
         self.pump.transmit()
 
+    def _receivers(self, channel: int) -> tuple[Receive, Receive]:
+        """What the RTP and the RTCP socket of ``channel`` hand their datagrams to."""
+        receive = self.attempt.receive_datagram
+        return (
+            functools.partial(receive, channel=channel, rtcp=False),
+            functools.partial(receive, channel=channel, rtcp=True),
+        )
+
+    def _keep(self, channel: int, rtp: UdpReceiver, rtcp: UdpReceiver) -> bool:
+        """Hold ``channel``'s sockets, or close them when the attempt ended meanwhile."""
+        if self._closed:
+            rtp.close()
+            rtcp.close()
+            return False
+        self._udp[channel] = (rtp, rtcp)
+        return True
+
     async def _bind(self, channel: int) -> None:
         attempt = self.attempt
-        receive = attempt.receive_datagram
         try:
             ports, rtp, rtcp = await open_pair(
-                self.link.local_host,
-                functools.partial(receive, channel=channel, rtcp=False),
-                functools.partial(receive, channel=channel, rtcp=True),
-                self.pump.transmit,
+                self.link.local_host, *self._receivers(channel), self.pump.transmit
             )
         except OSError as exc:
             attempt.udp_ports_failed(channel, exc, self.loop.time())
         else:
-            if self._closed:
-                rtp.close()
-                rtcp.close()
+            if not self._keep(channel, rtp, rtcp):
                 return
-            self._udp[channel] = (rtp, rtcp)
             attempt.udp_ports_bound(channel, ports, self.link.peer_host, self.loop.time())
         self.pump.transmit()
 
     async def _join(self, event: MulticastGroupWanted) -> None:
         attempt, channel = self.attempt, event.channel
-        receive = attempt.receive_datagram
         try:
             rtp, rtcp = await open_group(
                 event.group,
                 event.ports,
                 self.link.local_host,  # the interface that reaches the camera
-                functools.partial(receive, channel=channel, rtcp=False),
-                functools.partial(receive, channel=channel, rtcp=True),
+                *self._receivers(channel),
                 self.pump.transmit,
             )
         except OSError as exc:
             attempt.udp_ports_failed(channel, exc, self.loop.time())
         else:
-            if self._closed:
-                rtp.close()
-                rtcp.close()
+            if not self._keep(channel, rtp, rtcp):
                 return
-            self._udp[channel] = (rtp, rtcp)
             attempt.multicast_joined(channel, self.link.peer_host, self.loop.time())
         self.pump.transmit()
 
