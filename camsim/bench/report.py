@@ -187,22 +187,39 @@ def _profile_charts(result: ProfileResult) -> list[Chart]:
     charts.append(
         Chart(
             f"cpu-{name}",
-            f"{name}: encoder CPU per stream against stream count",
-            ChartKind.SCATTER,
-            tuple(
-                Series(
-                    p.value,
-                    tuple(w.encoder_cpu_percent / w.streams for w in result.windows_of(p)),
-                    tuple(float(w.streams) for w in result.windows_of(p)),
-                )
-                for p in Protocol
-            ),
+            f"{name}: CPU per stream against stream count (median of the windows at each count)",
+            ChartKind.LINE,
+            cpu_by_stream_count(result),
             x_label="streams",
             y_label="% of a core per stream",
             case=f"BENCH-{name.upper()}-CPU",
         )
     )
     return charts
+
+
+def cpu_by_stream_count(result: ProfileResult) -> tuple[Series, ...]:
+    """CPU per stream against the stream count: one series per protocol for the encoder and,
+    when it was measured, one per protocol for the server; x is the count, y the median over
+    that count's windows of each window's CPU (% of a core) divided by its streams."""
+    out = []
+    for side in ("encoder", "server"):
+        for protocol in Protocol:
+            counts, medians = [], []
+            for count in result.stream_counts:
+                windows = result.windows_of(protocol, count)
+                if side == "encoder":
+                    values = [w.encoder_cpu_percent / w.streams for w in windows]
+                else:
+                    values = [
+                        p / w.streams for w in windows if (p := w.server_cpu_percent) is not None
+                    ]
+                if values:
+                    counts.append(float(count))
+                    medians.append(statistics.median(values))
+            if medians:
+                out.append(Series(f"{side} {protocol.value}", tuple(medians), tuple(counts)))
+    return tuple(out)
 
 
 def _overall_charts(results: Sequence[ProfileResult]) -> list[Chart]:

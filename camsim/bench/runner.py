@@ -6,13 +6,13 @@ For each network profile, in order:
    one over RTMPS, alternating which goes first, publishes until the first frame is handed to the
    transport, and unpublishes. Phase timings are the encoder session's own, taken on the event
    loop's monotonic clock. Warm-up rounds are dropped.
-2. **Streaming windows.** ``warmup + repeat`` rounds again, each an RTMP window and an RTMPS
-   window (alternating first) of ``streams`` streams for ``duration`` seconds after
-   :data:`SETTLE` seconds of settling. Per window: the encoder's CPU (this thread's), the
-   server's process tree's CPU when it runs here, bytes on the wire against the RTMP payload,
-   per-frame latency from the server's API (or, without one, by playing each stream back from
-   the server over RTMP and reading its frames' stamps), and frames sent against frames the
-   server counted.
+2. **Streaming windows.** ``warmup + repeat`` rounds again (:func:`streaming_plan`), each an RTMP
+   window and an RTMPS window (alternating first) at every stream count of ``streams``, for
+   ``duration`` seconds after :data:`SETTLE` seconds of settling. Per window: the encoder's CPU
+   (this thread's), the server's process tree's CPU when it runs here, bytes on the wire against
+   the RTMP payload, per-frame latency from the server's API (or, without one, by playing each
+   stream back from the server over RTMP and reading its frames' stamps), and frames sent
+   against frames the server counted.
 
 Nothing is run in parallel across protocols: what one protocol does never loads the other's
 measurement, and slow drift of the machine hits both alike.
@@ -85,7 +85,9 @@ class BenchSettings:
     """``rtmp://host:port/app/name{n}``: ``{n}`` is replaced per stream and trial."""
     rtmps_url: str
     profiles: tuple[NetworkProfile, ...]
-    streams: int = 1
+    streams: int | tuple[int, ...] = 1
+    """Streams per window: one count, or several (``--streams 1,5,10``) to measure CPU per
+    stream against the count; :attr:`counts` is the sweep."""
     duration: float = 10.0
     repeat: int = 5
     warmup: int = 1
@@ -103,6 +105,36 @@ class BenchSettings:
     playback: bool = True
     """Without ``api_url``: play every stream back from the server over RTMP (``rtmp_url``'s
     host and port, straight, not through the relay) to read per-frame latency."""
+
+    @property
+    def counts(self) -> tuple[int, ...]:
+        """The stream counts of the streaming windows, smallest first, each once."""
+        counts = (self.streams,) if isinstance(self.streams, int) else self.streams
+        return tuple(sorted(set(counts)))
+
+
+@dataclass(frozen=True)
+class PlannedWindow:
+    """One streaming window of :func:`streaming_plan`."""
+
+    round: int
+    streams: int
+    protocol: Protocol
+    kept: bool
+
+
+def streaming_plan(counts: Sequence[int], warmup: int, repeat: int) -> list[PlannedWindow]:
+    """The streaming windows in the order they run: ``warmup + repeat`` rounds, each with every
+    count in ``counts`` and, at each count, RTMP and RTMPS back to back in :func:`interleaved`
+    order. Counts sit inside rounds rather than rounds inside counts so that the machine's slow
+    drift spreads over every count alike, as it does over both protocols; the first ``warmup``
+    rounds are run and dropped."""
+    return [
+        PlannedWindow(index, count, protocol, index >= warmup)
+        for index in range(warmup + repeat)
+        for count in counts
+        for protocol in interleaved(index)
+    ]
 
 
 @dataclass
@@ -176,8 +208,18 @@ class ProfileResult:
     def phase(self, protocol: Protocol, name: str) -> list[float]:
         return [v for t in self.setup[protocol.value] if (v := t.get(name)) is not None]
 
-    def windows_of(self, protocol: Protocol) -> list[Window]:
-        return [w for w in self.windows if w.protocol == protocol.value]
+    def windows_of(self, protocol: Protocol, streams: int | None = None) -> list[Window]:
+        """The kept windows of ``protocol``; of ``streams`` streams only when given."""
+        return [
+            w
+            for w in self.windows
+            if w.protocol == protocol.value and (streams is None or w.streams == streams)
+        ]
+
+    @property
+    def stream_counts(self) -> tuple[int, ...]:
+        """The stream counts windows ran at, smallest first."""
+        return tuple(sorted({w.streams for w in self.windows}))
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -246,19 +288,22 @@ class Bench:
                     result.setup[protocol.value].append(asdict(timings))
         if settings.resume:
             await self._resumption_trials(profile, urls[Protocol.RTMPS], result)
-        for index in range(rounds if settings.streaming else 0):
-            kept = index >= settings.warmup
-            for protocol in interleaved(index):
-                label = (
-                    "warm-up" if not kept else f"{index - settings.warmup + 1}/{settings.repeat}"
-                )
-                self.progress(
-                    f"{profile.name}: streaming {label} {protocol.value}, "
-                    f"{settings.streams} stream(s) for {settings.duration:g} s"
-                )
-                window = await self._window(protocol, urls[protocol], counts[protocol])
-                if kept:
-                    result.windows.append(window)
+        plan = streaming_plan(settings.counts, settings.warmup, settings.repeat)
+        for planned in plan if settings.streaming else []:
+            label = (
+                f"{planned.round - settings.warmup + 1}/{settings.repeat}"
+                if planned.kept
+                else "warm-up"
+            )
+            self.progress(
+                f"{profile.name}: streaming {label} {planned.protocol.value}, "
+                f"{planned.streams} stream(s) for {settings.duration:g} s"
+            )
+            window = await self._window(
+                planned.protocol, urls[planned.protocol], counts[planned.protocol], planned.streams
+            )
+            if planned.kept:
+                result.windows.append(window)
         return result
 
     async def _resumption_trials(
@@ -330,9 +375,9 @@ class Bench:
             return timings, stats.error or "no frame was accepted"
         return timings, None
 
-    async def _window(self, protocol: Protocol, url: str, count: ByteCount) -> Window:
+    async def _window(self, protocol: Protocol, url: str, count: ByteCount, streams: int) -> Window:
         settings = self.settings
-        targets = self._name(url, settings.streams)
+        targets = self._name(url, streams)
         fleet = EncoderFleet(targets, self.plan, settings.options)
         task = asyncio.create_task(fleet.run(SETTLE + settings.duration + 0.5))
         players = self._play(targets)

@@ -9,7 +9,10 @@ otherwise the run cannot tell (more repeats narrow the interval).
 - "once": the per-frame latency difference (medians of the streams' p50) stays under
   :data:`ONGOING_LATENCY_MS`, so the cost is not paid again on every frame;
 - "about 1-3% CPU": the encoder's CPU increase, relative to RTMP's, is at most
-  :data:`CLAIM_CPU_PERCENT`; the server's is judged the same way when it runs here.
+  :data:`CLAIM_CPU_PERCENT`; the server's is judged the same way when it runs here. With
+  several stream counts (``--streams 1,5,10``) it is judged at every count, RTMPS against
+  RTMP at the same count, and holds only if it holds at all of them: a cost that grows with the
+  number of streams must not hide in a median over counts.
 """
 
 from __future__ import annotations
@@ -83,6 +86,8 @@ class ProfileVerdict:
     setup_claim: Outcome
     cpu_claim: Outcome
     dominant: list[str] = field(default_factory=list)
+    cpu_by_streams: dict[int, StreamCountCpu] = field(default_factory=dict)
+    """Per stream count, when windows ran at more than one."""
 
     def lines(self) -> list[str]:
         """The verdict in plain words, figures beside each judgement."""
@@ -101,26 +106,33 @@ class ProfileVerdict:
         out.append(
             f'"about 1-3% CPU" {self.cpu_claim.value}: ' + ("; ".join(cpu) or "not measured")
         )
+        out.extend(f"  {line}" for line in self.cpu_count_lines())
         out.extend(self.dominant)
         return out
 
+    def cpu_count_lines(self) -> list[str]:
+        """One line per stream count: RTMPS's CPU per stream against RTMP's at that count."""
+        out = []
+        for count, cpu in self.cpu_by_streams.items():
+            parts = [
+                f"{side} {rel.relative.describe('% of RTMP', 1)}"
+                for side, rel in (("encoder", cpu.encoder), ("server", cpu.server))
+                if rel is not None
+            ]
+            out.append(
+                f"{count} stream(s): {cpu.outcome.value}: " + ("; ".join(parts) or "not measured")
+            )
+        return out
+
     def to_json(self) -> dict[str, object]:
-        def rel(value: RelativeDifference | None) -> dict[str, object] | None:
-            if value is None:
-                return None
-            return {
-                "absolute_percent_of_core": value.difference.to_json(),
-                "relative_percent": value.relative.to_json(),
-                "rtmp_median_percent_of_core": round(value.baseline, 4),
-            }
 
         return {
             "profile": self.profile,
             "setup_ms": self.setup.to_json() if self.setup else None,
             "phases_ms": {k: v.to_json() if v else None for k, v in self.phases.items()},
             "latency_p50_ms": self.latency.to_json() if self.latency else None,
-            "encoder_cpu": rel(self.encoder_cpu),
-            "server_cpu": rel(self.server_cpu),
+            "encoder_cpu": _relative_json(self.encoder_cpu),
+            "server_cpu": _relative_json(self.server_cpu),
             "wire_overhead_percent": self.wire_overhead_percent,
             "frames_lost": self.frames_lost,
             "claims": {
@@ -128,8 +140,43 @@ class ProfileVerdict:
                 "cpu_1_3_percent": self.cpu_claim.value,
             },
             "dominant": self.dominant,
+            "cpu_by_streams": {
+                str(count): {
+                    "encoder": _relative_json(cpu.encoder),
+                    "server": _relative_json(cpu.server),
+                    "claim": cpu.outcome.value,
+                }
+                for count, cpu in self.cpu_by_streams.items()
+            },
             "lines": self.lines(),
         }
+
+
+def _relative_json(value: RelativeDifference | None) -> dict[str, object] | None:
+    if value is None:
+        return None
+    return {
+        "absolute_percent_of_core": value.difference.to_json(),
+        "relative_percent": value.relative.to_json(),
+        "rtmp_median_percent_of_core": round(value.baseline, 4),
+    }
+
+
+@dataclass(frozen=True)
+class StreamCountCpu:
+    """RTMPS's CPU per stream against RTMP's, at one stream count."""
+
+    encoder: RelativeDifference | None
+    server: RelativeDifference | None
+
+    @property
+    def outcome(self) -> Outcome:
+        outcomes = [
+            _against(rel.relative, CLAIM_CPU_PERCENT + 1e-9)
+            for rel in (self.encoder, self.server)
+            if rel is not None
+        ]
+        return _worst(*outcomes) if outcomes else Outcome.UNDECIDED
 
 
 def judge(result: ProfileResult, *, seed: int = 0) -> ProfileVerdict:
@@ -148,26 +195,22 @@ def judge(result: ProfileResult, *, seed: int = 0) -> ProfileVerdict:
         [v for w in wb for v in w.latency_p50_ms],
         seed=seed,
     )
-    encoder = _cpu(
-        [w.encoder_cpu_percent / w.streams for w in wa],
-        [w.encoder_cpu_percent / w.streams for w in wb],
-        seed,
-    )
-    server = _cpu(
-        [p / w.streams for w in wa if (p := w.server_cpu_percent) is not None],
-        [p / w.streams for w in wb if (p := w.server_cpu_percent) is not None],
-        seed,
-    )
+    all_counts = _count_cpu(wa, wb, seed)
+    encoder, server = all_counts.encoder, all_counts.server
+    by_streams = {
+        count: _count_cpu(result.windows_of(a, count), result.windows_of(b, count), seed)
+        for count in result.stream_counts
+    }
     overhead = {p.value: _overhead(result.windows_of(p)) for p in Protocol}
     lost = {p.value: _lost(result.windows_of(p)) for p in Protocol}
     setup_claim = _worst(
         _against(setup, CLAIM_SETUP_MS),
         _against(latency, ONGOING_LATENCY_MS) if latency is not None else Outcome.HELD,
     )
-    cpu_outcomes = [
-        _against(rel.relative, CLAIM_CPU_PERCENT + 1e-9) for rel in (encoder, server) if rel
-    ]
-    cpu_claim = _worst(*cpu_outcomes) if cpu_outcomes else Outcome.UNDECIDED
+    if len(by_streams) > 1:
+        cpu_claim = _worst(*(cpu.outcome for cpu in by_streams.values()))
+    else:
+        cpu_claim = all_counts.outcome
     broken = sum(w.failed_streams > 0 for w in wa + wb)
     if broken:
         cpu_claim = Outcome.UNDECIDED  # a window that lost streams measured less work
@@ -183,6 +226,7 @@ def judge(result: ProfileResult, *, seed: int = 0) -> ProfileVerdict:
         lost,
         setup_claim,
         cpu_claim,
+        cpu_by_streams=by_streams if len(by_streams) > 1 else {},
     )
     verdict.dominant = _dominant(verdict)
     if broken:
@@ -190,6 +234,22 @@ def judge(result: ProfileResult, *, seed: int = 0) -> ProfileVerdict:
             0, f"{broken} of {len(wa) + len(wb)} streaming windows had failed streams"
         )
     return verdict
+
+
+def _count_cpu(wa: list[Window], wb: list[Window], seed: int) -> StreamCountCpu:
+    """CPU per stream of RTMP windows ``wa`` against RTMPS windows ``wb``."""
+    return StreamCountCpu(
+        _cpu(
+            [w.encoder_cpu_percent / w.streams for w in wa],
+            [w.encoder_cpu_percent / w.streams for w in wb],
+            seed,
+        ),
+        _cpu(
+            [p / w.streams for w in wa if (p := w.server_cpu_percent) is not None],
+            [p / w.streams for w in wb if (p := w.server_cpu_percent) is not None],
+            seed,
+        ),
+    )
 
 
 def _cpu(a: list[float], b: list[float], seed: int) -> RelativeDifference | None:
