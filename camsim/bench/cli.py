@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from camsim.bench.kernel import KernelSide, kernel_refusal
 from camsim.bench.profiles import PROFILES, profile_named
 from camsim.bench.report import build_report, write_report
 from camsim.bench.runner import SETTLE, Bench, BenchSettings, ProfileResult, Progress, tls_context
@@ -24,6 +25,7 @@ from camsim.bench.verdict import ProfileVerdict, judge
 from camsim.encoder.cli import load_plan
 from camsim.encoder.session import DEFAULT_TIMEOUT, PublishOptions
 from camsim.encoder.target import PushTarget, TargetError, expand
+from camsim.fault.netns import NetnsError
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -205,13 +207,21 @@ def rtmp_vs_rtmps(
     profiles = tuple(profile_named(n) for n in (networks or ("loopback",)))
     plan = load_plan(media, enhanced=False)
     progress = _progress()
+    refusal = kernel_refusal(profiles, external_server=rtmp_url is not None)
+    if refusal is not None:
+        raise click.UsageError(f"--network {refusal}")
     with tempfile.TemporaryDirectory(prefix="camsim-bench-") as folder:
         server = None
+        kernel = None
         if rtmp_url is None:
-            server = LocalRefserver(Path(folder))
+            if any(p.kernel is not None for p in profiles):
+                kernel = KernelSide(Path(folder))
+                server = kernel.refserver
+            else:
+                server = LocalRefserver(Path(folder))
             try:
-                server.start()
-            except RuntimeError as exc:
+                (kernel or server).start()
+            except (RuntimeError, NetnsError) as exc:
                 raise click.ClickException(str(exc)) from None
             rtmp_url, rtmps_url, api_url = server.rtmp_url, server.rtmps_url, server.api_url
             server_pids = (server.pid,)
@@ -232,13 +242,25 @@ def rtmp_vs_rtmps(
             playback=playback,
         )
         try:
-            results = asyncio.run(Bench(settings, plan, progress).run())
+            if kernel is not None:
+                faults = kernel.topology.faults
+                results = kernel.run_in_lan(
+                    lambda: asyncio.run(Bench(settings, plan, progress, kernel_faults=faults).run())
+                )
+            else:
+                results = asyncio.run(Bench(settings, plan, progress).run())
         finally:
-            if server is not None:
+            if kernel is not None:
+                kernel.close()
+            elif server is not None:
                 server.stop()
     verdicts = [judge(r, seed=seed) for r in results]
     environment = _environment(settings, server is not None, tls_version, cipher)
-    notes = _notes(settings)
+    if kernel is not None:
+        environment["server"] = (
+            "refserver (local, started by the bench in a network namespace behind a router)"
+        )
+    notes = _notes(settings) + _kernel_notes(results)
     if report_dir is not None:
         page = write_report(build_report(results, verdicts, environment, notes), report_dir)
         click.echo(f"report: {page}", err=True)
@@ -315,6 +337,22 @@ def _notes(settings: BenchSettings) -> list[str]:
     return notes
 
 
+def _kernel_notes(results: Sequence[ProfileResult]) -> list[str]:
+    """How the router impaired each ``kernel-`` profile, loss method included."""
+    notes = []
+    for result in results:
+        if result.kernel is None:
+            continue
+        method = result.kernel.get("loss_method")
+        how = f"; packets dropped by {method}" if method else ""
+        notes.append(
+            f"{result.profile.name}: refserver in the WAN namespace, the encoder in the LAN "
+            f"namespace, the router's kernel faults {result.kernel['settings']}{how}; every "
+            "profile of this run took the same path, the router otherwise forwarding faithfully."
+        )
+    return notes
+
+
 def _json(
     results: Sequence[ProfileResult],
     verdicts: Sequence[ProfileVerdict],
@@ -343,6 +381,8 @@ def format_table(
     for result, verdict in zip(results, verdicts, strict=True):
         lines.append("")
         lines.append(f"{result.profile.name} ({result.profile.description})")
+        if result.kernel is not None and result.kernel.get("loss_method"):
+            lines.append(f"  packet loss by {result.kernel['loss_method']}")
         for name, difference in verdict.phases.items():
             if difference is not None:
                 lines.append(f"  {name.removesuffix('_ms'):<18} {difference.describe('ms')}")

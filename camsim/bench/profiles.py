@@ -4,13 +4,20 @@ Every trial of every profile, ``loopback`` included, goes through the same relay
 RTMPS always take the same path and the relay counts the bytes on the wire each way. The relay
 carries a byte stream: it delays, jitters and rate-limits it but cannot drop segments (TCP would
 retransmit them anyway), so a "loss" profile reproduces what loss does to a TCP stream, stalls
-of about one retransmission timeout, as jitter on top of its delay. Kernel namespaces with netem
-would drop real segments; netem is not available here, so no profile uses them.
+of about one retransmission timeout, as jitter on top of its delay.
+
+The ``kernel-`` profiles (root only) impair real IP packets instead: the server runs in the WAN
+namespace of a :class:`~camsim.fault.netns.Topology`, the bench's encoder side in its LAN
+namespace, and the router between them drops a share of the packets (TCP retransmits them, as
+on a lossy link) or holds them to a rate (:mod:`camsim.bench.kernel`). The relay still carries
+every connection, unimpaired, to count the bytes. Delay needs the kernel's netem, which is not
+always there, so no kernel profile adds any.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from camsim.fault.config import FaultConfig
 
@@ -24,6 +31,9 @@ class NetworkProfile:
     config: FaultConfig
     rtt_ms: float
     """The round-trip time the profile adds, for the verdict's "RTT multiples"."""
+    kernel: Mapping[str, str] | None = field(default=None)
+    """Settings of the namespace router's :meth:`~camsim.fault.kernel.KernelFaults.change`
+    (both ways), or None for a profile the relay alone plays."""
 
 
 def _profile(
@@ -51,6 +61,21 @@ PROFILES: dict[str, NetworkProfile] = {
             jitter=0.020,
         ),
         _profile("bandwidth-5mbit", "5 Mbit/s each way, no added delay", rate=5_000_000),
+        NetworkProfile(
+            "kernel-loss-1",
+            "1% of IP packets dropped each way by a router between network namespaces; TCP "
+            "retransmits them (root only)",
+            FaultConfig(),
+            rtt_ms=0.0,
+            kernel={"loss": "1%"},
+        ),
+        NetworkProfile(
+            "kernel-bandwidth-5mbit",
+            "5 Mbit/s each way, held by the router's tbf between network namespaces (root only)",
+            FaultConfig(),
+            rtt_ms=0.0,
+            kernel={"rate": "5mbit"},
+        ),
     )
 }
 """Profile name → profile; ``--network`` takes these names."""

@@ -43,6 +43,7 @@ from camsim.encoder.publisher import StreamPublisher
 from camsim.encoder.session import PublishOptions
 from camsim.encoder.stats import PhaseTimings, StreamState
 from camsim.encoder.target import PushTarget, expand
+from camsim.fault.kernel import KernelFaults
 
 SETTLE = 2.0
 """Seconds each streaming window runs before it is measured (connections, first GOP)."""
@@ -186,6 +187,9 @@ class ProfileResult:
     """``--resume``: TLS set-ups of RTMPS without ("full") and with ("resumed") a saved session,
     one :meth:`~camsim.bench.resume.TlsSetup.to_json` per kept trial."""
     resumption_failures: list[str] = field(default_factory=list)
+    kernel: dict[str, object] | None = None
+    """A ``kernel-`` profile: the router's faults in force while it ran, with ``loss_method``
+    (how the kernel drops packets: netem, or an iptables statistic rule without netem)."""
 
     def resumption_phase(self, kind: str, name: str) -> list[float]:
         """``tls_handshake_ms`` (or another number) of every ``kind`` trial."""
@@ -233,6 +237,7 @@ class ProfileResult:
             "windows": [asdict(w) for w in self.windows],
             "resumption": self.resumption,
             "resumption_failures": self.resumption_failures,
+            "kernel": self.kernel,
         }
 
 
@@ -240,11 +245,19 @@ class Bench:
     """Runs :class:`BenchSettings` on the current event loop; relays on their own thread."""
 
     def __init__(
-        self, settings: BenchSettings, plan: FlvPlan, progress: Progress | None = None
+        self,
+        settings: BenchSettings,
+        plan: FlvPlan,
+        progress: Progress | None = None,
+        *,
+        kernel_faults: KernelFaults | None = None,
     ) -> None:
+        """``kernel_faults``: the router between this thread's namespace and the server's, for
+        ``kernel-`` profiles (:mod:`camsim.bench.kernel`)."""
         self.settings = settings
         self.plan = plan
         self.progress = progress or (lambda _: None)
+        self.kernel_faults = kernel_faults
         self._names = 0
 
     async def run(self) -> list[ProfileResult]:
@@ -253,11 +266,29 @@ class Bench:
         try:
             results = []
             for profile in self.settings.profiles:
-                results.append(await self._profile(profile, relays))
+                results.append(await self._impaired(profile, relays))
                 relays.close_relays()
             return results
         finally:
             relays.stop()
+
+    async def _impaired(self, profile: NetworkProfile, relays: RelayThread) -> ProfileResult:
+        """:meth:`_profile` with the router's faults of a ``kernel-`` profile in force, and
+        none once it is done, whatever the outcome."""
+        if profile.kernel is None:
+            return await self._profile(profile, relays)
+        faults = self.kernel_faults
+        if faults is None:
+            raise RuntimeError(f"{profile.name} needs a namespace topology (root)")
+        config = await asyncio.to_thread(faults.change, **profile.kernel)
+        kernel: dict[str, object] = {"settings": dict(profile.kernel), **config.to_json()}
+        kernel["loss_method"] = faults.loss_method.value if faults.loss_method else None
+        try:
+            result = await self._profile(profile, relays)
+        finally:
+            await asyncio.to_thread(faults.reset)
+        result.kernel = kernel
+        return result
 
     async def _profile(self, profile: NetworkProfile, relays: RelayThread) -> ProfileResult:
         settings = self.settings

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -51,10 +52,19 @@ def tree_cpu_seconds(pids: list[int]) -> float:
 
 class LocalRefserver:
     """refserver on free loopback ports (RTMP, RTMPS with a self-signed certificate, HTTP),
-    its logs and HLS in ``folder``; stopped with SIGINT (it finishes its playlists)."""
+    its logs and HLS in ``folder``; stopped with SIGINT (it finishes its playlists).
 
-    def __init__(self, folder: Path) -> None:
+    ``bind`` and ``prefix`` run it elsewhere on this machine: in a network namespace with
+    ``prefix`` ``ip netns exec NAME`` (which execs, so :attr:`pid` is still refserver's own) and
+    ``bind`` that namespace's address.
+    """
+
+    def __init__(
+        self, folder: Path, *, bind: str = "127.0.0.1", prefix: Sequence[str] = ()
+    ) -> None:
         self.folder = folder
+        self.bind = bind
+        self.prefix = tuple(prefix)
         self.process: subprocess.Popen[bytes] | None = None
         self.ports: dict[str, int] = {}
 
@@ -65,22 +75,23 @@ class LocalRefserver:
 
     @property
     def rtmp_url(self) -> str:
-        return f"rtmp://127.0.0.1:{self.ports['rtmp']}/live/bench{{n}}"
+        return f"rtmp://{self.bind}:{self.ports['rtmp']}/live/bench{{n}}"
 
     @property
     def rtmps_url(self) -> str:
-        return f"rtmps://127.0.0.1:{self.ports['rtmps']}/live/bench{{n}}"
+        return f"rtmps://{self.bind}:{self.ports['rtmps']}/live/bench{{n}}"
 
     @property
     def api_url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['http']}/api/streams/"
+        return f"http://{self.bind}:{self.ports['http']}/api/streams/"
 
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         log = self.folder / "refserver.log"
         command = [
+            *self.prefix,
             *REFSERVER,
-            "--bind=127.0.0.1",
+            f"--bind={self.bind}",
             "--rtmp-port=0",
             "--rtmps-port=0",
             "--http-port=0",
