@@ -6,10 +6,14 @@ connection, RTP interleaved, ``wire.payload`` depacketizers, MPEG-TS segments cu
 keyframes by ``wire.ts``'s muxer, a playlist that marks every new session and every
 timestamp jump with EXT-X-DISCONTINUITY, reconnects) and writes HLS into a folder::
 
-    python -m tests.integration.conformance.rtsp_client.puller URL OUT [--fault NAME]...
+    python -m tests.integration.conformance.rtsp_client.puller URL OUT [--udp] [--fault NAME]...
 
-Each ``--fault`` (see :data:`FAULTS`) is one robustness rule broken the way real clients
-break it. SIGINT finishes the open segment and the playlist (EXT-X-ENDLIST) and exits.
+With ``--udp`` it asks for RTP over UDP instead (``RTP/AVP;unicast;client_port=``), orders
+datagrams by sequence number in a ``wire.rtp`` jitter buffer, takes them from whatever port
+they come from (a NAT may rewrite it), and after a lost packet outputs nothing until the next
+keyframe that arrived whole. Each ``--fault`` (see :data:`FAULTS`) is one robustness rule
+broken the way real clients break it; the UDP ones (:data:`UDP_FAULTS`) imply ``--udp``.
+SIGINT finishes the open segment and the playlist (EXT-X-ENDLIST) and exits.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import asyncio
 import contextlib
 import math
 import signal
+import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +34,9 @@ from wire.codec.errors import CodecError
 from wire.codec.h264 import H264Pps, H264Sps
 from wire.codec.nal import H264_NAL_PPS, H264_NAL_SPS, VideoCodec, nal_type
 from wire.payload.aac import AacDepacketizer
-from wire.payload.events import AudioAccessUnit, VideoAccessUnit
+from wire.payload.events import AudioAccessUnit, PacketLoss, VideoAccessUnit
 from wire.payload.h264 import H264Depacketizer
+from wire.rtp.jitterbuffer import JitterBuffer
 from wire.rtp.packet import RtpPacket
 from wire.rtp.sequence import seq_diff
 from wire.rtsp import (
@@ -73,7 +79,15 @@ FAULTS = {
     "no-wrap": "compares RTP timestamps as plain numbers: a frame stamped below the last is late",
     "aac-only": "refuses a camera whose audio is not AAC (it could not put it in MPEG-TS)",
     "needs-video": "refuses a camera without an H.264 track",
+    "arrival-order": "UDP: no jitter buffer and no look at sequence numbers: fragments are "
+    "joined in arrival order",
+    "keep-damaged": "UDP: ignores sequence gaps: the fragments either side of a lost packet "
+    "are joined, and the damaged access units output",
+    "announced-port": "UDP: takes RTP only from the server_port SETUP announced",
 }
+
+UDP_FAULTS = frozenset({"arrival-order", "keep-damaged", "announced-port"})
+"""The faults of a puller that pulls over UDP (they imply ``--udp``)."""
 
 CASE_FAULTS: dict[str, tuple[str, ...]] = {
     "RTSPC-PLAY-001": ("drop-frames",),
@@ -115,6 +129,8 @@ MEDIA_TIMEOUT = 3.0
 RECONNECT_DELAY = 1.0
 JUMP_SECONDS = 2.0
 READ_SIZE = 65_536
+REORDER_WAIT = 0.2
+"""How long a missing UDP datagram is waited for before it counts as lost."""
 FU_A = 28
 MTU = 1500
 
@@ -243,12 +259,23 @@ class Track:
     depacketizer: H264Depacketizer | AacDepacketizer
     clock: Clock
     first_seq: int | None = None
+    buffer: JitterBuffer = field(default_factory=JitterBuffer)
+    """Over UDP: datagrams put back in sequence order."""
+    server_port: int | None = None
+    """Over UDP: the RTP port the SETUP answer announced."""
+    damaged: bool = False
+    """Over UDP: a packet was lost; nothing is output until a keyframe arrives whole."""
+    damaged_timestamp: int | None = None
+    gap_seen: float | None = None
+    next_seq: int = 0
+    """Over UDP, with sequence numbers ignored: the number the next datagram is given."""
+    """When the jitter buffer was first seen holding packets back for a missing one."""
 
 
 class Puller:
     """One camera, pulled session after session until stopped."""
 
-    def __init__(self, url: str, out: Path, faults: set[str]) -> None:
+    def __init__(self, url: str, out: Path, faults: set[str], udp: bool = False) -> None:
         parts = urlsplit(url)
         self.username = parts.username
         self.password = parts.password or ""
@@ -258,6 +285,7 @@ class Puller:
         self.url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 554
         self.faults = faults
+        self.udp = udp or bool(faults & UDP_FAULTS)
         self.segmenter = Segmenter(out)
         self.clocks = {
             "video": Clock(CLOCK, "keep-timestamps" in faults),
@@ -293,6 +321,8 @@ class Puller:
             await self.play(exchange)
             await exchange.stream()
         finally:
+            for endpoint in exchange.endpoints:
+                endpoint.close()
             writer.close()
             with contextlib.suppress(OSError):
                 await writer.wait_closed()
@@ -315,6 +345,9 @@ class Puller:
                 delivery="unicast",
                 interleaved=PortRange(track.channel, track.channel + 1),
             )
+            if self.udp:
+                port = await exchange.listen(track)
+                requested = TransportSpec(delivery="unicast", client_port=PortRange(port, port + 1))
             url = connection.control_url(track.control) if track.control else base
             if self.fault("literal-content-base") and track.control:
                 url = base.rstrip("/") + "/" + track.control
@@ -345,6 +378,8 @@ class Puller:
                 ):
                     raise SessionEnded(f"ssrc {value!r} is not eight hex digits")
         spec = answer.transport.specs[0] if answer.transport is not None else None
+        if spec is not None and spec.server_port is not None:
+            track.server_port = spec.server_port.first
         answered = spec.interleaved if spec is not None else None
         if answered is not None and not self.fault("requested-channels"):
             track.channel = answered.first
@@ -409,6 +444,54 @@ class Puller:
             elif isinstance(event, AudioAccessUnit):
                 self.segmenter.audio(event.data, self.clocks["audio"].out(event.timestamp))
 
+    def datagram(self, track: Track, data: bytes, source_port: int) -> None:
+        """One RTP datagram of ``track`` from ``source_port``."""
+        if self.fault("announced-port") and source_port != track.server_port:
+            return
+        try:
+            packet = RtpPacket.parse(data)
+        except ValueError:
+            return
+        if packet.payload_type != track.payload_type:
+            return
+        ready = [packet] if self.fault("arrival-order") else track.buffer.push(packet)
+        for item in ready:
+            self.depacketize(track, item)
+
+    def skip_gaps(self, track: Track, now: float) -> None:
+        """Give up on a missing datagram after :data:`REORDER_WAIT` s: it was lost."""
+        if not track.buffer.has_gap:
+            track.gap_seen = None
+        elif track.gap_seen is None:
+            track.gap_seen = now
+        elif now - track.gap_seen >= REORDER_WAIT:
+            track.gap_seen = None
+            for item in track.buffer.skip_gap():
+                self.depacketize(track, item)
+
+    def depacketize(self, track: Track, packet: RtpPacket) -> None:
+        """Packets in sequence order over UDP. A loss damages the access unit it falls in
+        (its slices lose a fragment) and every one after it until a keyframe that arrived
+        whole: those are not output, since a decoder can only conceal them."""
+        keeps_all = self.fault("keep-damaged") or self.fault("arrival-order")
+        if keeps_all:
+            # Sequence numbers unread: the depacketizer sees every datagram as the next one.
+            track.next_seq = (track.next_seq + 1) & 0xFFFF
+            packet.sequence_number = track.next_seq
+        events = track.depacketizer.receive(packet)
+        lost = any(isinstance(e, PacketLoss) for e in events)
+        if lost and track.kind == "video" and not keeps_all:
+            track.damaged, track.damaged_timestamp = True, packet.timestamp
+        for event in events:
+            if isinstance(event, VideoAccessUnit):
+                if track.damaged:
+                    if lost or event.timestamp == track.damaged_timestamp or not event.keyframe:
+                        continue
+                    track.damaged = False
+                self.video(event)
+            elif isinstance(event, AudioAccessUnit):
+                self.segmenter.audio(event.data, self.clocks["audio"].out(event.timestamp))
+
     def video(self, unit: VideoAccessUnit) -> None:
         self.frames += 1
         if self.fault("drop-frames") and self.frames % 30 == 0:
@@ -463,6 +546,34 @@ class Exchange:
         self.markers = 0
         self.video_packets = 0
         self.keyframe_seen = False
+        self.endpoints: list[asyncio.DatagramTransport] = []
+
+    async def listen(self, track: Track) -> int:
+        """Bind an even RTP port and the RTCP port above it (RFC 3550 §11) for ``track``;
+        returns the RTP port."""
+        loop = asyncio.get_running_loop()
+        for _ in range(50):
+            rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            rtp.bind((self.puller.host, 0))
+            port = int(rtp.getsockname()[1])
+            rtcp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                if port % 2:
+                    raise OSError("odd port")
+                rtcp.bind((self.puller.host, port + 1))
+            except OSError:
+                rtp.close()
+                rtcp.close()
+                continue
+            media, _ = await loop.create_datagram_endpoint(lambda: Datagrams(self, track), sock=rtp)
+            control, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, sock=rtcp)
+            self.endpoints += [media, control]
+            return port
+        raise SessionEnded("no free pair of UDP ports")
+
+    def datagram(self, track: Track, data: bytes, source_port: int) -> None:
+        self.last_media = asyncio.get_running_loop().time()
+        self.puller.datagram(track, data, source_port)
 
     def flush(self) -> None:
         data = self.connection.data_to_send()
@@ -544,16 +655,30 @@ class Exchange:
                 raise SessionEnded("a keepalive went unanswered")
             if puller.fault("needs-marker") and self.video_packets >= 50 and not self.markers:
                 raise SessionEnded("no marker bit in 50 video packets")
+            for track in self.tracks.values():
+                puller.skip_gaps(track, now)
             no_keyframe = puller.segmenter.start_pts is None and not puller.segmenter.segments
             if puller.fault("keyframe-timeout") and now - played > 5.0 and no_keyframe:
                 raise SessionEnded("no keyframe within 5 s")
-            await self.read(0.5)
+            await self.read(REORDER_WAIT / 2 if puller.udp else 0.5)
+
+
+class Datagrams(asyncio.DatagramProtocol):
+    """RTP datagrams of one track, handed to the exchange as they arrive."""
+
+    def __init__(self, exchange: Exchange, track: Track) -> None:
+        self.exchange = exchange
+        self.track = track
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
+        self.exchange.datagram(self.track, data, int(addr[1]))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("url")
     parser.add_argument("out", type=Path)
+    parser.add_argument("--udp", action="store_true", help="pull RTP over UDP")
     parser.add_argument("--fault", action="append", default=[], choices=sorted(FAULTS))
     parser.add_argument(
         "--faults-for", metavar="CASE", help="the faults of CASE_FAULTS for this case ID"
@@ -563,7 +688,7 @@ def main(argv: list[str] | None = None) -> None:
     faults = set(args.fault)
     if args.faults_for:
         faults.update(CASE_FAULTS.get(args.faults_for.upper(), ()))
-    puller = Puller(args.url, args.out, faults)
+    puller = Puller(args.url, args.out, faults, args.udp)
 
     async def run() -> None:
         loop = asyncio.get_running_loop()
