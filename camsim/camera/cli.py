@@ -26,6 +26,8 @@ from camsim.camera.quirks import MIXED, REGISTRY
 from camsim.camera.server import CONNECTIONS_PER_CAMERA, CONNECTIONS_PER_IP_PER_CAMERA
 from camsim.camera.status import StatusMeter
 from camsim.camera.tls import CertificateError, server_context
+from camsim.fault.manual import ScenarioProxies, manual_scenario, network_scenarios
+from camsim.fault.scenarios import FaultScenario, Role
 from camsim.media.loader import LoaderError, describe_error
 from camsim.media.make import SampleError, cache_dir, cached_sample
 from camsim.media.spec import AudioCodec, SampleSpec, parse_size
@@ -262,6 +264,14 @@ def _parse_users(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     show_default=True,
     help="TTL of multicast datagrams (1: the camera's own link only).",
 )
+@click.option(
+    "--fault",
+    "fault_name",
+    type=click.Choice(network_scenarios(Role.PULL)),
+    help="Play this fault scenario's network faults on a proxy in front of the cameras; "
+    "the URLs printed are the proxy's.",
+)
+@click.option("--fault-seed", type=int, help="Seed of --fault (default: the scenario's own).")
 @click.option("-v", "--verbose", count=True, help="Log more (-vv for debug).")
 def run(
     cameras: int,
@@ -294,11 +304,16 @@ def run(
     multicast: str | None,
     multicast_port: int,
     multicast_ttl: int,
+    fault_name: str | None,
+    fault_seed: int | None,
     verbose: int,
 ) -> None:
     """Run simulated RTSP cameras at rtsp://HOST:PORT/cam1..camN until Ctrl-C."""
     if (cert is None) != (key is None):
         raise click.UsageError("--cert and --key go together")
+    if fault_name is not None and (tls or cert is not None):
+        raise click.UsageError("--fault follows the RTSP dialog, which it cannot read in TLS")
+    scenario = None if fault_name is None else manual_scenario(fault_name, Role.PULL)
     limit, why = camera_limit(Layout(layout))
     if cameras > limit:
         raise click.BadParameter(f"{cameras}: at most {limit} here ({why})", param_hint="--cameras")
@@ -346,7 +361,7 @@ def run(
     if not media:
         _make_default_sample(config.default_spec())
     try:
-        asyncio.run(_serve(config, duration, as_json, interval))
+        asyncio.run(_serve(config, duration, as_json, interval, scenario, fault_seed))
     except (LoaderError, SampleError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     except OSError as error:
@@ -396,10 +411,18 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 async def _serve(
-    config: FleetConfig, duration: float | None, as_json: bool, interval: float
+    config: FleetConfig,
+    duration: float | None,
+    as_json: bool,
+    interval: float,
+    scenario: FaultScenario | None = None,
+    fault_seed: int | None = None,
 ) -> None:
     fleet = CameraFleet(config)
     await fleet.start()
+    # The scenario's timeline starts when its proxies are up, as a resilience run's does.
+    faults = None if scenario is None else ScenarioProxies(scenario, fault_seed)
+    urls = fleet.urls() if faults is None else await faults.front(fleet.urls())
     # The samples and plans live as long as the process: keep the collector from rescanning them.
     gc.collect()
     gc.freeze()
@@ -410,7 +433,7 @@ async def _serve(
         loop.add_signal_handler(signum, stop.set)
     live = sys.stdout.isatty() and not as_json
     try:
-        _announce(fleet, as_json)
+        _announce(fleet, as_json, urls)
         deadline = None if duration is None else loop.time() + duration
         while not stop.is_set():
             wait = interval if deadline is None else min(interval, deadline - loop.time())
@@ -429,14 +452,15 @@ async def _serve(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         final = fleet.status()
+        if faults is not None:
+            await faults.close()
         await fleet.close()
         if live:
             click.echo()
         click.echo(meter.json(final, "stopped") if as_json else f"stopped: {meter.line(final)}")
 
 
-def _announce(fleet: CameraFleet, as_json: bool) -> None:
-    urls = fleet.urls()
+def _announce(fleet: CameraFleet, as_json: bool, urls: list[str]) -> None:
     if as_json:
         quirks = {c.name: list(c.quirks.names) for c in fleet.cameras if c.quirks}
         click.echo(json.dumps({"event": "started", "urls": urls, "quirks": quirks}))
