@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import resource
@@ -18,7 +19,17 @@ from camsim.encoder.publisher import Backoff
 from camsim.encoder.session import DEFAULT_CHUNK_SIZE, DEFAULT_TIMEOUT, PublishOptions
 from camsim.encoder.stats import StreamState, StreamStats
 from camsim.encoder.status import LiveStatus, format_summary
-from camsim.encoder.target import STREAM_INDEX_PLACEHOLDER, PushTarget, TargetError, expand
+from camsim.encoder.target import (
+    RTMP_DEFAULT_PORT,
+    RTMPS_DEFAULT_PORT,
+    STREAM_INDEX_PLACEHOLDER,
+    PushTarget,
+    TargetError,
+    expand,
+)
+from camsim.fault.control import ProxyProtocol
+from camsim.fault.manual import ScenarioProxies, manual_scenario, network_scenarios
+from camsim.fault.scenarios import Role
 from camsim.media.loader import LoaderError, describe_error, load
 from camsim.media.make import SampleError, default_sample
 from camsim.pcap.tap import CaptureTap
@@ -144,6 +155,13 @@ def parse_targets(url: str, streams: int) -> list[PushTarget]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write what the streams send and receive to this pcapng file (no privileges needed).",
 )
+@click.option(
+    "--fault",
+    "fault_name",
+    type=click.Choice(network_scenarios(Role.INGEST)),
+    help="Push through a proxy that plays this fault scenario (with --reconnect to recover).",
+)
+@click.option("--fault-seed", type=int, help="Seed of --fault (default: the scenario's own).")
 def push(
     url: str,
     streams: int,
@@ -159,6 +177,8 @@ def push(
     insecure: bool,
     as_json: bool,
     capture: Path | None,
+    fault_name: str | None = None,
+    fault_seed: int | None = None,
 ) -> None:
     """Publish the sample to URL like OBS or FFmpeg, N streams at once.
 
@@ -180,12 +200,26 @@ def push(
         ssl_context=ssl_context,
         capture=CaptureTap(capture) if capture is not None else None,
     )
-    fleet = EncoderFleet(
-        targets, plan, options, reconnect=reconnect, backoff=Backoff(cap=reconnect_cap)
-    )
     live = LiveStatus(sys.stderr) if sys.stderr.isatty() else None
+    scenario = None if fault_name is None else manual_scenario(fault_name, Role.INGEST)
+
+    async def pushing() -> list[StreamStats]:
+        async with contextlib.AsyncExitStack() as stack:
+            pushed = targets
+            if scenario is not None:
+                faults = await stack.enter_async_context(
+                    ScenarioProxies(scenario, fault_seed, ProxyProtocol.TCP)
+                )
+                port = RTMPS_DEFAULT_PORT if targets[0].tls else RTMP_DEFAULT_PORT
+                urls = await faults.front([t.url for t in targets], default_port=port)
+                pushed = [PushTarget.parse(u) for u in urls]
+            fleet = EncoderFleet(
+                pushed, plan, options, reconnect=reconnect, backoff=Backoff(cap=reconnect_cap)
+            )
+            return await fleet.run(duration, on_status=live)
+
     try:
-        results = asyncio.run(fleet.run(duration, on_status=live))
+        results = asyncio.run(pushing())
     finally:
         if options.capture is not None:
             options.capture.close()

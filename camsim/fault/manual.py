@@ -9,8 +9,11 @@ whole run, each window's settings from its start to its end, seeded with the sce
     async with ScenarioProxies(get_scenario("reorder"), seed=None) as faults:
         urls = await faults.front(fleet.urls())
 
-Only network scenarios of the pull role have a proxy timeline; :func:`manual_scenario` says
-why another cannot be used here.
+``camsim push --fault uplink-drop`` does the same with a TCP proxy in front of the push
+target; the uplink drop's window resets the encoder's connections as it opens.
+
+Only network scenarios, and the uplink drop, have a proxy timeline; :func:`manual_scenario`
+says why another cannot be used here.
 """
 
 from __future__ import annotations
@@ -18,19 +21,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from types import TracebackType
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from camsim.fault.control import Change, FaultProxy, ProxyProtocol
 from camsim.fault.scenarios import DeviceFault, FaultScenario, Role, get_scenario, scenarios
 from camsim.fault.timeline import play
 
+PROXY_DEVICE_FAULTS = (DeviceFault.NONE, DeviceFault.UPLINK_DROP)
+"""Device faults a proxy plays by itself (a server restart needs the server's process, a
+reboot or a stall the camera's)."""
+
 
 def network_scenarios(role: Role) -> list[str]:
-    """The names of ``role``'s scenarios that are faults of the network alone."""
+    """The names of ``role``'s scenarios that a proxy plays alone."""
     return [
         s.name
         for s in scenarios(role)
-        if s.device is DeviceFault.NONE and not s.refused_url and not s.camera_quirks
+        if s.device in PROXY_DEVICE_FAULTS and not s.refused_url and not s.camera_quirks
     ]
 
 
@@ -74,15 +82,16 @@ class ScenarioProxies:
             )
             await proxy.start()
             self.proxies[upstream] = proxy
-            self._timelines.append(asyncio.create_task(play(proxy, self.scenario.changes())))
+            path = _UplinkDrop(proxy) if self.scenario.device is DeviceFault.UPLINK_DROP else proxy
+            self._timelines.append(asyncio.create_task(play(path, self.scenario.changes())))
         return self.proxies[upstream].address
 
-    async def front(self, urls: list[str]) -> list[str]:
+    async def front(self, urls: list[str], default_port: int = 554) -> list[str]:
         """``urls`` rewritten to reach their servers through the proxies."""
         fronted: list[str] = []
         for url in urls:
             parts = urlsplit(url)
-            host, port = parts.hostname or "127.0.0.1", parts.port or 554
+            host, port = parts.hostname or "127.0.0.1", parts.port or default_port
             proxy_host, proxy_port = await self.proxy(host, port)
             netloc = f"{proxy_host}:{proxy_port}"
             if parts.username is not None:
@@ -112,3 +121,24 @@ class ScenarioProxies:
                 await task
         for proxy in self.proxies.values():
             proxy.close()
+
+
+class _UplinkDrop:
+    """A proxy whose window of refusal starts by resetting every connection through it."""
+
+    def __init__(self, proxy: FaultProxy) -> None:
+        self.proxy = proxy
+
+    @property
+    def history(self) -> list[Change]:
+        return self.proxy.history
+
+    def change(self, **settings: Any) -> object:
+        config = self.proxy.change(**settings)
+        if settings.get("refuse"):
+            for connection in list(self.proxy.tcp.connections if self.proxy.tcp else ()):
+                connection.reset("uplink drop")
+        return config
+
+    def reset(self) -> object:
+        return self.proxy.reset()
