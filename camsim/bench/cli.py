@@ -12,9 +12,11 @@ import tempfile
 from collections.abc import Sequence
 from importlib.metadata import version
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
+from camsim.bench.hls import RELOAD_INTERVAL
 from camsim.bench.kernel import KernelSide, kernel_refusal
 from camsim.bench.profiles import PROFILES, profile_named
 from camsim.bench.report import build_report, write_report
@@ -148,6 +150,14 @@ def _check_url(scheme: str, value: str | None, hint: str) -> None:
     help="Without --api, read per-frame latency by playing each stream back over RTMP.",
 )
 @click.option(
+    "--hls",
+    "hls_url",
+    metavar="TEMPLATE",
+    help="Read per-frame latency from the server's HLS, e.g. "
+    "http://host:port/live/{name}/index.m3u8 ({name}: each stream's name); wins over --api "
+    "and play-back.",
+)
+@click.option(
     "--resume",
     is_flag=True,
     help="Also time RTMPS's TLS set-up on reconnect with and without session resumption.",
@@ -175,6 +185,7 @@ def rtmp_vs_rtmps(
     timeout: float,
     seed: int,
     playback: bool,
+    hls_url: str | None,
     resume: bool,
     as_json: bool,
     report_dir: Path | None,
@@ -197,6 +208,7 @@ def rtmp_vs_rtmps(
             raise click.BadParameter(
                 "put {n} in the URL: every trial publishes a new name", param_hint=hint
             )
+    _check_hls(hls_url)
     try:
         context = tls_context(version=tls_version, cipher=cipher)
     except ssl.SSLError:
@@ -240,6 +252,7 @@ def rtmp_vs_rtmps(
             seed=seed,
             resume=resume,
             playback=playback,
+            hls_url=hls_url,
         )
         try:
             if kernel is not None:
@@ -268,6 +281,20 @@ def rtmp_vs_rtmps(
         click.echo(json.dumps(_json(results, verdicts, environment, notes), indent=2))
     else:
         click.echo(format_table(results, verdicts, settings))
+
+
+def _check_hls(template: str | None) -> None:
+    """``--hls`` must be an http(s) URL naming each stream with ``{name}``."""
+    if template is None:
+        return
+    if "{name}" not in template:
+        raise click.BadParameter(
+            "put {name} in the URL: one playlist per stream", param_hint="--hls"
+        )
+    if urlsplit(template).scheme not in ("http", "https") or not urlsplit(template).hostname:
+        raise click.BadParameter(
+            f"{template}: expected an http:// or https:// URL", param_hint="--hls"
+        )
 
 
 def _progress() -> Progress:
@@ -325,7 +352,16 @@ def _notes(settings: BenchSettings) -> list[str]:
             "saved from a full one (TCP connect and TLS handshake only, on the bench's own "
             "connection), alternating which goes first."
         )
-    if settings.api_url is None and settings.playback:
+    if settings.hls_url is not None:
+        notes.append(
+            f"Per-frame latency read from the server's HLS ({settings.hls_url}): from the "
+            "frame's stamp to the arrival of the first playlist that listed its segment, "
+            f"reloaded every {RELOAD_INTERVAL:g} s. It includes the segment's duration (up to "
+            "the target duration and the wait for the next keyframe) and the reload interval, "
+            "alike for both protocols; segments listed before a stream was followed are left out."
+            + ("" if settings.api_url is not None else " Frames received were not counted.")
+        )
+    elif settings.api_url is None and settings.playback:
         notes.append(
             "No server API: per-frame latency is read by playing each stream back from the "
             "server over plain RTMP (stamp to player, so it includes the server's fan-out, and "

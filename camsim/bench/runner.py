@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 
+from camsim.bench.hls import HlsFollower, HlsThread, hls_url
 from camsim.bench.playback import PlaybackThread, RtmpPlayerConnection
 from camsim.bench.profiles import NetworkProfile
 from camsim.bench.relay import ByteCount, RelayThread
@@ -106,6 +107,9 @@ class BenchSettings:
     playback: bool = True
     """Without ``api_url``: play every stream back from the server over RTMP (``rtmp_url``'s
     host and port, straight, not through the relay) to read per-frame latency."""
+    hls_url: str | None = None
+    """``http://host:port/live/{name}/index.m3u8``: per-frame latency read from each stream's
+    HLS (stamp → segment listed, :mod:`camsim.bench.hls`); it wins over the API and play-back."""
 
     @property
     def counts(self) -> tuple[int, ...]:
@@ -411,7 +415,8 @@ class Bench:
         targets = self._name(url, streams)
         fleet = EncoderFleet(targets, self.plan, settings.options)
         task = asyncio.create_task(fleet.run(SETTLE + settings.duration + 0.5))
-        players = self._play(targets)
+        followers = self._follow(targets)
+        players = None if followers is not None else self._play(targets)
         await asyncio.sleep(SETTLE)
         wall0 = time.time_ns() // 1000
         cpu0, server0, clock0 = time.thread_time(), self._server_cpu(), time.monotonic()
@@ -424,7 +429,11 @@ class Bench:
         payload1 = sum(s.bytes_sent for s in fleet.stats)
         frames1 = sum(s.video_frames for s in fleet.stats)
         wall1 = time.time_ns() // 1000
-        if players is not None:
+        if followers is not None:
+            # The window's last frames are listed once their segment is cut.
+            latencies = _followed_latencies(await followers.stop(wall1, DRAIN), wall0, wall1)
+            followers.close()
+        elif players is not None:
             # Frames sent in the window may still be on their way: let them arrive.
             await asyncio.sleep(DRAIN)
             latencies = _played_latencies(await players.stop(), wall0, wall1)
@@ -454,6 +463,15 @@ class Bench:
             window.latency_p95_ms.append(p95)
             window.latency_p99_ms.append(p99)
         return window
+
+    def _follow(self, targets: Sequence[PushTarget]) -> HlsThread | None:
+        """Followers of ``targets``' HLS playlists with ``--hls``, else None."""
+        template = self.settings.hls_url
+        if template is None:
+            return None
+        followers = HlsThread()
+        followers.start([hls_url(template, t.stream_name) for t in targets])
+        return followers
 
     def _play(self, targets: Sequence[PushTarget]) -> PlaybackThread | None:
         """Players for ``targets`` when latency cannot come from an API, else None."""
@@ -513,6 +531,18 @@ def _played_latencies(
     out = []
     for player in players:
         values = player.latencies_ms(since_us, until_us) if player is not None else []
+        if values:
+            out.append((percentile(values, 50), percentile(values, 95), percentile(values, 99)))
+    return out
+
+
+def _followed_latencies(
+    followers: Sequence[HlsFollower], since_us: int, until_us: int
+) -> list[tuple[float, float, float]]:
+    """p50, p95 and p99 per followed stream that showed stamped frames of the window."""
+    out = []
+    for follower in followers:
+        values = follower.latencies_ms(since_us, until_us)
         if values:
             out.append((percentile(values, 50), percentile(values, 95), percentile(values, 99)))
     return out
