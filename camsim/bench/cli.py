@@ -19,6 +19,7 @@ import click
 from camsim.bench.hls import RELOAD_INTERVAL
 from camsim.bench.kernel import KernelSide, kernel_refusal
 from camsim.bench.profiles import PROFILES, profile_named
+from camsim.bench.progress import StatusLine
 from camsim.bench.report import build_report, write_report
 from camsim.bench.runner import SETTLE, Bench, BenchSettings, ProfileResult, Progress, tls_context
 from camsim.bench.servers import LocalRefserver
@@ -218,7 +219,9 @@ def rtmp_vs_rtmps(
     options = PublishOptions(timeout=timeout, ssl_context=context)
     profiles = tuple(profile_named(n) for n in (networks or ("loopback",)))
     plan = load_plan(media, enhanced=False)
-    progress = _progress()
+    # A line redrawn in place on a terminal; plain lines, one per stage, anywhere else.
+    live = StatusLine(sys.stderr) if sys.stderr.isatty() and not as_json else None
+    progress = _progress(plain=live is None)
     refusal = kernel_refusal(profiles, external_server=rtmp_url is not None)
     if refusal is not None:
         raise click.UsageError(f"--network {refusal}")
@@ -258,11 +261,15 @@ def rtmp_vs_rtmps(
             if kernel is not None:
                 faults = kernel.topology.faults
                 results = kernel.run_in_lan(
-                    lambda: asyncio.run(Bench(settings, plan, progress, kernel_faults=faults).run())
+                    lambda: asyncio.run(
+                        Bench(settings, plan, progress, kernel_faults=faults, status=live).run()
+                    )
                 )
             else:
-                results = asyncio.run(Bench(settings, plan, progress).run())
+                results = asyncio.run(Bench(settings, plan, progress, status=live).run())
         finally:
+            if live is not None:
+                live.close()
             if kernel is not None:
                 kernel.close()
             elif server is not None:
@@ -297,13 +304,11 @@ def _check_hls(template: str | None) -> None:
         )
 
 
-def _progress() -> Progress:
-    tty = sys.stderr.isatty()
+def _progress(*, plain: bool) -> Progress:
+    """Stage lines on stderr when ``plain``; else the live status line says it all."""
 
     def show(line: str) -> None:
-        if tty:
-            click.echo(f"\r\033[K{line}", err=True, nl=False)
-        else:
+        if plain:
             click.echo(line, err=True)
 
     return show

@@ -33,6 +33,7 @@ from enum import StrEnum
 from camsim.bench.hls import HlsFollower, HlsThread, hls_url
 from camsim.bench.playback import PlaybackThread, RtmpPlayerConnection
 from camsim.bench.profiles import NetworkProfile
+from camsim.bench.progress import STATUS_INTERVAL, BenchStatus
 from camsim.bench.relay import ByteCount, RelayThread
 from camsim.bench.resume import tls_setup
 from camsim.bench.servers import tree_cpu_seconds
@@ -65,6 +66,7 @@ DRAIN = 1.0
 """Seconds between the end of a window and counting the frames the server received."""
 
 Progress = Callable[[str], None]
+StatusView = Callable[[BenchStatus], None]
 
 
 class Protocol(StrEnum):
@@ -255,18 +257,24 @@ class Bench:
         progress: Progress | None = None,
         *,
         kernel_faults: KernelFaults | None = None,
+        status: StatusView | None = None,
     ) -> None:
         """``kernel_faults``: the router between this thread's namespace and the server's, for
-        ``kernel-`` profiles (:mod:`camsim.bench.kernel`)."""
+        ``kernel-`` profiles (:mod:`camsim.bench.kernel`). ``status`` is shown :attr:`status`
+        every :data:`~camsim.bench.progress.STATUS_INTERVAL` seconds while the run lasts."""
         self.settings = settings
         self.plan = plan
         self.progress = progress or (lambda _: None)
         self.kernel_faults = kernel_faults
+        self.status = BenchStatus()
+        self._show_status = status
         self._names = 0
 
     async def run(self) -> list[ProfileResult]:
         relays = RelayThread()
         relays.start()
+        self.status.started = time.monotonic()
+        ticker = asyncio.create_task(self._tick()) if self._show_status is not None else None
         try:
             results = []
             for profile in self.settings.profiles:
@@ -274,7 +282,21 @@ class Bench:
                 relays.close_relays()
             return results
         finally:
+            if ticker is not None:
+                ticker.cancel()
             relays.stop()
+
+    async def _tick(self) -> None:
+        assert self._show_status is not None
+        while True:
+            self._show_status(self.status)
+            await asyncio.sleep(STATUS_INTERVAL)
+
+    def _stage(self, profile: str, stage: str, round_label: str, protocol: str = "") -> None:
+        status = self.status
+        status.profile, status.stage, status.round = profile, stage, round_label
+        status.protocol = protocol
+        status.streams = tuple
 
     async def _impaired(self, profile: NetworkProfile, relays: RelayThread) -> ProfileResult:
         """:meth:`_profile` with the router's faults of a ``kernel-`` profile in force, and
@@ -314,6 +336,7 @@ class Bench:
                     "warm-up" if not kept else f"{index - settings.warmup + 1}/{settings.repeat}"
                 )
                 self.progress(f"{profile.name}: set-up {label} {protocol.value}")
+                self._stage(profile.name, "set-up", label, protocol.value)
                 timings, error = await self._setup_trial(urls[protocol])
                 if not kept:
                     continue
@@ -334,6 +357,7 @@ class Bench:
                 f"{profile.name}: streaming {label} {planned.protocol.value}, "
                 f"{planned.streams} stream(s) for {settings.duration:g} s"
             )
+            self._stage(profile.name, "streaming", label, planned.protocol.value)
             window = await self._window(
                 planned.protocol, urls[planned.protocol], counts[planned.protocol], planned.streams
             )
@@ -359,6 +383,7 @@ class Bench:
                 if kind == "resumed" and session is None:
                     continue
                 self.progress(f"{profile.name}: TLS set-up {kind}, round {index}")
+                self._stage(profile.name, f"TLS set-up {kind}", f"round {index}", "rtmps")
                 try:
                     setup, fresh = await tls_setup(
                         relay.host,
@@ -389,6 +414,7 @@ class Bench:
         pacer = Pacer(loop)
         publisher = StreamPublisher(0, target, self.plan, pacer, self.settings.options)
         task = asyncio.create_task(publisher.run())
+        self.status.streams = lambda: (publisher.stats,)
         deadline = loop.time() + 8 * self.settings.options.timeout
         try:
             # The timings are the session's own; this only decides when to hang up.
@@ -415,6 +441,7 @@ class Bench:
         targets = self._name(url, streams)
         fleet = EncoderFleet(targets, self.plan, settings.options)
         task = asyncio.create_task(fleet.run(SETTLE + settings.duration + 0.5))
+        self.status.streams = lambda: fleet.stats
         followers = self._follow(targets)
         players = None if followers is not None else self._play(targets)
         await asyncio.sleep(SETTLE)

@@ -6,11 +6,13 @@ refserver's 2 s target) plus :data:`SLACK` for the reload interval and the fetch
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from camsim.bench.hls import HlsThread
 from camsim.bench.profiles import profile_named
+from camsim.bench.progress import status_line
 from camsim.bench.runner import Bench, BenchSettings, ProfileResult, Protocol, tls_context
 from camsim.bench.servers import LocalRefserver
 from camsim.encoder.cli import load_plan
@@ -51,7 +53,10 @@ def test_hls_latency_is_api_latency_plus_under_one_target_duration(
             hls_url=http + "/live/{name}/index.m3u8",
             options=PublishOptions(timeout=5.0, ssl_context=tls_context()),
         )
-        bench = RecordingBench(settings, plan)
+        lines: list[str] = []
+        bench = RecordingBench(
+            settings, plan, status=lambda s: lines.append(status_line(s, time.monotonic()))
+        )
 
         async def run() -> tuple[list[ProfileResult], list[float]]:
             results = await bench.run()
@@ -66,6 +71,8 @@ def test_hls_latency_is_api_latency_plus_under_one_target_duration(
 
         (result,), api_p50 = asyncio.run(run())
 
+    # The live line was drawn about once a second and showed the streaming windows as they ran.
+    assert any("streaming 1/1 | rtmps | 1/1 streams up" in line for line in lines)
     assert len(bench.followed) == 2  # one window per protocol, one stream each
     windows = [w for p in Protocol for w in result.windows_of(p)]
     # Windows run in interleaved order, RTMP first in round 0, as the streams were followed.
