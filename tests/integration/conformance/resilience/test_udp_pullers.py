@@ -7,8 +7,16 @@ its UDP faults breaks one of those rules and fails the scenario built for it:
 
 - ``arrival-order`` (no jitter buffer, fragments joined in arrival order) fails
   ``jitter-50ms``: datagrams that overtake each other make slices that do not decode;
+- ``keep-damaged`` (a NAL unit is whatever of its fragments came, as FFmpeg joins them)
+  fails ``loss-5-burst``: frames that lost a packet are output and do not decode;
 - ``announced-port`` (RTP taken only from the announced ``server_port``) fails
   ``symmetric-nat``, where media comes from other ports: nothing plays.
+
+``reorder``, ``bandwidth-below-bitrate`` and ``nat-timeout`` have no such client yet:
+``arrival-order`` passes ``reorder`` (a datagram held 20 ms still arrives before the next
+frame's, at 15 frames a second); ``keep-damaged`` fails ``bandwidth-below-bitrate`` only in
+some runs (the token bucket's queue drops by timing, not by seed, and mostly whole frames);
+the NAT's expiring mappings touch only RTCP, which no output here depends on.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ UDP_CASES = (
 RUNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "careful": (PULLER + " --udp", UDP_CASES),
     "arrival-order": (PULLER + " --fault arrival-order", (NET + "JITTER-50MS",)),
+    "keep-damaged": (PULLER + " --fault keep-damaged", (NET + "LOSS-5-BURST",)),
     "announced-port": (PULLER + " --fault announced-port", (NET + "SYMMETRIC-NAT",)),
 }
 
@@ -66,6 +75,13 @@ def test_careful_udp_puller_passes_every_udp_scenario(runs: dict[str, ConformRun
 def test_no_jitter_buffer_fails_jitter(runs: dict[str, ConformRun]) -> None:
     run = runs["arrival-order"]
     case = run.case(NET + "JITTER-50MS")
+    assert case["verdict"] == "fail", run.stdout
+    assert "do not decode" in case["message"]
+
+
+def test_damaged_frames_kept_fail_burst_loss(runs: dict[str, ConformRun]) -> None:
+    run = runs["keep-damaged"]
+    case = run.case(NET + "LOSS-5-BURST")
     assert case["verdict"] == "fail", run.stdout
     assert "do not decode" in case["message"]
 

@@ -35,7 +35,8 @@ from wire.codec.h264 import H264Pps, H264Sps
 from wire.codec.nal import H264_NAL_PPS, H264_NAL_SPS, VideoCodec, nal_type
 from wire.payload.aac import AacDepacketizer
 from wire.payload.events import AudioAccessUnit, PacketLoss, VideoAccessUnit
-from wire.payload.h264 import H264Depacketizer
+from wire.payload.h264 import H264Depacketizer, parse_h264_payload
+from wire.payload.video import NalFragment
 from wire.rtp.jitterbuffer import JitterBuffer
 from wire.rtp.packet import RtpPacket
 from wire.rtp.sequence import seq_diff
@@ -81,8 +82,8 @@ FAULTS = {
     "needs-video": "refuses a camera without an H.264 track",
     "arrival-order": "UDP: no jitter buffer and no look at sequence numbers: fragments are "
     "joined in arrival order",
-    "keep-damaged": "UDP: ignores sequence gaps: the fragments either side of a lost packet "
-    "are joined, and the damaged access units output",
+    "keep-damaged": "UDP: ignores sequence gaps: a NAL unit is whatever fragments of it came, "
+    "ended by the next start or timestamp, and the damaged access units output",
     "announced-port": "UDP: takes RTP only from the server_port SETUP announced",
 }
 
@@ -268,6 +269,7 @@ class Track:
     damaged_timestamp: int | None = None
     gap_seen: float | None = None
     next_seq: int = 0
+    joiner: NaiveJoiner = field(default_factory=lambda: NaiveJoiner())
     """Over UDP, with sequence numbers ignored: the number the next datagram is given."""
     """When the jitter buffer was first seen holding packets back for a missing one."""
 
@@ -473,6 +475,10 @@ class Puller:
         """Packets in sequence order over UDP. A loss damages the access unit it falls in
         (its slices lose a fragment) and every one after it until a keyframe that arrived
         whole: those are not output, since a decoder can only conceal them."""
+        if self.fault("keep-damaged") and track.kind == "video":
+            for unit in track.joiner.receive(packet):
+                self.video(unit)
+            return
         keeps_all = self.fault("keep-damaged") or self.fault("arrival-order")
         if keeps_all:
             # Sequence numbers unread: the depacketizer sees every datagram as the next one.
@@ -508,6 +514,56 @@ class Puller:
         clock = self.clocks["video"]
         # A timestamp jump is resynchronised by the clock: the output stays continuous.
         self.segmenter.video(nals, clock.out(unit.timestamp), unit.keyframe)
+
+
+class NaiveJoiner:
+    """H.264 access units put together the way a receiver that never reads sequence numbers
+    does: the fragments of a NAL unit that came are joined, whatever is missing between or
+    after them, and an access unit ends at the marker bit or a new timestamp."""
+
+    def __init__(self) -> None:
+        self.timestamp: int | None = None
+        self.nals: list[bytes] = []
+        self.fragment: bytearray | None = None
+
+    def receive(self, packet: RtpPacket) -> list[VideoAccessUnit]:
+        done: list[VideoAccessUnit] = []
+        if self.timestamp is not None and packet.timestamp != self.timestamp:
+            done += self.finish()
+        self.timestamp = packet.timestamp
+        try:
+            pieces = parse_h264_payload(packet.payload)
+        except ValueError:
+            pieces = []
+        for piece in pieces:
+            if isinstance(piece, NalFragment):
+                if piece.start or self.fragment is None:
+                    self.end_fragment()
+                    self.fragment = bytearray(piece.header)
+                self.fragment += piece.data
+                if piece.end:
+                    self.end_fragment()
+            else:
+                self.end_fragment()
+                self.nals.append(piece)
+        if packet.marker:
+            done += self.finish()
+        return done
+
+    def end_fragment(self) -> None:
+        if self.fragment is not None:
+            self.nals.append(bytes(self.fragment))
+            self.fragment = None
+
+    def finish(self) -> list[VideoAccessUnit]:
+        self.end_fragment()
+        nals, self.nals = self.nals, []
+        slices = [n for n in nals if nal_type(VideoCodec.H264, n) in range(1, 6)]
+        if not slices or self.timestamp is None:
+            self.nals = nals  # parameter sets wait for their slices
+            return []
+        keyframe = any(nal_type(VideoCodec.H264, n) == 5 for n in slices)
+        return [VideoAccessUnit(tuple(nals), self.timestamp, keyframe)]
 
 
 def strict_sprop(nal_units: tuple[bytes, ...]) -> None:
