@@ -155,8 +155,8 @@ def _check_url(scheme: str, value: str | None, hint: str) -> None:
     "hls_url",
     metavar="TEMPLATE",
     help="Read per-frame latency from the server's HLS, e.g. "
-    "http://host:port/live/{name}/index.m3u8 ({name}: each stream's name); wins over --api "
-    "and play-back.",
+    "http://host:port/live/{name}/index.m3u8 ({name}: each stream's name), or its path alone "
+    "(/live/{name}/index.m3u8) on the local refserver; wins over --api and play-back.",
 )
 @click.option(
     "--resume",
@@ -209,7 +209,7 @@ def rtmp_vs_rtmps(
             raise click.BadParameter(
                 "put {n} in the URL: every trial publishes a new name", param_hint=hint
             )
-    _check_hls(hls_url)
+    _check_hls(hls_url, local=rtmp_url is None)
     try:
         context = tls_context(version=tls_version, cipher=cipher)
     except ssl.SSLError:
@@ -240,6 +240,8 @@ def rtmp_vs_rtmps(
                 raise click.ClickException(str(exc)) from None
             rtmp_url, rtmps_url, api_url = server.rtmp_url, server.rtmps_url, server.api_url
             server_pids = (server.pid,)
+            if hls_url is not None and hls_url.startswith("/"):
+                hls_url = server.api_url.removesuffix("/api/streams/") + hls_url
         assert rtmps_url is not None
         settings = BenchSettings(
             rtmp_url,
@@ -290,10 +292,18 @@ def rtmp_vs_rtmps(
         click.echo(format_table(results, verdicts, settings))
 
 
-def _check_hls(template: str | None) -> None:
-    """``--hls`` must be an http(s) URL naming each stream with ``{name}``."""
+def _check_hls(template: str | None, local: bool) -> None:
+    """``--hls`` must be an http(s) URL naming each stream with ``{name}``; with the local
+    refserver, whose port is not known beforehand, a path (``/live/{name}/index.m3u8``) too."""
     if template is None:
         return
+    if template.startswith("/"):
+        if not local:
+            raise click.BadParameter(
+                "a path alone is for the local refserver: give the server's URL",
+                param_hint="--hls",
+            )
+        template = "http://127.0.0.1" + template
     if "{name}" not in template:
         raise click.BadParameter(
             "put {name} in the URL: one playlist per stream", param_hint="--hls"
