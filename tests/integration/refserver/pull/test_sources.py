@@ -73,8 +73,9 @@ def test_sources_come_from_toml(tmp_path: Path) -> None:
     ("toml", "message"),
     [
         (
-            '[[source]]\nurl = "rtsp://h/a"\ntransport = "multicast"\n',
-            "source 'a': transport 'multicast' is not one of ('auto', 'tcp', 'udp', 'http')",
+            '[[source]]\nurl = "rtsp://h/a"\ntransport = "sctp"\n',
+            "source 'a': transport 'sctp' is not one of "
+            "('auto', 'tcp', 'udp', 'http', 'multicast')",
         ),
         ('[[source]]\nurl = "rtsp://h/a"\nport = 1\n', "unknown setting source.port"),
         (
@@ -170,10 +171,10 @@ def test_pull_flags_leave_the_config_files_sources_alone(
             "Error: source 'a': 'http://admin:***@h/a' is not an rtsp:// or rtsps:// URL\n",
         ),
         (
-            ("--pull", "rtsp://h/a", "--pull-transport", "multicast"),
+            ("--pull", "rtsp://h/a", "--pull-transport", "sctp"),
             2,
-            "Invalid value for '--pull-transport': 'multicast' is not one of "
-            "'auto', 'tcp', 'udp', 'http'.",
+            "Invalid value for '--pull-transport': 'sctp' is not one of "
+            "'auto', 'tcp', 'udp', 'http', 'multicast'.",
         ),
     ],
 )
