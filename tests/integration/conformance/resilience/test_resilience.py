@@ -27,6 +27,7 @@ import pytest
 
 from camsim.fault.scenarios import Role, scenarios
 from conformance.suites.resilience.conftest import case_id
+from conformance.suites.resilience.kernel import KERNEL_SUFFIX
 from tests.integration.conformance.conftest import ConformRun, conform, conform_async
 from tests.integration.conformance.rtsp_client.test_clients import PULLER, refserver_command
 
@@ -189,7 +190,9 @@ def test_refserver_ingest_goes_on_after_an_uplink_drop(tmp_path: Path) -> None:
     assert verdicts["RESIL-INGEST-UPLINK-DROP"] == "pass", run.stdout
     assert verdicts["RESIL-INGEST-SERVER-RESTART"] == "not_applicable"
     pull = {c: v for c, v in verdicts.items() if c.startswith(("RESIL-NET", "RESIL-DEV"))}
-    assert pull == dict.fromkeys(pull_cases(), "not_applicable")
+    # Every pull case, on the proxy path and on the kernel path, needs a puller, not a push.
+    kernel = {case + KERNEL_SUFFIX for case in pull_cases()}
+    assert pull == dict.fromkeys(pull_cases() | kernel, "not_applicable")
     events = {m["value"] for m in run.case("RESIL-INGEST-UPLINK-DROP")["measurements"]}
     assert "uplink reset" in events
     assert "encoder reconnected" in events
