@@ -166,12 +166,8 @@ class ApiScenarioRunner(ScenarioRunner):
         progress: Callable[[str], None] = lambda text: None,
     ) -> None:
         # No command: run_one below starts nothing, it asks the server.
+        super().__init__(None, samples, workdir, parallel=parallel, progress=progress)
         self.api = api
-        self.samples = samples
-        self.workdir = workdir
-        self.parallel = max(1, parallel)
-        self.progress = progress
-        self._done = 0
 
     async def run_one(self, scenario: Scenario) -> ScenarioResult:
         result = ScenarioResult(scenario)

@@ -107,11 +107,12 @@ def make_samples(media: dict[Sample, Path] | None = None) -> dict[Sample, Path]:
 
 
 class ScenarioRunner:
-    """Runs scenarios against one client command, ``parallel`` at a time."""
+    """Runs scenarios against one client command, ``parallel`` at a time (``command`` None for
+    a subclass that starts no client of its own)."""
 
     def __init__(
         self,
-        command: CommandTemplate,
+        command: CommandTemplate | None,
         samples: dict[Sample, Path],
         workdir: Path,
         *,
@@ -175,6 +176,7 @@ class ScenarioRunner:
         started = loop.time()
         result.started_us = time.time_ns() // 1000
         log_path = self.workdir / f"{scenario.slug}.log"
+        assert self.command is not None, "a runner without a command overrides run_one"
         argv = self.command.argv(url, out, scenario.slug)
         try:
             with log_path.open("wb") as log:
