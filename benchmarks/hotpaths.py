@@ -9,6 +9,13 @@ peer, socket or scheduler noise:
   :class:`~refserver.ingest.session.IngestSession` in memory, one ``receive_data`` per tag as
   FFmpeg writes them, and the session packages HLS into a temporary directory (synchronously,
   where refserver hands the writes to a thread).
+- ``pull``: a :class:`~refserver.pull.attempt.PullAttempt` plays a camera over RTSP interleaved
+  (TCP) in memory: OPTIONS, DESCRIBE (the SDP a camsim camera serving the default sample
+  describes), SETUP per track and PLAY are answered by a scripted camera, then the attempt gets
+  the bytes a camsim camera writes on its RTSP connection, one ``receive_data`` per burst (one
+  access unit's ``$``-framed RTP packets, and the RTCP sender reports every 5 s), prepared once
+  before the clock starts. Each frame goes to the stream's HLS packager as
+  :class:`~refserver.pull.source.PullSource` hands it (synchronously here too).
 
 The figure is CPU microseconds per second of one stream's media; times 20 (the live benchmark's
 streams) divided by 10^6 it is the share of a core those streams' processing costs above the
@@ -18,6 +25,7 @@ flame graph of the same run when py-spy is installed::
 
     python -m benchmarks.hotpaths ingest --seconds 60
     python -m benchmarks.hotpaths ingest --profile
+    python -m benchmarks.hotpaths pull --profile
     CAMSIM_NO_EXTENSIONS=1 python -m benchmarks.hotpaths ingest    # the pure-Python reference
 """
 
@@ -26,6 +34,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import itertools
 import json
 import os
 import pstats
@@ -36,18 +45,28 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import cast
 
+from camsim.camera.device import Camera, track_control
+from camsim.camera.plan import build_plan
+from camsim.camera.scheduler import PacingStats, Scheduler
+from camsim.camera.sender import InterleavedSink, RtpSender
 from camsim.encoder.flv_source import FlvPlan, TagCursor
 from camsim.media.loader import load
 from camsim.media.make import default_sample
 from refserver.config import Limits
-from refserver.hls import HlsOptions
+from refserver.hls import Frame, FrameKind, HlsOptions
 from refserver.ingest.admission import Admission
 from refserver.ingest.keys import StreamKeys
 from refserver.ingest.session import IngestContext, IngestSession
-from refserver.streams import StreamRegistry
+from refserver.pull.address import CameraAddress
+from refserver.pull.attempt import PullAttempt
+from refserver.pull.tracks import Presentation, Track
+from refserver.streams import LiveStream, PublisherInfo, StreamRegistry
+from tests.unit.refserver.pull.scripted_camera import ScriptedCamera, ScriptedTrack
 from wire import speedups
 from wire.rtmp import RtmpClientConnection
+from wire.rtp import ntp_from_unix
 
 MAX_SECONDS = 3600
 """A bound on one run: an hour of one stream's media."""
@@ -156,7 +175,158 @@ def run_ingest(seconds: float, profile: pstats.Stats | None = None) -> Figures:
     return Figures("ingest", speedups.implementation(), seconds, len(reads), cpu)
 
 
-RUNS = {"ingest": run_ingest}
+PULL_URL = "rtsp://127.0.0.1:8554/cam1"
+SENDER_REPORT_INTERVAL = 5.0
+"""Seconds between a camsim camera's RTCP sender reports."""
+
+
+class CollectedWrites:
+    """The camera's RTSP connection as its senders see it: every write kept, never full."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.parts.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def take(self) -> bytes:
+        data, self.parts = b"".join(self.parts), []
+        return data
+
+
+class PackagingSink:
+    """What :class:`~refserver.pull.source.PullSource` does with an attempt's frames: claim the
+    stream at the start, configure its packager once the video's parameter sets are known,
+    push every frame."""
+
+    def __init__(self, registry: StreamRegistry) -> None:
+        self.registry = registry
+        self.presentation: Presentation | None = None
+        self.stream: LiveStream | None = None
+        self.frames = 0
+
+    def started(self, presentation: Presentation, peer: str) -> None:
+        self.presentation = presentation
+        self.stream = self.registry.claim("bench", PublisherInfo(peer, "rtsp", 0.0, 1))
+
+    def frame(self, track: Track, frame: Frame, size: int) -> None:
+        stream, presentation = self.stream, self.presentation
+        assert stream is not None
+        assert presentation is not None
+        changed = frame.kind is FrameKind.VIDEO and any(t.changed for t in presentation.tracks)
+        if changed or stream.segmenter is None:
+            video = next((t.video for t in presentation.tracks if t.codec), None)
+            audio = next((t.audio for t in presentation.tracks if t.audio), None)
+            if video is None:
+                return
+            for t in presentation.tracks:
+                t.changed = False
+            stream.configure(video, audio)
+        stream.push(frame, size)
+        self.frames += 1
+
+    def warning(self, message: str) -> None:
+        pass
+
+
+def camera_reads(seconds: float) -> tuple[bytes, list[str], str, list[bytes]]:
+    """A camsim camera serving the default sample: its SDP, its tracks' controls, the
+    ``RTP-Info`` of its PLAY answer (``{url}`` for the presentation URL), and the bytes it
+    writes on the RTSP connection for ``seconds`` of media after PLAY, one element per burst
+    (its RTCP sender reports join the burst they precede), as its senders frame them."""
+    sample = load(default_sample())
+    plan = build_plan(sample)
+    # Only the description is asked of this camera; it never runs, so it needs no scheduler.
+    camera = Camera("cam1", "/cam1", sample, plan, scheduler=cast(Scheduler, None),
+                    pacing=PacingStats(), origin=0.0)  # fmt: skip
+    sdp = camera.session_description("127.0.0.1")
+    writes = CollectedWrites()
+    senders = [
+        RtpSender(
+            track,
+            plan.tracks[track].clock_rate,
+            0x1000 + track,
+            InterleavedSink(writes, 2 * track, 2 * track + 1),
+            first_sequence=1000 * (track + 1),
+            timestamp_offset=90_000 * (track + 1),
+            cname="cam1",
+        )
+        for track in range(len(plan.tracks))
+    ]
+    rtp_info = ",".join(
+        f"url={{url}}/{track_control(s.track)};seq={s.sequence};rtptime={s.timestamp(0)}"
+        for s in senders
+    )
+    reads: list[bytes] = []
+    next_report = 0.0
+    for step in itertools.count():
+        loop_number, index = divmod(step, len(plan.bursts))
+        burst = plan.bursts[index]
+        due = loop_number * plan.period_seconds + burst.offset
+        if due >= seconds:
+            break
+        if due >= next_report:
+            for sender in senders:
+                rtp_timestamp = sender.timestamp(int(due * sender.clock_rate))
+                sender.send_report(ntp_from_unix(1_700_000_000 + due), rtp_timestamp)
+            next_report += SENDER_REPORT_INTERVAL
+        ticks = loop_number * plan.tracks[burst.track].period_ticks + burst.ticks
+        senders[burst.track].deliver(burst.wire, ticks, due, burst.payload_octets)
+        reads.append(writes.take())
+    return sdp, [track_control(s.track) for s in senders], rtp_info, reads
+
+
+def pull_reads(seconds: float) -> tuple[PullAttempt, PackagingSink, list[bytes], Path]:
+    """An attempt that has played a camera, and the camera's bytes for ``seconds`` of media,
+    one element per burst (the reads the attempt will get)."""
+    sdp, controls, rtp_info, reads = camera_reads(seconds)
+    tracks = [ScriptedTrack(control, []) for control in controls]
+    camera = ScriptedCamera(sdp.decode(), tracks, rtp_info=rtp_info)
+    folder = Path(tempfile.mkdtemp(prefix="camsim-hotpaths-"))
+    sink = PackagingSink(StreamRegistry(folder, HlsOptions()))
+    attempt = PullAttempt(CameraAddress.parse(PULL_URL), sink, now=0.0, ssrc=0x5EED)
+    while data := attempt.data_to_send():
+        answer = camera.receive(data)
+        if answer:
+            attempt.receive_data(answer, 0.0)
+        while attempt.next_event() is not None:
+            pass
+    if not attempt.announced:
+        raise RuntimeError(f"the attempt did not play: {attempt.termination}")
+    return attempt, sink, reads, folder
+
+
+def run_pull(seconds: float, profile: pstats.Stats | None = None) -> Figures:
+    attempt, sink, reads, folder = pull_reads(seconds)
+    try:
+        profiler = cProfile.Profile()
+        started = time.process_time()
+        if profile is not None:
+            profiler.enable()
+        for now, data in enumerate(reads):
+            attempt.receive_data(data, now * 1e-3)
+            while attempt.next_event() is not None:
+                pass
+        if profile is not None:
+            profiler.disable()
+            profile.add(profiler)
+        cpu = time.process_time() - started
+        if attempt.termination is not None:
+            raise RuntimeError(f"the attempt ended: {attempt.termination}")
+        if not sink.frames:
+            raise RuntimeError("no frame reached the packager")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return Figures("pull", speedups.implementation(), seconds, len(reads), cpu)
+
+
+RUNS = {"ingest": run_ingest, "pull": run_pull}
 
 
 def print_profile(stats: pstats.Stats, limit: int) -> str:
