@@ -11,7 +11,9 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from wire import speedups
 from wire.rtmp.errors import RemoteProtocolError, RtmpError
 
 DEFAULT_CHUNK_SIZE = 128
@@ -156,8 +158,11 @@ class _ReaderStream:
     in_progress: bool = False
 
 
-class ChunkReader:
+class PyChunkReader:
     """Reassembles messages from chunks; applies Set Chunk Size and Abort as they arrive.
+
+    The pure-Python reference of :class:`ChunkReader`, which is the compiled ``wire.rtmp._chunk``
+    when it is built (see :mod:`wire.speedups`) and this class otherwise.
 
     Extended timestamps on fmt 3 chunks are read defensively, as SRS does: when the stream's
     header had one, the next 4 bytes are taken as a repeat only if they equal the expected value
@@ -393,3 +398,10 @@ def _check_chunk_size(chunk_size: int) -> int:
     if not 1 <= chunk_size <= MAX_CHUNK_SIZE:
         raise ValueError(f"chunk size {chunk_size} is outside 1-{MAX_CHUNK_SIZE}")
     return chunk_size
+
+
+_ext = speedups.extension("wire.rtmp._chunk")
+if TYPE_CHECKING:
+    ChunkReader = PyChunkReader
+else:
+    ChunkReader = _ext.ChunkReader if _ext is not None else PyChunkReader
