@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from wire import speedups
 from wire.rtp.errors import RtpError
 
 RTP_VERSION = 2
@@ -41,61 +43,7 @@ class RtpPacket:
     @classmethod
     def parse(cls, data: bytes) -> RtpPacket:
         """Parse one RTP packet; raises :class:`RtpError` on malformed input."""
-        if len(data) < RTP_HEADER_SIZE:
-            raise RtpError(
-                f"RTP packet: {len(data)} bytes, shorter than the {RTP_HEADER_SIZE}-byte "
-                "fixed header"
-            )
-        first, second, sequence_number, timestamp, ssrc = _FIXED_HEADER.unpack_from(data)
-        version = first >> 6
-        if version != RTP_VERSION:
-            raise RtpError(f"RTP packet: version {version}, expected {RTP_VERSION}")
-        csrc_count = first & 0x0F
-        pos = RTP_HEADER_SIZE + 4 * csrc_count
-        if pos > len(data):
-            raise RtpError(
-                f"RTP packet: {csrc_count} CSRCs need {pos} header bytes, got {len(data)}"
-            )
-        csrc = (
-            list(struct.unpack_from(f"!{csrc_count}I", data, RTP_HEADER_SIZE)) if csrc_count else []
-        )
-
-        extension = None
-        if first & 0x10:
-            if pos + 4 > len(data):
-                raise RtpError(f"RTP packet: header extension truncated at offset {pos}")
-            profile, words = _EXTENSION_HEADER.unpack_from(data, pos)
-            pos += 4
-            if pos + 4 * words > len(data):
-                raise RtpError(
-                    f"RTP packet: header extension of {4 * words} bytes overruns the packet "
-                    f"({len(data) - pos} bytes left)"
-                )
-            extension = HeaderExtension(profile, bytes(data[pos : pos + 4 * words]))
-            pos += 4 * words
-
-        end = len(data)
-        padding_size = 0
-        if first & 0x20:
-            # The last padding octet counts the padding octets, itself included (§5.1).
-            padding_size = data[-1] if end > pos else 0
-            if padding_size == 0 or padding_size > end - pos:
-                raise RtpError(
-                    f"RTP packet: padding count {padding_size} is invalid with "
-                    f"{end - pos} bytes after the header"
-                )
-            end -= padding_size
-        return cls(
-            payload_type=second & 0x7F,
-            sequence_number=sequence_number,
-            timestamp=timestamp,
-            ssrc=ssrc,
-            payload=bytes(data[pos:end]),
-            marker=bool(second & 0x80),
-            csrc=csrc,
-            extension=extension,
-            padding_size=padding_size,
-        )
+        return _parse(cls, data)
 
     def serialize(self) -> bytes:
         """The packet on the wire; padding, when set, is zeros followed by its count."""
@@ -145,3 +93,63 @@ def patch_header(buf: bytearray, sequence_number: int, timestamp: int, ssrc: int
     _PATCHED_FIELDS.pack_into(
         buf, 2, sequence_number & 0xFFFF, timestamp & 0xFFFFFFFF, ssrc & 0xFFFFFFFF
     )
+
+
+def _parse_py(cls: type[RtpPacket], data: bytes) -> RtpPacket:
+    """The pure-Python :meth:`RtpPacket.parse` (the reference of ``wire.rtp._packet``)."""
+    if len(data) < RTP_HEADER_SIZE:
+        raise RtpError(
+            f"RTP packet: {len(data)} bytes, shorter than the {RTP_HEADER_SIZE}-byte fixed header"
+        )
+    first, second, sequence_number, timestamp, ssrc = _FIXED_HEADER.unpack_from(data)
+    version = first >> 6
+    if version != RTP_VERSION:
+        raise RtpError(f"RTP packet: version {version}, expected {RTP_VERSION}")
+    csrc_count = first & 0x0F
+    pos = RTP_HEADER_SIZE + 4 * csrc_count
+    if pos > len(data):
+        raise RtpError(f"RTP packet: {csrc_count} CSRCs need {pos} header bytes, got {len(data)}")
+    csrc = list(struct.unpack_from(f"!{csrc_count}I", data, RTP_HEADER_SIZE)) if csrc_count else []
+
+    extension = None
+    if first & 0x10:
+        if pos + 4 > len(data):
+            raise RtpError(f"RTP packet: header extension truncated at offset {pos}")
+        profile, words = _EXTENSION_HEADER.unpack_from(data, pos)
+        pos += 4
+        if pos + 4 * words > len(data):
+            raise RtpError(
+                f"RTP packet: header extension of {4 * words} bytes overruns the packet "
+                f"({len(data) - pos} bytes left)"
+            )
+        extension = HeaderExtension(profile, bytes(data[pos : pos + 4 * words]))
+        pos += 4 * words
+
+    end = len(data)
+    padding_size = 0
+    if first & 0x20:
+        # The last padding octet counts the padding octets, itself included (§5.1).
+        padding_size = data[-1] if end > pos else 0
+        if padding_size == 0 or padding_size > end - pos:
+            raise RtpError(
+                f"RTP packet: padding count {padding_size} is invalid with "
+                f"{end - pos} bytes after the header"
+            )
+        end -= padding_size
+    return cls(
+        payload_type=second & 0x7F,
+        sequence_number=sequence_number,
+        timestamp=timestamp,
+        ssrc=ssrc,
+        payload=bytes(data[pos:end]),
+        marker=bool(second & 0x80),
+        csrc=csrc,
+        extension=extension,
+        padding_size=padding_size,
+    )
+
+
+_ext = speedups.extension("wire.rtp._packet")
+_parse: Callable[[type[RtpPacket], bytes], RtpPacket] = (
+    _ext.parse if _ext is not None else _parse_py
+)
