@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from camsim.camera.plan import Wire
+from wire import speedups
 from wire.rtp import (
     RtcpBye,
     RtcpPacket,
@@ -88,21 +89,29 @@ class InterleavedSink:
         if transport.is_closing() or transport.get_write_buffer_size() > self.max_buffered:
             self.dropped += len(packets)
             return False
-        pack = _FRAMED_RTP_HEADER.pack
-        channel = self.rtp_channel
-        parts: list[bytes | bytearray | memoryview] = []
-        for head, payload in packets:
-            size = RTP_HEADER_SIZE + len(payload)
-            parts.append(pack(INTERLEAVED_MAGIC, channel, size, head, sequence, timestamp, ssrc))
-            parts.append(payload)
-            sequence = (sequence + 1) & 0xFFFF
-        transport.write(b"".join(parts))
+        transport.write(frame_interleaved(packets, self.rtp_channel, sequence, timestamp, ssrc))
         return True
 
     def send_rtcp(self, data: bytes) -> None:
         if not self.transport.is_closing():
             header = _INTERLEAVED_HEADER.pack(INTERLEAVED_MAGIC, self.rtcp_channel, len(data))
             self.transport.write(header + data)
+
+
+def _frame_interleaved_py(
+    packets: Wire, channel: int, sequence: int, timestamp: int, ssrc: int
+) -> bytes:
+    """A burst as one write on the RTSP connection: per packet the interleaved frame header
+    (RFC 2326 §10.12), the RTP fixed header numbered from ``sequence`` (RFC 3550 §5.1) and the
+    shared payload. Out-of-range numbers raise :class:`struct.error`."""
+    pack = _FRAMED_RTP_HEADER.pack
+    parts: list[bytes | bytearray | memoryview] = []
+    for head, payload in packets:
+        size = RTP_HEADER_SIZE + len(payload)
+        parts.append(pack(INTERLEAVED_MAGIC, channel, size, head, sequence, timestamp, ssrc))
+        parts.append(payload)
+        sequence = (sequence + 1) & 0xFFFF
+    return b"".join(parts)
 
 
 class UdpSink:
@@ -209,3 +218,7 @@ class RtpSender:
         packets = self.sender_report(ntp_timestamp, rtp_timestamp)
         packets.append(RtcpBye([self.ssrc], reason))
         self.sink.send_rtcp(serialize_compound(packets))
+
+
+_ext = speedups.extension("wire.rtp._send")
+frame_interleaved = _ext.frame_interleaved if _ext is not None else _frame_interleaved_py
