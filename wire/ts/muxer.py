@@ -5,12 +5,17 @@ segment, an access unit delimiter before each picture and the parameter sets bef
 keyframe that lacks them (H.264 §7.4.1.2.3 order: AUD, SPS, PPS, then the rest), a PCR on the
 video PID with every video PES, the random access indicator on keyframes, and continuity
 counters that keep counting across segments so that concatenated segments are one valid stream.
+
+The byte path of a picture or an audio batch (NAL units or ADTS frames, PES header, packets) is
+``video_packets``, ``audio_packets`` and ``packetize``: the compiled ones of ``_muxer.pyx`` when
+they are built (:mod:`wire.speedups`), else the pure-Python reference ``_*_py`` below.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from wire import speedups
 from wire.codec.aac import AudioSpecificConfig, adts_frame
 from wire.codec.nal import (
     H264_NAL_AUD,
@@ -118,10 +123,11 @@ class TsMuxer:
         """One picture as a PES on the video PID, AUD and parameter sets added as needed."""
         if self.video is None:
             raise TsError("TS muxer: no video track configured")
-        payload = join_annexb(self._complete(self.video, nalus, keyframe))
-        pes = PesPacket(STREAM_ID_VIDEO, payload, pts, dts, data_alignment=True, bounded=False)
-        pcr = max(0, dts - PCR_DELAY) * PCR_PER_90KHZ_TICK
-        return self._packetize(PID_VIDEO, pes.serialize(), pcr=pcr, random_access=keyframe)
+        previous = self._counters.get(PID_VIDEO, -1)
+        data, self._counters[PID_VIDEO] = video_packets(
+            self.video, self.parameter_sets, nalus, pts, dts, keyframe, previous
+        )
+        return data
 
     def audio_frame(self, raw: bytes, pts: int) -> bytes:
         """One raw AAC frame behind its ADTS header as a PES on the audio PID."""
@@ -135,29 +141,11 @@ class TsMuxer:
         asc = self.audio
         if asc is None:
             raise TsError("TS muxer: no audio track configured")
-        payload = b"".join([adts_frame(asc, raw) for raw in raws])
-        pes = PesPacket(STREAM_ID_AUDIO, payload, pts, data_alignment=True)
-        pcr = max(0, pts - PCR_DELAY) * PCR_PER_90KHZ_TICK if self.video is None else None
-        return self._packetize(PID_AUDIO, pes.serialize(), pcr=pcr, random_access=True)
-
-    def _complete(self, codec: VideoCodec, nalus: Sequence[bytes], keyframe: bool) -> list[bytes]:
-        units = [nal for nal in nalus if nal]
-        aud = AUD_NAL[codec]
-        out = []
-        if not units or nal_type(codec, units[0]) != nal_type(codec, aud):
-            out.append(aud)
-        else:
-            out.append(units.pop(0))
-        if keyframe:
-            present = {nal_type(codec, nal) for nal in units}
-            wanted = parameter_set_types(codec)
-            out.extend(
-                nal
-                for nal in self.parameter_sets
-                if nal_type(codec, nal) in wanted and nal_type(codec, nal) not in present
-            )
-        out.extend(units)
-        return out
+        previous = self._counters.get(PID_AUDIO, -1)
+        data, self._counters[PID_AUDIO] = audio_packets(
+            asc, raws, pts, self.video is None, previous
+        )
+        return data
 
     def _next_counter(self, pid: int) -> int:
         counter = self._counters.get(pid, -1)
@@ -174,42 +162,95 @@ class TsMuxer:
         packet = TsPacket(pid, self._next_counter(pid), payload, payload_unit_start=True)
         return packet.serialize()
 
-    def _packetize(self, pid: int, pes: bytes, *, pcr: int | None, random_access: bool) -> bytes:
-        view = memoryview(pes)
-        end = len(pes)
-        counter = (self._counters.get(pid, -1) + 1) & 0x0F
-        # Only the first packet (PCR, random access) and the last (stuffing) need an adaptation
-        # field; every packet between is one of 16 fixed headers and 184 bytes of payload.
-        if pcr is not None or random_access or end < MAX_PAYLOAD_SIZE:
-            flagged = pcr is not None or random_access
-            room = MAX_PAYLOAD_SIZE - (2 + (PCR_SIZE if pcr is not None else 0) if flagged else 0)
-            pos = min(room, end)
-            parts: list[bytes | memoryview] = [
-                _adapted_packet(
-                    pid, counter, True, view[:pos], random_access=random_access, pcr=pcr
-                )
-            ]
-        else:
-            pos = MAX_PAYLOAD_SIZE
-            parts = [_full_header(pid, counter, True), view[:pos]]
-        full = (end - pos) // MAX_PAYLOAD_SIZE
-        if full:
-            # Headers and payloads interleaved by two slice assignments: no loop in Python.
-            headers = _FULL_HEADERS.get(pid) or _full_headers(pid)
-            stop = pos + full * MAX_PAYLOAD_SIZE
-            middle: list[bytes | memoryview] = [b""] * (2 * full)
-            middle[0::2] = (headers[counter + 1 : counter + 17] * (full // 16 + 1))[:full]
-            middle[1::2] = [
-                view[p : p + MAX_PAYLOAD_SIZE] for p in range(pos, stop, MAX_PAYLOAD_SIZE)
-            ]
-            parts += middle
-            counter = (counter + full) & 0x0F
-            pos = stop
-        if pos < end:
-            counter = (counter + 1) & 0x0F
-            parts.append(_adapted_packet(pid, counter, False, view[pos:]))
-        self._counters[pid] = counter
-        return b"".join(parts)
+
+def _video_packets_py(
+    codec: VideoCodec,
+    parameter_sets: Sequence[bytes],
+    nalus: Sequence[bytes],
+    pts: int,
+    dts: int,
+    keyframe: bool,
+    previous: int,
+) -> tuple[bytes, int]:
+    """One picture as the TS packets of a PES on the video PID, and the continuity counter of
+    the last; ``previous`` is the counter of the PID's packet before (-1: none yet)."""
+    payload = join_annexb(_complete(codec, parameter_sets, nalus, keyframe))
+    pes = PesPacket(STREAM_ID_VIDEO, payload, pts, dts, data_alignment=True, bounded=False)
+    pcr = max(0, dts - PCR_DELAY) * PCR_PER_90KHZ_TICK
+    return _packetize_py(PID_VIDEO, pes.serialize(), previous, pcr, keyframe)
+
+
+def _audio_packets_py(
+    asc: AudioSpecificConfig, raws: Sequence[bytes], pts: int, with_pcr: bool, previous: int
+) -> tuple[bytes, int]:
+    """Raw AAC frames behind their ADTS headers as the TS packets of one PES on the audio PID,
+    carrying the PCR when ``with_pcr`` (no video PID to carry it), and the last one's counter."""
+    payload = b"".join([adts_frame(asc, raw) for raw in raws])
+    pes = PesPacket(STREAM_ID_AUDIO, payload, pts, data_alignment=True)
+    pcr = max(0, pts - PCR_DELAY) * PCR_PER_90KHZ_TICK if with_pcr else None
+    return _packetize_py(PID_AUDIO, pes.serialize(), previous, pcr, True)
+
+
+def _complete(
+    codec: VideoCodec, parameter_sets: Sequence[bytes], nalus: Sequence[bytes], keyframe: bool
+) -> list[bytes]:
+    """The picture's non-empty NAL units behind an AUD, with the parameter sets a keyframe
+    lacks after it."""
+    units = [nal for nal in nalus if nal]
+    aud = AUD_NAL[codec]
+    out = []
+    if not units or nal_type(codec, units[0]) != nal_type(codec, aud):
+        out.append(aud)
+    else:
+        out.append(units.pop(0))
+    if keyframe:
+        present = {nal_type(codec, nal) for nal in units}
+        wanted = parameter_set_types(codec)
+        out.extend(
+            nal
+            for nal in parameter_sets
+            if nal_type(codec, nal) in wanted and nal_type(codec, nal) not in present
+        )
+    out.extend(units)
+    return out
+
+
+def _packetize_py(
+    pid: int, pes: bytes, previous: int, pcr: int | None, random_access: bool
+) -> tuple[bytes, int]:
+    """A PES as TS packets on ``pid`` (§2.4.3.2-§2.4.3.5), and the continuity counter of the
+    last; ``previous`` is the counter of the PID's packet before (-1: none yet). The first
+    packet carries ``pcr`` (27 MHz units) and the random access indicator when asked."""
+    view = memoryview(pes)
+    end = len(pes)
+    counter = (previous + 1) & 0x0F
+    # Only the first packet (PCR, random access) and the last (stuffing) need an adaptation
+    # field; every packet between is one of 16 fixed headers and 184 bytes of payload.
+    if pcr is not None or random_access or end < MAX_PAYLOAD_SIZE:
+        flagged = pcr is not None or random_access
+        room = MAX_PAYLOAD_SIZE - (2 + (PCR_SIZE if pcr is not None else 0) if flagged else 0)
+        pos = min(room, end)
+        parts: list[bytes | memoryview] = [
+            _adapted_packet(pid, counter, True, view[:pos], random_access=random_access, pcr=pcr)
+        ]
+    else:
+        pos = MAX_PAYLOAD_SIZE
+        parts = [_full_header(pid, counter, True), view[:pos]]
+    full = (end - pos) // MAX_PAYLOAD_SIZE
+    if full:
+        # Headers and payloads interleaved by two slice assignments: no loop in Python.
+        headers = _FULL_HEADERS.get(pid) or _full_headers(pid)
+        stop = pos + full * MAX_PAYLOAD_SIZE
+        middle: list[bytes | memoryview] = [b""] * (2 * full)
+        middle[0::2] = (headers[counter + 1 : counter + 17] * (full // 16 + 1))[:full]
+        middle[1::2] = [view[p : p + MAX_PAYLOAD_SIZE] for p in range(pos, stop, MAX_PAYLOAD_SIZE)]
+        parts += middle
+        counter = (counter + full) & 0x0F
+        pos = stop
+    if pos < end:
+        counter = (counter + 1) & 0x0F
+        parts.append(_adapted_packet(pid, counter, False, view[pos:]))
+    return b"".join(parts), counter
 
 
 def _adapted_packet(
@@ -252,3 +293,16 @@ def _full_headers(pid: int) -> tuple[bytes, ...]:
     # Twice round the counter, so that any 16 in a row are one slice.
     headers = _FULL_HEADERS[pid] = tuple(_full_header(pid, cc % 16, False) for cc in range(32))
     return headers
+
+
+# The compiled byte path when it is built: same arguments, same bytes, same exceptions.
+_ext = speedups.extension("wire.ts._muxer")
+packetize: Callable[[int, bytes, int, int | None, bool], tuple[bytes, int]] = (
+    _packetize_py if _ext is None else _ext.packetize
+)
+video_packets: Callable[
+    [VideoCodec, Sequence[bytes], Sequence[bytes], int, int, bool, int], tuple[bytes, int]
+] = _video_packets_py if _ext is None else _ext.video_packets
+audio_packets: Callable[
+    [AudioSpecificConfig, Sequence[bytes], int, bool, int], tuple[bytes, int]
+] = _audio_packets_py if _ext is None else _ext.audio_packets
