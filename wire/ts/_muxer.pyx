@@ -429,6 +429,7 @@ def video_packets(codec, parameter_sets, nalus, pts, dts, keyframe, previous):
 
 cdef object _audio_packets(asc, raws, pts, with_pcr, previous):
     cdef list headers = []
+    cdef list frames = []  # the frames as checked, whatever happens to ``raws`` meanwhile
     cdef Py_ssize_t count, i, end, header_size, length
     cdef Piece* pieces
     cdef unsigned char header[PES_HEADER_SIZE + TIMESTAMP_SIZE]
@@ -447,6 +448,7 @@ cdef object _audio_packets(asc, raws, pts, with_pcr, previous):
         if type(adts) is not bytes:
             return None
         headers.append(adts)
+        frames.append(raw)
         length += PyBytes_GET_SIZE(adts) + PyBytes_GET_SIZE(raw)
     if length > MAX_PES_PACKET_LENGTH:
         return None  # audio has no unbounded PES: the pure code raises
@@ -471,7 +473,7 @@ cdef object _audio_packets(asc, raws, pts, with_pcr, previous):
         end = header_size
         for i in range(len(headers)):
             adts = headers[i]
-            raw = raws[i]
+            raw = frames[i]
             pieces[1 + 2 * i].data = <const unsigned char*>PyBytes_AS_STRING(adts)
             pieces[1 + 2 * i].size = PyBytes_GET_SIZE(adts)
             pieces[2 + 2 * i].data = <const unsigned char*>PyBytes_AS_STRING(raw)
