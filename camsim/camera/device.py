@@ -75,6 +75,11 @@ class Camera:
         self._index = 0
         self._scheduled = False
         self._sdp: dict[str, bytes] = {}
+        # The plan as run() reads it, once per burst.
+        self._bursts = plan.bursts
+        self._burst_count = len(plan.bursts)
+        self._period = plan.period_seconds
+        self._period_ticks = [track.period_ticks for track in plan.tracks]
 
     @property
     def track_count(self) -> int:
@@ -149,17 +154,21 @@ class Camera:
                 subscribers.remove(sender)
 
     def run(self, due: float) -> float | None:
-        """Send the burst due at ``due`` to its subscribers (the scheduler's task)."""
-        plan = self.plan
-        position = (self._loop_number, self._index)
-        burst = plan.bursts[self._index]
+        """Send the burst due at ``due`` to its subscribers (the scheduler's task).
+
+        The hot path of a fleet: it runs once per burst per camera, so it reads the plan
+        through the attributes cached at construction and keeps method calls out of the loop.
+        """
+        loop_number, index = self._loop_number, self._index
+        burst = self._bursts[index]
         subscribers = self._subscribers[burst.track]
         if subscribers:
             now = time.monotonic()  # the event loop's clock
             packets = self._stamped(burst) if burst.stamped else burst.wire
-            ticks = self._ticks(*position)
+            ticks = loop_number * self._period_ticks[burst.track] + burst.ticks
             octets = burst.payload_octets
-            sent = 0
+            position = (loop_number, index)
+            sent = delivered_to = dropped = 0
             for sender in subscribers:
                 start = sender.start
                 if start is not None:
@@ -169,27 +178,35 @@ class Camera:
                 delivered = sender.deliver(packets, ticks, due, octets)
                 if delivered:
                     sent += delivered
-                    self.counters.octets += octets
+                    delivered_to += 1
                 else:
-                    self.counters.dropped_bursts += 1
+                    dropped += 1
+            counters = self.counters
+            counters.octets += octets * delivered_to
+            counters.dropped_bursts += dropped
+            counters.packets += sent
             self._pacing.record(now - due, sent)
-            self.counters.packets += sent
-        self._loop_number, self._index = self._advance(position, 1)
+        index += 1
+        if index == self._burst_count:
+            loop_number += 1
+            index = 0
+        self._loop_number, self._index = loop_number, index
         if not any(self._subscribers):
             self._scheduled = False
             return None
-        return self._due((self._loop_number, self._index))
+        # As _due() computes it, to the same float.
+        return self.origin + loop_number * self._period + self._bursts[index].offset
 
     @staticmethod
     def _stamped(burst: Burst) -> Wire:
         """The burst with the wallclock of now in its stamp (one copy per burst, not per client)."""
         wallclock_us = time.time_ns() // 1000
         wire = list(burst.wire)
-        for index, planned in enumerate(burst.packets):
-            if planned.stamp_offset >= 0:
-                stamped = bytearray(planned.data)
-                write_wallclock(stamped, planned.stamp_offset, wallclock_us)
-                wire[index] = (planned.head, memoryview(stamped)[RTP_HEADER_SIZE:])
+        for index in burst.stamps:
+            planned = burst.packets[index]
+            stamped = bytearray(planned.data)
+            write_wallclock(stamped, planned.stamp_offset, wallclock_us)
+            wire[index] = (planned.head, memoryview(stamped)[RTP_HEADER_SIZE:])
         return tuple(wire)
 
     def _cursor(self, now: float) -> Position:
@@ -209,7 +226,7 @@ class Camera:
 
     def _due(self, position: Position) -> float:
         loop_number, index = position
-        return self.origin + loop_number * self.plan.period_seconds + self.plan.bursts[index].offset
+        return self.origin + loop_number * self._period + self._bursts[index].offset
 
     def _ticks(self, loop_number: int, index: int) -> int:
         burst = self.plan.bursts[index]

@@ -80,6 +80,8 @@ class Burst:
     """The packets as (head, payload), computed once."""
     payload_octets: int = 0
     stamped: bool = False
+    stamps: tuple[int, ...] = ()
+    """The indexes of the packets that carry a stamp."""
 
     @classmethod
     def of(
@@ -92,8 +94,8 @@ class Burst:
     ) -> Burst:
         wire = tuple((p.head, p.payload) for p in packets)
         octets = sum(len(payload) for _, payload in wire)
-        stamped = any(p.stamp_offset >= 0 for p in packets)
-        return cls(offset, track, ticks, keyframe, packets, wire, octets, stamped)
+        stamps = tuple(index for index, p in enumerate(packets) if p.stamp_offset >= 0)
+        return cls(offset, track, ticks, keyframe, packets, wire, octets, bool(stamps), stamps)
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,10 +42,11 @@ class PacingStats:
         (negative: early). The histogram keeps the size of the error either way."""
         self.bursts += 1
         self.packets += packets
-        bucket = min(int(abs(error) / _BUCKET), _BUCKETS - 1)
-        self._histogram[bucket] += 1
-        if abs(error) > self.max_error:
-            self.max_error = abs(error)
+        size = -error if error < 0 else error
+        bucket = int(size / _BUCKET)
+        self._histogram[bucket if bucket < _BUCKETS else _BUCKETS - 1] += 1
+        if size > self.max_error:
+            self.max_error = size
         if error > self.late_after:
             self.late_packets += packets
 
