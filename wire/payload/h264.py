@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from wire import speedups
 from wire.codec.nal import VideoCodec
 from wire.payload.errors import PayloadError
 from wire.payload.packet import PayloadPacket
@@ -14,8 +15,8 @@ from wire.payload.video import (
     NalDepacketizer,
     NalFragment,
     NalPiece,
+    _parse_aggregation_py,
     packetize_nal_units,
-    parse_aggregation,
 )
 
 # RFC 6184 §5.2, Table 1
@@ -72,7 +73,7 @@ def _fu_a_prefix(nal: bytes) -> bytes:
     return bytes(((nal[0] & 0xE0) | FU_A, nal[0] & 0x1F))
 
 
-def parse_h264_payload(payload: bytes) -> list[NalPiece]:
+def _parse_h264_payload_py(payload: bytes) -> list[NalPiece]:
     """Split one H.264 RTP payload into NAL units and FU-A fragments.
 
     Raises :class:`PayloadError` for truncated packets and for the interleaved-mode types
@@ -85,7 +86,7 @@ def parse_h264_payload(payload: bytes) -> list[NalPiece]:
     if 1 <= kind <= 23:
         return [payload]
     if kind == STAP_A:
-        return list(parse_aggregation(payload, 1, "H.264 STAP-A"))
+        return list(_parse_aggregation_py(payload, 1, "H.264 STAP-A"))
     if kind == FU_A:
         if len(payload) < 2:
             raise PayloadError("H.264 FU-A: 1 byte, too short for the FU header")
@@ -104,6 +105,12 @@ def parse_h264_payload(payload: bytes) -> list[NalPiece]:
     return []
 
 
+_ext = speedups.extension("wire.payload._video")
+parse_h264_payload: Callable[[bytes], list[NalPiece]] = (
+    _ext.parse_h264_payload if _ext is not None else _parse_h264_payload_py
+)
+
+
 class H264Depacketizer(NalDepacketizer):
     """Access units from H.264 RTP packets, whatever ``packetization-mode`` was declared.
 
@@ -114,5 +121,5 @@ class H264Depacketizer(NalDepacketizer):
     codec = VideoCodec.H264
     header_size = 1
 
-    def parse_payload(self, payload: bytes) -> list[NalPiece]:
-        return parse_h264_payload(payload)
+    # A plain function, so that the compiled depacketizer calls the compiled parser directly.
+    parse_payload = staticmethod(parse_h264_payload)  # type: ignore[assignment]

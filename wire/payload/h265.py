@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from wire import speedups
 from wire.codec.nal import VideoCodec
 from wire.payload.errors import PayloadError
 from wire.payload.packet import PayloadPacket
@@ -13,8 +14,8 @@ from wire.payload.video import (
     NalDepacketizer,
     NalFragment,
     NalPiece,
+    _parse_aggregation_py,
     packetize_nal_units,
-    parse_aggregation,
 )
 
 # RFC 7798 §4.4
@@ -55,7 +56,7 @@ def _fu_prefix(nal: bytes) -> bytes:
     return bytes(((nal[0] & 0x81) | (FU << 1), nal[1], (nal[0] >> 1) & 0x3F))
 
 
-def parse_h265_payload(payload: bytes) -> list[NalPiece]:
+def _parse_h265_payload_py(payload: bytes) -> list[NalPiece]:
     """Split one H.265 RTP payload into NAL units and FU fragments.
 
     Raises :class:`PayloadError` for truncated packets and for PACI packets; unspecified types
@@ -67,7 +68,7 @@ def parse_h265_payload(payload: bytes) -> list[NalPiece]:
     if kind < AP:
         return [payload]
     if kind == AP:
-        return list(parse_aggregation(payload, 2, "H.265 AP"))
+        return list(_parse_aggregation_py(payload, 2, "H.265 AP"))
     if kind == FU:
         if len(payload) < 3:
             raise PayloadError("H.265 FU: 2 bytes, too short for the FU header")
@@ -81,11 +82,17 @@ def parse_h265_payload(payload: bytes) -> list[NalPiece]:
     return []
 
 
+_ext = speedups.extension("wire.payload._video")
+parse_h265_payload: Callable[[bytes], list[NalPiece]] = (
+    _ext.parse_h265_payload if _ext is not None else _parse_h265_payload_py
+)
+
+
 class H265Depacketizer(NalDepacketizer):
     """Access units from H.265 RTP packets (no DONL fields)."""
 
     codec = VideoCodec.H265
     header_size = 2
 
-    def parse_payload(self, payload: bytes) -> list[NalPiece]:
-        return parse_h265_payload(payload)
+    # A plain function, so that the compiled depacketizer calls the compiled parser directly.
+    parse_payload = staticmethod(parse_h265_payload)  # type: ignore[assignment]

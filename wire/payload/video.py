@@ -11,7 +11,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from wire import speedups
 from wire.codec.nal import VideoCodec, is_irap, is_vcl, nal_type
 from wire.payload.errors import PayloadError
 from wire.payload.events import PacketLoss, PayloadDiscarded, PayloadEvent, VideoAccessUnit
@@ -107,7 +109,7 @@ def _fragment(nal: bytes, max_payload_size: int, header_size: int, prefix: bytes
     return fragments
 
 
-def parse_aggregation(payload: bytes, header_size: int, name: str) -> list[bytes]:
+def _parse_aggregation_py(payload: bytes, header_size: int, name: str) -> list[bytes]:
     """The NAL units of an STAP-A / AP payload: 16-bit size, NAL unit, repeated."""
     nals = []
     pos = header_size
@@ -130,7 +132,7 @@ def parse_aggregation(payload: bytes, header_size: int, name: str) -> list[bytes
     return nals
 
 
-def split_embedded_start_codes(nal: bytes) -> list[bytes]:
+def _split_embedded_start_codes_py(nal: bytes) -> list[bytes]:
     """Split a "NAL unit" that carries Annex B start codes into the NAL units it holds.
 
     A real NAL unit never contains ``00 00 01`` (emulation prevention forbids it), so finding
@@ -152,7 +154,7 @@ def split_embedded_start_codes(nal: bytes) -> list[bytes]:
         start = found + len(START_CODE_PREFIX)
 
 
-class NalDepacketizer(ABC):
+class PyNalDepacketizer(ABC):
     """Reassembles access units from the RTP packets of one H.264/H.265 stream.
 
     Feed packets in sequence order (after a :class:`~wire.rtp.JitterBuffer`) to
@@ -246,7 +248,7 @@ class NalDepacketizer(ABC):
         self._oversized = True
 
     def _add_nal(self, nal: bytes, events: list[PayloadEvent]) -> None:
-        for unit in split_embedded_start_codes(nal):
+        for unit in _split_embedded_start_codes_py(nal):
             if self._oversized:
                 return
             if len(unit) < self.header_size:
@@ -295,3 +297,17 @@ class NalDepacketizer(ABC):
 
     def _discard(self, events: list[PayloadEvent], reason: str) -> None:
         events.append(PayloadDiscarded(self._timestamp or 0, reason))
+
+
+# The compiled implementations when built (wire/payload/_video.pyx), else the references above.
+_ext = speedups.extension("wire.payload._video")
+parse_aggregation: Callable[[bytes, int, str], list[bytes]] = (
+    _ext.parse_aggregation if _ext is not None else _parse_aggregation_py
+)
+split_embedded_start_codes: Callable[[bytes], list[bytes]] = (
+    _ext.split_embedded_start_codes if _ext is not None else _split_embedded_start_codes_py
+)
+if TYPE_CHECKING:
+    NalDepacketizer = PyNalDepacketizer
+else:
+    NalDepacketizer = _ext.NalDepacketizer if _ext is not None else PyNalDepacketizer
