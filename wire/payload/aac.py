@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
+from wire import speedups
 from wire.payload.errors import PayloadError
 from wire.payload.events import AudioAccessUnit, PacketLoss, PayloadDiscarded, PayloadEvent
 from wire.payload.packet import PayloadPacket
@@ -94,14 +96,15 @@ def _fragment(unit: bytes, unit_index: int, room: int) -> list[PayloadPacket]:
     ]
 
 
-def parse_aac_payload(
+def _parse_aac_payload_py(
     payload: bytes,
     *,
     size_length: int = SIZE_LENGTH,
     index_length: int = INDEX_LENGTH,
     index_delta_length: int = INDEX_DELTA_LENGTH,
 ) -> list[AacUnit]:
-    """Split one ``mpeg4-generic`` payload into its access units or its single fragment."""
+    """Split one ``mpeg4-generic`` payload into its access units or its single fragment (the
+    pure-Python reference of ``wire.payload._aac``)."""
     if len(payload) < 2:
         raise PayloadError(f"AAC payload: {len(payload)} bytes, too short for AU-headers-length")
     header_bits = int.from_bytes(payload[:2], "big")
@@ -148,6 +151,17 @@ def parse_aac_payload(
     if pos != len(data):
         raise PayloadError(f"AAC payload: {len(data) - pos} bytes after the last access unit")
     return units
+
+
+class _ParseAacPayload(Protocol):
+    def __call__(
+        self,
+        payload: bytes,
+        *,
+        size_length: int = SIZE_LENGTH,
+        index_length: int = INDEX_LENGTH,
+        index_delta_length: int = INDEX_DELTA_LENGTH,
+    ) -> list[AacUnit]: ...
 
 
 class AacDepacketizer:
@@ -235,3 +249,9 @@ class AacDepacketizer:
             events.append(PayloadDiscarded(self._fragment_timestamp, reason))
             self._fragment = None
             self._abandoned = (self._fragment_timestamp, self._fragment_size)
+
+
+_ext = speedups.extension("wire.payload._aac")
+parse_aac_payload: _ParseAacPayload = (
+    _ext.parse_aac_payload if _ext is not None else _parse_aac_payload_py
+)
