@@ -8,15 +8,21 @@ and :mod:`benchmarks.rtsp_load` pulls every camera with one client. Measured ove
   one core, and camsim's ratio to gst-rtsp-server;
 - peak RSS of the server process;
 - camsim's own send-time error, from ``camsim run --json``: the 99th percentile and maximum since
-  the start (setup included), and the packets sent late within the window (clients that all
-  connect at once make the server late while it answers them; that is not pacing);
+  the start (setup included), and the packets sent more than ``--late-after`` ms late within the
+  window (clients that all connect at once make the server late while it answers them; that is
+  not pacing), also as a fraction of the packets sent in the window;
 - what the consumers received.
 
-Then the most cameras one camsim process (one core: it is single-threaded) sustains with no late
-packet: camera counts are tried upwards with UDP consumers that do not read (so they cost next
-to nothing) until a step sees a late packet or the core is saturated.
+Then the most cameras one camsim process (one core: it is single-threaded) sustains with a send
+error within ``--late-after`` for 99 % of its packets: camera counts are tried upwards until a
+step has more than 1 % of its packets late, the core saturated or a consumer failing. By default
+the consumers pull over UDP and do not read (so they cost next to nothing);
+``--max-transport tcp`` pulls interleaved over TCP, as most recorders do, and the consumer reads
+every byte (on a core of its own, ideally).
 
     python -m benchmarks.camera_vs_gst --cameras 50 --seconds 20 --json report.json
+    python -m benchmarks.camera_vs_gst --no-gst --transports tcp --max-transport tcp \\
+        --max-steps 300,400,500,600
 
 gst-rtsp-server is run with the system Python (``/usr/bin/python3`` with python3-gi) from
 ``benchmarks/peers/gst_cameras.py``; it plays the file once, so a window must end before the
@@ -42,6 +48,10 @@ PEERS = Path(__file__).resolve().parent / "peers"
 SYSTEM_PYTHON = "/usr/bin/python3"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 CAMSIM = [sys.executable, "-c", "from camsim.cli import main; main()", "run"]
+DEFAULT_LATE_AFTER_MS = 5.0
+"""A packet sent later than this after its due time is late; p99 within it is the target."""
+MAX_LATE_FRACTION = 0.01
+"""A cameras-per-core step passes with at most this share of its packets late (p99)."""
 
 
 @dataclass
@@ -59,7 +69,14 @@ class Measurement:
     p99_error_ms: float | None = None
     max_error_ms: float | None = None
     late_packets: int | None = None
-    """Within the window."""
+    """Within the window: packets sent more than ``late_after_ms`` after their due time."""
+    late_after_ms: float | None = None
+    late_fraction: float | None = None
+    """``late_packets`` over the packets camsim sent within the window."""
+    cpu_us_per_packet: float | None = None
+    """camsim's CPU time over the packets it sent within the window: what a packet costs,
+    which holds when other processes take the core too (the CPU fraction then only says how
+    much of it camsim got)."""
 
 
 def cpu_seconds(pid: int) -> float:
@@ -144,7 +161,9 @@ class Server:
         return None
 
 
-def camsim_server(sample: Path, cameras: int, port: int) -> Server:
+def camsim_server(
+    sample: Path, cameras: int, port: int, late_after_ms: float = DEFAULT_LATE_AFTER_MS
+) -> Server:
     command = [
         *CAMSIM,
         "--cameras",
@@ -156,6 +175,8 @@ def camsim_server(sample: Path, cameras: int, port: int) -> Server:
         "--json",
         "--interval",
         "1",
+        "--late-after",
+        f"{late_after_ms:g}",
     ]
     return Server("camsim", command, '"started"')
 
@@ -198,7 +219,8 @@ def measure(
     started = time.monotonic()
     with PeakRss(pid) as rss:
         time.sleep(seconds)
-        cpu = (cpu_seconds(pid) - before) / (time.monotonic() - started)
+        elapsed = time.monotonic() - started
+        cpu = (cpu_seconds(pid) - before) / elapsed
     status = server.last_status()
     output, _ = load.communicate(timeout=seconds + warmup + 60)
     result = json.loads(output) if output.strip() else {}
@@ -217,56 +239,90 @@ def measure(
         measurement.p99_error_ms = round(status["p99_error"] * 1000, 2)
         measurement.max_error_ms = round(status["max_error"] * 1000, 2)
         late_before = status_before["late_packets"] if status_before is not None else 0
+        sent_before = status_before["packets"] if status_before is not None else 0
         measurement.late_packets = status["late_packets"] - late_before
+        sent = status["packets"] - sent_before
+        measurement.late_fraction = round(measurement.late_packets / sent, 5) if sent else None
+        if sent:
+            measurement.cpu_us_per_packet = round(cpu * elapsed / sent * 1e6, 3)
     return measurement
 
 
 def side_by_side(
-    sample: Path, cameras: int, port: int, seconds: float, warmup: float, with_gst: bool
+    sample: Path,
+    cameras: int,
+    port: int,
+    seconds: float,
+    warmup: float,
+    with_gst: bool,
+    transports: list[str],
+    late_after_ms: float = DEFAULT_LATE_AFTER_MS,
 ) -> list[Measurement]:
     results = []
-    for transport in ("tcp", "udp"):
-        makers = [camsim_server] + ([gst_server] if with_gst else [])
-        for make in makers:
-            server = make(sample, cameras, port)
+    for transport in transports:
+        for name in ["camsim"] + (["gst-rtsp-server"] if with_gst else []):
+            if name == "camsim":
+                server = camsim_server(sample, cameras, port, late_after_ms)
+            else:
+                server = gst_server(sample, cameras, port)
             try:
-                results.append(measure(server, port, cameras, transport, seconds, warmup))
+                result = measure(server, port, cameras, transport, seconds, warmup)
             finally:
                 server.stop()
-            print(_row(results[-1]), flush=True)
+            if server.name == "camsim":
+                result.late_after_ms = late_after_ms
+            results.append(result)
+            print(_row(result), flush=True)
     return results
 
 
 def max_cameras_per_core(
-    sample: Path, port: int, steps: list[int], seconds: float, warmup: float
+    sample: Path,
+    port: int,
+    steps: list[int],
+    seconds: float,
+    warmup: float,
+    transport: str = "udp",
+    late_after_ms: float = DEFAULT_LATE_AFTER_MS,
 ) -> tuple[int, list[Measurement]]:
-    """The largest step with no late packet and the core not saturated."""
+    """The largest step with 99 % of the packets within ``late_after_ms`` of their due time,
+    the core not saturated and every consumer receiving."""
     sustained = 0
     results = []
     for cameras in steps:
-        server = camsim_server(sample, cameras, port)
+        server = camsim_server(sample, cameras, port, late_after_ms)
         try:
-            result = measure(server, port, cameras, "udp", seconds, warmup, discard=True)
+            result = measure(
+                server, port, cameras, transport, seconds, warmup, discard=transport == "udp"
+            )
         finally:
             server.stop()
+        result.late_after_ms = late_after_ms
         results.append(result)
         print(_row(result), flush=True)
-        if result.late_packets or result.cpu > 0.95 or result.failures:
+        late = result.late_fraction is None or result.late_fraction > MAX_LATE_FRACTION
+        if late or result.cpu > 0.95 or result.failures:
             break
         sustained = cameras
     return sustained, results
 
 
 def _row(m: Measurement) -> str:
-    pacing = "" if m.p99_error_ms is None else f"  p99 {m.p99_error_ms} ms  late {m.late_packets}"
+    pacing = ""
+    if m.p99_error_ms is not None:
+        fraction = "" if m.late_fraction is None else f" ({m.late_fraction * 100:.2f}%)"
+        pacing = f"  p99 {m.p99_error_ms} ms  late>{m.late_after_ms:g}ms {m.late_packets}{fraction}"
     failures = f"  failures {len(m.failures)}" if m.failures else ""
+    per_packet = "" if m.cpu_us_per_packet is None else f"  {m.cpu_us_per_packet:.2f} µs/packet"
     return (
         f"{m.server:<16} {m.transport}  {m.cameras:4d} cameras  cpu {m.cpu * 100:6.1f}%  "
-        f"rss {m.rss_mb:6.1f} MB  packets {m.packets}{pacing}{failures}"
+        f"rss {m.rss_mb:6.1f} MB  packets {m.packets}{per_packet}{pacing}{failures}"
     )
 
 
-def summary(results: list[Measurement], sustained: int | None) -> dict[str, Any]:
+def summary(
+    results: list[Measurement], sustained: int | None, max_transport: str = "udp"
+) -> dict[str, Any]:
     report: dict[str, Any] = {"measurements": [asdict(m) for m in results]}
     for transport in ("tcp", "udp"):
         ours = next((m for m in results if m.server == "camsim" and m.transport == transport), None)
@@ -278,6 +334,7 @@ def summary(results: list[Measurement], sustained: int | None) -> dict[str, Any]
             report[f"cpu_ratio_{transport}"] = round(ours.cpu / theirs.cpu, 3)
     if sustained is not None:
         report["max_cameras_per_core"] = sustained
+        report["max_cameras_transport"] = max_transport
     return report
 
 
@@ -290,6 +347,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--media", type=Path, help="default: the default sample")
     parser.add_argument("--no-gst", action="store_true", help="measure camsim alone")
     parser.add_argument(
+        "--transports", default="tcp,udp", help="lower transports of the side-by-side rows"
+    )
+    parser.add_argument(
+        "--late-after",
+        type=float,
+        default=DEFAULT_LATE_AFTER_MS,
+        help="milliseconds after its due time a camsim packet is late",
+    )
+    parser.add_argument(
+        "--max-transport",
+        choices=("udp", "tcp"),
+        default="udp",
+        help="how the consumers of the cameras-per-core steps pull",
+    )
+    parser.add_argument(
         "--max-steps",
         default="100,200,300,400,600",
         help="camera counts tried for the cameras-per-core figure ('' to skip)",
@@ -297,17 +369,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the report here")
     args = parser.parse_args(argv)
     sample = args.media or default_sample()
+    transports = [t.strip() for t in args.transports.split(",") if t.strip()]
     results = side_by_side(
-        sample, args.cameras, args.port, args.seconds, args.warmup, not args.no_gst
+        sample,
+        args.cameras,
+        args.port,
+        args.seconds,
+        args.warmup,
+        not args.no_gst,
+        transports,
+        args.late_after,
     )
     sustained = None
     steps = [int(s) for s in args.max_steps.split(",") if s.strip()]
     if steps:
         sustained, steps_results = max_cameras_per_core(
-            sample, args.port, steps, min(args.seconds, 10.0), args.warmup
+            sample,
+            args.port,
+            steps,
+            min(args.seconds, 10.0),
+            args.warmup,
+            args.max_transport,
+            args.late_after,
         )
         results += steps_results
-    report = summary(results, sustained)
+    report = summary(results, sustained, args.max_transport)
     text = json.dumps(report, indent=2)
     if args.json is not None:
         args.json.write_text(text + "\n")

@@ -23,6 +23,7 @@ from camsim.camera.multicast import DEFAULT_TTL as DEFAULT_MULTICAST_TTL
 from camsim.camera.multicast import MulticastConfig
 from camsim.camera.origin import SEQUENCE_MODULUS, TIMESTAMP_MODULUS, RtpOrigin, parse_origin
 from camsim.camera.quirks import MIXED, REGISTRY
+from camsim.camera.scheduler import DEFAULT_LATE_AFTER
 from camsim.camera.server import CONNECTIONS_PER_CAMERA, CONNECTIONS_PER_IP_PER_CAMERA
 from camsim.camera.status import StatusMeter
 from camsim.camera.tls import CertificateError, server_context
@@ -225,6 +226,13 @@ def _parse_users(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
     help=f"Seconds between status lines (at least {MIN_INTERVAL}).",
 )
 @click.option(
+    "--late-after",
+    type=click.FloatRange(min=0, min_open=True),
+    default=DEFAULT_LATE_AFTER * 1000,
+    show_default=True,
+    help="Milliseconds after its due time a burst counts as late (late_packets).",
+)
+@click.option(
     "--capture",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write what the cameras send and receive to this pcapng file (no privileges needed).",
@@ -298,6 +306,7 @@ def run(
     duration: float | None,
     as_json: bool,
     interval: float,
+    late_after: float,
     capture: Path | None,
     timestamp_origin: str | None,
     sequence_origin: str | None,
@@ -341,6 +350,7 @@ def run(
             max_connections=max_connections,
             max_connections_per_ip=max_connections_per_ip,
             capture=capture,
+            late_after=late_after / 1000,
             rtp_origin=_rtp_origin(timestamp_origin, sequence_origin),
             multicast=None
             if multicast is None
