@@ -23,7 +23,7 @@ import ssl
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from camsim.camera.connection import REFUSAL_GRACE as REFUSAL_GRACE
@@ -232,7 +232,9 @@ class CameraServerProtocol(StreamPump):
             super().connection_made(transport)  # the TLS layer's, once its handshake is done
             return
         self._accepted = True
-        assert isinstance(transport, asyncio.Transport)
+        # A stream transport, though not always an asyncio.Transport instance: uvloop's derive
+        # from none of asyncio's transport classes.
+        transport = cast(asyncio.Transport, transport)
         server = self._server
         peer = transport.get_extra_info("peername")
         self._peer = peer[0] if isinstance(peer, tuple) else "127.0.0.1"
