@@ -60,6 +60,10 @@ CSID_STREAM = 8
 DEFAULT_WINDOW_ACK_SIZE = 2_500_000
 DEFAULT_MAX_MESSAGE_SIZE = 8 * 1024 * 1024
 
+_MEDIA_TYPES = frozenset((MessageType.AUDIO, MessageType.VIDEO))
+"""The media types, looked up once: naming an enum member costs about 0.2 µs on Python 3.11, and
+the dispatch runs for every message."""
+
 
 class RtmpConnection(ABC):
     """Base of :class:`RtmpClientConnection` and :class:`RtmpServerConnection`."""
@@ -226,7 +230,10 @@ class RtmpConnection(ABC):
 
     def _handle_message(self, message: RtmpMessage) -> None:
         kind = message.type_id
-        if kind == MessageType.ACKNOWLEDGEMENT:
+        # Media first: nearly every message is audio or video.
+        if kind in _MEDIA_TYPES:
+            self._handle_media(message)
+        elif kind == MessageType.ACKNOWLEDGEMENT:
             ack = Acknowledgement.parse(message.payload)
             self._events.append(AcknowledgementReceived(ack.sequence_number))
         elif kind == MessageType.USER_CONTROL:
@@ -242,8 +249,6 @@ class RtmpConnection(ABC):
             self._handle_command(message, _parse_command(_amf0_body(message)))
         elif kind in (MessageType.DATA_AMF0, MessageType.DATA_AMF3):
             self._handle_data(message, DataMessage.parse(_amf0_body(message)))
-        elif kind in (MessageType.AUDIO, MessageType.VIDEO):
-            self._handle_media(message)
         elif kind == MessageType.AGGREGATE:
             for part in split_aggregate(message):
                 if part.type_id in (MessageType.AUDIO, MessageType.VIDEO):
