@@ -10,8 +10,11 @@ from __future__ import annotations
 import re
 import string
 import struct
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from wire import speedups
 from wire.rtsp.errors import RemoteProtocolError
 from wire.rtsp.message import (
     HEAD_END_RE,
@@ -51,6 +54,7 @@ class RtspReader:
         self._body_length = 0
         self._discard = 0  # body bytes of a rejected message still to drop
         self._failure: RemoteProtocolError | None = None
+        self._frames: deque[InterleavedFrame] = deque()  # framed, not yet returned
 
     def receive_data(self, data: bytes) -> None:
         """Append bytes from the peer."""
@@ -59,7 +63,9 @@ class RtspReader:
     @property
     def has_partial(self) -> bool:
         """True while part of a message or frame is buffered."""
-        return bool(self._buffer) or self._head is not None or self._discard > 0
+        return (
+            bool(self._buffer) or bool(self._frames) or self._head is not None or self._discard > 0
+        )
 
     def next_message(self) -> Message | InterleavedFrame | None:
         """The next complete message or frame, or None until more bytes arrive.
@@ -77,6 +83,8 @@ class RtspReader:
             raise
 
     def _next(self) -> Message | InterleavedFrame | None:
+        if self._frames:
+            return self._frames.popleft()
         if self._discard:
             dropped = min(self._discard, len(self._buffer))
             del self._buffer[:dropped]
@@ -99,15 +107,10 @@ class RtspReader:
         return self._read_head()
 
     def _read_frame(self) -> InterleavedFrame | None:
-        if len(self._buffer) < INTERLEAVED_HEADER_SIZE:
-            return None
-        _, channel, length = struct.unpack_from("!BBH", self._buffer)
-        end = INTERLEAVED_HEADER_SIZE + length
-        if len(self._buffer) < end:
-            return None
-        payload = bytes(self._buffer[INTERLEAVED_HEADER_SIZE:end])
-        del self._buffer[:end]
-        return InterleavedFrame(channel, payload)
+        # Every complete frame at the front at once: the buffer is cut once per read, not once
+        # per frame (a keyframe's burst is a hundred frames in one read).
+        self._frames.extend(split_frames(self._buffer))
+        return self._frames.popleft() if self._frames else None
 
     def _read_head(self) -> Message | None:
         self._check_start_line()
@@ -164,3 +167,27 @@ class RtspReader:
                 fatal=True,
             )
         raise RemoteProtocolError(f"header block exceeds {limit} bytes", fatal=True)
+
+
+def _split_frames_py(buffer: bytearray) -> list[InterleavedFrame]:
+    """The complete ``$`` frames at the front of ``buffer`` (§10.12), removed from it; stops at
+    the first incomplete frame or the first byte that is not ``$``."""
+    frames = []
+    pos = 0
+    size = len(buffer)
+    while pos + INTERLEAVED_HEADER_SIZE <= size and buffer[pos] == INTERLEAVED_MAGIC:
+        _, channel, length = _FRAME_HEADER.unpack_from(buffer, pos)
+        end = pos + INTERLEAVED_HEADER_SIZE + length
+        if end > size:
+            break
+        frames.append(InterleavedFrame(channel, bytes(buffer[pos + INTERLEAVED_HEADER_SIZE : end])))
+        pos = end
+    del buffer[:pos]
+    return frames
+
+
+_FRAME_HEADER = struct.Struct("!BBH")
+_ext = speedups.extension("wire.rtsp._reader")
+split_frames: Callable[[bytearray], list[InterleavedFrame]] = (
+    _ext.split_frames if _ext is not None else _split_frames_py
+)

@@ -1,4 +1,5 @@
-"""wire.rtp._packet against the pure-Python RtpPacket.parse: same packets, same errors."""
+"""wire.rtp._packet against the pure-Python RtpPacket.parse, and wire.rtsp._reader against the
+pure-Python framing of interleaved packets: same packets, same frames, same errors."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from hypothesis import strategies as st
 from tests.unit.wire.speedups.conftest import compiled
 from wire.rtp import HeaderExtension, RtpError, RtpPacket
 from wire.rtp.packet import _parse_py
+from wire.rtsp import reader as reader_module
+from wire.rtsp.message import InterleavedFrame
+from wire.rtsp.reader import RtspReader, _split_frames_py
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +130,66 @@ def test_the_payload_is_a_copy_of_its_bytes(parse: Any) -> None:
     wire[-1] = 0
     assert packet.payload == b"abc"
     assert type(packet.payload) is bytes
+
+
+# -- RTP and RTCP interleaved on the RTSP connection (wire.rtsp._reader) ---------------------------
+
+
+@pytest.fixture(scope="module")
+def split_frames() -> Callable[[bytearray], list[InterleavedFrame]]:
+    return compiled("wire.rtsp._reader").split_frames  # type: ignore[no-any-return]
+
+
+def frame_bytes(channel: int, payload: bytes) -> bytes:
+    return InterleavedFrame(channel, payload).serialize()
+
+
+stream_parts = st.lists(
+    st.builds(frame_bytes, st.integers(0, 255), st.binary(max_size=40))
+    | st.sampled_from(
+        [
+            b"RTSP/1.0 200 OK\r\nCSeq: 3\r\n\r\n",
+            b"RTSP/1.0 200 OK\r\nCSeq: 4\r\nContent-Length: 5\r\n\r\n$\x00\x00\x01",
+            b"\r\n",
+            b"$",
+            b"\x01garbage",
+        ]
+    ),
+    max_size=12,
+).map(b"".join)
+
+
+@settings(max_examples=1000)
+@given(stream_parts, st.binary(max_size=8))
+def test_split_frames_takes_the_same_frames(split_frames: Any, stream: bytes, tail: bytes) -> None:
+    pure_buffer, fast_buffer = bytearray(stream + tail), bytearray(stream + tail)
+    assert outcome(split_frames, fast_buffer) == outcome(_split_frames_py, pure_buffer)
+    assert fast_buffer == pure_buffer
+
+
+def messages(reader: RtspReader, reads: list[bytes]) -> list[object]:
+    """Every message, frame or error the reader gives for ``reads``, read after read."""
+    out: list[object] = []
+    for data in reads:
+        reader.receive_data(data)
+        for _ in range(100):  # a fatal error is raised again on every call
+            result = outcome(reader.next_message)
+            out.append(result)
+            if result == ("returned", None):
+                break
+        out.append(("partial", reader.has_partial))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(stream_parts, st.data())
+def test_a_reader_splitting_in_c_reads_any_cut_of_a_stream_alike(
+    split_frames: Any, stream: bytes, data: st.DataObject
+) -> None:
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=6)))
+    reads = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reader_module, "split_frames", _split_frames_py)
+        expected = messages(RtspReader(), reads)
+        patch.setattr(reader_module, "split_frames", split_frames)
+        assert messages(RtspReader(), reads) == expected
