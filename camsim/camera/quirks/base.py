@@ -68,18 +68,38 @@ class QuirkProfile:
         """Seconds after PLAY after which no more RTP goes out (RTSP and RTCP carry on)."""
         return None
 
+    def connection_drop(self) -> float | None:
+        """Seconds after the camera started at which it closes every RTSP connection that plays
+        RTP interleaved on it, in the middle of an interleaved frame (see
+        :func:`camsim.camera.quirks.timing.cut_frame`); connections that play later are kept."""
+        return None
+
     def __repr__(self) -> str:
         return f"<quirk {self.name}>"
 
 
 REGISTRY: dict[str, QuirkProfile] = {}
+"""Field behaviour of real cameras: ``--quirks mixed`` draws from it, and the rtsp-client suite
+makes a case of each."""
+FAULT_REGISTRY: dict[str, QuirkProfile] = {}
+"""Profiles that are device faults of the resilience suite's scenarios (a connection dropped
+mid-frame, RTP over TCP only): named like the others, kept out of :data:`REGISTRY`."""
 
 
 def register(profile: type[QuirkProfile]) -> type[QuirkProfile]:
     """Class decorator: add one instance of ``profile`` to :data:`REGISTRY`."""
-    if profile.name in REGISTRY:
+    return _add(REGISTRY, profile)
+
+
+def register_fault(profile: type[QuirkProfile]) -> type[QuirkProfile]:
+    """Class decorator: add one instance of ``profile`` to :data:`FAULT_REGISTRY`."""
+    return _add(FAULT_REGISTRY, profile)
+
+
+def _add(registry: dict[str, QuirkProfile], profile: type[QuirkProfile]) -> type[QuirkProfile]:
+    if profile.name in REGISTRY or profile.name in FAULT_REGISTRY:
         raise ValueError(f"quirk profile {profile.name!r} is registered twice")
-    REGISTRY[profile.name] = profile()
+    registry[profile.name] = profile()
     return profile
 
 
@@ -157,14 +177,19 @@ class Quirks:
         stalls = [s for p in self.profiles if (s := p.media_stall()) is not None]
         return min(stalls, default=None)
 
+    def connection_drop(self) -> float | None:
+        drops = [d for p in self.profiles if (d := p.connection_drop()) is not None]
+        return min(drops, default=None)
+
 
 def resolve(names: Iterable[str]) -> Quirks:
-    """The registered profiles called ``names``; raises ValueError naming an unknown one."""
+    """The registered profiles (field quirks or device faults) called ``names``; raises
+    ValueError naming an unknown one."""
     profiles = []
     for name in names:
-        profile = REGISTRY.get(name)
+        profile = REGISTRY.get(name) or FAULT_REGISTRY.get(name)
         if profile is None:
-            known = ", ".join(sorted(REGISTRY))
+            known = ", ".join(sorted(REGISTRY.keys() | FAULT_REGISTRY.keys()))
             raise ValueError(f"unknown quirk profile {name!r} (known: {known})")
         profiles.append(profile)
     return Quirks(profiles)

@@ -7,7 +7,7 @@ import re
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from camsim.camera.quirks.base import QuirkProfile, register
+from camsim.camera.quirks.base import QuirkProfile, register, register_fault
 from wire.rtsp import Headers, Method, PortRange, Request, Response, RtpInfoEntry, TransportSpec
 from wire.rtsp.status import StatusCode
 
@@ -158,3 +158,21 @@ class SchemelessContentBase(QuirkProfile):
         headers = response.headers.copy()
         headers.set("Content-Base", f"{parts.netloc}{parts.path}")
         return _with_headers(response, headers)
+
+
+@register_fault
+class TcpOnly(QuirkProfile):
+    name = "tcp-only"
+    summary = "a SETUP answered with any transport but RTP interleaved on TCP gets 461 instead"
+    devices = "cameras and NVRs set to stream over TCP only (mediamtx rtspTransports: [tcp])"
+    client_must = "ask again with RTP/AVP/TCP;interleaved= after 461 Unsupported Transport"
+
+    def edit_response(self, request: Request, response: Response) -> Response | None:
+        if request.method != Method.SETUP or response.status_code != StatusCode.OK:
+            return response
+        if "interleaved=" in response.headers.get("Transport", ""):
+            return response
+        headers = response.headers.copy()
+        headers.remove("Transport")
+        headers.remove("Session")
+        return Response(StatusCode.UNSUPPORTED_TRANSPORT, headers=headers)
