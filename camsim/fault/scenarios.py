@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from types import MappingProxyType
 
+from camsim.camera.quirks.timing import DROP_AT
 from camsim.fault.config import FaultConfig, parse_settings
 from camsim.fault.impair import LinkProfile
 
@@ -53,6 +54,10 @@ class DeviceFault(StrEnum):
     RTP_STOPS = "rtp-stops"
     """RTP stops a few seconds after each PLAY while RTSP keeps answering (camera quirk
     ``media-stall``)."""
+    TCP_DROP_MID_FRAME = "tcp-drop-mid-frame"
+    """The camera, serving RTP interleaved on RTSP's TCP connection only, closes that connection
+    in the middle of an interleaved frame and accepts new connections at once (camera quirks
+    ``tcp-only`` and ``tcp-drop-mid-frame``)."""
     UPLINK_DROP = "uplink-drop"
     """The encoder's TCP connection is reset by the proxy at the window's start (the window's
     settings refuse new ones meanwhile); the encoder reconnects with backoff."""
@@ -89,6 +94,9 @@ class VerdictRule:
     frames may be lost from a window's start to its end plus this margin, nowhere else."""
     max_breaks: int | None = None
     """Breaks in the frame sequence allowed in all (None: any number inside the windows)."""
+    min_breaks: int = 0
+    """Breaks the fault cannot fail to cause (a new session starts at a keyframe): fewer mean
+    the fault did not happen, and the run proves nothing."""
     reach: float | None = None
     """The output holds a frame sent at least this long after the start (the run's length
     less :data:`TAIL_SECONDS` when None): the system went on after the fault."""
@@ -328,6 +336,24 @@ register(
         device=DeviceFault.CAMERA_REBOOT,
         rule=VerdictRule(recover_within=6.0, max_breaks=1, discontinuity_due=True),
         references=("RFC 3550 §8", "RFC 3550 §6.6", "RFC 8216 §4.3.2.3"),
+    )
+)
+register(
+    FaultScenario(
+        "tcp-drop-mid-frame",
+        "The camera drops the TCP connection in the middle of an interleaved frame 4 s in",
+        "The camera serves RTP interleaved on RTSP's TCP connection only (a SETUP for UDP is "
+        "answered 461). 4 s after it started it writes the '$', channel, length and part of an "
+        "RTP packet, closes the connection, and accepts new connections at once. The puller "
+        "must drop the half packet, reconnect and go on: one break, frames again within 5 s, "
+        "a discontinuity where the new session's timestamps jump.",
+        seed=1,
+        seconds=16.0,
+        windows=(FaultWindow(DROP_AT, DROP_AT + 1.0),),
+        device=DeviceFault.TCP_DROP_MID_FRAME,
+        camera_quirks=("tcp-only", "tcp-drop-mid-frame"),
+        rule=VerdictRule(recover_within=5.0, max_breaks=1, min_breaks=1, discontinuity_due=True),
+        references=("RFC 2326 §10.12", "RFC 2326 §12.39", "RFC 8216 §4.3.2.3"),
     )
 )
 register(

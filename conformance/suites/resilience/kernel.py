@@ -113,6 +113,7 @@ def kernel_plan(scenario: FaultScenario, netem: bool) -> KernelPlan | str:
         DeviceFault.NONE,
         DeviceFault.CAMERA_REBOOT,
         DeviceFault.RTP_STOPS,
+        DeviceFault.TCP_DROP_MID_FRAME,
     ):
         return f"{scenario.device.value} is an ingest fault, not a pull one"
     base, reason = translate(dict(scenario.base), netem)

@@ -211,6 +211,8 @@ class FaultRunner:
         if scenario.device is DeviceFault.CAMERA_REBOOT:
             for window in scenario.windows:
                 events += [(window.start, "camera down"), (window.end, "camera up")]
+        if scenario.device is DeviceFault.TCP_DROP_MID_FRAME:
+            events += [(window.start, "camera drops") for window in scenario.windows]
         return sorted(events, key=lambda item: item[0])
 
     async def _act(
@@ -233,6 +235,9 @@ class FaultRunner:
             fleet = self._fleet(run.scenario, port)
             await fleet.start()
             run.marks.append(Mark(at, "camera back: new SSRC, sequence and timestamp base"))
+        elif action == "camera drops":
+            # The camera's own quirk does it, on its clock; the mark only places it.
+            run.marks.append(Mark(at, "camera closes its playing connections mid-frame"))
         return fleet
 
     @staticmethod

@@ -73,6 +73,8 @@ def expectations(scenario: FaultScenario) -> list[str]:
     ]
     if rule.max_breaks is not None:
         said.append(f"at most {rule.max_breaks} break(s) in the frame sequence")
+    if rule.min_breaks:
+        said.append(f"at least {rule.min_breaks} break(s): the fault happened")
     if rule.discontinuity_due:
         said.append("EXT-X-DISCONTINUITY where the new stream's timestamps jump")
     return said
@@ -137,6 +139,14 @@ def judge(
     if rule.max_breaks is not None and len(verdict.breaks) > rule.max_breaks:
         verdict.problems.append(
             f"{len(verdict.breaks)} breaks in the frame sequence (at most {rule.max_breaks})"
+        )
+    faults_end = max((end for _, end in spans), default=0.0)
+    if len(verdict.breaks) < rule.min_breaks and last >= faults_end:
+        # Output that went on past the fault without a break never saw it (an output that
+        # stops before is the reach rule's).
+        verdict.problems.append(
+            f"{len(verdict.breaks)} breaks in the frame sequence, where the fault cannot cause "
+            f"fewer than {rule.min_breaks}: it did not happen, so the run proves nothing"
         )
     if judgement.duplicates:
         verdict.problems.append(f"{len(judgement.duplicates)} frames output twice")

@@ -30,6 +30,7 @@ REQUIRED = {
     "nat-timeout",
     "camera-reboot",
     "rtp-stops",
+    "tcp-drop-mid-frame",
     "uplink-drop",
     "server-restart",
 }

@@ -83,6 +83,26 @@ def test_a_camera_reboot_allows_one_break_and_a_new_stream() -> None:
     assert any("3 breaks" in p or "2 breaks" in p for p in problems("camera-reboot", twice))
 
 
+def test_a_tcp_drop_needs_one_break_and_no_more() -> None:
+    # The puller reconnects; the camera starts the new session at its next keyframe.
+    reconnected = stream((0.5, 4.0)) + stream((5.0, 16.0), start_index=-40)
+    assert problems("tcp-drop-mid-frame", reconnected) == []
+    # Output that runs through the fault without a break never saw it: the run proves nothing.
+    unbroken = problems("tcp-drop-mid-frame", stream((0.5, 16.0)))
+    assert unbroken == [
+        "0 breaks in the frame sequence, where the fault cannot cause fewer than 1: it did not "
+        "happen, so the run proves nothing"
+    ]
+    # A puller that does not reconnect stops at the drop: the reach rule says so, alone.
+    stopped = problems("tcp-drop-mid-frame", stream((0.5, 4.0)))
+    assert stopped == [
+        "the output stops at frames sent 3.9 s into the run (12 s expected): it did not go on "
+        "after the fault"
+    ]
+    twice = stream((0.5, 4.0), (5.0, 8.0), (9.0, 16.0))
+    assert "2 breaks in the frame sequence (at most 1)" in problems("tcp-drop-mid-frame", twice)
+
+
 def test_no_output_and_a_late_start_fail() -> None:
     assert problems("udp-blocked", []) == ["the output holds no frame: the stream never played"]
     late = problems("udp-blocked", stream((9.0, 14.0)))
