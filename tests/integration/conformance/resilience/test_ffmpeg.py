@@ -25,6 +25,9 @@ WEAKNESSES = {
     "RESIL-NET-PORT-554-BLOCKED": "one URL, no other port or transport tried",
     "RESIL-DEV-CAMERA-REBOOT": "no reconnect: the demuxer ends when the camera goes away",
     "RESIL-DEV-RTP-STOPS": "no reconnect on missing RTP: the output waits for ever",
+    "RESIL-DEV-TCP-DROP-MID-FRAME": (
+        "no reconnect: the demuxer ends when the camera closes the connection inside a frame"
+    ),
 }
 SOMETIMES = {
     "RESIL-NET-LOSS-1": "copies frames damaged by a lost packet into segments that do not decode",

@@ -9,9 +9,10 @@ Each run is ``camsim conform --suite resilience`` as a user runs it, in its own 
 - refserver told the camera's other port (``{alt_port}``) as an alternative RTSP port, or as
   its RTSP-over-HTTP port, passes ``port-554-blocked``;
 - refserver pulling over UDP only fails ``udp-blocked``;
-- the rtsp-client suite's test-only puller without reconnects fails ``camera-reboot`` and
-  ``rtp-stops``, and the same puller dropping every 30th frame fails ``loss-1`` (frames lost
-  outside the fault window), while the careful puller passes all three.
+- the rtsp-client suite's test-only puller without reconnects fails ``camera-reboot``,
+  ``rtp-stops`` and ``tcp-drop-mid-frame`` (it ends its session where the camera closed the
+  connection inside a frame), and the same puller dropping every 30th frame fails ``loss-1``
+  (frames lost outside the fault window), while the careful puller passes all four.
 """
 
 from __future__ import annotations
@@ -52,8 +53,14 @@ RUNS: dict[str, tuple[str, tuple[str, ...]]] = {
         refserver_command("--pull-transport udp"),
         (NET + "UDP-BLOCKED", NET + "LOSS-1"),
     ),
-    "puller": (PULLER, (DEV + "CAMERA-REBOOT", DEV + "RTP-STOPS", NET + "LOSS-1")),
-    "no-reconnect": (PULLER + " --fault no-reconnect", (DEV + "CAMERA-REBOOT", DEV + "RTP-STOPS")),
+    "puller": (
+        PULLER,
+        (DEV + "CAMERA-REBOOT", DEV + "RTP-STOPS", DEV + "TCP-DROP-MID-FRAME", NET + "LOSS-1"),
+    ),
+    "no-reconnect": (
+        PULLER + " --fault no-reconnect",
+        (DEV + "CAMERA-REBOOT", DEV + "RTP-STOPS", DEV + "TCP-DROP-MID-FRAME"),
+    ),
     "drop-frames": (PULLER + " --fault drop-frames", (NET + "LOSS-1",)),
 }
 
@@ -118,14 +125,21 @@ def test_careful_puller_passes_what_its_mutants_fail(runs: dict[str, ConformRun]
     assert {c: verdicts[c] for c in RUNS["puller"][1]} == dict.fromkeys(RUNS["puller"][1], "pass")
 
 
-def test_a_puller_that_does_not_reconnect_fails_reboot_and_stall(
+def test_a_puller_that_does_not_reconnect_fails_reboot_stall_and_drop(
     runs: dict[str, ConformRun],
 ) -> None:
     run = runs["no-reconnect"]
     verdicts = run.verdicts()
     assert verdicts[DEV + "CAMERA-REBOOT"] == "fail", run.stdout
     assert verdicts[DEV + "RTP-STOPS"] == "fail", run.stdout
+    assert verdicts[DEV + "TCP-DROP-MID-FRAME"] == "fail", run.stdout
     assert "did not go on after the fault" in run.case(DEV + "CAMERA-REBOOT")["message"]
+    dropped = run.case(DEV + "TCP-DROP-MID-FRAME")
+    # It stops at the last frame before the drop at 4 s; the half frame is not in it.
+    assert dropped["message"].startswith("the output stops at frames sent 3."), run.stdout
+    assert any("the camera closed the connection" in d["message"] for d in dropped["details"])
+    events = {m["value"] for m in dropped["measurements"]}
+    assert "camera closes its playing connections mid-frame" in events
 
 
 def test_frames_lost_outside_the_window_fail(runs: dict[str, ConformRun]) -> None:
@@ -147,6 +161,7 @@ def test_every_pull_scenario_is_a_case() -> None:
         NET + "NAT-TIMEOUT",
         DEV + "CAMERA-REBOOT",
         DEV + "RTP-STOPS",
+        DEV + "TCP-DROP-MID-FRAME",
     }
 
 

@@ -10,13 +10,21 @@ its UDP faults breaks one of those rules and fails the scenario built for it:
 - ``keep-damaged`` (a NAL unit is whatever of its fragments came, as FFmpeg joins them)
   fails ``loss-5-burst``: frames that lost a packet are output and do not decode;
 - ``announced-port`` (RTP taken only from the announced ``server_port``) fails
-  ``symmetric-nat``, where media comes from other ports: nothing plays.
+  ``symmetric-nat``, where media comes from other ports: nothing plays;
+- ``marker-completes`` (arrival order, an access unit ended at its marker bit, damaged ones
+  output) fails ``reorder``: a datagram held 20 ms comes after its frame's marker, so the
+  frame is output without it and does not decode. ``arrival-order`` alone passes ``reorder``:
+  a held datagram still arrives before the next frame's, and without ``keep-damaged`` a NAL
+  unit missing a fragment is not output;
+- ``announced-rtcp`` (output held until an RTCP sender report comes from the announced RTCP
+  port) fails ``nat-timeout``: the camera's RTCP mapping expires between its reports, so every
+  report comes from a new port and nothing is output. It passes ``jitter-50ms``, where the
+  reports come from the announced port.
 
-``reorder``, ``bandwidth-below-bitrate`` and ``nat-timeout`` have no such client yet:
-``arrival-order`` passes ``reorder`` (a datagram held 20 ms still arrives before the next
-frame's, at 15 frames a second); ``keep-damaged`` fails ``bandwidth-below-bitrate`` only in
-some runs (the token bucket's queue drops by timing, not by seed, and mostly whole frames);
-the NAT's expiring mappings touch only RTCP, which no output here depends on.
+``bandwidth-below-bitrate`` has no such client: the rule judges which frames came and how they
+decode, not how late; the queue drops mostly whole frames, and its delay grows by about
+0.44 s a second, under the 0.5 s per segment a timestamp may stray. ``keep-damaged`` fails it
+only when the full queue cuts a keyframe's burst, which depends on timing, not on the seed.
 """
 
 from __future__ import annotations
@@ -44,6 +52,11 @@ RUNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "arrival-order": (PULLER + " --fault arrival-order", (NET + "JITTER-50MS",)),
     "keep-damaged": (PULLER + " --fault keep-damaged", (NET + "LOSS-5-BURST",)),
     "announced-port": (PULLER + " --fault announced-port", (NET + "SYMMETRIC-NAT",)),
+    "marker-completes": (PULLER + " --fault marker-completes", (NET + "REORDER",)),
+    "announced-rtcp": (
+        PULLER + " --fault announced-rtcp",
+        (NET + "NAT-TIMEOUT", NET + "JITTER-50MS"),
+    ),
 }
 
 
@@ -91,5 +104,20 @@ def test_media_only_from_the_announced_port_fails_symmetric_nat(
 ) -> None:
     run = runs["announced-port"]
     case = run.case(NET + "SYMMETRIC-NAT")
+    assert case["verdict"] == "fail", run.stdout
+    assert case["message"] == "the output holds no frame: the stream never played"
+
+
+def test_frames_completed_at_the_marker_fail_reorder(runs: dict[str, ConformRun]) -> None:
+    run = runs["marker-completes"]
+    case = run.case(NET + "REORDER")
+    assert case["verdict"] == "fail", run.stdout
+    assert "do not decode" in case["message"]
+
+
+def test_rtcp_only_from_the_announced_port_fails_nat_timeout(runs: dict[str, ConformRun]) -> None:
+    run = runs["announced-rtcp"]
+    assert run.case(NET + "JITTER-50MS")["verdict"] == "pass", run.stdout
+    case = run.case(NET + "NAT-TIMEOUT")
     assert case["verdict"] == "fail", run.stdout
     assert case["message"] == "the output holds no frame: the stream never played"

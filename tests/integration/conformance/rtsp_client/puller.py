@@ -25,6 +25,8 @@ import math
 import signal
 import socket
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -37,6 +39,7 @@ from wire.payload.aac import AacDepacketizer
 from wire.payload.events import AudioAccessUnit, PacketLoss, VideoAccessUnit
 from wire.payload.h264 import H264Depacketizer, parse_h264_payload
 from wire.payload.video import NalFragment
+from wire.rtp import RtcpSenderReport, RtpError, parse_compound
 from wire.rtp.jitterbuffer import JitterBuffer
 from wire.rtp.packet import RtpPacket
 from wire.rtp.sequence import seq_diff
@@ -85,9 +88,16 @@ FAULTS = {
     "keep-damaged": "UDP: ignores sequence gaps: a NAL unit is whatever fragments of it came, "
     "ended by the next start or timestamp, and the damaged access units output",
     "announced-port": "UDP: takes RTP only from the server_port SETUP announced",
+    "marker-completes": "UDP: arrival order, an access unit ends at its marker bit, a fragment "
+    "that comes after it is joined to what follows, and damaged access units are output",
+    "arrival-clock": "stamps video frames with their arrival time, not their RTP timestamp",
+    "announced-rtcp": "UDP: outputs nothing until an RTCP sender report came from the RTCP "
+    "port SETUP announced (to sync audio and video), holding the frames until then",
 }
 
-UDP_FAULTS = frozenset({"arrival-order", "keep-damaged", "announced-port"})
+UDP_FAULTS = frozenset(
+    {"arrival-order", "keep-damaged", "announced-port", "marker-completes", "announced-rtcp"}
+)
 """The faults of a puller that pulls over UDP (they imply ``--udp``)."""
 
 CASE_FAULTS: dict[str, tuple[str, ...]] = {
@@ -264,6 +274,8 @@ class Track:
     """Over UDP: datagrams put back in sequence order."""
     server_port: int | None = None
     """Over UDP: the RTP port the SETUP answer announced."""
+    server_rtcp_port: int | None = None
+    """Over UDP: the RTCP port the SETUP answer announced."""
     damaged: bool = False
     """Over UDP: a packet was lost; nothing is output until a keyframe arrives whole."""
     damaged_timestamp: int | None = None
@@ -286,6 +298,8 @@ class Puller:
             netloc += f":{parts.port}"
         self.url = urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
         self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 554
+        if "marker-completes" in faults:
+            faults = faults | {"arrival-order", "keep-damaged"}
         self.faults = faults
         self.udp = udp or bool(faults & UDP_FAULTS)
         self.segmenter = Segmenter(out)
@@ -295,6 +309,9 @@ class Puller:
         }
         self.frames = 0
         self.last_video_rtp = -1
+        self.started = time.monotonic()
+        self.held: list[Callable[[], None]] | None = [] if self.fault("announced-rtcp") else None
+        """With announced-rtcp: the output held until a sender report came (None: not held)."""
 
     def fault(self, name: str) -> bool:
         return name in self.faults
@@ -382,6 +399,7 @@ class Puller:
         spec = answer.transport.specs[0] if answer.transport is not None else None
         if spec is not None and spec.server_port is not None:
             track.server_port = spec.server_port.first
+            track.server_rtcp_port = spec.server_port.last or spec.server_port.first + 1
         answered = spec.interleaved if spec is not None else None
         if answered is not None and not self.fault("requested-channels"):
             track.channel = answered.first
@@ -444,7 +462,7 @@ class Puller:
             if isinstance(event, VideoAccessUnit):
                 self.video(event)
             elif isinstance(event, AudioAccessUnit):
-                self.segmenter.audio(event.data, self.clocks["audio"].out(event.timestamp))
+                self.audio(event)
 
     def datagram(self, track: Track, data: bytes, source_port: int) -> None:
         """One RTP datagram of ``track`` from ``source_port``."""
@@ -496,7 +514,28 @@ class Puller:
                     track.damaged = False
                 self.video(event)
             elif isinstance(event, AudioAccessUnit):
-                self.segmenter.audio(event.data, self.clocks["audio"].out(event.timestamp))
+                self.audio(event)
+
+    def rtcp(self, track: Track, data: bytes, source_port: int) -> None:
+        """One RTCP datagram of ``track``: with announced-rtcp, the first sender report from
+        the announced port releases the output held until then."""
+        if self.held is None or source_port != track.server_rtcp_port:
+            return
+        try:
+            packets = parse_compound(data)
+        except RtpError:
+            return
+        if any(isinstance(p, RtcpSenderReport) for p in packets):
+            held, self.held = self.held, None
+            for output in held:
+                output()
+
+    def audio(self, unit: AudioAccessUnit) -> None:
+        pts = self.clocks["audio"].out(unit.timestamp)
+        if self.held is not None:
+            self.held.append(lambda: self.segmenter.audio(unit.data, pts))
+            return
+        self.segmenter.audio(unit.data, pts)
 
     def video(self, unit: VideoAccessUnit) -> None:
         self.frames += 1
@@ -513,7 +552,14 @@ class Puller:
             ]
         clock = self.clocks["video"]
         # A timestamp jump is resynchronised by the clock: the output stays continuous.
-        self.segmenter.video(nals, clock.out(unit.timestamp), unit.keyframe)
+        pts = clock.out(unit.timestamp)
+        if self.fault("arrival-clock"):
+            pts = round((time.monotonic() - self.started) * CLOCK)
+        if self.held is not None:
+            keyframe = unit.keyframe
+            self.held.append(lambda: self.segmenter.video(nals, pts, keyframe))
+            return
+        self.segmenter.video(nals, pts, unit.keyframe)
 
 
 class NaiveJoiner:
@@ -622,7 +668,9 @@ class Exchange:
                 rtcp.close()
                 continue
             media, _ = await loop.create_datagram_endpoint(lambda: Datagrams(self, track), sock=rtp)
-            control, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, sock=rtcp)
+            control, _ = await loop.create_datagram_endpoint(
+                lambda: ControlDatagrams(self, track), sock=rtcp
+            )
             self.endpoints += [media, control]
             return port
         raise SessionEnded("no free pair of UDP ports")
@@ -717,6 +765,17 @@ class Exchange:
             if puller.fault("keyframe-timeout") and now - played > 5.0 and no_keyframe:
                 raise SessionEnded("no keyframe within 5 s")
             await self.read(REORDER_WAIT / 2 if puller.udp else 0.5)
+
+
+class ControlDatagrams(asyncio.DatagramProtocol):
+    """RTCP datagrams of one track, handed to the puller as they arrive."""
+
+    def __init__(self, exchange: Exchange, track: Track) -> None:
+        self.exchange = exchange
+        self.track = track
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, int]) -> None:
+        self.exchange.puller.rtcp(self.track, data, int(addr[1]))
 
 
 class Datagrams(asyncio.DatagramProtocol):
