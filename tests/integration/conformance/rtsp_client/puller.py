@@ -25,7 +25,6 @@ import math
 import signal
 import socket
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,7 +89,6 @@ FAULTS = {
     "announced-port": "UDP: takes RTP only from the server_port SETUP announced",
     "marker-completes": "UDP: arrival order, an access unit ends at its marker bit, a fragment "
     "that comes after it is joined to what follows, and damaged access units are output",
-    "arrival-clock": "stamps video frames with their arrival time, not their RTP timestamp",
     "announced-rtcp": "UDP: outputs nothing until an RTCP sender report came from the RTCP "
     "port SETUP announced (to sync audio and video), holding the frames until then",
 }
@@ -309,7 +307,6 @@ class Puller:
         }
         self.frames = 0
         self.last_video_rtp = -1
-        self.started = time.monotonic()
         self.held: list[Callable[[], None]] | None = [] if self.fault("announced-rtcp") else None
         """With announced-rtcp: the output held until a sender report came (None: not held)."""
 
@@ -553,8 +550,6 @@ class Puller:
         clock = self.clocks["video"]
         # A timestamp jump is resynchronised by the clock: the output stays continuous.
         pts = clock.out(unit.timestamp)
-        if self.fault("arrival-clock"):
-            pts = round((time.monotonic() - self.started) * CLOCK)
         if self.held is not None:
             keyframe = unit.keyframe
             self.held.append(lambda: self.segmenter.video(nals, pts, keyframe))
