@@ -10,7 +10,6 @@ the reference, whose slices keep its type.
 
 from cpython.bytearray cimport PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
-from libc.string cimport memchr
 
 from wire.codec.errors import CodecError
 from wire.codec.nal import VideoCodec
@@ -84,17 +83,23 @@ cdef list _aggregation(bytes payload, Py_ssize_t header_size, name):
 
 
 cdef Py_ssize_t _find_start_code(const unsigned char* p, Py_ssize_t start, Py_ssize_t end):
-    """The offset of the first ``00 00 01`` in ``p[start:end]``, or -1."""
-    cdef const unsigned char* found
-    cdef Py_ssize_t pos = start
-    while pos + 3 <= end:
-        found = <const unsigned char*>memchr(p + pos + 2, 1, end - pos - 2)
-        if found == NULL:
-            return -1
-        pos = found - p - 2  # the 01 at found; the zeros must precede it
-        if p[pos] == 0 and p[pos + 1] == 0:
-            return pos
-        pos += 1
+    """The offset of the first ``00 00 01`` in ``p[start:end]``, or -1.
+
+    Looks at the third byte of each candidate: above 1 no start code can begin at any of the
+    three offsets it covers, 1 ends one only after two zeros, 0 may begin one at the next.
+    """
+    cdef Py_ssize_t i = start
+    cdef unsigned char third
+    while i + 2 < end:
+        third = p[i + 2]
+        if third > 1:
+            i += 3
+        elif third == 0:
+            i += 1
+        elif p[i] == 0 and p[i + 1] == 0:
+            return i
+        else:
+            i += 3
     return -1
 
 
