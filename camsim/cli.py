@@ -8,8 +8,11 @@ to load. ``camsim -h`` loads them all to list them.
 from __future__ import annotations
 
 import importlib
+import logging
 
 import click
+
+from wire.asyncio.loops import LOOP_CHOICES, LOOP_ENV, LoopUnavailable, use_loop
 
 SUBCOMMANDS = {
     "bench": "camsim.bench.cli:bench",
@@ -22,6 +25,10 @@ SUBCOMMANDS = {
     "run": "camsim.camera.cli:run",
 }
 """Subcommand name → ``module:attribute`` of its click command."""
+LOOP_SUBCOMMANDS = frozenset({"run", "push"})
+"""The subcommands whose event loop ``--loop`` picks: the camera fleet and the encoders, which
+drive :mod:`wire.asyncio` as refserver does. The others keep asyncio's loop (``pcap replay``
+sends with ``loop.sock_sendto``, which uvloop does not implement)."""
 
 
 class LazyGroup(click.Group):
@@ -50,5 +57,26 @@ class LazyGroup(click.Group):
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(package_name="camsim")
-def main() -> None:
+@click.option(
+    "--loop",
+    "loop_choice",
+    type=click.Choice(LOOP_CHOICES),
+    default="auto",
+    envvar=LOOP_ENV,
+    show_envvar=True,
+    show_default=True,
+    help="Event loop of run and push: uvloop (pip install 'camsim[fast]'), asyncio's own, or "
+    "auto (uvloop when installed). The other subcommands always use asyncio's.",
+)
+@click.pass_context
+def main(ctx: click.Context, loop_choice: str) -> None:
     """camsim: simulated IP cameras and encoders for testing live video ingest."""
+    if ctx.invoked_subcommand not in LOOP_SUBCOMMANDS:
+        return
+    try:
+        loop = ctx.with_resource(use_loop(loop_choice))
+    except LoopUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    logging.getLogger("camsim").info(
+        "event loop", extra={"loop": loop.name, "version": loop.version}
+    )

@@ -31,6 +31,7 @@ from refserver.hls.writer import SEGMENT_FORMATS
 from refserver.http import HttpOptions
 from refserver.server import ReferenceServer
 from refserver.tls import CertificateError
+from wire.asyncio.loops import LOOP_CHOICES, LOOP_ENV, LoopUnavailable, resolve
 
 logger = logging.getLogger("refserver")
 
@@ -197,6 +198,16 @@ OptionsT = TypeVar("OptionsT", HlsOptions, Limits, HttpOptions)
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the publishers' connections to this pcapng file (no privileges needed).",
 )
+@click.option(
+    "--loop",
+    "loop_choice",
+    type=click.Choice(LOOP_CHOICES),
+    default="auto",
+    envvar=LOOP_ENV,
+    show_envvar=True,
+    help="Event loop: uvloop (pip install 'camsim[fast]'), asyncio's own, or auto (uvloop when "
+    "installed).",
+)
 def main(
     config_path: Path | None,
     no_rtmps: bool,
@@ -219,6 +230,7 @@ def main(
     cors_origins: tuple[str, ...],
     expose_addresses: bool,
     api_sources: bool,
+    loop_choice: str,
     **flags: object,
 ) -> None:
     """The reference server: RTMP/RTMPS ingest to HLS, served over HTTP.
@@ -285,11 +297,14 @@ def main(
         )
         if no_rtmps:
             config = replace(config, rtmps_port=None)
-    except (ConfigError, ValueError) as exc:
+        loop = resolve(loop_choice)
+    except (ConfigError, ValueError, LoopUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
     logs.configure(config.log_format, config.log_level)
+    logger.info("event loop", extra={"loop": loop.name, "version": loop.version})
     try:
-        asyncio.run(_serve(config))
+        with asyncio.Runner(loop_factory=loop.factory) as runner:
+            runner.run(_serve(config))
     except CertificateError as exc:
         raise click.ClickException(f"RTMPS: {exc}") from None
     except OSError as exc:
