@@ -46,7 +46,7 @@ import asyncio
 import logging
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Protocol, cast
 
@@ -231,13 +231,17 @@ class StreamPump(asyncio.Protocol, _Guarded):
         self._reading_paused = False
         self._writing_paused = False
         self._lost = False
+        self._before_tls: bytearray | None = None
+        """Bytes the loop read for the TLS layer before there was one (uvloop), held for it."""
 
     # -- asyncio.Protocol: the entry points --------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         if self._tcp is not None:
             return  # start_tls hands its transport to the handshake, not here
-        assert isinstance(transport, asyncio.Transport)
+        # A stream transport, but not always an asyncio.Transport instance: uvloop's derive
+        # from none of asyncio's transport classes.
+        transport = cast(asyncio.Transport, transport)
         self._tcp = transport
         if "peer" not in self.fields:
             peer = transport.get_extra_info("peername")
@@ -247,12 +251,17 @@ class StreamPump(asyncio.Protocol, _Guarded):
             self._entered("starting", None)
             return
         # Nothing is read until the TLS layer is in place, or it would reach the session.
+        # uvloop starts reading once connection_made returns, whatever it asked: what it
+        # reads before start_tls takes the transport over is held for the TLS layer.
         transport.pause_reading()
+        self._before_tls = bytearray()
         self.tls_task = asyncio.get_running_loop().create_task(self._handshake(transport, self.tls))
 
     def data_received(self, data: bytes) -> None:
         # The hot path (every read of every connection): _entered spelled out, with no bound
         # method or argument tuple built per read.
+        if self._before_tls is not None and self._hold_for_tls(data):
+            return
         self.bytes_received += len(data)
         if self._lost:
             return
@@ -322,7 +331,7 @@ class StreamPump(asyncio.Protocol, _Guarded):
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(tls.timeout):
-                transport = await loop.start_tls(
+                starting = loop.start_tls(
                     tcp,
                     self,
                     tls.context,
@@ -331,6 +340,11 @@ class StreamPump(asyncio.Protocol, _Guarded):
                     # Past our own deadline, so a slow handshake always ends as TimeoutError.
                     ssl_handshake_timeout=tls.timeout + 1.0,
                 )
+                held, self._before_tls = self._before_tls, None
+                if held:
+                    transport = await self._start_tls_with(tcp, starting, bytes(held))
+                else:
+                    transport = await starting
         except TimeoutError:
             ended = Termination.timed_out(TLS_HANDSHAKE)
         except ssl.SSLError as exc:
@@ -351,6 +365,35 @@ class StreamPump(asyncio.Protocol, _Guarded):
         tcp.abort()
         self._entered(f"ending {TLS_HANDSHAKE}", self.session.close, ended)
         self._disarm()
+
+    def _hold_for_tls(self, data: bytes) -> bool:
+        """True when ``data`` was read from the TCP transport before start_tls put its TLS
+        layer on it (uvloop): it is the peer's first TLS record, kept for that layer."""
+        tcp = self._tcp
+        if tcp is None or tcp.get_protocol() is not self:
+            return False  # decrypted data: the TLS layer is in place
+        assert self._before_tls is not None
+        self._before_tls += data
+        tcp.pause_reading()
+        return True
+
+    async def _start_tls_with(
+        self,
+        tcp: asyncio.Transport,
+        starting: Coroutine[object, object, asyncio.Transport | None],
+        held: bytes,
+    ) -> asyncio.Transport | None:
+        """start_tls, with the bytes read before it handed to its TLS protocol first.
+
+        The order rests on call_soon running callbacks in the order they were scheduled:
+        start_tls's first step sets its protocol on ``tcp`` and schedules that protocol's
+        connection_made and the transport's resume_reading; the hand-over is scheduled after
+        both, and before the loop polls the socket again."""
+        started = asyncio.ensure_future(starting)
+        await asyncio.sleep(0)  # start_tls's first step runs before this resumes
+        loop = asyncio.get_running_loop()
+        loop.call_soon(_hand_over, tcp, held)
+        return await started
 
     # -- internals ---------------------------------------------------------------------------------
 
@@ -453,6 +496,24 @@ class StreamPump(asyncio.Protocol, _Guarded):
         except Exception:
             self._log.debug("closing the failed session failed too", exc_info=True)
         self.abort()
+
+
+def _hand_over(tcp: asyncio.Transport, data: bytes) -> None:
+    """Give ``data`` to ``tcp``'s protocol as if the transport had just read it."""
+    if tcp.is_closing():
+        return
+    protocol = tcp.get_protocol()
+    if not hasattr(protocol, "buffer_updated"):  # both loops' TLS protocols are buffered
+        cast(asyncio.Protocol, protocol).data_received(data)
+        return
+    buffered = cast(asyncio.BufferedProtocol, protocol)
+    view = memoryview(data)
+    while view:
+        buffer = memoryview(buffered.get_buffer(len(view))).cast("B")
+        size = min(len(buffer), len(view))
+        buffer[:size] = view[:size]
+        buffered.buffer_updated(size)
+        view = view[size:]
 
 
 class DatagramPump(asyncio.DatagramProtocol, _Guarded):
