@@ -53,8 +53,8 @@ class LoopLagProbe:
         self._handle: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
-        self._due = self.loop.time() + self.interval
-        self._handle = self.loop.call_at(self._due, self._fire)
+        self._due = time.monotonic() + self.interval
+        self._handle = self.loop.call_later(self.interval, self._fire)
 
     def stop(self) -> None:
         if self._handle is not None:
@@ -62,13 +62,15 @@ class LoopLagProbe:
             self._handle = None
 
     def _fire(self) -> None:
-        now = self.loop.time()
+        # time.monotonic, not loop.time(): uvloop's clock and timers move in whole milliseconds,
+        # asyncio's loop.time() is time.monotonic() itself.
+        now = time.monotonic()
         if len(self.samples) < MAX_SAMPLES:
             self.samples.append((time.time(), max(now - self._due, 0.0)))
         # The next probe is due one interval after this one ran, not on a fixed grid: a stall
         # is then counted once, by the probe it held up, not again by every probe it skipped.
         self._due = now + self.interval
-        self._handle = self.loop.call_at(self._due, self._fire)
+        self._handle = self.loop.call_later(self.interval, self._fire)
 
     def dump(self, path: Path) -> None:
         path.write_text(json.dumps({"interval": self.interval, "samples": self.samples}))
@@ -98,6 +100,22 @@ def summarise(path: Path, since: float = 0.0, until: float = math.inf) -> LoopLa
         return round(lags[max(math.ceil(q * len(lags)) - 1, 0)] * 1000, 3)
 
     return LoopLag(len(lags), rank(1.0), rank(0.99), rank(0.5))
+
+
+def probe_servers(probes: list[LoopLagProbe], interval: float = INTERVAL) -> None:
+    """Every :class:`~refserver.server.ReferenceServer` of this process probes the loop it
+    starts in, whichever kind of loop that is (refserver makes its own, see ``--loop``)."""
+    from refserver.server import ReferenceServer
+
+    start = ReferenceServer.start
+
+    async def probed_start(self: ReferenceServer) -> None:
+        probe = LoopLagProbe(asyncio.get_running_loop(), interval)
+        probe.start()
+        probes.append(probe)
+        await start(self)
+
+    ReferenceServer.start = probed_start  # type: ignore[method-assign]
 
 
 class ProbingPolicy(asyncio.DefaultEventLoopPolicy):
@@ -154,14 +172,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args and args[0].startswith("--disk-delay="):
         slow_disk(float(args.pop(0).split("=", 1)[1]))
     policy = ProbingPolicy()
-    asyncio.set_event_loop_policy(policy)
     try:
         if args[:1] == ["--idle"]:
+            asyncio.set_event_loop_policy(policy)
             with contextlib.suppress(KeyboardInterrupt):
                 asyncio.run(_idle(float(args[1])))
         else:
             from refserver.cli import main as refserver_main
 
+            probe_servers(policy.probes, policy.interval)
             refserver_main(args)
     finally:
         samples = [s for probe in policy.probes for s in probe.samples]

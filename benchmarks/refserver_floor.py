@@ -9,7 +9,7 @@ more than this, so the floor says how much of a CPU target is left for all of th
 - ``pull``: one camsim fleet of N cameras, pulled over TCP by the discarding refserver, then by N
   ``ffmpeg -rtsp_transport tcp -i URL -c copy -f hls`` processes; the target is 1x FFmpeg.
 
-    python -m benchmarks.refserver_floor rtmp --streams 20 --seconds 60
+    python -m benchmarks.refserver_floor rtmp --streams 20 --seconds 60 [--loop uvloop]
     python -m benchmarks.refserver_floor pull --cameras 50 --seconds 60
 """
 
@@ -35,12 +35,14 @@ from benchmarks.refserver_pull_vs_ffmpeg import (
 from benchmarks.refserver_vs_nginx import (
     SEGMENT_SECONDS,
     cpu_seconds,
+    event_loop_of,
     push,
     refserver_process,
 )
 from camsim.media.make import default_sample
 from tests.integration.camera.harness import free_ports
 from tests.interop.encoder.nginx_rtmp import NginxRtmp
+from wire.asyncio.loops import LOOP_CHOICES
 
 DISCARDING = (sys.executable, "-m", "benchmarks.discarding")
 TARGETS = {"rtmp": 2.0, "pull": 1.0}
@@ -59,6 +61,8 @@ class Floor:
     """The discarding refserver's CPU, % of one core."""
     peer: str
     peer_percent: float
+    loop: str = "asyncio"
+    """The event loop the discarding refserver ran, as its log said."""
 
     @property
     def target_percent(self) -> float:
@@ -73,7 +77,8 @@ class Floor:
     def format(self) -> str:
         return "\n".join(
             [
-                f"refserver floor ({self.mode}, {self.streams} streams, {self.seconds:.0f} s):",
+                f"refserver floor ({self.mode}, {self.streams} streams, {self.seconds:.0f} s, "
+                f"{self.loop}):",
                 f"  refserver reading and dropping the media: {self.floor_percent:.1f} % of a core",
                 f"  {self.peer} doing all its work: {self.peer_percent:.1f} % of a core",
                 f"  target {TARGETS[self.mode]:g}x {self.peer}: {self.target_percent:.1f} %",
@@ -83,15 +88,19 @@ class Floor:
         )
 
 
-def rtmp_floor(streams: int, seconds: float, warmup: float) -> Floor:
-    """Both servers take the same teed pushes; CPU over ``seconds`` after ``warmup``."""
+def rtmp_floor(streams: int, seconds: float, warmup: float, loop: str = "auto") -> Floor:
+    """Both servers take the same teed pushes; CPU over ``seconds`` after ``warmup``; ``loop``
+    is refserver's ``--loop``."""
     sample = default_sample()
     with tempfile.TemporaryDirectory(prefix="refserver-floor-") as temp:
         folder = Path(temp)
         (folder / "refserver").mkdir()
         with (
             NginxRtmp(folder / "nginx", hls_fragment=SEGMENT_SECONDS) as nginx,
-            refserver_process(folder / "refserver", program=DISCARDING) as (refserver, ports),
+            refserver_process(folder / "refserver", program=DISCARDING, loop=loop) as (
+                refserver,
+                ports,
+            ),
         ):
             assert nginx.process is not None
             names = [f"floor{n}" for n in range(1, streams + 1)]
@@ -111,6 +120,7 @@ def rtmp_floor(streams: int, seconds: float, warmup: float) -> Floor:
                 used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
                 if any(pusher.poll() is not None for pusher in pushers):
                     raise RuntimeError("an FFmpeg push ended during the measurement")
+                ran_on = event_loop_of(folder / "refserver" / "refserver.log")
             finally:
                 for pusher in pushers:
                     pusher.kill()
@@ -122,6 +132,7 @@ def rtmp_floor(streams: int, seconds: float, warmup: float) -> Floor:
         round(used["refserver"] * 100 / elapsed, 2),
         "nginx-rtmp worker",
         round(used["nginx"] * 100 / elapsed, 2),
+        ran_on,
     )
 
 
@@ -131,7 +142,7 @@ def _require_publishing(log: Path, streams: int) -> None:
         raise RuntimeError(f"{started} of {streams} pushes publish to refserver")
 
 
-def pull_floor(cameras: int, seconds: float, warmup: float) -> Floor:
+def pull_floor(cameras: int, seconds: float, warmup: float, loop: str = "auto") -> Floor:
     """The discarding refserver, then the FFmpeg processes, on one fleet."""
     port = free_ports(1)
     urls = [f"rtsp://127.0.0.1:{port}/cam{n}" for n in range(1, cameras + 1)]
@@ -140,7 +151,7 @@ def pull_floor(cameras: int, seconds: float, warmup: float) -> Floor:
     try:
         with tempfile.TemporaryDirectory(prefix="refserver-floor-") as temp:
             folder = Path(temp)
-            with refserver_pulling(folder / "refserver", urls, DISCARDING) as refserver:
+            with refserver_pulling(folder / "refserver", urls, DISCARDING, loop) as refserver:
                 _require_playing(folder / "refserver" / "refserver.log", cameras)
                 time.sleep(warmup)
                 before = cpu_seconds(refserver.pid)
@@ -150,6 +161,7 @@ def pull_floor(cameras: int, seconds: float, warmup: float) -> Floor:
                 ours = cpu_seconds(refserver.pid) - before
                 if refserver.poll() is not None:
                     raise RuntimeError(f"refserver exited with {refserver.returncode}")
+                ran_on = event_loop_of(folder / "refserver" / "refserver.log")
             with ffmpeg_pulling(folder / "ffmpeg", urls) as processes:
                 watches = [PlaylistWatch(n, folder / "ffmpeg" / n / "index.m3u8") for n in names]
                 phase = observe("ffmpeg", [p.pid for p in processes], fleet, watches, warmup,
@@ -165,6 +177,7 @@ def pull_floor(cameras: int, seconds: float, warmup: float) -> Floor:
         round(ours * 100 / elapsed, 2),
         f"{cameras} FFmpeg processes",
         round(phase.core_percent, 2),
+        ran_on,
     )
 
 
@@ -187,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--streams", "--cameras", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--loop", choices=LOOP_CHOICES, default="auto", help="refserver --loop")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     streams = args.streams or (20 if args.mode == "rtmp" else 50)
@@ -196,7 +210,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(f"warmup within 0..{MAX_SECONDS:g}")
     try:
         measure = rtmp_floor if args.mode == "rtmp" else pull_floor
-        floor = measure(streams, args.seconds, args.warmup)
+        floor = measure(streams, args.seconds, args.warmup, args.loop)
     finally:
         kill_children()
     print(json.dumps(asdict(floor)) if args.json else floor.format())

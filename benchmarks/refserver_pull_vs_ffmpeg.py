@@ -47,9 +47,10 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.camera_vs_gst import Server, camsim_server, cpu_seconds, rss_mb
-from benchmarks.refserver_vs_nginx import REFSERVER, refserver_process
+from benchmarks.refserver_vs_nginx import REFSERVER, event_loop_of, refserver_process
 from camsim.media.make import default_sample
 from tests.integration.camera.harness import free_ports
+from wire.asyncio.loops import LOOP_CHOICES
 from wire.hls import PlaylistError, parse
 
 SEGMENT_SECONDS = 2
@@ -236,6 +237,8 @@ class Report:
     refserver: Phase
     ffmpeg: Phase
     gap_limit: float = GAP_LIMIT
+    loop: str = "asyncio"
+    """The event loop refserver ran, as its log said."""
 
     @property
     def cpu_ratio(self) -> float:
@@ -259,6 +262,7 @@ class Report:
             "cameras": self.cameras,
             "segment_seconds": SEGMENT_SECONDS,
             "gap_limit": self.gap_limit,
+            "loop": self.loop,
             "cpu_ratio": round(self.cpu_ratio, 3),
             "targets": {"cpu_ratio": CPU_RATIO_TARGET, "rss_slope": RSS_SLOPE_LIMIT},
             "missed_targets": self.missed_targets(),
@@ -269,7 +273,8 @@ class Report:
     def format(self) -> str:
         lines = [
             f"{self.cameras} camsim cameras pulled over RTSP/TCP into {SEGMENT_SECONDS} s HLS "
-            f"segments; a stream falls behind after {self.gap_limit:g} s without a new one",
+            f"segments; a stream falls behind after {self.gap_limit:g} s without a new one; "
+            f"refserver on {self.loop}",
             f"{'':<10} {'procs':>5} {'window':>7} {'CPU':>7} {'fleet CPU':>9} {'fleet late':>10} "
             f"{'machine':>7} {'on time':>7} {'max gap':>7} {'disc.':>5} {'skipped':>7} "
             f"{'failures':>8}",
@@ -371,14 +376,14 @@ def _poll(watches: Sequence[PlaylistWatch]) -> None:
 
 @contextmanager
 def refserver_pulling(
-    folder: Path, urls: Sequence[str], program: Sequence[str] = REFSERVER
+    folder: Path, urls: Sequence[str], program: Sequence[str] = REFSERVER, loop: str = "auto"
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``refserver --pull URL ...`` with JSON logs in ``folder``; stopped with SIGINT.
-    ``program`` is the command before the flags."""
+    ``program`` is the command before the flags, ``loop`` its ``--loop``."""
     folder.mkdir()
     pulls = (f"--pull={url}" for url in urls)
     flags = (f"--window={WINDOW_SEGMENTS}", "--pull-transport=tcp", *pulls)
-    with refserver_process(folder, *flags, program=program) as (process, _ports):
+    with refserver_process(folder, *flags, program=program, loop=loop) as (process, _ports):
         yield process
 
 
@@ -446,8 +451,10 @@ def run(
     warmup: float = 10.0,
     port: int | None = None,
     media: Path | None = None,
+    loop: str = "auto",
 ) -> Report:
-    """Both phases against one fleet; ``ffmpeg_seconds`` defaults to ``seconds``."""
+    """Both phases against one fleet; ``ffmpeg_seconds`` defaults to ``seconds``; ``loop`` is
+    refserver's ``--loop``."""
     window = seconds if ffmpeg_seconds is None else ffmpeg_seconds
     problem = out_of_bounds(cameras, seconds, window, warmup)
     if problem is not None:
@@ -460,12 +467,13 @@ def run(
     try:
         with tempfile.TemporaryDirectory(prefix="refserver-pull-bench-") as temp:
             folder = Path(temp)
-            with refserver_pulling(folder / "refserver", urls) as refserver:
+            with refserver_pulling(folder / "refserver", urls, loop=loop) as refserver:
                 hls = folder / "refserver" / "hls"
                 watches = [PlaylistWatch(n, hls / n / "index.m3u8") for n in names]
                 ours = observe("refserver", [refserver.pid], fleet, watches, warmup, seconds,
                                rss_pid=refserver.pid)  # fmt: skip
                 failures = refserver_failures(folder / "refserver" / "refserver.log")
+                ran_on = event_loop_of(folder / "refserver" / "refserver.log")
                 if refserver.poll() is not None:
                     failures.append(f"refserver exited with {refserver.returncode}")
             ours = replace(ours, failures=tuple(failures))
@@ -477,7 +485,7 @@ def run(
                 theirs = replace(theirs, failures=tuple(exited(processes, logs)))
     finally:
         fleet.stop()
-    return Report(cameras, ours, theirs)
+    return Report(cameras, ours, theirs, loop=ran_on)
 
 
 def out_of_bounds(cameras: int, seconds: float, ffmpeg_seconds: float, warmup: float) -> str | None:
@@ -512,6 +520,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help="the fleet's RTSP port (default: a free one)")
     parser.add_argument("--media", type=Path, help="sample (default: the default sample)")
     parser.add_argument("--json", type=Path, help="write the report here too")
+    parser.add_argument("--loop", choices=LOOP_CHOICES, default="auto", help="refserver --loop")
     args = parser.parse_args(argv)
     ffmpeg_seconds = args.seconds if args.ffmpeg_seconds is None else args.ffmpeg_seconds
     problem = out_of_bounds(args.cameras, args.seconds, ffmpeg_seconds, args.warmup)
@@ -520,7 +529,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     # SIGTERM unwinds like Ctrl-C, so every child is stopped on the way out.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
-        report = run(args.cameras, args.seconds, ffmpeg_seconds, args.warmup, args.port, args.media)
+        report = run(
+            args.cameras,
+            args.seconds,
+            ffmpeg_seconds,
+            args.warmup,
+            args.port,
+            args.media,
+            args.loop,
+        )
     finally:
         kill_children()
     print(report.format())

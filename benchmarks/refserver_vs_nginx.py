@@ -5,6 +5,10 @@ servers at once through FFmpeg's ``tee`` muxer, so both receive exactly the same
 same moments. Both package 2 s segments (the sample's GOP is 2 s)::
 
     python -m benchmarks.refserver_vs_nginx --streams 20 --seconds 60 [--merge-reads]
+        [--loop auto|asyncio|uvloop]
+
+``--loop`` is refserver's own flag (which event loop it runs); the loop it said it runs is in
+the report.
 
 CPU: utime + stime from ``/proc/<pid>/stat`` over the measured window (after a warm-up), of the
 refserver process and of the nginx process (run without a master, so it is the worker).
@@ -42,6 +46,7 @@ from benchmarks.loopstall import LoopLag, idle_peer, probed, summarise
 from camsim.media.make import default_sample
 from camsim.media.spec import DEFAULT_SPEC
 from tests.interop.encoder.nginx_rtmp import NginxRtmp
+from wire.asyncio.loops import LOOP_CHOICES
 from wire.codec.stamp import Stamp, find_stamp
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -108,6 +113,8 @@ class Result:
     nginx: ServerResult
     loop_lag: dict[str, LoopLag] | None = None
     """refserver's event loop and an idle loop alongside: lateness of a 10 ms probe."""
+    loop: str = "asyncio"
+    """The event loop refserver ran, as its log said."""
 
     @property
     def cpu_ratio(self) -> float:
@@ -118,13 +125,14 @@ class Result:
             "streams": self.streams,
             "seconds": self.seconds,
             "cpu_ratio": round(self.cpu_ratio, 2),
+            "loop": self.loop,
             "refserver": asdict(self.refserver) | {"core_percent": self.refserver.core_percent},
             "nginx": asdict(self.nginx) | {"core_percent": self.nginx.core_percent},
             "loop_lag": {k: v.to_json() for k, v in (self.loop_lag or {}).items()},
         }
 
     def format(self) -> str:
-        lines = [f"{self.streams} streams, {self.seconds:.0f} s measured"]
+        lines = [f"{self.streams} streams, {self.seconds:.0f} s measured, refserver on {self.loop}"]
         for server in (self.refserver, self.nginx):
             lat = server.latency
             lines.append(
@@ -220,12 +228,21 @@ def stamp_indexes(segment: Path) -> list[int]:
     return indexes
 
 
+def event_loop_of(log: Path) -> str:
+    """``uvloop 0.21.0``: the event loop a refserver's JSON log says it runs, or ``unknown``."""
+    for line in log.read_text().splitlines():
+        entry = json.loads(line)
+        if entry.get("message") == "event loop":
+            return f"{entry['loop']} {entry['version']}"
+    return "unknown"
+
+
 @contextmanager
 def refserver_process(
-    folder: Path, *flags: str, program: Sequence[str] = REFSERVER
+    folder: Path, *flags: str, program: Sequence[str] = REFSERVER, loop: str = "auto"
 ) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, int]]]:
     """refserver with JSON logs in ``folder`` and its RTMP and HTTP ports, stopped with SIGINT;
-    ``program`` is the command before the flags."""
+    ``program`` is the command before the flags, ``loop`` its ``--loop``."""
     log = folder / "refserver.log"
     command = [
         *program,
@@ -235,6 +252,7 @@ def refserver_process(
         f"--hls-dir={folder / 'hls'}",
         f"--target-duration={SEGMENT_SECONDS}",
         "--log-format=json",
+        f"--loop={loop}",
         *flags,
     ]
     with log.open("wb") as out:
@@ -277,10 +295,12 @@ def run(
     *,
     merge_reads: bool = False,
     disk_delay: float = 0.0,
+    loop: str = "auto",
 ) -> Result:
     """Push ``streams`` streams for ``warmup + seconds`` and measure the last ``seconds``;
     ``merge_reads`` runs refserver with ``--merge-reads``; ``disk_delay`` slows each of its
-    HLS writes by that many seconds (a slow disk, see :mod:`benchmarks.loopstall`)."""
+    HLS writes by that many seconds (a slow disk, see :mod:`benchmarks.loopstall`); ``loop``
+    is refserver's ``--loop``."""
     sample = default_sample()
     fps = DEFAULT_SPEC.fps
     frames_per_loop = DEFAULT_SPEC.frame_count
@@ -293,6 +313,7 @@ def run(
                 folder / "refserver",
                 *(["--merge-reads"] if merge_reads else []),
                 program=probed(folder / "refserver-lag.json", disk_delay),
+                loop=loop,
             ) as (refserver, ports),
         ):
             assert nginx.process is not None
@@ -342,6 +363,7 @@ def run(
                 pusher.kill()
                 pusher.wait(10)
             idle.wait(10)
+            ran_on = event_loop_of(folder / "refserver" / "refserver.log")
         # refserver writes its probes as it exits, at the end of the with block.
         loop_lag = {
             "refserver": summarise(folder / "refserver-lag.json", *window),
@@ -360,6 +382,7 @@ def run(
         ),
         nginx=ServerResult("nginx", cpu["nginx"], elapsed, latencies["nginx"].summary()),
         loop_lag=loop_lag,
+        loop=ran_on,
     )
 
 
@@ -372,6 +395,7 @@ def main() -> None:
     parser.add_argument(
         "--disk-delay", type=float, default=0.0, help="seconds added to each HLS write of refserver"
     )
+    parser.add_argument("--loop", choices=LOOP_CHOICES, default="auto", help="refserver --loop")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result = run(
@@ -380,6 +404,7 @@ def main() -> None:
         args.warmup,
         merge_reads=args.merge_reads,
         disk_delay=args.disk_delay,
+        loop=args.loop,
     )
     print(json.dumps(result.to_json(), indent=2) if args.json else result.format())
 
