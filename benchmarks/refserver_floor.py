@@ -42,7 +42,7 @@ from benchmarks.refserver_vs_nginx import (
 from camsim.media.make import default_sample
 from tests.integration.camera.harness import free_ports
 from tests.interop.encoder.nginx_rtmp import NginxRtmp
-from wire.asyncio.loops import LOOP_CHOICES
+from wire.asyncio.loops import DEFAULT_LOOP, LOOP_CHOICES
 
 DISCARDING = (sys.executable, "-m", "benchmarks.discarding")
 TARGETS = {"rtmp": 2.0, "pull": 1.0}
@@ -88,7 +88,7 @@ class Floor:
         )
 
 
-def rtmp_floor(streams: int, seconds: float, warmup: float, loop: str = "auto") -> Floor:
+def rtmp_floor(streams: int, seconds: float, warmup: float, loop: str = DEFAULT_LOOP) -> Floor:
     """Both servers take the same teed pushes; CPU over ``seconds`` after ``warmup``; ``loop``
     is refserver's ``--loop``."""
     sample = default_sample()
@@ -142,7 +142,7 @@ def _require_publishing(log: Path, streams: int) -> None:
         raise RuntimeError(f"{started} of {streams} pushes publish to refserver")
 
 
-def pull_floor(cameras: int, seconds: float, warmup: float, loop: str = "auto") -> Floor:
+def pull_floor(cameras: int, seconds: float, warmup: float, loop: str = DEFAULT_LOOP) -> Floor:
     """The discarding refserver, then the FFmpeg processes, on one fleet."""
     port = free_ports(1)
     urls = [f"rtsp://127.0.0.1:{port}/cam{n}" for n in range(1, cameras + 1)]
@@ -200,7 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--streams", "--cameras", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--warmup", type=float, default=10.0)
-    parser.add_argument("--loop", choices=LOOP_CHOICES, default="auto", help="refserver --loop")
+    parser.add_argument(
+        "--loop", choices=LOOP_CHOICES, default=DEFAULT_LOOP, help="refserver --loop"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     streams = args.streams or (20 if args.mode == "rtmp" else 50)

@@ -50,7 +50,7 @@ from benchmarks.camera_vs_gst import Server, camsim_server, cpu_seconds, rss_mb
 from benchmarks.refserver_vs_nginx import REFSERVER, event_loop_of, refserver_process
 from camsim.media.make import default_sample
 from tests.integration.camera.harness import free_ports
-from wire.asyncio.loops import LOOP_CHOICES
+from wire.asyncio.loops import DEFAULT_LOOP, LOOP_CHOICES
 from wire.hls import PlaylistError, parse
 
 SEGMENT_SECONDS = 2
@@ -376,7 +376,7 @@ def _poll(watches: Sequence[PlaylistWatch]) -> None:
 
 @contextmanager
 def refserver_pulling(
-    folder: Path, urls: Sequence[str], program: Sequence[str] = REFSERVER, loop: str = "auto"
+    folder: Path, urls: Sequence[str], program: Sequence[str] = REFSERVER, loop: str = DEFAULT_LOOP
 ) -> Iterator[subprocess.Popen[bytes]]:
     """``refserver --pull URL ...`` with JSON logs in ``folder``; stopped with SIGINT.
     ``program`` is the command before the flags, ``loop`` its ``--loop``."""
@@ -451,7 +451,7 @@ def run(
     warmup: float = 10.0,
     port: int | None = None,
     media: Path | None = None,
-    loop: str = "auto",
+    loop: str = DEFAULT_LOOP,
 ) -> Report:
     """Both phases against one fleet; ``ffmpeg_seconds`` defaults to ``seconds``; ``loop`` is
     refserver's ``--loop``."""
@@ -520,7 +520,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, help="the fleet's RTSP port (default: a free one)")
     parser.add_argument("--media", type=Path, help="sample (default: the default sample)")
     parser.add_argument("--json", type=Path, help="write the report here too")
-    parser.add_argument("--loop", choices=LOOP_CHOICES, default="auto", help="refserver --loop")
+    parser.add_argument(
+        "--loop", choices=LOOP_CHOICES, default=DEFAULT_LOOP, help="refserver --loop"
+    )
     args = parser.parse_args(argv)
     ffmpeg_seconds = args.seconds if args.ffmpeg_seconds is None else args.ffmpeg_seconds
     problem = out_of_bounds(args.cameras, args.seconds, ffmpeg_seconds, args.warmup)

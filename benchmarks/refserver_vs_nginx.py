@@ -46,7 +46,7 @@ from benchmarks.loopstall import LoopLag, idle_peer, probed, summarise
 from camsim.media.make import default_sample
 from camsim.media.spec import DEFAULT_SPEC
 from tests.interop.encoder.nginx_rtmp import NginxRtmp
-from wire.asyncio.loops import LOOP_CHOICES
+from wire.asyncio.loops import DEFAULT_LOOP, LOOP_CHOICES
 from wire.codec.stamp import Stamp, find_stamp
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -239,7 +239,7 @@ def event_loop_of(log: Path) -> str:
 
 @contextmanager
 def refserver_process(
-    folder: Path, *flags: str, program: Sequence[str] = REFSERVER, loop: str = "auto"
+    folder: Path, *flags: str, program: Sequence[str] = REFSERVER, loop: str = DEFAULT_LOOP
 ) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, int]]]:
     """refserver with JSON logs in ``folder`` and its RTMP and HTTP ports, stopped with SIGINT;
     ``program`` is the command before the flags, ``loop`` its ``--loop``."""
@@ -295,7 +295,7 @@ def run(
     *,
     merge_reads: bool = False,
     disk_delay: float = 0.0,
-    loop: str = "auto",
+    loop: str = DEFAULT_LOOP,
 ) -> Result:
     """Push ``streams`` streams for ``warmup + seconds`` and measure the last ``seconds``;
     ``merge_reads`` runs refserver with ``--merge-reads``; ``disk_delay`` slows each of its
@@ -395,7 +395,9 @@ def main() -> None:
     parser.add_argument(
         "--disk-delay", type=float, default=0.0, help="seconds added to each HLS write of refserver"
     )
-    parser.add_argument("--loop", choices=LOOP_CHOICES, default="auto", help="refserver --loop")
+    parser.add_argument(
+        "--loop", choices=LOOP_CHOICES, default=DEFAULT_LOOP, help="refserver --loop"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result = run(

@@ -12,7 +12,7 @@ import logging
 
 import click
 
-from wire.asyncio.loops import LOOP_CHOICES, LOOP_ENV, LoopUnavailable, use_loop
+from wire.asyncio.loops import DEFAULT_LOOP, LOOP_CHOICES, LOOP_ENV, LoopUnavailable, use_loop
 
 SUBCOMMANDS = {
     "bench": "camsim.bench.cli:bench",
@@ -61,7 +61,7 @@ class LazyGroup(click.Group):
     "--loop",
     "loop_choice",
     type=click.Choice(LOOP_CHOICES),
-    default="auto",
+    default=DEFAULT_LOOP,
     envvar=LOOP_ENV,
     show_envvar=True,
     show_default=True,

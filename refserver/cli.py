@@ -31,7 +31,7 @@ from refserver.hls.writer import SEGMENT_FORMATS
 from refserver.http import HttpOptions
 from refserver.server import ReferenceServer
 from refserver.tls import CertificateError
-from wire.asyncio.loops import LOOP_CHOICES, LOOP_ENV, LoopUnavailable, resolve
+from wire.asyncio.loops import DEFAULT_LOOP, LOOP_CHOICES, LOOP_ENV, LoopUnavailable, resolve
 
 logger = logging.getLogger("refserver")
 
@@ -202,7 +202,7 @@ OptionsT = TypeVar("OptionsT", HlsOptions, Limits, HttpOptions)
     "--loop",
     "loop_choice",
     type=click.Choice(LOOP_CHOICES),
-    default="auto",
+    default=DEFAULT_LOOP,
     envvar=LOOP_ENV,
     show_envvar=True,
     help="Event loop: uvloop (pip install 'camsim[fast]'), asyncio's own, or auto (uvloop when "

@@ -34,7 +34,7 @@ def loop_kinds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_auto_is_uvloop_when_installed_and_asyncio_when_asked(loop_kinds: list[str]) -> None:
     for flags in ([], ["--loop", "auto"], ["--loop", "uvloop"], ["--loop", "asyncio"]):
         assert CliRunner().invoke(cli.main, flags).exit_code == 0
-    assert loop_kinds == ["uvloop", "uvloop", "uvloop", "asyncio"]
+    assert loop_kinds == [loops.DEFAULT_LOOP, "uvloop", "uvloop", "asyncio"]
 
 
 def test_the_environment_chooses_when_the_flag_does_not(
@@ -60,7 +60,7 @@ def test_without_uvloop_auto_falls_back_and_uvloop_is_refused(
     loop_kinds: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(loops, "_uvloop", lambda: None)
-    assert CliRunner().invoke(cli.main, []).exit_code == 0
+    assert CliRunner().invoke(cli.main, ["--loop", "auto"]).exit_code == 0
     assert loop_kinds == ["asyncio"]
     refused = CliRunner().invoke(cli.main, ["--loop", "uvloop"])
     assert refused.exit_code == 1
@@ -101,7 +101,8 @@ def _kind_of(seen: list[str]) -> click.Command:
 @pytest.mark.parametrize(
     ("flags", "subcommand", "expected"),
     [
-        ([], "run", "uvloop"),
+        ([], "run", loops.DEFAULT_LOOP),
+        (["--loop", "auto"], "run", "uvloop"),
         (["--loop", "asyncio"], "push", "asyncio"),
         (["--loop", "uvloop"], "push", "uvloop"),
         (["--loop", "uvloop"], "pcap", "asyncio"),  # pcap replay needs loop.sock_sendto
