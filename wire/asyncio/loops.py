@@ -15,9 +15,17 @@ Two ways in, for two kinds of caller:
 The environment variable :data:`LOOP_ENV` gives the choice when no flag does (the command lines
 read it), which is also how a test run moves every loop it starts onto uvloop.
 
-Where uvloop differs in ways that matter here: ``loop.time()`` advances in whole milliseconds
-(libuv's ``uv_now``), and so do its timers; ``get_extra_info("socket")`` is a stand-in that takes
-``setsockopt`` but cannot read or write; ``loop.sock_sendto``/``sock_recvfrom`` do not exist.
+Where uvloop differs in ways that matter here:
+
+- its transports derive from none of asyncio's transport classes, so
+  ``isinstance(transport, asyncio.Transport)`` is false for them;
+- it starts reading a new connection once ``connection_made`` returns, even when that paused
+  reading (asyncio honours the pause; :class:`~wire.asyncio.pump.StreamPump` copes with both);
+- ``loop.time()`` advances in whole milliseconds (libuv's ``uv_now``), and so do its timers;
+- ``get_extra_info("socket")`` is a stand-in that takes ``setsockopt`` (``SO_RCVLOWAT`` for
+  ``merge_reads``) but cannot read or write;
+- ``loop.sock_sendto``/``sock_recvfrom`` raise ``NotImplementedError`` (``camsim pcap replay``
+  uses the first, so camsim's ``--loop`` applies to ``run`` and ``push`` only).
 """
 
 from __future__ import annotations
