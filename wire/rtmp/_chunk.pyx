@@ -82,7 +82,7 @@ cdef class ChunkReader:
     bytes have arrived and they could still be the start of a repeat, the reader waits for more.
     """
 
-    cdef public long long _chunk_size
+    cdef long long peer_chunk_size
     cdef public long long max_message_size
     cdef public long long max_chunk_streams
     cdef public long long max_buffered_bytes
@@ -109,7 +109,7 @@ cdef class ChunkReader:
                 f"max_buffered_bytes {max_buffered_bytes} cannot hold one message of "
                 f"max_message_size {max_message_size}"
             )
-        self._chunk_size = _check_chunk_size(chunk_size)
+        self.peer_chunk_size = _check_chunk_size(chunk_size)
         self.max_message_size = max_message_size
         self.max_chunk_streams = max_chunk_streams
         self.max_buffered_bytes = max_buffered_bytes
@@ -122,7 +122,17 @@ cdef class ChunkReader:
     @property
     def chunk_size(self):
         """The peer's current chunk size."""
-        return self._chunk_size
+        return self.peer_chunk_size
+
+    @property
+    def _chunk_size(self):
+        return self.peer_chunk_size
+
+    @_chunk_size.setter
+    def _chunk_size(self, chunk_size):
+        # Settable as in the reference (the conformance suite's mutant server forces it), but
+        # checked: a chunk size below 1 would have the reader copy a negative length.
+        self.peer_chunk_size = _check_chunk_size(chunk_size)
 
     def receive_data(self, data):
         """Buffer ``data``; return every message it completes, in order.
@@ -182,7 +192,7 @@ cdef class ChunkReader:
             stream = <_ReaderStream>value
             if stream.in_progress:
                 payload = stream.length - PyByteArray_GET_SIZE(stream.partial)
-                chunks = (payload + self._chunk_size - 1) // self._chunk_size
+                chunks = (payload + self.peer_chunk_size - 1) // self.peer_chunk_size
                 need = payload + chunks - PyByteArray_GET_SIZE(self._buffer)
                 if not found or need < wanted:
                     wanted = need
@@ -286,8 +296,8 @@ cdef class ChunkReader:
 
         have = PyByteArray_GET_SIZE(stream.partial) if stream.in_progress else 0
         size = length - have
-        if self._chunk_size < size:
-            size = <Py_ssize_t>self._chunk_size
+        if self.peer_chunk_size < size:
+            size = <Py_ssize_t>self.peer_chunk_size
         if end < pos + size:
             return 0
 
@@ -366,7 +376,7 @@ cdef class ChunkReader:
                 raise RemoteProtocolError(
                     f"Set Chunk Size {size} exceeds the {self.max_chunk_size}-byte limit"
                 )
-            self._chunk_size = size
+            self.peer_chunk_size = size
         elif type_id == TYPE_ABORT:
             payload = message.payload
             if len(payload) < 4:

@@ -170,11 +170,12 @@ def hand_made(draw: st.DrawFn) -> tuple[bytes, dict[str, int]]:
     options = draw(reader_options())
     parts, csid = [], 3
     for _ in range(draw(st.integers(1, 8))):
-        kind = draw(st.integers(0, 4))
-        # Often the chunk stream of the part before: an abort or a header in its middle.
-        csid = draw(st.sampled_from([csid, csid, 3, 4, 64, 320]))
+        # First chunks and aborts most, on the chunk stream of the part before more often than
+        # not: aborts, headers and continuations in the middle of a message.
+        kind = draw(st.sampled_from([0, 0, 1, 2, 2, 3, 4]))
+        csid = draw(st.sampled_from([csid, csid, csid, 3, 4, 64, 320]))
         if kind == 0:
-            length = draw(st.integers(0, 400))
+            length = draw(st.one_of(st.integers(0, 400), st.sampled_from([5, 130, 400])))
             whole = bytes(min(length, options["chunk_size"]))
             payload = draw(st.one_of(st.just(whole), st.binary(max_size=200)))
             parts.append(first_chunk(csid, length, payload, draw(timestamps)))
@@ -225,7 +226,7 @@ def test_written_chunks_give_the_same_messages(
         assert [item for item in seen if isinstance(item, RtmpMessage)] == sent
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(hand_made(), read_sizes)
 def test_unfinished_messages_and_aborts_behave_the_same(
     reader_type: Any, made: tuple[bytes, dict[str, int]], sizes: list[int]
@@ -386,6 +387,13 @@ def test_chunk_size_can_be_forced(reader_type: Any) -> None:
     reader._chunk_size = 4096
     data = ChunkWriter(4096).write(6, RtmpMessage(VIDEO, bytes(3000), 0, 1))
     assert reader.receive_data(data) == [RtmpMessage(VIDEO, bytes(3000), 0, 1)]
+
+
+def test_a_forced_chunk_size_is_checked(reader_type: Any) -> None:
+    # Unlike the reference's plain attribute: below 1 the compiled reader would copy a negative
+    # length.
+    with pytest.raises(ValueError, match="chunk size 0 is outside 1-2147483647"):
+        reader_type()._chunk_size = 0
 
 
 def test_a_deep_copy_carries_on_alone(reader_type: Any) -> None:
