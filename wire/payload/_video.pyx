@@ -260,6 +260,7 @@ cdef class NalDepacketizer:
     cdef bint _h265
     cdef Py_ssize_t _header_size
     cdef object _parse_payload
+    cdef int _inline  # 1: H.264 and 2: H.265 with this module's parser, else 0
     cdef object _last_seq
     cdef object _timestamp
     cdef list _nals
@@ -275,6 +276,11 @@ cdef class NalDepacketizer:
         self._h265 = self.codec is _H265
         self._header_size = self.header_size
         self._parse_payload = self.parse_payload
+        self._inline = 0
+        if self._parse_payload is parse_h264_payload and not self._h265:
+            self._inline = 1
+        elif self._parse_payload is parse_h265_payload and self._h265:
+            self._inline = 2
         self.reset()
 
     def parse_payload(self, payload):
@@ -311,17 +317,21 @@ cdef class NalDepacketizer:
             self._drop_fragment(events, "fragmented NAL unit unfinished at a new timestamp")
             self._finish(events)
             self._timestamp = timestamp
-        try:
-            pieces = self._parse_payload(packet.payload)
-        except PayloadError as exc:
-            self._drop_fragment(events, "fragmented NAL unit interrupted by a malformed packet")
-            events.append(PayloadDiscarded(timestamp, str(exc)))
-            pieces = []
-        for piece in pieces:
-            if isinstance(piece, NalFragment):
-                self._add_fragment(piece, events)
-            else:
-                self._add_nal(piece, events)
+        payload = packet.payload
+        if not (self._inline and type(payload) is bytes and self._fragment_unit(payload, events)):
+            try:
+                pieces = self._parse_payload(payload)
+            except PayloadError as exc:
+                self._drop_fragment(
+                    events, "fragmented NAL unit interrupted by a malformed packet"
+                )
+                events.append(PayloadDiscarded(timestamp, str(exc)))
+                pieces = []
+            for piece in pieces:
+                if isinstance(piece, NalFragment):
+                    self._add_fragment(piece.header, piece.data, piece.start, piece.end, events)
+                else:
+                    self._add_nal(piece, events)
         if packet.marker:
             self._drop_fragment(events, "fragmented NAL unit unfinished at the marker bit")
             self._finish(events)
@@ -381,17 +391,41 @@ cdef class NalDepacketizer:
                 if kind == 5:  # IDR
                     self._keyframe = True
 
-    cdef _add_fragment(self, fragment, list events):
+    cdef bint _fragment_unit(self, bytes payload, list events) except -1:
+        """An FU-A (RFC 6184 §5.8) or FU (RFC 7798 §4.4.3) payload taken as the parser would
+        return it, without building the NalFragment; False for any other payload."""
+        cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(payload)
+        cdef Py_ssize_t length = PyBytes_GET_SIZE(payload)
+        cdef unsigned char fu_header
+        cdef unsigned char header[2]
+        if self._inline == 1:
+            if length < 2 or (p[0] & 0x1F) != FU_A:
+                return False
+            fu_header = p[1]
+            header[0] = (p[0] & 0xE0) | (fu_header & 0x1F)
+            data = PyBytes_FromStringAndSize(<const char*>p + 2, length - 2)
+            head = PyBytes_FromStringAndSize(<const char*>header, 1)
+        else:
+            if length < 3 or ((p[0] >> 1) & 0x3F) != FU:
+                return False
+            fu_header = p[2]
+            header[0] = (p[0] & 0x81) | ((fu_header & 0x3F) << 1)
+            header[1] = p[1]
+            data = PyBytes_FromStringAndSize(<const char*>p + 3, length - 3)
+            head = PyBytes_FromStringAndSize(<const char*>header, 2)
+        self._add_fragment(head, data, fu_header & FU_START, fu_header & FU_END, events)
+        return True
+
+    cdef _add_fragment(self, header, data, start, end, list events):
         if self._oversized:
             return
-        header = fragment.header
-        if fragment.start:
+        if start:
             self._drop_fragment(events, "fragmented NAL unit restarted before its end")
-            if fragment.end:
+            if end:
                 # Start and End both set: a whole NAL unit in one fragment (tolerated).
-                self._add_nal(header + fragment.data, events)
+                self._add_nal(header + data, events)
                 return
-            self._fragment = bytearray(header + fragment.data)
+            self._fragment = bytearray(header + data)
             self._fragment_type = _nal_type(self._h265, header)
             return
         if self._fragment is None:
@@ -399,11 +433,11 @@ cdef class NalDepacketizer:
         if _nal_type(self._h265, header) != self._fragment_type:
             self._drop_fragment(events, "fragment of another NAL unit type")
             return
-        self._fragment += fragment.data
+        self._fragment += data
         if PyByteArray_GET_SIZE(self._fragment) + self._size > self.max_access_unit_size:
             self._fragment = None
             self._overflow(events)
-        elif fragment.end:
+        elif end:
             nal = bytes(self._fragment)
             self._fragment = None
             self._add_nal(nal, events)

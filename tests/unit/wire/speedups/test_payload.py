@@ -109,21 +109,31 @@ H264_HEADERS = [0x67, 0x68, 0x06, 0x65, 0x41, 0x01, 0x09]
 H265_HEADERS = [b"\x40\x01", b"\x42\x01", b"\x44\x01", b"\x26\x01", b"\x02\x01", b"\x2a\x01"]
 
 
-def depacketizers(video: ModuleType, codec: VideoCodec, max_size: int) -> tuple[Any, Any]:
-    """The pure and the compiled depacketizer of ``codec``, as the codec modules define them."""
+def depacketizers(
+    video: ModuleType, codec: VideoCodec, max_size: int, *, direct: bool = True
+) -> tuple[Any, Any]:
+    """The pure and the compiled depacketizer of ``codec``. ``direct``: the compiled one has
+    the compiled parser itself as ``parse_payload``, as the codec modules define it, and takes
+    fragmentation units without the parser; otherwise every payload goes through the parser."""
     h264 = codec is VideoCodec.H264
     parse_py = _parse_h264_payload_py if h264 else _parse_h265_payload_py
+    parse_c = video.parse_h264_payload if h264 else video.parse_h265_payload
 
     class Pure(PyNalDepacketizer):
         def parse_payload(self, payload: bytes) -> list[NalPiece]:
             return parse_py(payload)
 
     class Compiled(video.NalDepacketizer):  # type: ignore[misc, name-defined]
-        parse_payload = staticmethod(video.parse_h264_payload if h264 else video.parse_h265_payload)
+        parse_payload = staticmethod(parse_c)
 
-    for kind in (Pure, Compiled):
+    class ThroughParser(video.NalDepacketizer):  # type: ignore[misc, name-defined]
+        def parse_payload(self, payload: bytes) -> list[NalPiece]:
+            return parse_c(payload)  # type: ignore[no-any-return]
+
+    chosen = Compiled if direct else ThroughParser
+    for kind in (Pure, chosen):
         kind.codec, kind.header_size = codec, 1 if h264 else 2
-    return Pure(max_access_unit_size=max_size), Compiled(max_access_unit_size=max_size)
+    return Pure(max_access_unit_size=max_size), chosen(max_access_unit_size=max_size)
 
 
 @st.composite
@@ -184,7 +194,7 @@ def test_depacketizers_emit_the_same_events(
 ) -> None:
     packets = data.draw(streams(codec))
     max_size = data.draw(st.sampled_from([8 * 1024 * 1024, 2000, 300, 40]))
-    pure, fast = depacketizers(video, codec, max_size)
+    pure, fast = depacketizers(video, codec, max_size, direct=data.draw(st.booleans()))
     assert events_of(fast, packets) == events_of(pure, packets)
     pure.reset()
     fast.reset()
@@ -284,13 +294,35 @@ def test_aac_lengths_beyond_the_fast_path_behave_as_the_reference(
         )
 
 
+@pytest.mark.parametrize("direct", [True, False])
 @pytest.mark.parametrize("slack", [-1, 0, 1])
-def test_a_unit_of_exactly_the_limit_is_kept_alike(video: ModuleType, slack: int) -> None:
+def test_a_unit_of_exactly_the_limit_is_kept_alike(
+    video: ModuleType, slack: int, direct: bool
+) -> None:
     idr = b"\x65" + bytes(range(1, 250)) * 4
     payloads = packetize_h264([idr], 100)
     packets = [RtpPacket(96, i, 90000, 1, p.payload, p.marker) for i, p in enumerate(payloads)]
-    pure, fast = depacketizers(video, VideoCodec.H264, len(idr) + slack)
+    pure, fast = depacketizers(video, VideoCodec.H264, len(idr) + slack, direct=direct)
     events = events_of(pure, packets)
     assert events_of(fast, packets) == events
     kept = [e for step in events for e in step if isinstance(e, VideoAccessUnit)]
     assert len(kept) == (0 if slack < 0 else 1)
+
+
+@pytest.mark.parametrize("direct", [True, False])
+@pytest.mark.parametrize(
+    ("codec", "start", "short"),
+    [
+        (VideoCodec.H264, b"\x7c\x85\x01\x02", [b"\x7c", b"\x7c\x05", b"\x7c\x45"]),
+        (VideoCodec.H265, b"\x62\x01\x93\x01", [b"\x62", b"\x62\x01", b"\x62\x01\x13"]),
+    ],
+)
+def test_truncated_fragmentation_units_are_discarded_alike(
+    video: ModuleType, codec: VideoCodec, start: bytes, short: list[bytes], direct: bool
+) -> None:
+    """A fragmentation unit cut inside or right after its headers, after a first fragment."""
+    for cut in short:
+        payloads = [start, cut, start, cut + b"\x03"]
+        packets = [RtpPacket(96, i, 90000, 1, p, False) for i, p in enumerate(payloads)]
+        pure, fast = depacketizers(video, codec, 1 << 20, direct=direct)
+        assert events_of(fast, packets) == events_of(pure, packets)
