@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from camsim.camera.fleet import CameraFleet, FleetConfig
+from camsim.camera.quirks import resolve
 from camsim.fault.control import FaultProxy
 from camsim.fault.scenarios import DeviceFault, FaultScenario
 from conformance.suites.rtsp_client.output import FolderOutput, OutputSegment
@@ -211,8 +212,9 @@ class FaultRunner:
         if scenario.device is DeviceFault.CAMERA_REBOOT:
             for window in scenario.windows:
                 events += [(window.start, "camera down"), (window.end, "camera up")]
-        if scenario.device is DeviceFault.TCP_DROP_MID_FRAME:
-            events += [(window.start, "camera drops") for window in scenario.windows]
+        drop = resolve(scenario.camera_quirks).connection_drop()
+        if drop is not None:
+            events.append((drop, "camera drops"))
         return sorted(events, key=lambda item: item[0])
 
     async def _act(
@@ -236,7 +238,7 @@ class FaultRunner:
             await fleet.start()
             run.marks.append(Mark(at, "camera back: new SSRC, sequence and timestamp base"))
         elif action == "camera drops":
-            # The camera's own quirk does it, on its clock; the mark only places it.
+            # The camera's own quirk does it, on the camera's clock; the mark places it.
             run.marks.append(Mark(at, "camera closes its playing connections mid-frame"))
         return fleet
 
