@@ -21,10 +21,14 @@ its UDP faults breaks one of those rules and fails the scenario built for it:
   report comes from a new port and nothing is output. It passes ``jitter-50ms``, where the
   reports come from the announced port.
 
-``bandwidth-below-bitrate`` has no such client: the rule judges which frames came and how they
-decode, not how late; the queue drops mostly whole frames, and its delay grows by about
-0.44 s a second, under the 0.5 s per segment a timestamp may stray. ``keep-damaged`` fails it
-only when the full queue cuts a keyframe's burst, which depends on timing, not on the seed.
+``bandwidth-below-bitrate`` has no such client. ``keep-damaged`` fails it in most runs, not all
+(4 of 5 on a busy 2-core machine): the 64 kB queue fills about 3.2 s into the 4 s window, and
+whether it then cuts a frame's burst, which keep-damaged outputs damaged, or drops only whole
+frames depends on timing, not on the seed. What the rule says beyond loss, that the client is
+back to real time within 4 s, no client can fail: the verdict judges which frames came, how
+they decode and their timestamps, not how late they came out, and the queue's delay (2.6 s
+at most, growing about 0.44 s a second) stays within the 4 s the output may end short of the
+run and the 0.5 s a segment's timestamps may stray from the send times.
 """
 
 from __future__ import annotations
