@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 from camsim.camera.device import Camera, track_control
 from camsim.camera.multicast import MulticastPool, PoolExhausted
 from camsim.camera.quirks.base import Quirks
+from camsim.camera.quirks.timing import cut_frame
 from camsim.camera.sender import (
     DEFAULT_MAX_BUFFERED,
     InterleavedSink,
@@ -42,6 +43,7 @@ from camsim.camera.session import (
     new_ssrc,
 )
 from wire.rtp import RtcpReceiverReport, RtcpSenderReport, RtpError, parse_compound
+from wire.rtp.packet import RtpPacket
 from wire.rtsp import (
     Authenticator,
     ConnectionTerminated,
@@ -164,6 +166,7 @@ class RtspControl:
         self._now = now  # the time of the call being served, for the method handlers
         self._last_activity = now
         self._rtcp_channels: dict[int, str] = {}  # interleaved RTCP channel -> session id
+        self._drop_due: float | None = None  # the tcp-drop-mid-frame quirk, once armed
         self._handlers: dict[str, Callable[[Request, MediaSession | None], Response]] = {
             Method.OPTIONS: self._handle_options,
             Method.DESCRIBE: self._handle_describe,
@@ -231,6 +234,9 @@ class RtspControl:
         else:
             idle = self._last_activity + self.server.settings.idle_timeout
             deadline = idle if deadline is None else min(deadline, idle)
+        drop = self._drop_due
+        if drop is not None and (deadline is None or drop < deadline):
+            deadline = drop
         return deadline
 
     def handle_timer(self, now: float) -> None:
@@ -240,6 +246,10 @@ class RtspControl:
         self._process()
         if self.connection.closed:
             return
+        if self._drop_due is not None and now >= self._drop_due:
+            self._drop_due = None
+            if self._drop_mid_frame(now):
+                return
         for session in list(self.sessions.values()):
             session.handle_timer(now)
         idle_timeout = self.server.settings.idle_timeout
@@ -497,6 +507,30 @@ class RtspControl:
         stall = quirks.media_stall()
         if stall is not None:
             session.stall_at(now + stall)
+        drop = quirks.connection_drop()
+        if drop is not None and now < session.camera.origin + drop:
+            self._drop_due = session.camera.origin + drop
+
+    def _drop_mid_frame(self, now: float) -> bool:
+        """The tcp-drop-mid-frame quirk: part of a packet framed on the first interleaved
+        channel, then the connection closed. False when nothing plays interleaved here."""
+        for session in self.sessions.values():
+            for track, stream in session.items():
+                sink = stream.sender.sink
+                if not session.playing or not isinstance(sink, InterleavedSink):
+                    continue
+                sender = stream.sender
+                packet = RtpPacket(
+                    payload_type=session.camera.plan.tracks[track].payload_type,
+                    sequence_number=sender.sequence,
+                    timestamp=sender.timestamp(session.camera.media_ticks(track, now)),
+                    ssrc=sender.ssrc,
+                    payload=bytes(1000),
+                )
+                self.output.write(cut_frame(sink.rtp_channel, packet.serialize()))
+                self.close(Termination.local_close("camera quirk tcp-drop-mid-frame"))
+                return True
+        return False
 
     def _handle_pause(self, request: Request, session: MediaSession | None) -> Response:
         if session is None:

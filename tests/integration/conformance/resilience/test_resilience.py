@@ -30,7 +30,6 @@ from camsim.fault.scenarios import Role, scenarios
 from conformance.suites.resilience.conftest import case_id
 from conformance.suites.resilience.kernel import KERNEL_SUFFIX
 from tests.integration.conformance.conftest import ConformRun, conform, conform_async
-from tests.integration.conformance.resilience.camera_hook import CAMERA_DROPS, NOT_DROPPED
 from tests.integration.conformance.rtsp_client.test_clients import PULLER, refserver_command
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
@@ -93,9 +92,6 @@ def test_refserver_passes_every_scenario_it_supports(runs: dict[str, ConformRun]
     run = runs["refserver"]
     verdicts = run.verdicts()
     failing = {case for case in pull_cases() if verdicts[case] != "pass"}
-    if not CAMERA_DROPS:
-        assert NOT_DROPPED in run.case(TCP_DROP)["message"]
-        failing.discard(TCP_DROP)
     assert failing == set(EXPECTED_REFSERVER_FAILURES), run.stdout
     assert run.code == 1  # the required port-554-blocked case fails
     for case in EXPECTED_REFSERVER_FAILURES:
@@ -127,7 +123,7 @@ def test_udp_only_pull_fails_udp_blocked(runs: dict[str, ConformRun]) -> None:
 
 def test_careful_puller_passes_what_its_mutants_fail(runs: dict[str, ConformRun]) -> None:
     verdicts = runs["puller"].verdicts()
-    cases = [c for c in RUNS["puller"][1] if CAMERA_DROPS or c != TCP_DROP]
+    cases = RUNS["puller"][1]
     assert {c: verdicts[c] for c in cases} == dict.fromkeys(cases, "pass")
 
 
@@ -141,9 +137,6 @@ def test_a_puller_that_does_not_reconnect_fails_reboot_stall_and_drop(
     assert verdicts[TCP_DROP] == "fail", run.stdout
     assert "did not go on after the fault" in run.case(DEV + "CAMERA-REBOOT")["message"]
     dropped = run.case(TCP_DROP)
-    if not CAMERA_DROPS:
-        assert NOT_DROPPED in dropped["message"]
-        pytest.skip("the camera does not call the connection_drop hook yet")
     # It stops at the last frame before the drop at 4 s; the half frame is not in it.
     assert dropped["message"].startswith("the output stops at frames sent 3."), run.stdout
     assert any("the camera closed the connection" in d["message"] for d in dropped["details"])
