@@ -357,6 +357,23 @@ def test_messages_before_an_error_are_yielded_first(reader_type: Any) -> None:
         next(generator)
 
 
+def test_a_generator_dropped_early_leaves_the_rest_the_same(reader_type: Any) -> None:
+    # A connection that ends stops iterating; the bytes after the last message taken stay.
+    writer = ChunkWriter()
+    data = writer.write(4, RtmpMessage(AUDIO, b"a", 1, 1)) + writer.write(
+        4, RtmpMessage(AUDIO, b"b", 2, 1)
+    )
+    seen = []
+    for kind in (PyChunkReader, reader_type):
+        reader = kind()
+        generator = reader.messages(data + b"\x04\x00")
+        first = next(generator)
+        del generator
+        seen.append((first, state(reader), reader.receive_data(b""), state(reader)))
+    assert seen[0] == seen[1]
+    assert seen[0][2] == [RtmpMessage(AUDIO, b"b", 2, 1)]
+
+
 def test_a_subclass_sees_every_message_in_apply_control(reader_type: Any) -> None:
     def subclass(base: Any) -> Any:
         class FirstChunkSizeOnly(base):  # type: ignore[misc]
