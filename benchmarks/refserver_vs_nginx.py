@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -362,6 +363,9 @@ def run(
             for pusher in pushers:
                 pusher.kill()
                 pusher.wait(10)
+            # The window is over: the idle peer stops now (it writes its probes as it exits),
+            # not when its own clock says, which a loaded machine starts late.
+            idle.send_signal(signal.SIGINT)
             idle.wait(10)
             ran_on = event_loop_of(folder / "refserver" / "refserver.log")
         # refserver writes its probes as it exits, at the end of the with block.
