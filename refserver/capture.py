@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from wire.asyncio.transport import ForwardingTransport
 from wire.pcapng import PcapngRecorder, RecordedConnection
@@ -82,7 +82,7 @@ class _RecordingProtocol(asyncio.Protocol):
         self._connection: RecordedConnection | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's: no asyncio class
         local = transport.get_extra_info("sockname") or ("127.0.0.1", 0)
         peer = transport.get_extra_info("peername") or ("127.0.0.1", 0)
         self._connection = self._capture.recorder.connection(

@@ -32,7 +32,7 @@ import socket
 from collections import OrderedDict
 from collections.abc import Callable
 from enum import Enum
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -155,7 +155,7 @@ class GuardedConnection(asyncio.Protocol):
         self.address = ""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's: no asyncio class
         self._transport = transport
         self.address = address = address_key(transport.get_extra_info("peername"))
         admission, evicted = self._limits.admit(self, address)

@@ -26,7 +26,7 @@ import socket
 import struct
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, cast
 
 from camsim.fault.config import FaultConfig
 from camsim.fault.impair import Link
@@ -60,7 +60,7 @@ class _Side(asyncio.Protocol):
         self.eof = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's: no asyncio class
         self.transport = transport
         self.connection.side_made(self)
 

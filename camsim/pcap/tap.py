@@ -17,7 +17,7 @@ import asyncio
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from camsim.pcap.writer import Address, CapturedConnection, CaptureWriter
 from wire.asyncio.transport import ForwardingTransport
@@ -102,7 +102,7 @@ class _RecordingProtocol(asyncio.Protocol):
         self._tapped: TappedTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's: no asyncio class
         local, peer = _addresses(transport)
         client, server = (peer, local) if self._server_side else (local, peer)
         connection = self._writer.connection(client, server)

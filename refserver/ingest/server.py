@@ -17,7 +17,7 @@ import logging
 import ssl
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from refserver.coalescing import ReadCoalescing
 from refserver.ingest.admission import Admission
@@ -75,7 +75,7 @@ class IngestConnection(StreamPump):
         if self._admitted:
             super().connection_made(transport)
             return
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's: no asyncio class
         peername = transport.get_extra_info("peername")
         if isinstance(peername, tuple):
             host, peer = str(peername[0]), f"{peername[0]}:{peername[1]}"

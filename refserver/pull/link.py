@@ -14,6 +14,7 @@ import asyncio
 import functools
 import secrets
 import ssl
+from typing import cast
 
 from refserver.pull.address import CameraAddress
 from refserver.pull.errors import PullError, Unreachable
@@ -95,9 +96,8 @@ class TunnelTransport(ForwardingTransport):
 
 
 def _transport(writer: asyncio.StreamWriter) -> asyncio.Transport:
-    transport = writer.transport
-    assert isinstance(transport, asyncio.Transport)
-    return transport
+    # A stream transport, though uvloop's derive from none of asyncio's transport classes.
+    return cast(asyncio.Transport, writer.transport)
 
 
 async def open_link(

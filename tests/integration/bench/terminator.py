@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from typing import cast
 
 
 class _Leg(asyncio.Protocol):
@@ -16,7 +17,7 @@ class _Leg(asyncio.Protocol):
         self.pending = bytearray()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's: no asyncio class
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:

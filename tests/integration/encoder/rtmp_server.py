@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import cast
 
 from wire import amf0
 from wire.rtmp import RtmpServerConnection
@@ -85,7 +86,7 @@ class _ServerProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's: no asyncio class
         self.transport = transport
         self.server.transports.append(transport)
         self.index = len(self.server.sessions)

@@ -22,7 +22,7 @@ import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from aiohttp import web
@@ -217,7 +217,7 @@ class _Session(asyncio.Protocol):
         self.video_frames = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's: no asyncio class
         self.transport = transport
         self.ingest.transports.add(transport)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from typing import cast
 
 from refserver.config import PullTransport
 from refserver.pull.address import CameraAddress
@@ -65,7 +66,7 @@ class CameraProtocol(asyncio.Protocol):
         self.closed = asyncio.Event()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's: no asyncio class
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
