@@ -1,7 +1,7 @@
 """The event loop of an integration run: ``CAMSIM_LOOP=uvloop pytest tests/integration`` runs
 every loop the tests make (``asyncio.run``, ``asyncio.new_event_loop``) on uvloop, and the
 ``refserver`` and ``camsim`` processes they start inherit the variable. Unset, asyncio's own
-loop runs in-process and the command lines take their default (``auto``)."""
+loop runs in-process and the command lines take their default (``asyncio``)."""
 
 from __future__ import annotations
 

@@ -41,10 +41,10 @@ from types import ModuleType
 LOOP_CHOICES = ("auto", "asyncio", "uvloop")
 """What ``--loop`` takes: ``auto`` is uvloop when importable, else asyncio."""
 DEFAULT_LOOP = "asyncio"
-"""What the command lines run without ``--loop`` or :data:`LOOP_ENV`. Not ``auto`` yet: code
-that checks ``isinstance(transport, asyncio.Transport)`` on accept (refserver's ingest, HTTP,
-pull and capture, camsim's camera server) refuses uvloop's transports, which derive from none of
-asyncio's classes."""
+"""What the command lines run without ``--loop`` or :data:`LOOP_ENV`. Not ``auto`` yet: on
+uvloop ``loop.time()`` moves in whole milliseconds (``camsim push``'s phase timings read 0 ms on
+loopback), timers may fire up to a millisecond early, and a protocol that pauses reading in
+``connection_made`` still gets the first bytes; each caller must be checked for these first."""
 LOOP_ENV = "CAMSIM_LOOP"
 """The environment variable the command lines read when ``--loop`` is not given."""
 MISSING_UVLOOP = "uvloop is not installed (pip install 'camsim[fast]')"
