@@ -60,7 +60,8 @@ GAP_LIMIT = 2 * SEGMENT_SECONDS + GAP_SLACK
 """Seconds between new segments beyond which a stream has fallen behind."""
 RSS_SLOPE_LIMIT = 1.0
 """MB per minute of refserver's RSS after the first minute; more is a leak."""
-CPU_RATIO_TARGET = 1.0
+CPU_RATIO_TARGET = 0.75
+"""refserver's CPU for N pulls over that of N FFmpeg processes doing the same work."""
 POLL_SECONDS = 0.25
 STARTUP_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0

@@ -159,7 +159,7 @@ def test_every_target_can_be_missed() -> None:
     ours = phase("refserver", 36.0, gap=GAP_LIMIT + 1, slope=RSS_SLOPE_LIMIT + 1)
     report = Report(1, ours, phase("ffmpeg", 24.0))
     assert report.missed_targets() == [
-        "CPU ratio 1.50 > 1.0",
+        f"CPU ratio 1.50 > {CPU_RATIO_TARGET}",
         "1 of 1 refserver streams fell behind",
         f"refserver RSS grows {RSS_SLOPE_LIMIT + 1} MB/min > {RSS_SLOPE_LIMIT}",
     ]
@@ -202,7 +202,7 @@ def test_every_refserver_playlist_advanced_on_time(report: Report) -> None:
 
 
 @benchmark
-def test_refserver_costs_at_most_what_ffmpeg_per_camera_costs(report: Report) -> None:
+def test_refserver_costs_at_most_three_quarters_of_ffmpeg_per_camera(report: Report) -> None:
     assert report.cpu_ratio <= CPU_RATIO_TARGET, report.format()
 
 
