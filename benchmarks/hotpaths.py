@@ -45,7 +45,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import cast
+from typing import Protocol, cast
 
 from camsim.camera.device import Camera, track_control
 from camsim.camera.plan import build_plan
@@ -153,21 +153,35 @@ def ingest_reads(seconds: float) -> tuple[IngestSession, list[bytes], Path]:
     return session, reads, folder
 
 
+class Fed(Protocol):
+    """What a run hands its reads to: a sans-IO session."""
+
+    def receive_data(self, data: bytes, now: float) -> None: ...
+
+    def next_event(self) -> object | None: ...
+
+
+def feed(session: Fed, reads: list[bytes], profile: pstats.Stats | None) -> float:
+    """CPU seconds ``session`` takes for ``reads``, one a millisecond, its events drained;
+    with ``profile``, cProfile's figures of the same are added to it."""
+    profiler = cProfile.Profile()
+    started = time.process_time()
+    if profile is not None:
+        profiler.enable()
+    for now, data in enumerate(reads):
+        session.receive_data(data, now * 1e-3)
+        while session.next_event() is not None:
+            pass
+    if profile is not None:
+        profiler.disable()
+        profile.add(profiler)
+    return time.process_time() - started
+
+
 def run_ingest(seconds: float, profile: pstats.Stats | None = None) -> Figures:
     session, reads, folder = ingest_reads(seconds)
     try:
-        profiler = cProfile.Profile()
-        started = time.process_time()
-        if profile is not None:
-            profiler.enable()
-        for now, data in enumerate(reads):
-            session.receive_data(data, now * 1e-3)
-            while session.next_event() is not None:
-                pass
-        if profile is not None:
-            profiler.disable()
-            profile.add(profiler)
-        cpu = time.process_time() - started
+        cpu = feed(session, reads, profile)
         if session.termination is not None:
             raise RuntimeError(f"the session ended: {session.termination}")
     finally:
@@ -305,18 +319,7 @@ def pull_reads(seconds: float) -> tuple[PullAttempt, PackagingSink, list[bytes],
 def run_pull(seconds: float, profile: pstats.Stats | None = None) -> Figures:
     attempt, sink, reads, folder = pull_reads(seconds)
     try:
-        profiler = cProfile.Profile()
-        started = time.process_time()
-        if profile is not None:
-            profiler.enable()
-        for now, data in enumerate(reads):
-            attempt.receive_data(data, now * 1e-3)
-            while attempt.next_event() is not None:
-                pass
-        if profile is not None:
-            profiler.disable()
-            profile.add(profiler)
-        cpu = time.process_time() - started
+        cpu = feed(attempt, reads, profile)
         if attempt.termination is not None:
             raise RuntimeError(f"the attempt ended: {attempt.termination}")
         if not sink.frames:
