@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import io
 import json
 import pstats
 import socket
@@ -39,6 +38,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
+from benchmarks.hotpaths import print_profile
 from camsim.camera import device
 from camsim.camera.device import Camera
 from camsim.camera.fleet import GOLDEN_RATIO_FRACTION
@@ -299,13 +299,6 @@ def run(
         round(pacing.percentile(0.99) * 1000, 2),
         round(pacing.late_packets / pacing.packets, 5) if pacing.packets else 0.0,
     )
-
-
-def print_profile(stats: pstats.Stats, limit: int) -> str:
-    out = io.StringIO()
-    stats.stream = out  # type: ignore[attr-defined]
-    stats.strip_dirs().sort_stats("tottime").print_stats(limit)
-    return out.getvalue()
 
 
 def main() -> None:
