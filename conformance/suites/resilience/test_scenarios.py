@@ -100,7 +100,15 @@ def _make_case(
         if run.result.error:
             fail(run.result.error)
         stamps = [stamp for segment in run.segments for stamp in segment.media.stamps]
-        verdict = judge(scenario, stamps, run.started_us, run.result.frame_count, run.memory)
+        fresh = [
+            (
+                arrived,
+                (max(s.wallclock_us for s in segment.media.stamps) - run.started_us) / US_PER_S,
+            )
+            for segment, arrived in zip(run.segments, run.arrivals, strict=False)
+            if segment.media.stamps
+        ]
+        verdict = judge(scenario, stamps, run.started_us, run.result.frame_count, run.memory, fresh)
         for name, (value, unit) in verdict.measured.items():
             case_record.measure(name, value, unit)
         marks = sorted(run.marks, key=lambda mark: mark.at)

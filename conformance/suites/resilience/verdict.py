@@ -75,6 +75,11 @@ def expectations(scenario: FaultScenario) -> list[str]:
         said.append(f"at most {rule.max_breaks} break(s) in the frame sequence")
     if rule.min_breaks:
         said.append(f"at least {rule.min_breaks} break(s): the fault happened")
+    if rule.max_lag is not None:
+        said.append(
+            f"back to real time: segments read from {_lag_from(scenario):g} s on appear at "
+            f"most {rule.max_lag:g} s (median) after their newest frame was sent"
+        )
     if rule.discontinuity_due:
         said.append("EXT-X-DISCONTINUITY where the new stream's timestamps jump")
     return said
@@ -86,9 +91,11 @@ def judge(
     started_us: int,
     frame_count: int,
     memory: Sequence[tuple[float, int]] = (),
+    fresh: Sequence[tuple[float, float]] = (),
 ) -> ResilienceVerdict:
-    """Hold ``stamps`` (output order) and ``memory`` (seconds into the run, resident bytes)
-    against ``scenario``'s rule."""
+    """Hold ``stamps`` (output order), ``memory`` (seconds into the run, resident bytes) and
+    ``fresh`` (for each output segment that holds frames: seconds into the run when it was
+    first read, and when its newest frame was sent) against ``scenario``'s rule."""
     rule = scenario.rule
     verdict = ResilienceVerdict(expected=expectations(scenario))
     if not stamps:
@@ -153,6 +160,7 @@ def judge(
     if judgement.reordered:
         verdict.problems.append(f"{len(judgement.reordered)} frames output out of sending order")
     _judge_recovery(scenario, [at(s) for s in stamps], verdict)
+    _judge_lag(scenario, fresh, verdict)
     if last < scenario.reach:
         verdict.problems.append(
             f"the output stops at frames sent {last:.1f} s into the run "
@@ -202,6 +210,36 @@ def _judge_recovery(scenario: FaultScenario, sent: list[float], verdict: Resilie
                 f"the output came back {back:.1f} s after the fault of {window.start:g}-"
                 f"{window.end:g} s ended (within {rule.recover_within:g} s expected)"
             )
+
+
+def _lag_from(scenario: FaultScenario) -> float:
+    """When the output must be back to real time: the last window's end plus the margin."""
+    faults_end = max((end for _, end in scenario.fault_spans()), default=0.0)
+    return faults_end + scenario.rule.recover_within
+
+
+def _judge_lag(
+    scenario: FaultScenario, fresh: Sequence[tuple[float, float]], verdict: ResilienceVerdict
+) -> None:
+    """Whether the output caught up after the faults: a client that plays out a delay it
+    suffered (a buffer that grows and never shrinks) has every later segment that much late.
+    The median of the segments read after :func:`_lag_from` is judged, so one slow read of a
+    busy machine does not decide; no segment read then leaves it to the reach rule."""
+    limit = scenario.rule.max_lag
+    if limit is None:
+        return
+    since = _lag_from(scenario)
+    lags = sorted(read - sent for read, sent in fresh if read >= since)
+    if not lags:
+        return
+    median = lags[len(lags) // 2]
+    verdict.measured["lag after recovery (median)"] = (round(median, 2), "s")
+    if median > limit:
+        verdict.problems.append(
+            f"still late after the fault: the {len(lags)} segments read from {since:g} s on "
+            f"appeared {median:.1f} s (median) after their newest frame was sent (at most "
+            f"{limit:g} s expected): the client never caught up"
+        )
 
 
 def _judge_memory(

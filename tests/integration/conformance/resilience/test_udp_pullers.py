@@ -21,14 +21,13 @@ its UDP faults breaks one of those rules and fails the scenario built for it:
   report comes from a new port and nothing is output. It passes ``jitter-50ms``, where the
   reports come from the announced port.
 
-``bandwidth-below-bitrate`` has no such client. ``keep-damaged`` fails it in most runs, not all
-(4 of 5 on a busy 2-core machine): the 64 kB queue fills about 3.2 s into the 4 s window, and
-whether it then cuts a frame's burst, which keep-damaged outputs damaged, or drops only whole
-frames depends on timing, not on the seed. What the rule says beyond loss, that the client is
-back to real time within 4 s, no client can fail: the verdict judges which frames came, how
-they decode and their timestamps, not how late they came out, and the queue's delay (2.6 s
-at most, growing about 0.44 s a second) stays within the 4 s the output may end short of the
-run and the 0.5 s a segment's timestamps may stray from the send times.
+- ``paced`` (frames played out at the camera's rate behind a playout delay that grows with the
+  latest packet and never shrinks) fails ``bandwidth-below-bitrate``: the rate limit's queue
+  delays datagrams by up to 2.6 s, and once the link is back the frames it held still go out
+  one frame time apart, so every later segment appears about 2.2 s after its newest frame was
+  sent, where the careful puller's appear 0.2 s after. Loss alone does not fail the scenario
+  reliably: ``keep-damaged`` fails it in most runs, not all, since whether the full queue cuts
+  a frame's burst or drops only whole frames depends on timing, not on the seed.
 """
 
 from __future__ import annotations
@@ -57,6 +56,7 @@ RUNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "keep-damaged": (PULLER + " --fault keep-damaged", (NET + "LOSS-5-BURST",)),
     "announced-port": (PULLER + " --fault announced-port", (NET + "SYMMETRIC-NAT",)),
     "marker-completes": (PULLER + " --fault marker-completes", (NET + "REORDER",)),
+    "paced": (PULLER + " --fault paced", (NET + "BANDWIDTH-BELOW-BITRATE", NET + "LOSS-1")),
     "announced-rtcp": (
         PULLER + " --fault announced-rtcp",
         (NET + "NAT-TIMEOUT", NET + "JITTER-50MS"),
@@ -125,3 +125,15 @@ def test_rtcp_only_from_the_announced_port_fails_nat_timeout(runs: dict[str, Con
     case = run.case(NET + "NAT-TIMEOUT")
     assert case["verdict"] == "fail", run.stdout
     assert case["message"] == "the output holds no frame: the stream never played"
+
+
+def test_a_delay_never_caught_up_fails_bandwidth_below_bitrate(
+    runs: dict[str, ConformRun],
+) -> None:
+    run = runs["paced"]
+    # Without a slow link it plays like the careful puller: lateness is all it gets wrong.
+    assert run.case(NET + "LOSS-1")["verdict"] == "pass", run.stdout
+    case = run.case(NET + "BANDWIDTH-BELOW-BITRATE")
+    assert case["verdict"] == "fail", run.stdout
+    assert case["message"].startswith("still late after the fault"), case["message"]
+    assert "never caught up" in case["message"]

@@ -25,6 +25,7 @@ import math
 import signal
 import socket
 import sys
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,10 +92,19 @@ FAULTS = {
     "that comes after it is joined to what follows, and damaged access units are output",
     "announced-rtcp": "UDP: outputs nothing until an RTCP sender report came from the RTCP "
     "port SETUP announced (to sync audio and video), holding the frames until then",
+    "paced": "UDP: plays frames out at the camera's rate, with a delay that grows whenever one "
+    "comes later than it was due and never shrinks: a delay on the way is never caught up",
 }
 
 UDP_FAULTS = frozenset(
-    {"arrival-order", "keep-damaged", "announced-port", "marker-completes", "announced-rtcp"}
+    {
+        "arrival-order",
+        "keep-damaged",
+        "announced-port",
+        "marker-completes",
+        "announced-rtcp",
+        "paced",
+    }
 )
 """The faults of a puller that pulls over UDP (they imply ``--udp``)."""
 
@@ -309,6 +319,7 @@ class Puller:
         self.last_video_rtp = -1
         self.held: list[Callable[[], None]] | None = [] if self.fault("announced-rtcp") else None
         """With announced-rtcp: the output held until a sender report came (None: not held)."""
+        self.pacer = Pacer() if self.fault("paced") else None
 
     def fault(self, name: str) -> bool:
         return name in self.faults
@@ -324,6 +335,8 @@ class Puller:
             self.segmenter.new_session()
             for clock in self.clocks.values():
                 clock.restart()
+            if self.pacer is not None:
+                self.pacer.reset()
             await asyncio.sleep(RECONNECT_DELAY)
 
     async def session(self) -> None:
@@ -471,6 +484,8 @@ class Puller:
             return
         if packet.payload_type != track.payload_type:
             return
+        if self.pacer is not None:
+            self.pacer.packet(track.kind, packet.timestamp, track.clock.rate)
         ready = [packet] if self.fault("arrival-order") else track.buffer.push(packet)
         for item in ready:
             self.depacketize(track, item)
@@ -529,10 +544,7 @@ class Puller:
 
     def audio(self, unit: AudioAccessUnit) -> None:
         pts = self.clocks["audio"].out(unit.timestamp)
-        if self.held is not None:
-            self.held.append(lambda: self.segmenter.audio(unit.data, pts))
-            return
-        self.segmenter.audio(unit.data, pts)
+        self.output("audio", unit.timestamp, lambda: self.segmenter.audio(unit.data, pts))
 
     def video(self, unit: VideoAccessUnit) -> None:
         self.frames += 1
@@ -550,11 +562,74 @@ class Puller:
         clock = self.clocks["video"]
         # A timestamp jump is resynchronised by the clock: the output stays continuous.
         pts = clock.out(unit.timestamp)
+        keyframe = unit.keyframe
+        self.output("video", unit.timestamp, lambda: self.segmenter.video(nals, pts, keyframe))
+
+    def output(self, kind: str, timestamp: int, write: Callable[[], None]) -> None:
+        """Write one frame (its RTP ``timestamp``) into the segments now, or hold or pace it
+        as the faults say."""
         if self.held is not None:
-            keyframe = unit.keyframe
-            self.held.append(lambda: self.segmenter.video(nals, pts, keyframe))
+            self.held.append(write)
+        elif self.pacer is not None:
+            self.pacer.push(kind, timestamp, write)
+        else:
+            write()
+
+
+class Pacer:
+    """Frames played out at the camera's rate behind a playout delay that only grows, as a
+    player's adaptive jitter buffer that never shrinks does. Every RTP packet's transit (its
+    arrival less its timestamp's time) is measured against the fastest one's: the delay is the
+    most a packet was ever late. A frame goes out at its timestamp's time plus the fastest
+    transit plus that delay, so once packets held up on the way arrive together, the frames
+    still go out one frame time apart and the delay is never caught up. Frames still waiting
+    when the puller stops are lost."""
+
+    def __init__(self) -> None:
+        self.clocks: dict[str, tuple[float, int, int]] = {}
+        """For each track: the first packet's arrival, RTP timestamp and clock rate."""
+        self.fastest: dict[str, float] = {}
+        self.delay = 0.0
+        self.queue: deque[tuple[float, Callable[[], None]]] = deque()
+        self.timer: asyncio.TimerHandle | None = None
+
+    def reset(self) -> None:
+        """A new session: new timestamps, and the delay measured again."""
+        self.clocks.clear()
+        self.fastest.clear()
+
+    def media_time(self, kind: str, timestamp: int, rate: int, now: float) -> float:
+        """``timestamp`` on the loop's clock, as if every packet took no time on the way."""
+        if kind not in self.clocks:
+            self.clocks[kind] = (now, timestamp, rate)
+        first_arrival, first_timestamp, rate = self.clocks[kind]
+        elapsed = ((timestamp - first_timestamp + (1 << 31)) % (1 << 32)) - (1 << 31)
+        return first_arrival + elapsed / rate
+
+    def packet(self, kind: str, timestamp: int, rate: int) -> None:
+        now = asyncio.get_running_loop().time()
+        transit = now - self.media_time(kind, timestamp, rate, now)
+        fastest = self.fastest[kind] = min(self.fastest.get(kind, transit), transit)
+        self.delay = max(self.delay, transit - fastest)
+
+    def push(self, kind: str, timestamp: int, write: Callable[[], None]) -> None:
+        now = asyncio.get_running_loop().time()
+        if kind not in self.clocks:
+            write()  # no packet of it measured (TCP): nothing to pace by
             return
-        self.segmenter.video(nals, pts, unit.keyframe)
+        rate = self.clocks[kind][2]
+        due = self.media_time(kind, timestamp, rate, now) + self.fastest[kind] + self.delay
+        self.queue.append((due, write))
+        if self.timer is None:
+            self.drain()
+
+    def drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.timer = None
+        while self.queue and self.queue[0][0] <= loop.time():
+            self.queue.popleft()[1]()
+        if self.queue:
+            self.timer = loop.call_at(self.queue[0][0], self.drain)
 
 
 class NaiveJoiner:

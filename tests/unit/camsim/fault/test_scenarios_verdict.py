@@ -228,3 +228,56 @@ def test_a_camera_late_on_a_busy_machine_is_judged_by_its_frame_indexes() -> Non
     assert judge_segments([neither], FRAMES) == [
         "video timestamps inside s10.ts span 1.20 s for 30 frames of the camera sent over 0.53 s"
     ]
+
+
+def segments_read(
+    lag: float, *, until: float = 14.0, late_from: float = 0.0
+) -> list[tuple[float, float]]:
+    """One-second segments of a client that reads each ``lag`` s after its newest frame was
+    sent once ``late_from`` has passed, and 0.3 s after before: (read, newest frame sent)."""
+    out = []
+    for second in range(1, int(until)):
+        newest = second - 1 / FPS
+        read = newest + (lag if second >= late_from else 0.3)
+        if read < until:
+            out.append((read, newest))
+    return out
+
+
+def test_a_client_back_to_real_time_passes_the_lag_rule() -> None:
+    scenario = get_scenario("bandwidth-below-bitrate")
+    # Late while the link was slow and just after, on time from 10 s (6 s + the 4 s margin).
+    fresh = [(r + (2.5 if 3 <= s < 8 else 0.0), s) for r, s in segments_read(0.4)]
+    verdict = judge(scenario, stream((0.2, 14.0)), STARTED_US, FRAMES, (), fresh)
+    assert verdict.problems == []
+    assert verdict.measured["lag after recovery (median)"] == (0.4, "s")
+    assert any("back to real time" in sentence for sentence in verdict.expected)
+
+
+def test_a_client_that_never_catches_up_fails_the_lag_rule() -> None:
+    scenario = get_scenario("bandwidth-below-bitrate")
+    fresh = segments_read(2.6, late_from=4)
+    verdict = judge(scenario, stream((0.2, 14.0)), STARTED_US, FRAMES, (), fresh)
+    assert verdict.problems == [
+        "still late after the fault: the 4 segments read from 10 s on appeared 2.6 s (median) "
+        "after their newest frame was sent (at most 1.5 s expected): the client never caught up"
+    ]
+    # One slow read among on-time ones is a busy machine, not a client behind.
+    bumpy = [(r + (2.0 if r > 12.5 else 0.0), s) for r, s in segments_read(0.4)]
+    assert judge(scenario, stream((0.2, 14.0)), STARTED_US, FRAMES, (), bumpy).problems == []
+
+
+def test_the_lag_rule_judges_only_its_scenario_and_only_what_was_read() -> None:
+    late = segments_read(3.0)
+    # No segment read after the margin: the reach rule speaks, not this one.
+    early = [(r, s) for r, s in late if r < 10.0]
+    verdict = judge(
+        get_scenario("bandwidth-below-bitrate"), stream((0.2, 14.0)), STARTED_US, FRAMES, (), early
+    )
+    assert "lag after recovery (median)" not in verdict.measured
+    assert verdict.problems == []
+    # A scenario without the rule does not judge lateness at all.
+    assert (
+        judge(get_scenario("loss-1"), stream((0.2, 14.0)), STARTED_US, FRAMES, (), late).problems
+        == []
+    )
