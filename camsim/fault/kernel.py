@@ -12,6 +12,10 @@ What runs where, given what the kernel offers:
 
 - loss: ``tc netem loss`` when the kernel has ``sch_netem``, else an ``iptables -m statistic
   --mode random`` DROP in FORWARD (:attr:`KernelFaults.loss_method` says which);
+- burst (Gilbert-Elliott) loss: ``tc netem loss gemodel`` when the kernel has ``sch_netem``, else
+  the same two-state chain in iptables: the state is one ``recent`` list entry (``--mask
+  0.0.0.0``, so one state for the whole direction), moved by ``statistic`` matches before each
+  packet is decided, as netem moves it (:func:`_burst_chains`);
 - rate: ``tbf`` (or netem's own ``rate`` when netem runs anyway);
 - delay, jitter, reorder: netem only; without it :class:`NetemUnavailable` is raised, naming the
   missing qdisc, and callers use the userspace proxy for those;
@@ -34,7 +38,7 @@ from typing import Any
 
 from camsim.fault.config import optional, parse_bool
 from camsim.fault.control import Change
-from camsim.fault.impair import parse_duration, parse_probability, parse_rate
+from camsim.fault.impair import GilbertElliott, parse_duration, parse_probability, parse_rate
 
 logger = logging.getLogger("camsim.fault")
 
@@ -80,6 +84,8 @@ class KernelLink:
     delay: float = 0.0
     jitter: float = 0.0
     reorder: float = 0.0
+    burst: GilbertElliott | None = None
+    """Gilbert-Elliott loss, besides ``loss``."""
 
     def __post_init__(self) -> None:
         for name in ("loss", "reorder"):
@@ -119,6 +125,7 @@ LINK_SETTINGS: dict[str, Callable[[str], Any]] = {
     "delay": parse_duration,
     "jitter": parse_duration,
     "reorder": parse_probability,
+    "burst": optional(GilbertElliott.parse),
 }
 """Settings of one direction; ``up_``/``down_`` prefixes pick one, none means both."""
 
@@ -178,6 +185,8 @@ class KernelFaultConfig:
             value = getattr(self, item.name)
             if isinstance(value, KernelLink):
                 value = {f.name: getattr(value, f.name) for f in fields(value)}
+                if value["burst"] is not None:
+                    value["burst"] = value["burst"].serialize()
             elif isinstance(value, tuple):
                 value = list(value)
             elif isinstance(value, BlockMode):
@@ -226,14 +235,22 @@ class Plan:
     loss_method: LossMethod | None
 
 
+def _percent(probability: float) -> str:
+    return f"{probability * 100:g}%"
+
+
 def _netem_args(link: KernelLink) -> list[str]:
     args: list[str] = []
     if link.delay:
         args += ["delay", f"{link.delay * 1e6:.0f}us"]
         if link.jitter:
             args.append(f"{link.jitter * 1e6:.0f}us")
-    if link.loss:
-        args += ["loss", f"{link.loss * 100:g}%"]
+    if link.burst is not None:
+        # netem takes one loss model: burst loss here, uniform loss (if any) in iptables.
+        model = link.burst
+        args += ["loss", "gemodel", *map(_percent, (model.p, model.r, 1 - model.h, 1 - model.k))]
+    elif link.loss:
+        args += ["loss", _percent(link.loss)]
     if link.reorder:
         args += ["reorder", f"{link.reorder * 100:g}%"]
     if link.rate is not None:
@@ -250,12 +267,42 @@ def _tbf_args(rate: float) -> list[str]:
 
 def _qdisc(device: str, link: KernelLink, netem: bool) -> list[str]:
     base = ["tc", "qdisc"]
-    if netem and (link.netem_settings() or link.loss):
+    if netem and (link.netem_settings() or link.loss or link.burst is not None):
         return [*base, "replace", "dev", device, "root", "netem", *_netem_args(link)]
     if link.rate is not None:
         return [*base, "replace", "dev", device, "root", *_tbf_args(link.rate)]
     # A plain FIFO: deleting the root qdisc fails when none was added, while replace always works.
     return [*base, "replace", "dev", device, "root", "pfifo_fast"]
+
+
+def _statistic(probability: float) -> str:
+    return f"-m statistic --mode random --probability {probability:.6f}"
+
+
+def _burst_chains(name: str, model: GilbertElliott) -> tuple[list[str], list[str]]:
+    """Gilbert-Elliott loss as iptables chains (their declarations, their rules), entered by
+    ``-j name``. The state is whether the ``recent`` list ``name`` holds an entry; with
+    ``--mask 0.0.0.0`` every address is the same entry, so one chain serves the direction.
+    As netem's gemodel, the chain moves first (good → bad with ``p``, bad → good with ``r``)
+    and the packet is then lost with ``1 - h`` in the bad state and ``1 - k`` in the good.
+    A match list stops at its first miss, so ``--set``/``--remove`` act only when the
+    ``statistic`` before them matched."""
+    state = f"-m recent --name {name} --mask 0.0.0.0"
+    bad, lose_bad, lose_good = f"{name}-bad", f"{name}-lose-bad", f"{name}-lose-good"
+    declared = [f":{chain} - [0:0]" for chain in (name, bad, lose_bad, lose_good)]
+    rules = [
+        f"-A {name} {state} --rcheck -g {bad}",
+        f"-A {name} {_statistic(model.p)} {state} --set -g {lose_bad}",
+        f"-A {name} -g {lose_good}",
+        f"-A {bad} {_statistic(model.r)} {state} --remove -g {lose_good}",
+        f"-A {bad} -g {lose_bad}",
+    ]
+    for chain, delivered in ((lose_bad, model.h), (lose_good, model.k)):
+        if delivered <= 0:
+            rules.append(f"-A {chain} -j DROP")
+        elif delivered < 1:
+            rules.append(f"-A {chain} {_statistic(1 - delivered)} -j DROP")
+    return declared, rules
 
 
 def plan(config: KernelFaultConfig, interfaces: RouterInterfaces, netem: bool) -> Plan:
@@ -268,10 +315,12 @@ def plan(config: KernelFaultConfig, interfaces: RouterInterfaces, netem: bool) -
     lan, wan = interfaces.lan, interfaces.wan
     tc = [_qdisc(wan, config.up, netem), _qdisc(lan, config.down, netem)]
     loss_method = None
-    if config.up.loss or config.down.loss:
+    links = (("up", lan, wan, config.up), ("down", wan, lan, config.down))
+    if any(link.loss or link.burst is not None for *_, link in links):
         loss_method = LossMethod.NETEM if netem else LossMethod.IPTABLES
 
     forward: list[str] = []
+    declarations: list[str] = []
     if config.rtsp_blocked is not None:
         port = config.rtsp_port
         drop = config.rtsp_blocked is BlockMode.DROP
@@ -281,13 +330,18 @@ def plan(config: KernelFaultConfig, interfaces: RouterInterfaces, netem: bool) -
         forward.append(f"-A FORWARD -p udp --dport {port} -j {udp_target}")
     if config.udp_blocked:
         forward.append("-A FORWARD -p udp -j DROP")
-    if not netem:
-        for source, destination, link in ((lan, wan, config.up), (wan, lan, config.down)):
-            if link.loss:
-                forward.append(
-                    f"-A FORWARD -i {source} -o {destination} -m statistic --mode random "
-                    f"--probability {link.loss:.6f} -j DROP"
-                )
+    chains: list[str] = []
+    for way, source, destination, link in links:
+        if link.loss and (not netem or link.burst is not None):
+            forward.append(
+                f"-A FORWARD -i {source} -o {destination} {_statistic(link.loss)} -j DROP"
+            )
+        if link.burst is not None and not netem:
+            name = f"camsim-burst-{way}"
+            declared, rules = _burst_chains(name, link.burst)
+            chains += rules
+            forward.append(f"-A FORWARD -i {source} -o {destination} -j {name}")
+            declarations.extend(declared)
     nat: list[str] = []
     if config.nat:
         forward += [
@@ -303,7 +357,7 @@ def plan(config: KernelFaultConfig, interfaces: RouterInterfaces, netem: bool) -
                     f"-j DNAT --to-destination {interfaces.lan_host}:{port}"
                 )
     rules = ["*filter", ":INPUT ACCEPT [0:0]", ":FORWARD ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
-             *forward, "COMMIT",
+             *declarations, *forward, *chains, "COMMIT",
              "*nat", ":PREROUTING ACCEPT [0:0]", ":INPUT ACCEPT [0:0]", ":OUTPUT ACCEPT [0:0]",
              ":POSTROUTING ACCEPT [0:0]", *nat, "COMMIT", ""]  # fmt: skip
     sysctl: dict[str, int] = {}

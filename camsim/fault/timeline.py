@@ -13,8 +13,8 @@ path's ``history`` with its wall-clock time, which is what a report shades as th
 
 :func:`split_for_kernel` translates proxy settings into kernel ones where the kernel does the same
 thing (``nat=cone`` is MASQUERADE, ``refuse`` is a REJECT of the RTSP port) and returns the rest,
-which the kernel cannot do here, for the proxy: burst loss, duplication, corruption, symmetric NAT,
-TCP slicing and resets, and delay, jitter and reordering when the kernel has no sch_netem.
+which the kernel cannot do here, for the proxy: duplication, corruption, symmetric NAT, TCP
+slicing and resets, and delay, jitter and reordering when the kernel has no sch_netem.
 """
 
 from __future__ import annotations

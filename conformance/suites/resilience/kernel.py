@@ -12,6 +12,8 @@ suite reads and the same verdict engine judges it.
 What the kernel does for each scenario's proxy settings (:func:`kernel_plan`):
 
 - ``loss``: an iptables ``statistic`` DROP (netem's loss when the kernel has sch_netem);
+- ``burst``: Gilbert-Elliott loss as a two-state chain of iptables ``statistic`` and ``recent``
+  matches (netem's ``loss gemodel`` when the kernel has sch_netem);
 - ``rate``: tbf, whose own queue (100 ms at the rate) stands for the proxy's ``queue_limit``;
 - ``udp_blocked``: a DROP of every forwarded datagram;
 - a refused URL (port-554-blocked): a REJECT of the URL's port, 554, where a camera does listen,
@@ -21,8 +23,8 @@ What the kernel does for each scenario's proxy settings (:func:`kernel_plan`):
 - device faults (camera-reboot, rtp-stops): done to the camera in the LAN namespace, as on the
   proxy path.
 
-Burst (Gilbert-Elliott) loss, and delay, jitter and reordering on a kernel without sch_netem,
-have no kernel form here: those cases are not applicable on this path, saying so.
+Delay, jitter and reordering on a kernel without sch_netem have no kernel form here: those
+cases are not applicable on this path, saying so.
 
 Directions: the proxy's ``down_`` is towards the puller, which is the kernel's ``up_`` (LAN →
 WAN) since the camera sits on the LAN; the prefixes are swapped, not copied.
@@ -59,7 +61,7 @@ CAMERA_READY_SECONDS = 10.0
 CAMERA_STOP_SECONDS = 5.0
 
 _DIRECTION = {"up_": "down_", "down_": "up_"}
-_KERNEL_NAMES = {"loss", "rate", "udp_blocked", "nat_timeout"}
+_KERNEL_NAMES = {"loss", "burst", "rate", "udp_blocked", "nat_timeout"}
 _TBF_QUEUES = {"queue_limit"}
 """Proxy settings tbf's own bounded queue stands for: dropped from the kernel plan."""
 _NETEM_NAMES = {"delay", "jitter", "reorder"}
@@ -97,11 +99,6 @@ def translate(settings: dict[str, object], netem: bool) -> tuple[dict[str, objec
             if not netem:
                 return {}, f"needs netem ({name}): {NETEM_MISSING}; it runs on the proxy path"
             out[kernel_name] = value
-        elif name == "burst":
-            return {}, (
-                "burst (Gilbert-Elliott) loss has no kernel form without netem's loss gemodel; "
-                "this scenario runs on the proxy path"
-            )
         else:
             return {}, f"{name}: no kernel form; this scenario runs on the proxy path"
     return out, None

@@ -109,6 +109,57 @@ def test_loss_is_within_a_binomial_bound_and_one_way(topology: Topology) -> None
     assert len(down) == 200  # the other direction is untouched
 
 
+BURST_PACKETS = 4000
+
+
+def loss_runs(received: set[int], sent: int) -> list[int]:
+    """Lengths of the runs of consecutive datagrams lost, in sending order."""
+    runs, length = [], 0
+    for index in range(sent):
+        if index in received:
+            if length:
+                runs.append(length)
+            length = 0
+        else:
+            length += 1
+    return [*runs, length] if length else runs
+
+
+def test_burst_loss_comes_in_runs_of_the_models_mean_length(topology: Topology) -> None:
+    # Gilbert-Elliott with p = 5 %, r = 30 %: 14.3 % lost on average, in runs of 1/r = 3.3
+    # datagrams (uniform loss at that rate would give runs of 1.17).
+    topology.faults.change(up_burst="5%,30%")
+    expected_method = LossMethod.NETEM if netem_available() else LossMethod.IPTABLES
+    assert topology.faults.loss_method is expected_method
+    assert topology.faults.history[-1].config["up"]["burst"] == "0.05,0.3,0.0,1.0"
+    with (
+        udp_socket(topology, "wan", (topology.wan_address, 7001)) as wan,
+        udp_socket(topology, "lan", (topology.lan_address, 7001)) as lan,
+    ):
+        for index in range(BURST_PACKETS):
+            lan.sendto(index.to_bytes(4, "big"), (topology.wan_address, 7001))
+        up = {int.from_bytes(data, "big") for data, _ in drain(wan)}
+        for index in range(200):
+            wan.sendto(index.to_bytes(4, "big"), (topology.lan_address, 7001))
+        down = drain(lan)
+    runs = loss_runs(up, BURST_PACKETS)
+    lost = sum(runs) / BURST_PACKETS
+    mean_run = sum(runs) / len(runs)
+    # About four standard deviations each: the chain's correlation widens the loss rate's
+    # spread (about 1.2 % here), and ~170 runs give the mean run length to about 0.2.
+    assert 0.093 <= lost <= 0.193, (lost, len(runs))
+    assert 2.4 <= mean_run <= 4.3, (mean_run, len(runs))
+    assert len(down) == 200  # the other direction is untouched
+    topology.faults.change(up_burst=None)  # and off again at run time
+    with (
+        udp_socket(topology, "wan", (topology.wan_address, 7002)) as wan,
+        udp_socket(topology, "lan", (topology.lan_address, 7002)) as lan,
+    ):
+        for index in range(500):
+            lan.sendto(index.to_bytes(4, "big"), (topology.wan_address, 7002))
+        assert len(drain(wan)) == 500
+
+
 def bulk_seconds(topology: Topology, server: TcpServer, size: int) -> float:
     """Seconds the server took to receive ``size`` bytes sent from the LAN (first to last byte)."""
     server.received, server.first, server.last = 0, None, None

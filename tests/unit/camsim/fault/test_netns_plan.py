@@ -74,6 +74,52 @@ def test_loss_with_netem_is_netem_and_no_iptables_rule() -> None:
     ]  # fmt: skip
 
 
+def test_burst_loss_without_netem_is_a_two_state_chain_in_iptables() -> None:
+    steps = plan(config(up_burst="1.6%,30%"), IFACES, netem=False)
+    assert steps.loss_method is LossMethod.IPTABLES
+    state = "-m recent --name camsim-burst-up --mask 0.0.0.0"
+    p = "-m statistic --mode random --probability 0.016000"
+    r = "-m statistic --mode random --probability 0.300000"
+    lines = steps.iptables.splitlines()
+    assert lines[lines.index(":OUTPUT ACCEPT [0:0]") + 1 : lines.index("COMMIT")] == [
+        ":camsim-burst-up - [0:0]",
+        ":camsim-burst-up-bad - [0:0]",
+        ":camsim-burst-up-lose-bad - [0:0]",
+        ":camsim-burst-up-lose-good - [0:0]",
+        "-A FORWARD -i r-lan -o r-wan -j camsim-burst-up",
+        f"-A camsim-burst-up {state} --rcheck -g camsim-burst-up-bad",
+        f"-A camsim-burst-up {p} {state} --set -g camsim-burst-up-lose-bad",
+        "-A camsim-burst-up -g camsim-burst-up-lose-good",
+        f"-A camsim-burst-up-bad {r} {state} --remove -g camsim-burst-up-lose-good",
+        "-A camsim-burst-up-bad -g camsim-burst-up-lose-bad",
+        "-A camsim-burst-up-lose-bad -j DROP",  # h = 0: every packet lost in the bad state
+    ]
+    assert all(command[-1] == "pfifo_fast" for command in steps.tc)
+
+
+def test_burst_loss_keeps_h_and_k_and_each_direction_its_own_state() -> None:
+    steps = plan(config(burst="2%,25%,10%,99%"), IFACES, netem=False)
+    rules = steps.iptables.splitlines()
+    assert "-A FORWARD -i r-wan -o r-lan -j camsim-burst-down" in rules
+    assert "-A FORWARD -i r-lan -o r-wan -j camsim-burst-up" in rules
+    stat = "-m statistic --mode random --probability"
+    assert f"-A camsim-burst-down-lose-bad {stat} 0.900000 -j DROP" in rules
+    assert f"-A camsim-burst-down-lose-good {stat} 0.010000 -j DROP" in rules
+    assert any("--name camsim-burst-down --mask 0.0.0.0 --set" in line for line in rules)
+
+
+def test_burst_loss_with_netem_is_gemodel_and_uniform_loss_moves_to_iptables() -> None:
+    steps = plan(config(up_burst="1.6%,30%"), IFACES, netem=True)
+    assert steps.loss_method is LossMethod.NETEM
+    assert forward_rules(steps.iptables) == []
+    assert steps.tc[0][6:] == ["netem", "loss", "gemodel", "1.6%", "30%", "100%", "0%"]
+    both = plan(config(up_burst="1.6%,30%", up_loss="1%"), IFACES, netem=True)
+    assert forward_rules(both.iptables) == [
+        "-A FORWARD -i r-lan -o r-wan -m statistic --mode random --probability 0.010000 -j DROP"
+    ]
+    assert both.tc[0][7:9] == ["loss", "gemodel"]
+
+
 def test_rate_is_tbf_without_netem_and_netem_rate_with_it() -> None:
     without = plan(config(up_rate="2M"), IFACES, netem=False)
     assert without.tc[0] == [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from camsim.fault.impair import GilbertElliott
 from camsim.fault.kernel import NETEM_MISSING, KernelFaultConfig, parse_kernel_settings
 from camsim.fault.scenarios import Role, get_scenario, scenarios
 from conformance.suites.resilience.kernel import (
@@ -77,10 +78,14 @@ def test_device_faults_need_no_router_fault(name: str) -> None:
     assert not plan.nat
 
 
-def test_burst_loss_has_no_kernel_form() -> None:
-    reason = kernel_plan(get_scenario("loss-5-burst"), netem=True)
-    assert isinstance(reason, str)
-    assert "Gilbert-Elliott" in reason
+@pytest.mark.parametrize("netem", [False, True])
+def test_burst_loss_is_planned_both_ways_with_or_without_netem(netem: bool) -> None:
+    plan = kernel_plan(get_scenario("loss-5-burst"), netem=netem)
+    assert isinstance(plan, KernelPlan)
+    assert plan.base == {}
+    assert plan.changes == [(2.0, {"burst": "1.6%,30%"}), (6.0, {"burst": None})]
+    config = KernelFaultConfig().changed(**parse_kernel_settings(plan.changes[0][1]))
+    assert config.up.burst == config.down.burst == GilbertElliott(0.016, 0.3)
 
 
 @pytest.mark.parametrize("name", ["jitter-50ms", "reorder"])
