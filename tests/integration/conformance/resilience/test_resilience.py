@@ -12,7 +12,10 @@ Each run is ``camsim conform --suite resilience`` as a user runs it, in its own 
 - the rtsp-client suite's test-only puller without reconnects fails ``camera-reboot``,
   ``rtp-stops`` and ``tcp-drop-mid-frame`` (it ends its session where the camera closed the
   connection inside a frame), and the same puller dropping every 30th frame fails ``loss-1``
-  (frames lost outside the fault window), while the careful puller passes all four.
+  (frames lost outside the fault window), while the careful puller passes all four;
+- refserver's ingest passes ``uplink-drop`` (camsim's encoder reconnects and the HLS goes on
+  after a discontinuity), and fails it behind a forwarder that turns the reconnection away;
+  ``server-restart`` fails a server that does not start again after SIGKILL.
 """
 
 from __future__ import annotations
@@ -171,9 +174,49 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_refserver_ingest_goes_on_after_an_uplink_drop(tmp_path: Path) -> None:
+class OnePublishOnly:
+    """A TCP forwarder to an RTMP server that passes the first connection and closes every
+    later one at once: a server that keeps a vanished publisher's stream name and turns its
+    return away (as one does that never notices the old connection died)."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream_port = upstream_port
+        self.connections = 0
+        self.server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self.server = await asyncio.start_server(self._connection, "127.0.0.1", 0)
+        return int(self.server.sockets[0].getsockname()[1])
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        if self.connections > 1:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            finally:
+                sink.close()
+
+        await asyncio.gather(
+            pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True
+        )
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
+@pytest.mark.parametrize("republish", [True, False], ids=["refserver", "one-publish-only"])
+def test_refserver_ingest_goes_on_after_an_uplink_drop(tmp_path: Path, republish: bool) -> None:
     """camsim's encoder pushes to refserver through the proxy, which resets it 4 s in and
-    refuses it for 1 s: it reconnects, and refserver's HLS goes on."""
+    refuses it for 1 s: it reconnects, and refserver's HLS goes on. In front of a forwarder
+    that turns the reconnection away, the same case fails: the HLS stops at the drop."""
     rtmp, http = free_port(), free_port()
     refserver = shutil.which("refserver") or str(Path(sys.executable).with_name("refserver"))
     server = subprocess.Popen(
@@ -194,22 +237,40 @@ def test_refserver_ingest_goes_on_after_an_uplink_drop(tmp_path: Path) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+    forwarder = OnePublishOnly(rtmp)
+
+    async def judged() -> ConformRun:
+        port = rtmp if republish else await forwarder.start()
+        try:
+            args = ["--suite", "resilience", "--target", f"rtmp://127.0.0.1:{port}/live/{{name}}"]
+            args += ["--hls", f"http://127.0.0.1:{http}/live/{{name}}/index.m3u8"]
+            if not republish:
+                args += ["--case=RESIL-INGEST-UPLINK-DROP"]
+            return await conform_async(args, tmp_path / "ingest.json", timeout=120)
+        finally:
+            forwarder.close()
+
     try:
-        args = ["--suite", "resilience", "--target", f"rtmp://127.0.0.1:{rtmp}/live/{{name}}"]
-        args += ["--hls", f"http://127.0.0.1:{http}/live/{{name}}/index.m3u8"]
-        run = conform(args, tmp_path / "ingest.json", timeout=120)
+        run = asyncio.run(judged())
     finally:
         server.kill()
         server.wait(10)
     verdicts = run.verdicts()
+    events = {m["value"] for m in run.case("RESIL-INGEST-UPLINK-DROP")["measurements"]}
+    assert "uplink reset" in events
+    if not republish:
+        case = run.case("RESIL-INGEST-UPLINK-DROP")
+        assert case["verdict"] == "fail", run.stdout
+        assert "did not go on after the fault" in case["message"], case["message"]
+        assert forwarder.connections >= 2  # it came back, and was turned away
+        return
     assert verdicts["RESIL-INGEST-UPLINK-DROP"] == "pass", run.stdout
     assert verdicts["RESIL-INGEST-SERVER-RESTART"] == "not_applicable"
     pull = {c: v for c, v in verdicts.items() if c.startswith(("RESIL-NET", "RESIL-DEV"))}
     # Every pull case, on the proxy path and on the kernel path, needs a puller, not a push.
     kernel = {case + KERNEL_SUFFIX for case in pull_cases()}
     assert pull == dict.fromkeys(pull_cases() | kernel, "not_applicable")
-    events = {m["value"] for m in run.case("RESIL-INGEST-UPLINK-DROP")["measurements"]}
-    assert "uplink reset" in events
     assert "encoder reconnected" in events
     assert run.code == 0
 
