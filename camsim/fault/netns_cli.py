@@ -132,7 +132,7 @@ def netns_command(
     \b
     LAN 198.18.0.2 -- 198.18.0.1 router 198.19.0.1 -- 198.19.0.2 WAN; no route leaves
     198.18.0.0/15. Settings (each way, or one way with up_ for LAN to WAN, down_ back):
-      loss rate delay jitter reorder (delay, jitter, reorder need sch_netem)
+      loss burst rate delay jitter reorder (delay, jitter, reorder need sch_netem)
     router: rtsp_blocked=drop|reject rtsp_port udp_blocked nat nat_timeout forward
     """  # fmt: skip
     reason = unavailable_reason()
