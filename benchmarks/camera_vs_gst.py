@@ -18,11 +18,13 @@ error within ``--late-after`` for 99 % of its packets: camera counts are tried u
 step has more than 1 % of its packets late, the core saturated or a consumer failing. By default
 the consumers pull over UDP and do not read (so they cost next to nothing);
 ``--max-transport tcp`` pulls interleaved over TCP, as most recorders do, and the consumer reads
-every byte (on a core of its own, ideally).
+every byte (on a core of its own, ideally). ``--pin`` gives it one: the server's threads are
+pinned to the first CPU and the consumers to the others, so "per core" is one core's worth and
+the consumer's reading never takes the camera's core.
 
     python -m benchmarks.camera_vs_gst --cameras 50 --seconds 20 --json report.json
     python -m benchmarks.camera_vs_gst --no-gst --transports tcp --max-transport tcp \\
-        --max-steps 300,400,500,600
+        --max-steps 300,400,500,600 --pin
 
 gst-rtsp-server is run with the system Python (``/usr/bin/python3`` with python3-gi) from
 ``benchmarks/peers/gst_cameras.py``; it plays the file once, so a window must end before the
@@ -115,6 +117,18 @@ class PeakRss:
             self._stop.wait(0.5)
 
 
+def pin(pid: int, cpus: set[int]) -> None:
+    """Every thread of ``pid`` (and so the threads it starts later) onto ``cpus``."""
+    for task in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(task), cpus)
+
+
+def split_cpus() -> tuple[set[int], set[int]] | None:
+    """The server's CPU and the consumers' CPUs for ``--pin``; None on a single CPU."""
+    cpus = sorted(os.sched_getaffinity(0))
+    return ({cpus[0]}, set(cpus[1:])) if len(cpus) > 1 else None
+
+
 class Server:
     """A server process under measurement."""
 
@@ -198,8 +212,10 @@ def measure(
     seconds: float,
     warmup: float,
     discard: bool = False,
+    pinned: tuple[set[int], set[int]] | None = None,
 ) -> Measurement:
-    """Load ``server`` with one client per camera; measure ``seconds`` after ``warmup``."""
+    """Load ``server`` with one client per camera; measure ``seconds`` after ``warmup``;
+    ``pinned``: the server's CPUs and the consumers'."""
     load_command = [
         sys.executable,
         "-m",
@@ -213,6 +229,9 @@ def measure(
     ]
     load = subprocess.Popen(load_command, stdout=subprocess.PIPE, text=True)
     pid = server.process.pid
+    if pinned is not None:
+        pin(pid, pinned[0])
+        pin(load.pid, pinned[1])
     time.sleep(warmup)
     status_before = server.last_status()
     before = cpu_seconds(pid)
@@ -284,6 +303,7 @@ def max_cameras_per_core(
     warmup: float,
     transport: str = "udp",
     late_after_ms: float = DEFAULT_LATE_AFTER_MS,
+    pinned: tuple[set[int], set[int]] | None = None,
 ) -> tuple[int, list[Measurement]]:
     """The largest step with 99 % of the packets within ``late_after_ms`` of their due time,
     the core not saturated and every consumer receiving."""
@@ -293,7 +313,14 @@ def max_cameras_per_core(
         server = camsim_server(sample, cameras, port, late_after_ms)
         try:
             result = measure(
-                server, port, cameras, transport, seconds, warmup, discard=transport == "udp"
+                server,
+                port,
+                cameras,
+                transport,
+                seconds,
+                warmup,
+                discard=transport == "udp",
+                pinned=pinned,
             )
         finally:
             server.stop()
@@ -366,8 +393,16 @@ def main(argv: list[str] | None = None) -> int:
         default="100,200,300,400,600",
         help="camera counts tried for the cameras-per-core figure ('' to skip)",
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="cameras-per-core steps: the server on the first CPU, the consumers on the others",
+    )
     parser.add_argument("--json", type=Path, help="write the report here")
     args = parser.parse_args(argv)
+    pinned = split_cpus() if args.pin else None
+    if args.pin and pinned is None:
+        parser.error("--pin needs two CPUs or more")
     sample = args.media or default_sample()
     transports = [t.strip() for t in args.transports.split(",") if t.strip()]
     results = side_by_side(
@@ -391,9 +426,11 @@ def main(argv: list[str] | None = None) -> int:
             args.warmup,
             args.max_transport,
             args.late_after,
+            pinned,
         )
         results += steps_results
     report = summary(results, sustained, args.max_transport)
+    report["pinned"] = pinned is not None
     text = json.dumps(report, indent=2)
     if args.json is not None:
         args.json.write_text(text + "\n")
