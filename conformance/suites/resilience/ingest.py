@@ -5,7 +5,8 @@ server serves that stream's HLS), each ingest scenario publishes the short stamp
 camsim's encoder (reconnecting, with its backoff) to a TCP :class:`~camsim.fault.control.FaultProxy`
 in front of the target, plays the scenario's timeline on the proxy (an uplink drop resets the
 encoder's connection and refuses new ones for the window), and reads the stream's HLS over
-HTTP as it is published: every segment once, when first listed, analysed for its stamps.
+HTTP as it is published (:class:`~conformance.suites.resilience.http_output.HttpOutput`): every
+segment once, when first listed, analysed for its stamps.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
@@ -27,68 +28,13 @@ from camsim.encoder.target import PushTarget
 from camsim.fault.control import FaultProxy
 from camsim.fault.scenarios import DeviceFault, FaultScenario
 from camsim.media.loader import load
-from conformance.hls.media import analyse_init, analyse_segment
+from conformance.suites.resilience.http_output import HttpOutput
 from conformance.suites.resilience.run import FaultRun, Mark, client_scenario, resident_bytes
 from conformance.suites.resilience.server import ManagedServer
-from conformance.suites.rtsp_client.output import OutputSegment
 from conformance.suites.rtsp_client.run import ScenarioResult, log_tail
-from wire.hls.errors import PlaylistError
-from wire.hls.parse import parse
 
 POLL_SECONDS = 0.5
-REQUEST_TIMEOUT = 5.0
 DEFAULT_RTMP_PORT = 1935
-
-
-class HttpOutput:
-    """The HLS of one stream read over HTTP: segments in playlist order, each read once."""
-
-    def __init__(self, url: str, session: aiohttp.ClientSession) -> None:
-        self.url = url
-        self.session = session
-        self.segments: list[OutputSegment] = []
-        self.errors: list[str] = []
-        self._seen: set[str] = set()
-        self._inits: dict[str, bytes] = {}
-
-    async def _get(self, url: str) -> bytes | None:
-        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
-        try:
-            async with self.session.get(url, timeout=timeout) as response:
-                if response.status != 200:
-                    return None
-                return await response.read()
-        except (aiohttp.ClientError, TimeoutError):
-            return None
-
-    async def poll(self) -> None:
-        """Read the playlist once and every segment it lists that was not read yet."""
-        body = await self._get(self.url)
-        if body is None:
-            return  # not published yet, or the server is away: try again next time
-        try:
-            playlist = parse(body)
-        except (PlaylistError, ValueError):
-            return
-        loop = asyncio.get_running_loop()
-        for segment in playlist.segments:
-            uri = urljoin(self.url, segment.uri)
-            if uri in self._seen:
-                continue
-            self._seen.add(uri)
-            data = await self._get(uri)
-            if data is None:
-                self.errors.append(f"{segment.uri}: listed but not served")
-                continue
-            init_bytes = b""
-            if segment.init_section is not None:
-                init_uri = urljoin(self.url, segment.init_section.uri)
-                if init_uri not in self._inits:
-                    self._inits[init_uri] = await self._get(init_uri) or b""
-                init_bytes = self._inits[init_uri]
-            init = analyse_init(init_bytes) if init_bytes else None
-            media = await loop.run_in_executor(None, analyse_segment, data, init, init_bytes)
-            self.segments.append(OutputSegment(segment.uri, segment.discontinuity, media))
 
 
 def push_url(target: str, name: str, port: int) -> str:
@@ -217,7 +163,7 @@ class IngestRunner:
                 await asyncio.sleep(min(POLL_SECONDS, scenario.seconds - now))
                 await output.poll()
                 now = loop.time() - started
-                run.arrivals.extend([now] * (len(output.segments) - len(run.arrivals)))
+                run.arrived(len(output.segments), now)
                 if server is not None and server.pid is not None:
                     rss = resident_bytes(server.pid)
                     if rss is not None:
@@ -239,7 +185,7 @@ class IngestRunner:
             proxy.close()
         await asyncio.sleep(1.5)  # the last segment the server cuts once the stream ends
         await output.poll()
-        run.arrivals.extend([loop.time() - started] * (len(output.segments) - len(run.arrivals)))
+        run.arrived(len(output.segments), loop.time() - started)
         run.http_segments = output.segments
         run.proxy_state = proxy.state()
         if fleet.stats and fleet.stats[0].error and not output.segments:

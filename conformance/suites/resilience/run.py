@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -68,6 +68,11 @@ class FaultRun:
     @property
     def started_us(self) -> int:
         return self.result.started_us
+
+    def arrived(self, segments: int, now: float) -> None:
+        """The output holds ``segments`` now, ``now`` seconds into the run: those read since the
+        last call arrived then."""
+        self.arrivals.extend([now] * (segments - len(self.arrivals)))
 
 
 def client_scenario(scenario: FaultScenario) -> Scenario:
@@ -189,21 +194,45 @@ class FaultRunner:
         except OSError as exc:
             run.result.error = f"the --target command did not start: {argv[0]}: {exc.strerror}"
             return fleet
-        events = self._timeline(scenario)
+
+        async def follow(now: float) -> bool:
+            self._poll(run, output, now, process.pid)
+            if process.returncode is not None:
+                run.marks.append(Mark(loop.time() - started, "the client exited"))
+                return False
+            return True
+
         try:
-            while (now := loop.time() - started) < scenario.seconds:
-                while events and events[0][0] <= now:
-                    at, action = events.pop(0)
-                    fleet = await self._act(run, action, at, fleet, proxy, port)
-                await asyncio.sleep(min(POLL_SECONDS, scenario.seconds - now))
-                self._poll(run, output, loop.time() - started, process.pid)
-                if process.returncode is not None:
-                    run.marks.append(Mark(loop.time() - started, "the client exited"))
-                    break
+            fleet = await self.play(run, fleet, proxy, port, started, follow)
         finally:
             run.result.exit_code, run.result.killed = await stop_client(process)
         output.poll()
         run.result.log_tail = log_tail(log_path)
+        return fleet
+
+    async def play(
+        self,
+        run: FaultRun,
+        fleet: CameraFleet,
+        proxy: FaultProxy,
+        port: int,
+        started: float,
+        follow: Callable[[float], Awaitable[bool]],
+    ) -> CameraFleet:
+        """Play the scenario's timeline on the proxy and the camera from ``started`` (the loop's
+        clock) to the scenario's end, calling ``follow`` with the seconds into the run every
+        :data:`POLL_SECONDS`; it returns False to stop early. The fleet in use at the end (a
+        reboot replaces it) is returned."""
+        scenario = run.scenario
+        loop = asyncio.get_running_loop()
+        events = self._timeline(scenario)
+        while (now := loop.time() - started) < scenario.seconds:
+            while events and events[0][0] <= now:
+                at, action = events.pop(0)
+                fleet = await self._act(run, action, at, fleet, proxy, port)
+            await asyncio.sleep(min(POLL_SECONDS, scenario.seconds - now))
+            if not await follow(loop.time() - started):
+                break
         return fleet
 
     @staticmethod
