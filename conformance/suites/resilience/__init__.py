@@ -24,6 +24,19 @@ them (:mod:`conformance.suites.resilience.kernel`); their cases are the proxy on
 ``-KERNEL`` (``RESIL-NET-LOSS-1-KERNEL``), not applicable where the kernel has no form for the
 fault. ``--set path=both`` runs both; ``proxy`` is the default.
 
+A server that runs all along and is told over HTTP what to pull is judged with rtsp-client's
+``--pull-api`` (and ``--hls``, ``--pull-api-remove``) instead of ``--target``: per pull scenario
+the suite asks it to pull the proxy's ``{url}`` as a ``{name}`` new to the run, reads that
+stream's HLS over HTTP and asks it to stop after (:mod:`conformance.suites.resilience.api`).
+The proxy path only; its memory is not judged (the suite does not know its process); the
+templates have no ``{alt_url}``, so port-554-blocked passes only if the server falls back to
+another port of its own::
+
+    camsim conform --suite resilience \
+        --pull-api 'POST http://127.0.0.1:8080/api/sources {"name": "{name}", "url": "{url}"}' \
+        --pull-api-remove 'DELETE http://127.0.0.1:8080/api/sources/{name}' \
+        --hls 'http://127.0.0.1:8080/live/{name}/index.m3u8'
+
 An ingest server is judged through the ingest scenarios (uplink-drop, server-restart): camsim's
 encoder publishes through a TCP fault proxy and the stream's HLS is read back from ``--hls``
 (``{name}`` for the stream). ``--target rtmp://HOST:PORT/APP/{name}`` judges a running server

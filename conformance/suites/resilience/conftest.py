@@ -16,10 +16,16 @@ import pytest
 from camsim.fault.scenarios import DeviceFault, FaultScenario, Role, scenarios
 from conformance.session import ConformanceSession, ConformOptions, TargetUnreachable
 from conformance.suites.resilience import SUITE
+from conformance.suites.resilience.api import (
+    KERNEL_NOT_APPLICABLE,
+    ApiFaultRunner,
+    command_fields,
+)
 from conformance.suites.resilience.ingest import IngestRunner
 from conformance.suites.resilience.kernel import KERNEL_SUFFIX, KernelRunner, kernel_unavailable
 from conformance.suites.resilience.run import FaultRun, FaultRunner
 from conformance.suites.resilience.server import is_server_command
+from conformance.suites.rtsp_client.api_target import PullApi
 from conformance.suites.rtsp_client.run import CommandTemplate, make_samples
 from conformance.suites.rtsp_client.scenarios import Sample
 
@@ -140,11 +146,78 @@ def _ingest_runs(options: ConformOptions, session: ConformanceSession, workdir: 
     return FaultRuns({case_id(r.scenario): r for r in runs}, wall, Role.INGEST, managed)
 
 
+INGEST_BY_API = (
+    "an ingest scenario, and --pull-api judges a puller: an ingest is judged with --target "
+    "rtmp://HOST:PORT/APP/{name}, or the server's command"
+)
+
+
+def api_not_run(path: str) -> dict[str, str]:
+    """With ``--pull-api``: the cases not run on ``path`` (``--set path=``), and why."""
+    not_run = {case_id(s): INGEST_BY_API for s in scenarios(Role.INGEST)}
+    for scenario in scenarios(Role.PULL):
+        not_run[kernel_case_id(scenario)] = KERNEL_NOT_APPLICABLE
+        if path == "kernel":
+            not_run[case_id(scenario)] = (
+                "--set path=kernel: the proxy path is not run, and --pull-api has no other"
+            )
+    return not_run
+
+
+def _api_runs(options: ConformOptions, session: ConformanceSession) -> Iterator[FaultRuns]:
+    """``--pull-api``: a running server told over HTTP to pull each scenario's proxy, its HLS
+    read over HTTP; the proxy path only."""
+    assert options.pull_api is not None
+    try:
+        api = PullApi.parse(options.pull_api, options.hls, options.pull_api_remove)
+    except ValueError as exc:
+        raise TargetUnreachable(str(exc)) from None
+    if fields := command_fields(options.pull_api, options.pull_api_remove):
+        raise TargetUnreachable(
+            f"--pull-api fills in {{name}} and {{url}} only, not {', '.join(fields)}: those are "
+            "for a puller's command (--target)"
+        )
+    selected = {info.id for info in session.catalogue if info.suite == SUITE.name}
+    path = _path(options)
+    not_run = api_not_run(path)
+    chosen = [s for s in scenarios(Role.PULL) if case_id(s) in selected - not_run.keys()]
+    kept = options.setting("workdir")
+    workdir = Path(kept) if kept else Path(tempfile.mkdtemp(prefix="camsim-resilience-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        session.progress("resilience: preparing the sample")
+        runner = ApiFaultRunner(
+            api,
+            make_samples()[Sample.SHORT],
+            workdir,
+            parallel=_parallel(options),
+            progress=session.progress,
+        )
+        begun = time.monotonic()
+        runs = {case_id(r.scenario): r for r in asyncio.run(runner.run(chosen))}
+        wall = time.monotonic() - begun
+        environment = session.environment
+        environment["client pull api"] = api.describe()
+        environment["client hls"] = api.hls
+        environment["fault path"] = "proxy"
+        environment["cameras"] = (
+            "camsim, one per scenario on 127.0.0.1 behind an RTSP fault proxy, 320x180 H.264 "
+            "at 15 fps with AAC"
+        )
+        yield FaultRuns(runs, wall, not_run=not_run)
+    finally:
+        if not kept:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def fault_runs(
     conform_options: ConformOptions, conform_session: ConformanceSession
 ) -> Iterator[FaultRuns]:
     """The client run through each selected scenario of its role, a few at a time."""
+    if conform_options.pull_api is not None:
+        yield from _api_runs(conform_options, conform_session)
+        return
     if not conform_options.target:
         raise TargetUnreachable("--target is required: the client's command with {url} and {out}")
     target = conform_options.target
