@@ -198,6 +198,7 @@ class FaultProxy:
             "seed": self.seed,
             "config": self.config.to_json(),
             "history": [change.to_json() for change in self.history],
+            "events": [] if self.rtsp is None else [e.to_json() for e in self.rtsp.events],
         }
 
     async def _get(self, request: web.Request) -> web.Response:

@@ -17,6 +17,10 @@ rewrites, so that media over UDP also passes through the proxy:
 RTP and RTCP each way pass through their own seeded :class:`~camsim.fault.impair.Link`
 (``{seed}/rtp/{n}/up|down``, n counting media streams and RTP/RTCP in the order they are set up).
 HTTP tunnelling (``GET``/``POST`` first) and TLS pass through as bytes.
+
+:attr:`RtspProxy.events` tells what the client did, with the wall-clock time: each connection
+(RTSP, or HTTP tunnel/TLS) and its end, and the transport each connection's media got (UDP,
+interleaved, multicast), which is how a report shows reconnects and fallbacks.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import asyncio
 import itertools
 import logging
 import re
+import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from camsim.fault.config import FaultConfig
@@ -49,6 +55,20 @@ logger = logging.getLogger("camsim.fault")
 Address = tuple[str, int]
 RTP, RTCP = 0, 1
 _NOT_RTSP_OPENINGS = (b"GET ", b"POST ", b"HEAD ", b"\x16")  # HTTP tunnel, TLS
+MAX_EVENTS = 1000
+"""Client events kept (the latest); a run's reconnects and fallbacks are far fewer."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClientEvent:
+    """Something a client did through the proxy."""
+
+    at: float
+    """Wall-clock time (``time.time()``)."""
+    what: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"at": self.at, "what": self.what}
 
 
 @dataclass(eq=False)
@@ -112,6 +132,17 @@ class RtspProxy:
         self._ports: dict[DatagramPort, MediaChannel | Mapping[_Outside]] = {}
         self._expiry: asyncio.TimerHandle | None = None
         self._ended = (LinkStats(), LinkStats())
+        self.events: deque[ClientEvent] = deque(maxlen=MAX_EVENTS)
+        """Client connections, their ends and their media's transport, oldest first."""
+        self._numbers: dict[RelayedConnection, int] = {}
+        self._connections = itertools.count(1)
+
+    def note(self, connection: RelayedConnection, what: str) -> None:
+        """Record ``what`` the client did on ``connection`` (numbered in connecting order)."""
+        number = self._numbers.get(connection)
+        if number is None:
+            number = self._numbers[connection] = next(self._connections)
+        self.events.append(ClientEvent(time.time(), f"client connection {number}: {what}"))
 
     @property
     def config(self) -> FaultConfig:
@@ -174,6 +205,9 @@ class RtspProxy:
         return up, down
 
     def _connection_ended(self, connection: RelayedConnection) -> None:
+        if connection in self._numbers:
+            self.note(connection, "closed")
+            del self._numbers[connection]
         for media in self._media.pop(connection, []):
             for channel in media.channels:
                 _add(self._ended[0], channel.up.stats)
@@ -323,6 +357,8 @@ class DialogRewriter:
         self.down_reader = RtspReader()
         self.raw: bool | None = None  # None until the first bytes say what the stream is
         self.setups: dict[int, _Media] = {}
+        self.transports: set[str] = set()
+        """The media transports already noted for this connection."""
         upstream, listen = proxy.upstream, proxy.address
         # host:port wherever it stands (also in a scheme-less Content-Base), not inside a
         # longer name or number; rtsp://host/ too when the camera is on the default port.
@@ -336,6 +372,10 @@ class DialogRewriter:
     def rewrite_up(self, data: bytes, now: float) -> bytes:
         if self.raw is None:
             self.raw = data.startswith(_NOT_RTSP_OPENINGS)
+            kind = "RTSP"
+            if self.raw:
+                kind = "TLS" if data.startswith(b"\x16") else "RTSP tunnelled in HTTP"
+            self.proxy.note(self.connection, f"connected ({kind})")
         if self.raw:
             return data
         self.up_reader.receive_data(data)
@@ -392,6 +432,8 @@ class DialogRewriter:
         headers = response.headers
         media = self.setups.pop(response.cseq, None) if response.cseq is not None else None
         value = headers.get("Transport")
+        if response.ok and value is not None and response.cseq is not None:
+            self._note_transport(value)
         if media is not None and response.ok and value is not None:
             spec = Transport.parse(value).first
             if not spec.is_tcp:
@@ -413,6 +455,19 @@ class DialogRewriter:
             response.body = body.encode("utf-8", "surrogateescape")
             if "Content-Length" in headers:
                 headers.set("Content-Length", str(len(response.body)))
+
+    def _note_transport(self, value: str) -> None:
+        """The media transport a SETUP answer gave, once per connection and kind."""
+        try:
+            spec = Transport.parse(value).first
+        except (RemoteProtocolError, ValueError):
+            return
+        kind = "interleaved over TCP" if spec.is_tcp else "over UDP"
+        if spec.is_multicast:
+            kind = "over UDP multicast"
+        if kind not in self.transports:
+            self.transports.add(kind)
+            self.proxy.note(self.connection, f"media {kind}")
 
     def _authority(self, text: str) -> str:
         return self.authority.sub(self.proxy_authority, text)

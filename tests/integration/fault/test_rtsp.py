@@ -258,6 +258,44 @@ def test_http_tunnel_passes_through_as_bytes(fleet: RunningFleet) -> None:
     asyncio.run(main())
 
 
+def test_client_connections_and_their_transports_are_events(fleet: RunningFleet) -> None:
+    async def main() -> None:
+        async with proxied(fleet, FaultConfig()) as (proxy, client):
+            rtp, rtcp = await open_ports()
+            await setup_video(client, rtp, rtcp)
+            await client.__aexit__(None, None, None)
+            for _ in range(50):
+                if len(proxy.events) == 3:
+                    break
+                await asyncio.sleep(0.02)
+            async with RtspTestClient(client.url) as again:
+                await again.start_tcp()
+                await again.rtp(0, 2)
+            reader, writer = await asyncio.open_connection(*proxy.address)
+            writer.write(b"GET /cam1 HTTP/1.0\r\nx-sessioncookie: events1\r\n\r\n")
+            await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+            writer.close()
+            for _ in range(50):  # the proxy sees the last close a moment later
+                if len(proxy.events) == 8:
+                    break
+                await asyncio.sleep(0.02)
+            events = [event.what for event in proxy.events]
+            assert events == [
+                "client connection 1: connected (RTSP)",
+                "client connection 1: media over UDP",
+                "client connection 1: closed",
+                "client connection 2: connected (RTSP)",
+                "client connection 2: media interleaved over TCP",
+                "client connection 2: closed",
+                "client connection 3: connected (RTSP tunnelled in HTTP)",
+                "client connection 3: closed",
+            ]
+            times = [event.at for event in proxy.events]
+            assert times == sorted(times)
+
+    asyncio.run(main())
+
+
 def quirky(sample: Path, quirk: str) -> FleetConfig:
     return FleetConfig(
         cameras=1, media=(sample,), request_timeout=2.0, idle_timeout=10.0, quirks=(quirk,)
