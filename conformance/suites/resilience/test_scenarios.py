@@ -2,9 +2,10 @@
 
 The cases are made from :func:`camsim.fault.scenarios.scenarios`, so a scenario added to the
 catalogue is judged without an edit here. Each case's page shows the run's timeline: latency of
-every output frame (send time to the first read of its segment) and frames output per second,
-by send time, with the faults' windows drawn as a band and every change of the proxy, reboot
-and client exit listed in order.
+every output frame (send time to the first read of its segment), frames output and lost per
+second and the output's bitrate, by send time, with the faults' windows drawn as a band; every
+change of the proxy, reboot and client exit, and each of the client's connections through the
+proxy with the transport its media got (its reconnects and fallbacks), listed in order.
 """
 
 from __future__ import annotations
@@ -14,8 +15,13 @@ from collections.abc import Callable
 from camsim.fault.scenarios import DeviceFault, FaultScenario, Role, scenarios
 from conformance.case import REQUIRED, CaseRecord, case, fail, not_applicable
 from conformance.suites.resilience.conftest import FaultRuns, case_id, kernel_case_id
-from conformance.suites.resilience.run import FaultRun
-from conformance.suites.resilience.verdict import judge, judge_segments, lost_per_second
+from conformance.suites.resilience.run import FaultRun, Mark
+from conformance.suites.resilience.verdict import (
+    judge,
+    judge_segments,
+    lost_per_second,
+    output_bits,
+)
 from conformance.suites.rtsp_client.judge import US_PER_S
 from reports.model import ChartKind, Detail, Series, SpecRef
 
@@ -45,16 +51,20 @@ def timeline(run: FaultRun, case_record: CaseRecord, lost: list[int]) -> None:
     step = max(1, len(points) // CHART_POINTS)
     shown = points[::step]
     top = max((latency for _, latency in shown), default=1.0)
-    band = [
-        (t / 10, top if any(a <= t / 10 < b for a, b in run.scenario.fault_spans()) else 0.0)
-        for t in range(int(run.scenario.seconds * 10) + 1)
-    ]
+    spans = run.scenario.fault_spans()
+    ticks = [t / 10 for t in range(int(run.scenario.seconds * 10) + 1)]
+
+    def band(height: float) -> Series:
+        """The fault windows, drawn ``height`` high."""
+        heights = tuple(height if any(a <= t < b for a, b in spans) else 0.0 for t in ticks)
+        return Series("fault in force", heights, tuple(ticks))
+
     case_record.chart(
         f"{run.scenario.name}: latency of each output frame (send to first read of its segment)",
         ChartKind.LINE,
         [
             Series("latency", tuple(round(y, 3) for _, y in shown), tuple(x for x, _ in shown)),
-            Series("fault in force", tuple(y for _, y in band), tuple(x for x, _ in band)),
+            band(top),
         ],
         x_label="seconds after the run started (send time)",
         y_label="s",
@@ -64,6 +74,17 @@ def timeline(run: FaultRun, case_record: CaseRecord, lost: list[int]) -> None:
         if 0 <= sent < len(per_second):
             per_second[int(sent)] += 1
     seconds = tuple(float(s) for s in range(len(per_second)))
+    bits = output_bits(segments, run.started_us, len(per_second))
+    case_record.chart(
+        f"{run.scenario.name}: output bitrate, by the second its frames were sent",
+        ChartKind.LINE,
+        [
+            Series("output", tuple(round(b / 1000, 1) for b in bits), seconds),
+            band(max(bits, default=0.0) / 1000 or 1.0),
+        ],
+        x_label="seconds after the run started (send time)",
+        y_label="kbit/s",
+    )
     case_record.chart(
         f"{run.scenario.name}: frames output and lost, by the second they were sent",
         ChartKind.LINE,
@@ -74,6 +95,16 @@ def timeline(run: FaultRun, case_record: CaseRecord, lost: list[int]) -> None:
         x_label="seconds after the run started (send time)",
         y_label="frames",
     )
+
+
+def client_marks(run: FaultRun) -> list[Mark]:
+    """The client's connections through the proxy, their transports and their ends, on the
+    run's clock: its reconnects and fallbacks (the proxy path only)."""
+    events = run.proxy_state.get("events")
+    if not isinstance(events, list):
+        return []
+    started = run.started_us / US_PER_S
+    return [Mark(round(float(e["at"]) - started, 3), str(e["what"])) for e in events]
 
 
 def _make_case(
@@ -111,7 +142,7 @@ def _make_case(
         verdict = judge(scenario, stamps, run.started_us, run.result.frame_count, run.memory, fresh)
         for name, (value, unit) in verdict.measured.items():
             case_record.measure(name, value, unit)
-        marks = sorted(run.marks, key=lambda mark: mark.at)
+        marks = sorted(run.marks + client_marks(run), key=lambda mark: mark.at)
         for mark in marks:  # the timeline's events, on a pass too
             case_record.measure(f"at {mark.at:.1f} s", mark.what)
         problems = verdict.problems + judge_segments(run.segments, run.result.frame_count)

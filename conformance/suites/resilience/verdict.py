@@ -274,6 +274,19 @@ def lost_per_second(breaks: Sequence[TimedBreak], seconds: float) -> list[int]:
     return counts
 
 
+def output_bits(segments: Sequence[OutputSegment], started_us: int, seconds: int) -> list[float]:
+    """Bits of output by the second (of the run) their frames were sent: each segment's bytes
+    shared equally among the stamped frames it holds."""
+    bits = [0.0] * seconds
+    for segment in segments:
+        stamps = segment.media.stamps
+        for stamp in stamps:
+            sent = (stamp.wallclock_us - started_us) / US_PER_S
+            if 0 <= sent < seconds:
+                bits[int(sent)] += segment.media.size * 8 / len(stamps)
+    return bits
+
+
 def judge_segments(segments: Sequence[OutputSegment], frame_count: int) -> list[str]:
     """The output's segments: each must decode, the camera's audio must be there, and video
     timestamps may jump only after EXT-X-DISCONTINUITY (RFC 8216 §4.3.2.3).

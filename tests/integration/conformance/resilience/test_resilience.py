@@ -108,6 +108,27 @@ def test_refserver_passes_every_scenario_it_supports(runs: dict[str, ConformRun]
     }
 
 
+def timeline(run: ConformRun, case: str) -> list[str]:
+    """The case's timeline events, in order (measurements named "at N.N s")."""
+    return [str(m["value"]) for m in run.case(case)["measurements"] if m["name"].startswith("at ")]
+
+
+def test_reconnects_and_fallbacks_are_on_the_timeline(runs: dict[str, ConformRun]) -> None:
+    run = runs["refserver"]
+    blocked = timeline(run, NET + "UDP-BLOCKED")
+    over_udp = [i for i, e in enumerate(blocked) if e.endswith("media over UDP")]
+    over_tcp = [i for i, e in enumerate(blocked) if e.endswith("media interleaved over TCP")]
+    assert over_udp, blocked
+    assert over_tcp, blocked
+    assert over_udp[0] < over_tcp[0], blocked  # the fallback
+    rebooted = timeline(run, DEV + "CAMERA-REBOOT")
+    connects = [e for e in rebooted if e.endswith("connected (RTSP)")]
+    assert len(connects) >= 2, rebooted  # the reconnect after the camera came back
+    assert rebooted.index(connects[-1]) > rebooted.index(
+        next(e for e in rebooted if e.startswith("camera back"))
+    ), rebooted
+
+
 @pytest.mark.parametrize("how", ["refserver-alternative-port", "refserver-tunnel"])
 def test_refserver_given_another_port_passes(runs: dict[str, ConformRun], how: str) -> None:
     """Told the camera's other port, as an alternative RTSP port or as its RTSP-over-HTTP

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from camsim.fault.scenarios import get_scenario
 from conformance.hls.media import SegmentMedia, Stamped, Track
-from conformance.suites.resilience.verdict import judge, judge_segments, lost_per_second
+from conformance.suites.resilience.verdict import (
+    judge,
+    judge_segments,
+    lost_per_second,
+    output_bits,
+)
 from conformance.suites.rtsp_client.output import OutputSegment
 
 STARTED_US = 1_700_000_000_000_000
@@ -281,3 +286,15 @@ def test_the_lag_rule_judges_only_its_scenario_and_only_what_was_read() -> None:
         judge(get_scenario("loss-1"), stream((0.2, 14.0)), STARTED_US, FRAMES, (), late).problems
         == []
     )
+
+
+def test_output_bitrate_is_each_segments_bytes_by_its_frames_send_seconds() -> None:
+    def segment(spans: tuple[float, float], size: int) -> OutputSegment:
+        return OutputSegment("s.ts", False, SegmentMedia("ts", size, stamps=stream(spans)))
+
+    # 15 frames sent in second 1 and 15 in second 2, in one 30,000-byte segment; then a
+    # segment of 7,500 bytes whose 15 frames were all sent in second 3; nothing in second 0.
+    bits = output_bits([segment((1.0, 3.0), 30_000), segment((3.0, 4.0), 7_500)], STARTED_US, 5)
+    assert bits == [0.0, 120_000.0, 120_000.0, 60_000.0, 0.0]
+    # Frames sent outside the run's seconds are left out, not piled into the last one.
+    assert output_bits([segment((4.0, 6.0), 30_000)], STARTED_US, 5) == [0, 0, 0, 0, 120_000.0]
