@@ -20,9 +20,10 @@ What differs from a command:
 - ``{name}`` is new for every run (``resil-<scenario>-<6 hex digits>``): a server may keep a
   removed stream's playlist, ended, for a while, and a stream added again under the same name
   would carry on after it, old segments first.
-- The templates know ``{name}`` and ``{url}`` only, so port-554-blocked gives the server the
-  URL whose port refuses and no other address of the camera: it passes only when the server
-  finds another port on its own.
+- The templates fill in ``{alt_url}`` and ``{alt_port}`` as a command's do (another URL and
+  port of the same camera, for port-554-blocked), e.g. refserver's ``"alternative_ports":
+  [{alt_port}]``; without them port-554-blocked gives the server the URL whose port refuses and
+  no other address of the camera: it passes only when the server finds another port on its own.
 - The server's process is not the suite's: its memory is not sampled and not judged.
 - The kernel path cannot run it (a server running on this host cannot be moved into the WAN
   namespace): those cases are not applicable.
@@ -51,14 +52,16 @@ FINAL_READ_SECONDS = 1.5
 """Without a removal, how long after the scenario's end the last segment has to be cut."""
 MEMORY_NOT_MEASURED = "memory growth not measured: a running server (--pull-api) has no pid here"
 BLOCKED_URL_ONLY = (
-    "the server was given the refused URL only: --pull-api's templates fill in {name} and "
-    "{url}, not {alt_url} or {alt_port}, so it passes only with a fallback port of its own"
+    "the server was given the refused URL only: --pull-api's template has neither {alt_url} "
+    "nor {alt_port}, so it passes only with a fallback port of its own"
 )
+ALTERNATIVES = ("alt_url", "alt_port")
+"""Fields the API's templates fill in as the command's do."""
 KERNEL_NOT_APPLICABLE = (
     "a running server (--pull-api) on this host cannot be moved into the kernel path's WAN "
     "namespace: give --target as the puller's command"
 )
-COMMAND_FIELDS = ("alt_url", "alt_port", "out")
+COMMAND_FIELDS = ("out",)
 """Fields of the command mode's ``--target`` that the API's templates do not fill in."""
 
 
@@ -68,8 +71,8 @@ def stream_name(scenario: str, token: str | None = None) -> str:
 
 
 def command_fields(*templates: str | None) -> list[str]:
-    """The command mode's fields (``{alt_url}``, ``{alt_port}``, ``{out}``) found in the API's
-    templates, which would reach the server as written."""
+    """The command mode's fields that mean nothing to a running server (``{out}``) found in
+    the API's templates, which would reach the server as written."""
     found = []
     for template in templates:
         for field in re.findall(r"\{([a-z_]+)\}", template or ""):
@@ -93,6 +96,11 @@ class ApiFaultRunner(FaultRunner):
         super().__init__([], sample, workdir, parallel=parallel, progress=progress)
         self.api = api
 
+    def _alternatives(self) -> bool:
+        """Whether the add request gives the server another address of the camera."""
+        add = self.api.add
+        return any("{" + field + "}" in add.url + add.body for field in ALTERNATIVES)
+
     async def _observe(
         self, run: FaultRun, fleet: CameraFleet, proxy: FaultProxy, port: int
     ) -> CameraFleet:
@@ -104,9 +112,10 @@ class ApiFaultRunner(FaultRunner):
         started = loop.time()
         run.result.started_us = time.time_ns() // 1000
         run.marks.append(Mark(0.0, MEMORY_NOT_MEASURED))
-        if scenario.refused_url:
+        extra = {"alt_url": run.alt_url, "alt_port": str(proxy.address[1])}
+        if scenario.refused_url and not self._alternatives():
             run.marks.append(Mark(0.0, BLOCKED_URL_ONLY))
-        added = await call(self.api.add, name, run.url, run.url)
+        added = await call(self.api.add, name, run.url, run.url, extra)
         run.result.log_tail.append(added)
         run.marks.append(Mark(loop.time() - started, f"asked to pull: {added}"))
         hls = self.api.hls.replace("{name}", quote(name, safe=""))
@@ -123,7 +132,7 @@ class ApiFaultRunner(FaultRunner):
                     fleet = await self.play(run, fleet, proxy, port, started, follow)
             finally:
                 if self.api.remove is not None:
-                    removed = await call(self.api.remove, name, run.url, run.url)
+                    removed = await call(self.api.remove, name, run.url, run.url, extra)
                     run.result.log_tail.append(removed)
                     run.marks.append(Mark(loop.time() - started, f"asked to stop: {removed}"))
             if not accepted(added):

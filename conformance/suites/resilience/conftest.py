@@ -174,8 +174,8 @@ def _api_runs(options: ConformOptions, session: ConformanceSession) -> Iterator[
         raise TargetUnreachable(str(exc)) from None
     if fields := command_fields(options.pull_api, options.pull_api_remove):
         raise TargetUnreachable(
-            f"--pull-api fills in {{name}} and {{url}} only, not {', '.join(fields)}: those are "
-            "for a puller's command (--target)"
+            f"--pull-api fills in {{name}}, {{url}}, {{alt_url}} and {{alt_port}}, not "
+            f"{', '.join(fields)}: that is for a puller's command (--target)"
         )
     selected = {info.id for info in session.catalogue if info.suite == SUITE.name}
     path = _path(options)

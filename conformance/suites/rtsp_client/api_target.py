@@ -25,7 +25,7 @@ import contextlib
 import json
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlsplit
@@ -73,15 +73,20 @@ class ApiTemplate:
         if "{name}" not in url + self.body:
             raise ValueError(f"{option} must contain {{name}}, the stream the server makes")
 
-    def render(self, name: str, camera: str) -> tuple[str, str, str]:
-        """Method, URL and body for one case: ``{url}`` percent-encoded in the URL, JSON-escaped
-        in a JSON body, as it is in any other body."""
-        url = self.url.replace("{name}", quote(name, safe="")).replace(
-            "{url}", quote(camera, safe="")
-        )
+    def render(
+        self, name: str, camera: str, extra: Mapping[str, str] | None = None
+    ) -> tuple[str, str, str]:
+        """Method, URL and body for one case: ``{url}`` (and each field of ``extra``, a suite's
+        own) percent-encoded in the URL, JSON-escaped in a JSON body, as it is in any other
+        body; ``{name}`` as it is."""
+        values = {"url": camera, **(extra or {})}
+        url = self.url.replace("{name}", quote(name, safe=""))
         body = self.body.replace("{name}", name)
-        escaped = json.dumps(camera)[1:-1] if self.json else camera
-        return self.method, url, body.replace("{url}", escaped)
+        for field, value in values.items():
+            url = url.replace("{" + field + "}", quote(value, safe=""))
+            escaped = json.dumps(value)[1:-1] if self.json else value
+            body = body.replace("{" + field + "}", escaped)
+        return self.method, url, body
 
     @property
     def json(self) -> bool:
@@ -122,10 +127,16 @@ class PullApi:
         return f"{self.add.method} {self.add.url} {self.add.body}".rstrip() + removal
 
 
-async def call(template: ApiTemplate, name: str, camera: str, shown: str) -> str:
+async def call(
+    template: ApiTemplate,
+    name: str,
+    camera: str,
+    shown: str,
+    extra: Mapping[str, str] | None = None,
+) -> str:
     """One API request; what it was and how it was answered, in a line (never raising). The
     line shows ``shown`` for the camera's URL, which may hold the case's password."""
-    method, url, body = template.render(name, camera)
+    method, url, body = template.render(name, camera, extra)
     headers = {"Content-Type": "application/json"} if template.json else {}
     line = f"{method} {url.replace(quote(camera, safe=''), quote(shown, safe=''))}"
     try:

@@ -1,9 +1,10 @@
 """The resilience suite's ``--pull-api`` mode, proven: refserver started once with its sources
 API and told per scenario to pull the fault proxy passes every scenario of the subset but
-port-554-blocked (its API is given the refused URL only); the same refserver told to pull over
-UDP only fails udp-blocked; an API that answers 404 fails every case with its answer; the kernel
-path and the ingest scenarios are not applicable, saying why; ``--pull-api`` without ``--hls``,
-or with the command mode's ``{alt_port}``, is a usage error.
+port-554-blocked when its API is given the refused URL only, and passes that too given the
+camera's other port as ``"alternative_ports": [{alt_port}]``; the same refserver told to pull
+over UDP only fails udp-blocked; an API that answers 404 fails every case with its answer; the
+kernel path and the ingest scenarios are not applicable, saying why; ``--pull-api`` without
+``--hls``, or with the command mode's ``{out}``, is a usage error.
 
 refserver runs in this process on loopback ports (its own loop in a thread); the suite runs as
 a user runs it, ``camsim conform`` in its own process, one run at a time.
@@ -116,6 +117,19 @@ def test_refserver_told_through_its_api_passes_all_but_the_blocked_port(
     assert len(refserver.server.sources) == 0
 
 
+def test_refserver_given_the_cameras_other_port_passes_the_blocked_port(
+    refserver: RunningServer, tmp_path: Path
+) -> None:
+    args = api_args(refserver.http_port, ', "alternative_ports": [{alt_port}]')
+    run = conform([*args, f"--case={BLOCKED}"], tmp_path / "alt.json", timeout=200)
+    case = run.case(BLOCKED)
+    assert case["verdict"] == "pass", run.stdout
+    assert BLOCKED_URL_ONLY not in events(case)
+    added = next(e for e in events(case) if e.startswith("asked to pull: "))
+    assert ": HTTP 201 " in added, added
+    assert run.code == 0
+
+
 def test_refserver_told_to_pull_over_udp_only_fails_udp_blocked(
     refserver: RunningServer, tmp_path: Path
 ) -> None:
@@ -193,8 +207,8 @@ def test_pull_api_without_hls_is_a_usage_error(tmp_path: Path) -> None:
     assert run.results is None
 
 
-def test_the_command_modes_fields_in_the_api_are_refused(tmp_path: Path) -> None:
-    args = [*api_args(9, ', "alternative_ports": [{alt_port}]'), f"--case={NET}LOSS-1"]
+def test_the_command_modes_output_folder_in_the_api_is_refused(tmp_path: Path) -> None:
+    args = [*api_args(9, ', "folder": "{out}"'), f"--case={NET}LOSS-1"]
     run = conform(args, tmp_path / "fields.json", timeout=60)
     assert run.code == 2, (run.stdout, run.stderr)
-    assert "--pull-api fills in {name} and {url} only, not {alt_port}" in run.stderr
+    assert "--pull-api fills in {name}, {url}, {alt_url} and {alt_port}, not {out}" in run.stderr

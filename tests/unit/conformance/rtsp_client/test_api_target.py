@@ -39,6 +39,26 @@ def test_a_url_in_the_request_url_is_percent_encoded() -> None:
     assert body == ""
 
 
+def test_a_suites_own_fields_are_filled_in_like_the_url() -> None:
+    template = ApiTemplate(
+        'POST http://127.0.0.1:1/s?alt={alt_url} {"name": "{name}", "url": "{url}", '
+        '"ports": [{alt_port}], '
+        '"again": "{alt_url}", "later": "{out}"}',
+        "--pull-api",
+    )
+    other = 'rtsp://127.0.0.1:6/c"1'
+    _, url, body = template.render("n", CAMERA, {"alt_url": other, "alt_port": "6"})
+    assert url == "http://127.0.0.1:1/s?alt=rtsp%3A%2F%2F127.0.0.1%3A6%2Fc%221"
+    # JSON-escaped in the body; a field not given stays as written.
+    assert json.loads(body) == {
+        "name": "n",
+        "url": CAMERA,
+        "ports": [6],
+        "again": other,
+        "later": "{out}",
+    }
+
+
 @pytest.mark.parametrize(
     ("add", "hls", "remove", "words"),
     [
