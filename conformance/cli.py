@@ -121,19 +121,21 @@ def _settings(values: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
 @click.option(
     "--hls",
     metavar="URL",
-    help="rtmp-ingest: where the target serves each stream's HLS, {name} for the stream name.",
+    help="rtmp-ingest, rtsp-client, resilience: where the target serves each stream's HLS, "
+    "{name} for the stream name.",
 )
 @click.option("--key", metavar="KEY", help="rtmp-ingest: the stream key the target wants.")
 @click.option(
     "--pull-api",
     metavar="'METHOD URL [BODY]'",
-    help="rtsp-client: the request that tells a running server to pull {url} as {name} "
-    "(instead of --target); its HLS is at --hls.",
+    help="rtsp-client, resilience: the request that tells a running server to pull {url} as "
+    "{name} (instead of --target); its HLS is at --hls.",
 )
 @click.option(
     "--pull-api-remove",
     metavar="'METHOD URL'",
-    help="rtsp-client: the request that tells the server to stop pulling {name} after a case.",
+    help="rtsp-client, resilience: the request that tells the server to stop pulling {name} "
+    "after a case.",
 )
 @click.option(
     "--ca",
