@@ -14,8 +14,9 @@ and :mod:`benchmarks.rtsp_load` pulls every camera with one client. Measured ove
 - what the consumers received.
 
 Then the most cameras one camsim process (one core: it is single-threaded) sustains with a send
-error within ``--late-after`` for 99 % of its packets: camera counts are tried upwards until a
-step has more than 1 % of its packets late, the core saturated or a consumer failing. By default
+error within ``--late-after`` for 99 % of its packets and of its bursts: camera counts are tried
+upwards until a step has more than 1 % of its packets late, a 99th percentile error above
+``--late-after``, the core saturated or a consumer failing. By default
 the consumers pull over UDP and do not read (so they cost next to nothing);
 ``--max-transport tcp`` pulls interleaved over TCP, as most recorders do, and the consumer reads
 every byte (on a core of its own, ideally). ``--pin`` gives it one: the server's threads are
@@ -305,8 +306,8 @@ def max_cameras_per_core(
     late_after_ms: float = DEFAULT_LATE_AFTER_MS,
     pinned: tuple[set[int], set[int]] | None = None,
 ) -> tuple[int, list[Measurement]]:
-    """The largest step with 99 % of the packets within ``late_after_ms`` of their due time,
-    the core not saturated and every consumer receiving."""
+    """The largest step with 99 % of the packets and 99 % of the bursts within
+    ``late_after_ms`` of their due time, the core not saturated and every consumer receiving."""
     sustained = 0
     results = []
     for cameras in steps:
@@ -328,6 +329,10 @@ def max_cameras_per_core(
         results.append(result)
         print(_row(result), flush=True)
         late = result.late_fraction is None or result.late_fraction > MAX_LATE_FRACTION
+        # The target is on the error's 99th percentile too: bursts late by more than
+        # late_after_ms may be under 1 % of the packets and still over 1 % of the bursts.
+        p99 = result.p99_error_ms
+        late = late or p99 is None or p99 > late_after_ms
         if late or result.cpu > 0.95 or result.failures:
             break
         sustained = cameras

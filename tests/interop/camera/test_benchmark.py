@@ -62,3 +62,4 @@ def test_benchmark_reports_every_figure(sample: Path, tmp_path: Path) -> None:
     assert report["cpu_ratio_tcp"] > 0
     assert report["cpu_ratio_udp"] > 0
     assert report["max_cameras_per_core"] in (0, 5, 10)
+    assert report["pinned"] is False
