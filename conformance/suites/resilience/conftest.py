@@ -37,6 +37,11 @@ DEFAULT_PARALLEL = 2
 """Two scenarios at a time: each runs a camera, a proxy and a client, and losses caused by a
 starved CPU would be blamed on the client."""
 GROUPS = {"network": "RESIL-NET", "device": "RESIL-DEV", "ingest": "RESIL-INGEST"}
+CAMERAS = (
+    "camsim, one per scenario on 127.0.0.1 behind an RTSP fault proxy, 320x180 H.264 at 15 fps "
+    "with AAC"
+)
+"""The cameras, as the report's environment names them."""
 
 
 def case_id(scenario: FaultScenario) -> str:
@@ -200,10 +205,7 @@ def _api_runs(options: ConformOptions, session: ConformanceSession) -> Iterator[
         environment["client pull api"] = api.describe()
         environment["client hls"] = api.hls
         environment["fault path"] = "proxy"
-        environment["cameras"] = (
-            "camsim, one per scenario on 127.0.0.1 behind an RTSP fault proxy, 320x180 H.264 "
-            "at 15 fps with AAC"
-        )
+        environment["cameras"] = CAMERAS
         yield FaultRuns(runs, wall, not_run=not_run)
     finally:
         if not kept:
@@ -283,10 +285,7 @@ def fault_runs(
         environment = conform_session.environment
         environment["client command"] = conform_options.target
         environment["fault path"] = path
-        environment["cameras"] = (
-            "camsim, one per scenario on 127.0.0.1 behind an RTSP fault proxy, 320x180 H.264 "
-            "at 15 fps with AAC"
-        )
+        environment["cameras"] = CAMERAS
         if on_kernel:
             environment["kernel path"] = (
                 "camsim camera in a LAN namespace (198.18.0.2), the client in a WAN namespace "

@@ -12,8 +12,6 @@ a user runs it, ``camsim conform`` in its own process, one run at a time.
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from conformance.suites.resilience.api import (
 )
 from refserver.hls import HlsOptions
 from refserver.http import HttpOptions
+from tests.integration.conformance.api_server import ScriptedApi
 from tests.integration.conformance.conftest import conform
 from tests.integration.refserver.harness import RunningServer, running, server_config
 
@@ -143,45 +142,14 @@ def test_refserver_told_to_pull_over_udp_only_fails_udp_blocked(
     assert run.code == 1
 
 
-class NotFound:
-    """An HTTP server on 127.0.0.1 that answers every request 404, recording it."""
-
-    def __init__(self) -> None:
-        self.requests: list[str] = []
-        self.loop = asyncio.new_event_loop()
-        self.runner: web.AppRunner | None = None
-        self.port = 0
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    async def _answer(self, request: web.Request) -> web.StreamResponse:
-        self.requests.append(f"{request.method} {request.path}")
-        return web.Response(status=404, text="no such thing")
-
-    async def _start(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._answer)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self.runner.addresses[0][1]
-
-    def __enter__(self) -> NotFound:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.runner is not None:
-            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
+def not_found(request: web.Request) -> web.StreamResponse:
+    """An API that knows nothing."""
+    return web.Response(status=404, text="no such thing")
 
 
 def test_an_api_that_answers_404_fails_every_case_with_its_answer(tmp_path: Path) -> None:
     cases = (NET + "LOSS-1", DEV + "CAMERA-REBOOT")
-    with NotFound() as server:
+    with ScriptedApi(not_found) as server:
         args = api_args(server.port) + [f"--case={case}" for case in cases]
         run = conform(args, tmp_path / "404.json", timeout=120)
         requests = list(server.requests)

@@ -13,8 +13,6 @@ timestamp wrap, and two quirks (parameter sets only in band, a 3 h timestamp jum
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from aiohttp import web
 
 from refserver.hls import HlsOptions
 from refserver.http import HttpOptions
+from tests.integration.conformance.api_server import ScriptedApi
 from tests.integration.conformance.conftest import ConformRun, conform
 from tests.integration.refserver.harness import RunningServer, running, server_config
 
@@ -82,50 +81,19 @@ def test_refserver_told_through_its_api_passes(refserver: RunningServer, tmp_pat
     assert ended.read_text().endswith("#EXT-X-ENDLIST\n")
 
 
-class AcceptingOnly:
-    """An HTTP server on 127.0.0.1 whose pull API says yes to everything and pulls nothing:
-    every add is 201, every removal 204, every playlist 404."""
-
-    def __init__(self) -> None:
-        self.requests: list[str] = []
-        self.loop = asyncio.new_event_loop()
-        self.runner: web.AppRunner | None = None
-        self.port = 0
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    async def _answer(self, request: web.Request) -> web.StreamResponse:
-        self.requests.append(f"{request.method} {request.path}")
-        if request.method == "POST":
-            return web.json_response({"added": True}, status=201)
-        if request.method == "DELETE":
-            return web.Response(status=204)
-        return web.Response(status=404)
-
-    async def _start(self) -> None:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._answer)
-        self.runner = web.AppRunner(app)
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self.runner.addresses[0][1]
-
-    def __enter__(self) -> AcceptingOnly:
-        self.thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(10)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.runner is not None:
-            asyncio.run_coroutine_threadsafe(self.runner.cleanup(), self.loop).result(10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-        self.loop.close()
+def accept_and_never_pull(request: web.Request) -> web.StreamResponse:
+    """A pull API that says yes to everything and pulls nothing: every add is 201, every
+    removal 204, every playlist 404."""
+    if request.method == "POST":
+        return web.json_response({"added": True}, status=201)
+    if request.method == "DELETE":
+        return web.Response(status=204)
+    return web.Response(status=404)
 
 
 def test_a_server_that_accepts_and_never_pulls_fails(tmp_path: Path) -> None:
     cases = ("RTSPC-PLAY-001", "RTSPC-RESTART-001")
-    with AcceptingOnly() as server:
+    with ScriptedApi(accept_and_never_pull) as server:
         args = ["--suite", "rtsp-client", *api_args(server.port)]
         args += [f"--case={case}" for case in cases]
         run = conform(args, tmp_path / "mutant.json", timeout=200)
