@@ -7,8 +7,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
 
 from aiohttp import web
+
+from refserver.hls import HlsOptions
+from refserver.http import HttpOptions
+from tests.integration.refserver.harness import RunningServer, running, server_config
 
 Answer = Callable[[web.Request], web.StreamResponse]
 
@@ -49,3 +55,15 @@ class ScriptedApi:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
         self.loop.close()
+
+
+def sources_api_refserver(folder: Path) -> AbstractContextManager[RunningServer]:
+    """refserver in this process with its sources API and no source, 1 s segments: a pull
+    server a ``--pull-api`` suite tells what to pull."""
+    config = server_config(
+        folder,
+        rtmps_port=None,
+        http=HttpOptions(sources_api=True),
+        hls=HlsOptions(target_duration=1.0, window=6),
+    )
+    return running(config)

@@ -24,11 +24,9 @@ from conformance.suites.resilience.api import (
     KERNEL_NOT_APPLICABLE,
     MEMORY_NOT_MEASURED,
 )
-from refserver.hls import HlsOptions
-from refserver.http import HttpOptions
-from tests.integration.conformance.api_server import ScriptedApi
+from tests.integration.conformance.api_server import ScriptedApi, sources_api_refserver
 from tests.integration.conformance.conftest import conform
-from tests.integration.refserver.harness import RunningServer, running, server_config
+from tests.integration.refserver.harness import RunningServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -64,14 +62,7 @@ def events(case: dict[str, Any]) -> list[str]:
 @pytest.fixture(scope="module")
 def refserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """refserver with the sources API and no source: the suite adds each scenario's proxy."""
-    folder = tmp_path_factory.mktemp("refserver")
-    config = server_config(
-        folder,
-        rtmps_port=None,
-        http=HttpOptions(sources_api=True),
-        hls=HlsOptions(target_duration=1.0, window=6),
-    )
-    with running(config) as server:
+    with sources_api_refserver(tmp_path_factory.mktemp("refserver")) as server:
         yield server
 
 
