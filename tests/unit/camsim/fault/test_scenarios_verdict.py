@@ -256,6 +256,7 @@ def test_a_client_back_to_real_time_passes_the_lag_rule() -> None:
     verdict = judge(scenario, stream((0.2, 14.0)), STARTED_US, FRAMES, (), fresh)
     assert verdict.problems == []
     assert verdict.measured["lag after recovery (median)"] == (0.4, "s")
+    assert verdict.measured["lag at the quickest"] == (0.4, "s")
     assert any("back to real time" in sentence for sentence in verdict.expected)
 
 
@@ -265,11 +266,21 @@ def test_a_client_that_never_catches_up_fails_the_lag_rule() -> None:
     verdict = judge(scenario, stream((0.2, 14.0)), STARTED_US, FRAMES, (), fresh)
     assert verdict.problems == [
         "still late after the fault: the 4 segments read from 10 s on appeared 2.6 s (median) "
-        "after their newest frame was sent (at most 1.5 s expected): the client never caught up"
+        "after their newest frame was sent, 2.3 s later than the quickest of the run (0.3 s; "
+        "at most 1 s more expected): the client never caught up"
     ]
     # One slow read among on-time ones is a busy machine, not a client behind.
     bumpy = [(r + (2.0 if r > 12.5 else 0.0), s) for r, s in segments_read(0.4)]
     assert judge(scenario, stream((0.2, 14.0)), STARTED_US, FRAMES, (), bumpy).problems == []
+
+
+def test_a_client_always_as_late_is_not_late() -> None:
+    # A constant 2.2 s playout delay (a jitter buffer), before the fault as after it.
+    steady = segments_read(2.2)
+    scenario = get_scenario("bandwidth-below-bitrate")
+    verdict = judge(scenario, stream((0.2, 14.0)), STARTED_US, FRAMES, (), steady)
+    assert verdict.problems == []
+    assert verdict.measured["lag after recovery (median)"] == (2.2, "s")
 
 
 def test_the_lag_rule_judges_only_its_scenario_and_only_what_was_read() -> None:
