@@ -60,8 +60,11 @@ class ResilienceVerdict:
     breaks: list[TimedBreak] = field(default_factory=list)
 
 
-def expectations(scenario: FaultScenario) -> list[str]:
-    """The rule of ``scenario`` in sentences."""
+MEMORY_NOT_SAMPLED = "memory growth not judged: the client's process was not sampled"
+
+
+def expectations(scenario: FaultScenario, memory_sampled: bool = True) -> list[str]:
+    """The rule of ``scenario`` in sentences (memory's only when it was sampled)."""
     rule = scenario.rule
     spans = ", ".join(f"{start:g}-{end:g} s" for start, end in scenario.fault_spans())
     said = [
@@ -69,7 +72,9 @@ def expectations(scenario: FaultScenario) -> list[str]:
         f"frames lost only inside the fault windows ({spans or 'none'}) or within "
         f"{rule.recover_within:g} s after each",
         f"the output reaches frames sent {scenario.reach:g} s into the run",
-        f"memory grows by at most {rule.max_memory_growth_mb:g} MB",
+        f"memory grows by at most {rule.max_memory_growth_mb:g} MB"
+        if memory_sampled
+        else MEMORY_NOT_SAMPLED,
     ]
     if rule.max_breaks is not None:
         said.append(f"at most {rule.max_breaks} break(s) in the frame sequence")
@@ -98,7 +103,7 @@ def judge(
     ``fresh`` (for each output segment that holds frames: seconds into the run when it was
     first read, and when its newest frame was sent) against ``scenario``'s rule."""
     rule = scenario.rule
-    verdict = ResilienceVerdict(expected=expectations(scenario))
+    verdict = ResilienceVerdict(expected=expectations(scenario, len(memory) >= 2))
     if not stamps:
         verdict.problems.append("the output holds no frame: the stream never played")
         _judge_memory(scenario, memory, verdict)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from camsim.fault.scenarios import get_scenario
 from conformance.hls.media import SegmentMedia, Stamped, Track
 from conformance.suites.resilience.verdict import (
+    MEMORY_NOT_SAMPLED,
     judge,
     judge_segments,
     lost_per_second,
@@ -309,3 +310,13 @@ def test_output_bitrate_is_each_segments_bytes_by_its_frames_send_seconds() -> N
     assert bits == [0.0, 120_000.0, 120_000.0, 60_000.0, 0.0]
     # Frames sent outside the run's seconds are left out, not piled into the last one.
     assert output_bits([segment((4.0, 6.0), 30_000)], STARTED_US, 5) == [0, 0, 0, 0, 120_000.0]
+
+
+def test_memory_is_promised_only_when_it_was_sampled() -> None:
+    scenario = get_scenario("loss-1")
+    unsampled = judge(scenario, stream((0.2, 14.0)), STARTED_US, FRAMES)
+    assert MEMORY_NOT_SAMPLED in unsampled.expected
+    assert not any(s.startswith("memory grows") for s in unsampled.expected)
+    sampled = judge(scenario, stream((0.2, 14.0)), STARTED_US, FRAMES, ((1.0, MB), (13.0, MB)))
+    assert "memory grows by at most 64 MB" in sampled.expected
+    assert MEMORY_NOT_SAMPLED not in sampled.expected
