@@ -46,7 +46,7 @@ from camsim.fault.netns import Topology, netem_available, unavailable_reason
 from camsim.fault.scenarios import DeviceFault, FaultScenario
 from camsim.fault.timeline import play
 from camsim.media.loader import load
-from conformance.suites.resilience.run import FaultRun, Mark, client_scenario, resident_bytes
+from conformance.suites.resilience.run import FaultRun, Mark, client_scenario, poll_folder
 from conformance.suites.rtsp_client.output import FolderOutput
 from conformance.suites.rtsp_client.run import ScenarioResult, log_tail, stop_client
 
@@ -310,7 +310,7 @@ class KernelRunner:
                         camera = await self._camera(topology, scenario, CAMERA_PORT, camera_log)
                         run.marks.append(Mark(at, "camera back: a new process, new SSRC"))
                 await asyncio.sleep(min(POLL_SECONDS, scenario.seconds - now))
-                self._poll(run, output, loop.time() - started, process.pid)
+                poll_folder(run, output, loop.time() - started, process.pid)
                 if process.returncode is not None:
                     run.marks.append(Mark(loop.time() - started, "the client exited"))
                     break
@@ -338,12 +338,3 @@ class KernelRunner:
             for window in scenario.windows:
                 events += [(window.start, "camera down"), (window.end, "camera up")]
         return sorted(events)
-
-    @staticmethod
-    def _poll(run: FaultRun, output: FolderOutput, now: float, pid: int) -> None:
-        before = len(output.segments)
-        output.poll()
-        run.arrivals.extend([now] * (len(output.segments) - before))
-        rss = resident_bytes(pid)
-        if rss is not None:
-            run.memory.append((now, rss))

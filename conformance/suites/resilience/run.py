@@ -75,6 +75,16 @@ class FaultRun:
         self.arrivals.extend([now] * (segments - len(self.arrivals)))
 
 
+def poll_folder(run: FaultRun, output: FolderOutput, now: float, pid: int) -> None:
+    """Read the client's folder once, ``now`` seconds into the run: the segments it gained
+    arrived then; sample the client's (``pid``) resident memory."""
+    output.poll()
+    run.arrived(len(output.segments), now)
+    rss = resident_bytes(pid)
+    if rss is not None:
+        run.memory.append((now, rss))
+
+
 def client_scenario(scenario: FaultScenario) -> Scenario:
     """rtsp-client's view of the scenario, for its checks of the output's segments."""
     return Scenario("RESIL-" + scenario.name.upper(), scenario.title, (), seconds=scenario.seconds)
@@ -196,7 +206,7 @@ class FaultRunner:
             return fleet
 
         async def follow(now: float) -> bool:
-            self._poll(run, output, now, process.pid)
+            poll_folder(run, output, now, process.pid)
             if process.returncode is not None:
                 run.marks.append(Mark(loop.time() - started, "the client exited"))
                 return False
@@ -270,15 +280,6 @@ class FaultRunner:
             # The camera's own quirk does it, on the camera's clock; the mark places it.
             run.marks.append(Mark(at, "camera closes its playing connections mid-frame"))
         return fleet
-
-    @staticmethod
-    def _poll(run: FaultRun, output: FolderOutput, now: float, pid: int) -> None:
-        before = len(output.segments)
-        output.poll()
-        run.arrivals.extend([now] * (len(output.segments) - before))
-        rss = resident_bytes(pid)
-        if rss is not None:
-            run.memory.append((now, rss))
 
 
 def _via(url: str, camera_port: int, port: int) -> str:
