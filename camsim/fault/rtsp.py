@@ -47,6 +47,7 @@ from wire.rtsp import (
     Response,
     RtspReader,
     Transport,
+    TransportSpec,
 )
 from wire.rtsp.errors import LocalProtocolError
 
@@ -432,20 +433,16 @@ class DialogRewriter:
         headers = response.headers
         media = self.setups.pop(response.cseq, None) if response.cseq is not None else None
         value = headers.get("Transport")
-        if response.ok and value is not None and response.cseq is not None:
-            self._note_transport(value)
-        if media is not None and response.ok and value is not None:
-            spec = Transport.parse(value).first
-            if not spec.is_tcp:
-                ports = self.proxy.bind_camera(media, spec.server_port, now)
-                clients = [channel.client[1] for channel in media.channels]
-                client_port = PortRange(clients[0], clients[1] if len(clients) > 1 else None)
-                # Only the ports change: whatever else the camera wrote (an odd ssrc, its own
-                # parameter order) reaches the client as it was sent.
-                text = _with_param(value, "client_port", client_port.serialize())
-                server_port = None if ports is None else ports.serialize()
-                text = _with_param(text, "server_port", server_port)
-                headers.set("Transport", _with_param(text, "source", None))
+        if response.ok and value is not None:
+            try:
+                spec = Transport.parse(value).first
+            except (RemoteProtocolError, ValueError):
+                if media is not None:
+                    raise  # the UDP rewrite needs it: the connection is reset
+            else:
+                self._note_transport(spec)
+                if media is not None and not spec.is_tcp:
+                    headers.set("Transport", self._via_proxy(media, spec, value, now))
         for name in ("Content-Base", "Content-Location", "RTP-Info"):
             found = headers.get(name)
             if found is not None:
@@ -456,12 +453,21 @@ class DialogRewriter:
             if "Content-Length" in headers:
                 headers.set("Content-Length", str(len(response.body)))
 
-    def _note_transport(self, value: str) -> None:
+    def _via_proxy(self, media: _Media, spec: TransportSpec, value: str, now: float) -> str:
+        """A SETUP answer's Transport ``value`` (``spec``) with the ports the client must use:
+        its own as it asked, and the camera's mapped through the proxy's NAT."""
+        ports = self.proxy.bind_camera(media, spec.server_port, now)
+        clients = [channel.client[1] for channel in media.channels]
+        client_port = PortRange(clients[0], clients[1] if len(clients) > 1 else None)
+        # Only the ports change: whatever else the camera wrote (an odd ssrc, its own
+        # parameter order) reaches the client as it was sent.
+        text = _with_param(value, "client_port", client_port.serialize())
+        server_port = None if ports is None else ports.serialize()
+        text = _with_param(text, "server_port", server_port)
+        return _with_param(text, "source", None)
+
+    def _note_transport(self, spec: TransportSpec) -> None:
         """The media transport a SETUP answer gave, once per connection and kind."""
-        try:
-            spec = Transport.parse(value).first
-        except (RemoteProtocolError, ValueError):
-            return
         kind = "interleaved over TCP" if spec.is_tcp else "over UDP"
         if spec.is_multicast:
             kind = "over UDP multicast"
