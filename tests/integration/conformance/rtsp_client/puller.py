@@ -42,7 +42,7 @@ from wire.payload.video import NalFragment
 from wire.rtp import RtcpSenderReport, RtpError, parse_compound
 from wire.rtp.jitterbuffer import JitterBuffer
 from wire.rtp.packet import RtpPacket
-from wire.rtp.sequence import seq_diff
+from wire.rtp.sequence import seq_diff, timestamp_diff
 from wire.rtsp import (
     ClientConfig,
     ConnectionTerminated,
@@ -253,11 +253,11 @@ class Clock:
         if self.base_rtp is None:
             self.base_rtp, self.last_rtp = rtp, rtp
             self.base_out = self.last_out
-        delta = ((rtp - self.last_rtp + (1 << 31)) % (1 << 32)) - (1 << 31)
+        delta = timestamp_diff(rtp, self.last_rtp)
         if not self.keep and abs(delta) > JUMP_SECONDS * self.rate:
             # A camera whose clock jumped: resynchronise one frame after the last output.
             self.base_rtp, self.base_out = rtp, self.last_out + self.step
-        elapsed = ((rtp - self.base_rtp + (1 << 31)) % (1 << 32)) - (1 << 31)
+        elapsed = timestamp_diff(rtp, self.base_rtp)
         out = self.base_out + elapsed * CLOCK // self.rate
         if out > self.last_out:
             self.step = min(out - self.last_out, CLOCK) or self.step
@@ -603,7 +603,7 @@ class Pacer:
         if kind not in self.clocks:
             self.clocks[kind] = (now, timestamp, rate)
         first_arrival, first_timestamp, rate = self.clocks[kind]
-        elapsed = ((timestamp - first_timestamp + (1 << 31)) % (1 << 32)) - (1 << 31)
+        elapsed = timestamp_diff(timestamp, first_timestamp)
         return first_arrival + elapsed / rate
 
     def packet(self, kind: str, timestamp: int, rate: int) -> None:
