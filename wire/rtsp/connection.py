@@ -32,11 +32,18 @@ class RtspConnection(ABC):
         """Feed bytes read from the peer at time ``now``; events become available."""
         if self._closed:
             return
-        self._reader.receive_data(data)
+        reader = self._reader
+        reader.receive_data(data)
         progressed = False
         while not self._closed:
+            # A camera's burst is a run of interleaved frames: their events at once.
+            frames = reader.next_frames(InterleavedFrameReceived)
+            if frames:
+                self._events.extend(frames)
+                progressed = True
+                continue
             try:
-                message = self._reader.next_message()
+                message = reader.next_message()
             except RemoteProtocolError as error:
                 progressed = True
                 self._handle_protocol_error(error, now)

@@ -13,6 +13,7 @@ import struct
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from wire import speedups
 from wire.rtsp.errors import RemoteProtocolError
@@ -41,6 +42,7 @@ class ReaderLimits:
 
 
 _LINE_ENDS = (ord("\r"), ord("\n"))
+_F = TypeVar("_F")
 
 
 class RtspReader:
@@ -66,6 +68,24 @@ class RtspReader:
         return (
             bool(self._buffer) or bool(self._frames) or self._head is not None or self._discard > 0
         )
+
+    def next_frames(self, kind: Callable[[int, bytes], _F]) -> list[_F]:
+        """Every complete interleaved frame at the front of the stream, each as ``kind(channel,
+        payload)``, when nothing else comes first; else ``[]``, and :meth:`next_message` reads
+        on. The same frames :meth:`next_message` would give one by one, for a caller that turns
+        each into something else at once (a connection's events): one call per read of a
+        camera's burst, not one per packet."""
+        buffer = self._buffer
+        if (
+            buffer
+            and buffer[0] == INTERLEAVED_MAGIC
+            and not self._frames
+            and self._head is None
+            and not self._discard
+            and self._failure is None
+        ):
+            return split_frames(buffer, kind)
+        return []
 
     def next_message(self) -> Message | InterleavedFrame | None:
         """The next complete message or frame, or None until more bytes arrive.
@@ -109,7 +129,7 @@ class RtspReader:
     def _read_frame(self) -> InterleavedFrame | None:
         # Every complete frame at the front at once: the buffer is cut once per read, not once
         # per frame (a keyframe's burst is a hundred frames in one read).
-        self._frames.extend(split_frames(self._buffer))
+        self._frames.extend(split_frames(self._buffer, InterleavedFrame))
         return self._frames.popleft() if self._frames else None
 
     def _read_head(self) -> Message | None:
@@ -169,9 +189,10 @@ class RtspReader:
         raise RemoteProtocolError(f"header block exceeds {limit} bytes", fatal=True)
 
 
-def _split_frames_py(buffer: bytearray) -> list[InterleavedFrame]:
-    """The complete ``$`` frames at the front of ``buffer`` (§10.12), removed from it; stops at
-    the first incomplete frame or the first byte that is not ``$``."""
+def _split_frames_py(buffer: bytearray, kind: Callable[[int, bytes], _F]) -> list[_F]:
+    """The complete ``$`` frames at the front of ``buffer`` (§10.12), each as ``kind(channel,
+    payload)``, removed from it; stops at the first incomplete frame or the first byte that is
+    not ``$``."""
     frames = []
     pos = 0
     size = len(buffer)
@@ -180,7 +201,7 @@ def _split_frames_py(buffer: bytearray) -> list[InterleavedFrame]:
         end = pos + INTERLEAVED_HEADER_SIZE + length
         if end > size:
             break
-        frames.append(InterleavedFrame(channel, bytes(buffer[pos + INTERLEAVED_HEADER_SIZE : end])))
+        frames.append(kind(channel, bytes(buffer[pos + INTERLEAVED_HEADER_SIZE : end])))
         pos = end
     del buffer[:pos]
     return frames
@@ -188,6 +209,6 @@ def _split_frames_py(buffer: bytearray) -> list[InterleavedFrame]:
 
 _FRAME_HEADER = struct.Struct("!BBH")
 _ext = speedups.extension("wire.rtsp._reader")
-split_frames: Callable[[bytearray], list[InterleavedFrame]] = (
+split_frames: Callable[[bytearray, Callable[[int, bytes], _F]], list[_F]] = (
     _ext.split_frames if _ext is not None else _split_frames_py
 )

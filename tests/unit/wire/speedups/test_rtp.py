@@ -3,6 +3,7 @@ pure-Python framing of interleaved packets: same packets, same frames, same erro
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from tests.unit.wire.speedups.conftest import compiled
 from wire.rtp import HeaderExtension, RtpError, RtpPacket
 from wire.rtp.packet import _parse_py
 from wire.rtsp import reader as reader_module
+from wire.rtsp.events import InterleavedFrameReceived
 from wire.rtsp.message import InterleavedFrame
 from wire.rtsp.reader import RtspReader, _split_frames_py
 
@@ -136,7 +138,7 @@ def test_the_payload_is_a_copy_of_its_bytes(parse: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def split_frames() -> Callable[[bytearray], list[InterleavedFrame]]:
+def split_frames() -> Callable[[bytearray, Callable[[int, bytes], object]], list[object]]:
     return compiled("wire.rtsp._reader").split_frames  # type: ignore[no-any-return]
 
 
@@ -159,12 +161,50 @@ stream_parts = st.lists(
 ).map(b"".join)
 
 
+def as_tuple(channel: int, payload: bytes) -> tuple[str, int, bytes]:
+    return ("frame", channel, payload)
+
+
+# The two frozen dataclasses the extension builds without calling them, and any other callable.
+KINDS = [InterleavedFrame, InterleavedFrameReceived, as_tuple]
+
+
 @settings(max_examples=1000)
-@given(stream_parts, st.binary(max_size=8))
-def test_split_frames_takes_the_same_frames(split_frames: Any, stream: bytes, tail: bytes) -> None:
+@given(stream_parts, st.binary(max_size=8), st.sampled_from(KINDS))
+def test_split_frames_takes_the_same_frames(
+    split_frames: Any, stream: bytes, tail: bytes, kind: Callable[[int, bytes], object]
+) -> None:
     pure_buffer, fast_buffer = bytearray(stream + tail), bytearray(stream + tail)
-    assert outcome(split_frames, fast_buffer) == outcome(_split_frames_py, pure_buffer)
+    assert outcome(split_frames, fast_buffer, kind) == outcome(_split_frames_py, pure_buffer, kind)
     assert fast_buffer == pure_buffer
+
+
+@pytest.mark.parametrize("kind", [InterleavedFrame, InterleavedFrameReceived])
+def test_frames_built_in_c_are_the_dataclass_itself(split_frames: Any, kind: type[Any]) -> None:
+    """Built without calling the class, yet equal, hashable, frozen and printed alike."""
+    buffer = bytearray(frame_bytes(3, b"rtp") + b"$")
+    (frame,) = split_frames(buffer, kind)
+    assert type(frame) is kind
+    assert frame == kind(3, b"rtp")
+    assert hash(frame) == hash(kind(3, b"rtp"))
+    assert repr(frame) == repr(kind(3, b"rtp"))
+    assert type(frame.channel) is int
+    assert type(frame.payload) is bytes
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        frame.channel = 4
+    assert buffer == b"$"
+
+
+def test_a_failing_kind_fails_the_same(split_frames: Any) -> None:
+    def refuse(channel: int, payload: bytes) -> None:
+        raise ValueError(f"channel {channel}")
+
+    stream = frame_bytes(5, b"x")
+    pure_buffer, fast_buffer = bytearray(stream), bytearray(stream)
+    assert outcome(split_frames, fast_buffer, refuse) == outcome(
+        _split_frames_py, pure_buffer, refuse
+    )
+    assert outcome(split_frames, fast_buffer, refuse) == ("raised", (ValueError, "channel 5"))
 
 
 def messages(reader: RtspReader, reads: list[bytes]) -> list[object]:
@@ -193,3 +233,38 @@ def test_a_reader_splitting_in_c_reads_any_cut_of_a_stream_alike(
         expected = messages(RtspReader(), reads)
         patch.setattr(reader_module, "split_frames", split_frames)
         assert messages(RtspReader(), reads) == expected
+
+
+def messages_in_runs(reader: RtspReader, reads: list[bytes]) -> list[object]:
+    """:func:`messages`, with every run of frames taken at once by ``next_frames``, as a
+    connection takes them."""
+    out: list[object] = []
+    for data in reads:
+        reader.receive_data(data)
+        read: list[object] = []
+        while len(read) < 100:  # counted as messages() counts its calls
+            frames = reader.next_frames(InterleavedFrame)
+            if frames:
+                read += [("returned", frame) for frame in frames]
+                continue
+            read.append(outcome(reader.next_message))
+            if read[-1] == ("returned", None):
+                break
+        out += [*read[:100], ("partial", reader.has_partial)]
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(stream_parts, st.data(), st.booleans())
+def test_frames_taken_in_runs_are_the_frames_read_one_by_one(
+    split_frames: Any, stream: bytes, data: st.DataObject, fast: bool
+) -> None:
+    """Whatever the cut and whatever comes between frames (a response, its body, a malformed
+    head), runs of frames leave the reader exactly where reading them one by one does."""
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=6)))
+    reads = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reader_module, "split_frames", _split_frames_py)
+        expected = messages(RtspReader(), reads)
+        patch.setattr(reader_module, "split_frames", split_frames if fast else _split_frames_py)
+        assert messages_in_runs(RtspReader(), reads) == expected
