@@ -6,7 +6,8 @@ exceptions (type and message). Every index below is checked against ``size`` bef
 which is why bounds checking is off.
 """
 
-from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.object cimport PyObject_GenericSetAttr
 
 from wire.rtp.errors import RtpError
 
@@ -25,13 +26,20 @@ cdef inline unsigned long _u32(const unsigned char* p) noexcept:
 
 def parse(cls, data):
     """Parse one RTP packet as ``cls``; raises :class:`RtpError` on malformed input."""
-    cdef const unsigned char[:] view = data
-    cdef Py_ssize_t size = view.shape[0]
+    cdef const unsigned char[:] view
+    if type(data) is bytes:  # what every reader hands over: no buffer to acquire
+        return _parse(cls, <const unsigned char*>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+    view = data
+    if view.shape[0] == 0:
+        return _parse(cls, <const unsigned char*>b"", 0)
+    return _parse(cls, &view[0], view.shape[0])
+
+
+cdef object _parse(cls, const unsigned char* p, Py_ssize_t size):
     if size < RTP_HEADER_SIZE:
         raise RtpError(
             f"RTP packet: {size} bytes, shorter than the {RTP_HEADER_SIZE}-byte fixed header"
         )
-    cdef const unsigned char* p = &view[0]
     cdef unsigned int first = p[0]
     cdef unsigned int version = first >> 6
     if version != RTP_VERSION:
@@ -72,20 +80,46 @@ def parse(cls, data):
             )
         end -= padding_size
     cdef unsigned int second = p[1]
-    return cls(
-        second & 0x7F,
-        _u16(p + 2),
-        _u32(p + 4),
-        _u32(p + 8),
-        PyBytes_FromStringAndSize(<const char*>p + pos, end - pos),
-        (second & 0x80) != 0,
-        csrc,
-        extension,
-        padding_size,
-    )
+    payload = PyBytes_FromStringAndSize(<const char*>p + pos, end - pos)
+    if cls is not _Packet():  # a subclass may have its own __init__
+        return cls(
+            second & 0x7F,
+            _u16(p + 2),
+            _u32(p + 4),
+            _u32(p + 8),
+            payload,
+            (second & 0x80) != 0,
+            csrc,
+            extension,
+            padding_size,
+        )
+    # RtpPacket itself: its fields set as its dataclass __init__ sets them, without the call
+    # (hundreds of packets a second per stream).
+    packet = cls.__new__(cls)
+    PyObject_GenericSetAttr(packet, "payload_type", second & 0x7F)
+    PyObject_GenericSetAttr(packet, "sequence_number", _u16(p + 2))
+    PyObject_GenericSetAttr(packet, "timestamp", _u32(p + 4))
+    PyObject_GenericSetAttr(packet, "ssrc", _u32(p + 8))
+    PyObject_GenericSetAttr(packet, "payload", payload)
+    PyObject_GenericSetAttr(packet, "marker", (second & 0x80) != 0)
+    PyObject_GenericSetAttr(packet, "csrc", csrc)
+    PyObject_GenericSetAttr(packet, "extension", extension)
+    PyObject_GenericSetAttr(packet, "padding_size", padding_size)
+    return packet
 
 
 cdef object _header_extension = None
+cdef object _packet = None
+
+
+cdef object _Packet():
+    # wire.rtp.packet imports this module at its end: look the class up on first use.
+    global _packet
+    if _packet is None:
+        from wire.rtp.packet import RtpPacket
+
+        _packet = RtpPacket
+    return _packet
 
 
 cdef object _HeaderExtension():

@@ -71,6 +71,15 @@ def test_arbitrary_bytes_parse_or_fail_the_same(parse: Any, data: bytes) -> None
     same(parse, data)
 
 
+@settings(max_examples=300)
+@given(st.binary(max_size=80), st.sampled_from([bytearray, memoryview]))
+def test_arbitrary_buffers_parse_or_fail_the_same(
+    parse: Any, data: bytes, kind: Callable[[bytes], Any]
+) -> None:
+    """Not bytes: the extension reads these through a buffer, bytes directly."""
+    assert outcome(parse, RtpPacket, kind(data)) == outcome(_parse_py, RtpPacket, kind(data))
+
+
 @settings(max_examples=1000)
 @given(packets, st.data())
 def test_damaged_packets_fail_the_same(parse: Any, packet: RtpPacket, data: st.DataObject) -> None:
