@@ -651,9 +651,18 @@ class PullAttempt:
 
     def _dispatch(self, now: float) -> None:
         connection = self.connection
+        rtp = self._rtp
         while self._termination is None and (event := connection.next_event()) is not None:
             if isinstance(event, InterleavedFrameReceived):  # by far the most frequent
-                self._interleaved(event.channel, event.payload, now)
+                track = rtp.get(event.channel)
+                if track is None:
+                    self._interleaved(event.channel, event.payload, now)
+                    continue
+                try:
+                    packet = RtpPacket.parse(event.payload)
+                except RtpError:
+                    continue
+                self._deliver_one(track, packet, now)
             elif isinstance(event, ResponseReceived):
                 for warning in event.warnings:
                     self.sink.warning(f"{event.request.method} answer: {warning}")
@@ -693,34 +702,33 @@ class PullAttempt:
     # -- media ---------------------------------------------------------------------------------
 
     def _interleaved(self, channel: int, payload: bytes, now: float) -> None:
-        track = self._rtp.get(channel)
-        if track is not None:
-            try:
-                packet = RtpPacket.parse(payload)
-            except RtpError:
-                return
-            self._deliver(track, [packet], now)
-            return
+        """A frame on a channel that is not a track's RTP (those :meth:`_dispatch` takes)."""
         track = self._rtcp.get(channel)
         if track is not None:
             self._rtcp_received(track, payload, now)
 
     def _deliver(self, track: Track, packets: list[RtpPacket], now: float) -> None:
         for packet in packets:
-            self._last_media = now
-            if not self._announced:
-                if len(self._held) < MAX_HELD_PACKETS:
-                    self._held.append((track, packet, now))
-                if self.phase is Phase.PLAYING:  # probing: the first packet settles it
-                    self._announce()
-                continue
-            for frame in track.receive(packet, now):
-                size = track.take_payload_bytes()
-                transcoder = track.transcoder
-                if transcoder is None:
-                    self.sink.frame(track, frame, size)
-                else:
-                    self._events.append(TranscodeWanted(track, transcoder, frame, size))
+            self._deliver_one(track, packet, now)
+
+    def _deliver_one(self, track: Track, packet: RtpPacket, now: float) -> None:
+        self._last_media = now
+        if not self._announced:
+            if len(self._held) < MAX_HELD_PACKETS:
+                self._held.append((track, packet, now))
+            if self.phase is Phase.PLAYING:  # probing: the first packet settles it
+                self._announce()
+            return
+        frames = track.receive(packet, now)
+        if not frames:  # most packets complete nothing
+            return
+        for frame in frames:
+            size = track.take_payload_bytes()
+            transcoder = track.transcoder
+            if transcoder is None:
+                self.sink.frame(track, frame, size)
+            else:
+                self._events.append(TranscodeWanted(track, transcoder, frame, size))
 
     def _announce(self) -> None:
         assert self.presentation is not None
@@ -732,7 +740,7 @@ class PullAttempt:
             return
         held, self._held = self._held, []
         for track, packet, arrival in held:
-            self._deliver(track, [packet], arrival)
+            self._deliver_one(track, packet, arrival)
 
     def _rtcp_received(self, track: Track, payload: bytes, now: float) -> None:
         statistics = track.statistics

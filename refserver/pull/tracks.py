@@ -275,11 +275,13 @@ class Track:
         self._waiting_for_keyframe = True
         self._dts: DtsEstimator | None = None
         self._payload_bytes = 0
+        self._started = False  # a packet has fixed where the timeline starts
 
     def prepare(self, base: int) -> None:
         """Start a new session: frames begin at ``base`` ticks."""
         self.depacketizer.reset()
         self.timeline.reset()
+        self._started = False
         self._base = base
         self._waiting_for_keyframe = True
         self._dts = None
@@ -310,14 +312,20 @@ class Track:
         """One RTP packet that arrived at ``arrival`` (seconds); the frames it completes."""
         if packet.payload_type != self.payload_type:
             return []
+        seq, timestamp = packet.sequence_number, packet.timestamp
         statistics = self.statistics
         if statistics is None or statistics.ssrc != packet.ssrc:
             statistics = self.statistics = ReceiverStatistics(packet.ssrc)
-        statistics.update(packet.sequence_number, packet.timestamp, arrival * self.clock_rate)
-        self.timeline.first_packet(packet.sequence_number, packet.timestamp)
+        statistics.update(seq, timestamp, arrival * self.clock_rate)
+        if not self._started:
+            self.timeline.first_packet(seq, timestamp)
+            self._started = True
         self._payload_bytes += len(packet.payload)
+        events = self.depacketizer.receive(packet)
+        if not events:  # most packets complete nothing
+            return []
         frames: list[Frame] = []
-        for event in self.depacketizer.receive(packet):
+        for event in events:
             if isinstance(event, VideoAccessUnit):
                 frame = self._video(event)
                 if frame is not None:
