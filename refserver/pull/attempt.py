@@ -315,17 +315,23 @@ class PullAttempt:
         """The earliest of the attempt's deadlines, or None once it ended."""
         if self._termination is not None:
             return None
-        deadlines = [self._request_deadline]
-        if self.phase is Phase.PLAYING:
-            deadlines.append(self.connection.get_timer())
-            deadlines.append(self._next_report)
-            if self._announced:
-                deadlines.append(self._last_media + self.timeouts.media)
-            elif self.probe is not None:
-                deadlines.append(self._played_at + self.probe)
-            deadlines += [u.gap_since + GAP_WAIT for u in self._udp.values() if u.gap_since]
-        due = [deadline for deadline in deadlines if deadline is not None]
-        return min(due) if due else None
+        due = self._request_deadline
+        if self.phase is not Phase.PLAYING:
+            return due
+        # Asked after every read while playing: no list built.
+        if self._announced:
+            watch: float | None = self._last_media + self.timeouts.media
+        elif self.probe is not None:
+            watch = self._played_at + self.probe
+        else:
+            watch = None
+        for deadline in (self.connection.get_timer(), self._next_report, watch):
+            if deadline is not None and (due is None or deadline < due):
+                due = deadline
+        for stream in self._udp.values():
+            if stream.gap_since and (due is None or stream.gap_since + GAP_WAIT < due):
+                due = stream.gap_since + GAP_WAIT
+        return due
 
     def handle_timer(self, now: float) -> None:
         """Whatever of the deadlines has passed."""
