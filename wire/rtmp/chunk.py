@@ -47,6 +47,18 @@ class RtmpMessage:
     timestamp: int = 0
     stream_id: int = 0
 
+    def __init__(
+        self, type_id: int, payload: bytes, timestamp: int = 0, stream_id: int = 0
+    ) -> None:
+        # One per received message: filling the instance dict directly costs half of the
+        # generated frozen __init__ (one object.__setattr__ call per field). Equality, hashing,
+        # repr and immutability stay the dataclass's.
+        fields = self.__dict__
+        fields["type_id"] = type_id
+        fields["payload"] = payload
+        fields["timestamp"] = timestamp
+        fields["stream_id"] = stream_id
+
 
 def encode_basic_header(fmt: int, csid: int) -> bytes:
     """The 1-, 2- or 3-byte basic header, the shortest form that holds ``csid``."""

@@ -138,6 +138,13 @@ class AudioReceived(RtmpEvent):
     timestamp: int
     payload: bytes
 
+    def __init__(self, stream_id: int, timestamp: int, payload: bytes) -> None:
+        # One per media message: see RtmpMessage.__init__.
+        fields = self.__dict__
+        fields["stream_id"] = stream_id
+        fields["timestamp"] = timestamp
+        fields["payload"] = payload
+
 
 @dataclass(frozen=True)
 class VideoReceived(RtmpEvent):
@@ -146,6 +153,13 @@ class VideoReceived(RtmpEvent):
     stream_id: int
     timestamp: int
     payload: bytes
+
+    def __init__(self, stream_id: int, timestamp: int, payload: bytes) -> None:
+        # One per media message: see RtmpMessage.__init__.
+        fields = self.__dict__
+        fields["stream_id"] = stream_id
+        fields["timestamp"] = timestamp
+        fields["payload"] = payload
 
 
 @dataclass(frozen=True)
