@@ -7,7 +7,7 @@ that keep growing (no 33-bit wrap); audio sources convert from their sample cloc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 
 from wire.codec.aac import AudioSpecificConfig
@@ -59,7 +59,7 @@ class AudioConfig:
         return self.asc.samples_per_frame * CLOCK_RATE // self.asc.sample_rate
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Frame:
     """One picture (``nalus``, without start codes) or one raw AAC frame (``data``).
 
@@ -75,6 +75,27 @@ class Frame:
     data: bytes = b""
     wallclock_us: int | None = None
 
+    def __init__(
+        self,
+        kind: FrameKind,
+        pts: int,
+        dts: int,
+        keyframe: bool = False,
+        nalus: tuple[bytes, ...] = (),
+        data: bytes = b"",
+        wallclock_us: int | None = None,
+    ) -> None:
+        # The generated __init__ of a frozen dataclass goes through object.__setattr__ by name
+        # for every field; every frame of every stream is made here, so the slots are set
+        # through their descriptors instead (the same attributes, still frozen afterwards).
+        _set_kind(self, kind)
+        _set_pts(self, pts)
+        _set_dts(self, dts)
+        _set_keyframe(self, keyframe)
+        _set_nalus(self, nalus)
+        _set_data(self, data)
+        _set_wallclock_us(self, wallclock_us)
+
     @classmethod
     def video(
         cls,
@@ -84,8 +105,19 @@ class Frame:
         keyframe: bool,
         wallclock_us: int | None = None,
     ) -> Frame:
-        return cls(FrameKind.VIDEO, pts, dts, keyframe, nalus=nalus, wallclock_us=wallclock_us)
+        return cls(FrameKind.VIDEO, pts, dts, keyframe, nalus, b"", wallclock_us)
 
     @classmethod
     def audio(cls, pts: int, data: bytes) -> Frame:
-        return cls(FrameKind.AUDIO, pts, pts, True, data=data)
+        return cls(FrameKind.AUDIO, pts, pts, True, (), data, None)
+
+
+_SETTERS = {field.name: getattr(Frame, field.name).__set__ for field in fields(Frame)}
+"""Each field's slot descriptor setter, which assigns without the frozen ``__setattr__``."""
+_set_kind = _SETTERS["kind"]
+_set_pts = _SETTERS["pts"]
+_set_dts = _SETTERS["dts"]
+_set_keyframe = _SETTERS["keyframe"]
+_set_nalus = _SETTERS["nalus"]
+_set_data = _SETTERS["data"]
+_set_wallclock_us = _SETTERS["wallclock_us"]
