@@ -221,9 +221,14 @@ class RtmpConnection(ABC):
             self._events.append(HandshakeCompleted(self._handshake.complex))
             self._on_handshake_complete()
         # Messages are handled as they complete, so that those before a chunk-level error in
-        # the same bytes are delivered before the connection ends.
+        # the same bytes are delivered before the connection ends. Nearly every message is audio
+        # or video: those go to the role's media handler without the dispatch in between.
+        handle_media, handle_message = self._handle_media, self._handle_message
         for message in self._reader.messages(data):
-            self._handle_message(message)
+            if message.type_id in _MEDIA_TYPES:
+                handle_media(message)
+            else:
+                handle_message(message)
             if self._terminated:
                 return
         self._acknowledge()

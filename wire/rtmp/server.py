@@ -61,6 +61,10 @@ PUBLISH_DENIED = "NetStream.Publish.Denied"
 PLAY_STREAM_NOT_FOUND = "NetStream.Play.StreamNotFound"
 MAX_STREAMS = 16
 
+_PUBLISHING = ServerState.PUBLISHING
+_PUBLISH_REQUESTED = ServerState.PUBLISH_REQUESTED
+_AUDIO = int(MessageType.AUDIO)
+
 
 class RtmpServerConnection(RtmpConnection):
     """A sans-IO RTMP server connection: one client, one publish or play at a time."""
@@ -223,9 +227,15 @@ class RtmpServerConnection(RtmpConnection):
         self._events.append(DataReceived(message.stream_id, message.timestamp, name, tuple(values)))
 
     def _handle_media(self, message: RtmpMessage) -> None:
-        self._check_publishing(message)
-        event_type = AudioReceived if message.type_id == MessageType.AUDIO else VideoReceived
-        self._events.append(event_type(message.stream_id, message.timestamp, message.payload))
+        # Runs for every message: the states are compared by identity against module constants
+        # (naming an enum member costs more than the rest of the check).
+        state, stream_id = self.state, message.stream_id
+        if (
+            state is not _PUBLISHING and state is not _PUBLISH_REQUESTED
+        ) or stream_id != self.active_stream_id:
+            self._check_publishing(message)
+        event_type = AudioReceived if message.type_id == _AUDIO else VideoReceived
+        self._events.append(event_type(stream_id, message.timestamp, message.payload))
 
     # -- commands ---------------------------------------------------------------------------------
 
