@@ -49,7 +49,8 @@ def test_equality_hash_repr_as_a_dataclass():
     assert hash(a) == hash(b)
     assert len({a, b}) == 1
     assert a != Frame.video(0, 0, NALUS, False)
-    assert a != astuple(a)
+    fields_alone: object = astuple(a)
+    assert a != fields_alone
     assert [f.name for f in fields(Frame)] == [
         "kind", "pts", "dts", "keyframe", "nalus", "data", "wallclock_us"
     ]  # fmt: skip
