@@ -67,3 +67,77 @@ def test_memory_storage_records_writes():
     assert storage.names() == ["b"]
     assert storage.writes == ["a", "b"]
     assert storage.read("a") is None
+
+
+def test_a_reader_of_the_old_file_keeps_the_old_bytes(tmp_path):
+    # The new bytes go to a new file renamed over the old: an open reader is never cut short.
+    storage = DirectoryStorage(tmp_path)
+    storage.write("index.m3u8", b"#EXTM3U\nold\n")
+    with open(tmp_path / "index.m3u8", "rb") as reader:
+        storage.write("index.m3u8", b"#EXTM3U\nnew, and longer\n")
+        assert reader.read() == b"#EXTM3U\nold\n"
+    assert storage.read("index.m3u8") == b"#EXTM3U\nnew, and longer\n"
+
+
+def test_short_writes_are_carried_on(tmp_path, monkeypatch):
+    real_write = os.write
+    calls = []
+
+    def short_write(fd: int, data: bytes) -> int:
+        calls.append(len(data))
+        return real_write(fd, bytes(data)[:1000])
+
+    monkeypatch.setattr(os, "write", short_write)
+    data = bytes(range(256)) * 10
+    DirectoryStorage(tmp_path).write("segment1.ts", data)
+    assert (tmp_path / "segment1.ts").read_bytes() == data
+    assert calls == [2560, 1560, 560]
+
+
+def open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize("failing", ["write", "fchmod"])
+def test_a_failed_write_closes_the_file_and_removes_the_temporary(tmp_path, monkeypatch, failing):
+    storage = DirectoryStorage(tmp_path)
+    storage.write("segment1.ts", b"old")
+
+    def broken(*args: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    before = open_descriptors()
+    monkeypatch.setattr(os, failing, broken)
+    with pytest.raises(OSError, match="No space left"):
+        storage.write("segment1.ts", b"new")
+    monkeypatch.undo()
+    assert open_descriptors() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["segment1.ts"]
+    assert storage.read("segment1.ts") == b"old"
+
+
+def test_files_are_readable_by_others_whatever_the_umask(tmp_path):
+    previous = os.umask(0o077)
+    try:
+        DirectoryStorage(tmp_path).write("segment1.ts", b"x")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(os.stat(tmp_path / "segment1.ts").st_mode) == 0o644
+
+
+def test_a_leftover_temporary_is_overwritten_and_never_listed(tmp_path):
+    (tmp_path / ".tmp-segment1.ts").write_bytes(b"a longer leftover of a crash")
+    storage = DirectoryStorage(tmp_path)
+    assert storage.names() == []
+    storage.write("segment1.ts", b"new")
+    assert storage.read("segment1.ts") == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["segment1.ts"]
+
+
+@pytest.mark.parametrize("name", ["", "../x.ts", "a/b.ts", ".hidden"])
+def test_read_and_delete_reject_non_plain_names(tmp_path, name):
+    storage = DirectoryStorage(tmp_path)
+    with pytest.raises(ValueError, match="is not a plain file name"):
+        storage.read(name)
+    with pytest.raises(ValueError, match="is not a plain file name"):
+        storage.delete(name)
