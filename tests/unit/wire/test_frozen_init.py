@@ -9,10 +9,11 @@ import inspect
 
 import pytest
 
+from wire.flv import AudioTag, VideoTag
 from wire.rtmp.chunk import RtmpMessage
 from wire.rtmp.events import AudioReceived, VideoReceived
 
-HAND_WRITTEN = [RtmpMessage, AudioReceived, VideoReceived]
+HAND_WRITTEN = [RtmpMessage, AudioReceived, VideoReceived, VideoTag, AudioTag]
 
 
 @pytest.mark.parametrize("cls", HAND_WRITTEN, ids=lambda cls: cls.__name__)
