@@ -18,6 +18,7 @@ from wire.codec.errors import CodecError
 from wire.codec.h264 import AvcDecoderConfigurationRecord
 from wire.codec.h265 import HevcDecoderConfigurationRecord
 from wire.codec.nal import (
+    H264_NAL_IDR,
     H265_NAL_PPS,
     H265_NAL_SPS,
     H265_NAL_VPS,
@@ -30,6 +31,15 @@ from wire.rtp import TimestampUnwrapper
 
 TICKS_PER_MS = 90
 FOURCC_MP4A = "mp4a"
+
+# Looked up once: every tag is checked against these, and naming an enum member costs about
+# 0.1 µs on Python 3.11.
+_H264 = VideoCodec.H264
+_H265 = VideoCodec.H265
+_COMMAND = int(flv.VideoFrameType.COMMAND)
+_CODED = (int(flv.VideoPacketType.CODED_FRAMES), int(flv.VideoPacketType.CODED_FRAMES_X))
+_AVC_FOURCCS = (flv.FOURCC_AVC1, None)
+_AVC_CODEC_IDS = (flv.CODEC_ID_AVC, None)
 
 
 class IngestError(ValueError):
@@ -57,23 +67,28 @@ class FlvTracks:
         except flv.FlvError as exc:
             raise IngestError(str(exc)) from None
         codec = self._video_codec(tag)
-        if codec is None or tag.frame_type == flv.VideoFrameType.COMMAND:
+        if codec is None or tag.frame_type == _COMMAND:
             return None
         if tag.is_sequence_header:
             self._video_sequence_header(codec, tag.data)
             return None
-        coded = tag.packet_type in (
-            flv.VideoPacketType.CODED_FRAMES,
-            flv.VideoPacketType.CODED_FRAMES_X,
-        )
-        if not coded or self.video is None or self.video.codec is not codec:
+        video = self.video
+        if tag.packet_type not in _CODED or video is None or video.codec is not codec:
             return None
         try:
             nalus = tuple(split_length_prefixed(tag.data, self._length_size))
         except CodecError as exc:
             raise IngestError(f"video tag: {exc}") from None
         dts = self._clock.unwrap(timestamp) * TICKS_PER_MS
-        keyframe = any(is_irap(codec, nal) for nal in nalus if nal)
+        if codec is _H264:
+            # is_irap() inline: the NAL units split above are never empty.
+            keyframe = False
+            for nal in nalus:
+                if nal[0] & 0x1F == H264_NAL_IDR:
+                    keyframe = True
+                    break
+        else:
+            keyframe = any(is_irap(codec, nal) for nal in nalus if nal)
         return Frame.video(
             dts + tag.composition_time * TICKS_PER_MS,
             dts,
@@ -109,10 +124,10 @@ class FlvTracks:
         return Frame.audio(self._clock.unwrap(timestamp) * TICKS_PER_MS, tag.data)
 
     def _video_codec(self, tag: flv.VideoTag) -> VideoCodec | None:
-        if tag.fourcc in (flv.FOURCC_AVC1, None) and tag.codec_id in (flv.CODEC_ID_AVC, None):
-            return VideoCodec.H264
+        if tag.fourcc in _AVC_FOURCCS and tag.codec_id in _AVC_CODEC_IDS:
+            return _H264
         if tag.fourcc == flv.FOURCC_HVC1 or tag.codec_id == flv.CODEC_ID_HEVC_COMMUNITY:
-            return VideoCodec.H265
+            return _H265
         described = tag.fourcc if tag.enhanced else f"CodecID {tag.codec_id}"
         self.unsupported.add(f"video {described}")
         return None
