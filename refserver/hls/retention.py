@@ -10,6 +10,7 @@ first segment, so the segment can be requested that long after.
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass, field
 
 
@@ -25,6 +26,8 @@ class Retention:
     def __init__(self) -> None:
         self._longest: dict[str, float] = {}
         self._pending: list[_Pending] = []
+        self.next_deadline = math.inf
+        """The soonest deadline (infinity with none): :meth:`due` has nothing before it."""
 
     def published(self, names: list[str], playlist_duration: float) -> None:
         """A playlist of ``playlist_duration`` seconds listing ``names`` was written."""
@@ -35,6 +38,7 @@ class Retention:
         """``name`` left the playlist at ``now``; returns when it may be deleted."""
         deadline = now + segment_duration + self._longest.pop(name, 0.0)
         heapq.heappush(self._pending, _Pending(deadline, name))
+        self.next_deadline = self._pending[0].deadline
         return deadline
 
     def due(self, now: float) -> list[str]:
@@ -42,6 +46,7 @@ class Retention:
         expired = []
         while self._pending and self._pending[0].deadline <= now:
             expired.append(heapq.heappop(self._pending).name)
+        self.next_deadline = self._pending[0].deadline if self._pending else math.inf
         return expired
 
     def pending(self) -> list[tuple[str, float]]:

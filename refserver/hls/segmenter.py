@@ -103,6 +103,10 @@ class _OpenSegment:
     program_date_time: datetime | None
 
 
+def _frame_ticks(audio: AudioConfig | None) -> int:
+    return audio.frame_ticks if audio is not None else 0
+
+
 class HlsSegmenter:
     """Packages one stream into ``storage``; ``clock`` gives wallclock seconds (time.time)."""
 
@@ -131,6 +135,9 @@ class HlsSegmenter:
         self._source_tracks = (video, audio)
         self._video = video
         self._audio = self._packaged_audio(audio)
+        self._audio_ticks = _frame_ticks(self._audio)
+        # A keyframe this far after the open segment's start closes it (see _due).
+        self._cut_ticks = self.options.target_duration * CLOCK_RATE - CUT_TOLERANCE
         self._writer: SegmentWriter | None = None
         if self._video is not None or self._audio is not None:
             self._writer = self._format.writer(self._video, self._audio)
@@ -182,6 +189,7 @@ class HlsSegmenter:
             return  # another configuration of audio that is left out all the same
         self._break("track configuration changed")
         self._video, self._audio = packaged
+        self._audio_ticks = _frame_ticks(self._audio)
         if video is None and self._audio is None:
             return  # nothing the format can carry: frames are dropped until that changes
         if self._writer is None:
@@ -210,16 +218,19 @@ class HlsSegmenter:
         """Add one frame, in decode order."""
         if self._ended:
             raise ValueError("HLS segmenter: frame pushed after finish(endlist=True)")
-        if frame.kind is FrameKind.AUDIO and self._audio is None and self.audio_left_out:
+        video = frame.kind is FrameKind.VIDEO
+        if not video and self._audio is None and self.audio_left_out:
             return  # audio the format cannot carry, as the API and the log say
         if self._writer is None:
             self.stats.frames_dropped += 1
             return
-        if frame.kind is FrameKind.VIDEO:
+        if video:
             self._push_video(frame)
         else:
             self._push_audio(frame)
-        self.expire()
+        now = self._clock()
+        if now >= self._retention.next_deadline:
+            self._expire(now)
 
     def finish(self, *, endlist: bool = False) -> None:
         """Close the open segment; with ``endlist`` the stream is over for good."""
@@ -232,7 +243,10 @@ class HlsSegmenter:
 
     def expire(self) -> None:
         """Delete removed segments whose retention time has passed."""
-        for name in self._retention.due(self._clock()):
+        self._expire(self._clock())
+
+    def _expire(self, now: float) -> None:
+        for name in self._retention.due(now):
             self.storage.delete(name)
             self.stats.segments_deleted += 1
 
@@ -248,12 +262,6 @@ class HlsSegmenter:
             )
         self.audio_left_out = problem
         return None if problem is not None else audio
-
-    @property
-    def _active_writer(self) -> SegmentWriter:
-        # Frames reach the writer only while a track is packaged, and then there is one.
-        assert self._writer is not None
-        return self._writer
 
     # Frames
 
@@ -271,15 +279,21 @@ class HlsSegmenter:
             self._start(frame.pts, frame.dts)
         if self._last_dts is not None and frame.dts > self._last_dts:
             self._frame_ticks = frame.dts - self._last_dts
-        self._last_dts = frame.dts
-        if self._open is None:
+        dts = self._last_dts = frame.dts
+        segment = self._open
+        if segment is None:
             self.stats.frames_dropped += 1
             return
-        self._active_writer.add(frame)
-        self._open.end_pts = max(self._open.end_pts, frame.pts + self._frame_ticks)
-        self._open.end_dts = frame.dts + self._frame_ticks
-        if self._held_audio:
-            self._release_audio(before=frame.dts)
+        writer = self._writer
+        assert writer is not None  # frames reach a segment only while a track is packaged
+        writer.add(frame)
+        end_pts = frame.pts + self._frame_ticks
+        if end_pts > segment.end_pts:
+            segment.end_pts = end_pts
+        segment.end_dts = dts + self._frame_ticks
+        held = self._held_audio
+        if held and held[0].pts < dts:
+            self._release_audio(before=dts)
 
     def _push_audio(self, frame: Frame) -> None:
         audio = self._audio
@@ -290,7 +304,7 @@ class HlsSegmenter:
             held.append(frame)
             if self._last_dts is not None and frame.pts < self._last_dts:
                 self._release_audio(before=self._last_dts)
-            while len(held) * audio.frame_ticks > MAX_AUDIO_LEAD:
+            while len(held) * self._audio_ticks > MAX_AUDIO_LEAD:
                 self._write_audio(held.popleft())
             return
         # Audio alone drives the timeline: every frame is a random access point.
@@ -300,10 +314,11 @@ class HlsSegmenter:
             self._start(frame.pts, frame.dts)
         self._last_dts = frame.dts
         self._write_audio(frame)
-        assert self._open is not None
-        ticks = audio.frame_ticks
-        self._open.end_pts = max(self._open.end_pts, frame.pts + ticks)
-        self._open.end_dts = frame.dts + ticks
+        segment = self._open
+        assert segment is not None
+        ticks = self._audio_ticks
+        segment.end_pts = max(segment.end_pts, frame.pts + ticks)
+        segment.end_dts = frame.dts + ticks
 
     def _release_audio(self, *, before: int | None = None) -> None:
         """Write the held audio, in arrival order, up to the first frame not before ``before``
@@ -316,12 +331,13 @@ class HlsSegmenter:
         if self._open is None:
             self.stats.frames_dropped += 1
         else:
-            self._active_writer.add(frame)
+            writer = self._writer
+            assert writer is not None  # frames reach a segment only while a track is packaged
+            writer.add(frame)
 
     def _due(self, pts: int) -> bool:
         assert self._open is not None
-        target = self.options.target_duration * CLOCK_RATE
-        return pts - self._open.start_pts >= target - CUT_TOLERANCE
+        return pts - self._open.start_pts >= self._cut_ticks
 
     def _adopt_parameter_sets(self, video: VideoConfig, frame: Frame) -> None:
         """In-band parameter sets that differ from the track's are a new configuration."""
@@ -375,7 +391,9 @@ class HlsSegmenter:
             discontinuity=self._pending_discontinuity,
             program_date_time=datetime.fromtimestamp(milliseconds / 1000, UTC),
         )
-        self._active_writer.begin()
+        writer = self._writer
+        assert writer is not None  # segments start only while a track is packaged
+        writer.begin()
         self._next_sequence += 1
         self._pending_discontinuity = False
 
@@ -398,7 +416,9 @@ class HlsSegmenter:
         end_pts = max(end_pts, segment.start_pts + self._frame_ticks)
         duration = round((end_pts - segment.start_pts) / CLOCK_RATE, 6)
         name = self.options.segment_file(segment.sequence)
-        data = self._active_writer.end(end_dts)
+        writer = self._writer
+        assert writer is not None  # a segment is open only while a track is packaged
+        data = writer.end(end_dts)
         self.storage.write(name, data)
         now = self._clock()
         self.stats.segments_written += 1
