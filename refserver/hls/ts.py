@@ -64,18 +64,16 @@ class TsSegmentWriter:
             )
             return
         data, pts = frame.data, frame.pts
-        size = len(data)
         if self._audio and (
             abs(pts - self._audio_next) * 2 > self._frame_ticks
             or pts - self._audio_pts >= AUDIO_PES_TICKS
-            or self._audio_bytes + size > AUDIO_PES_BYTES
+            or self._audio_bytes + len(data) > AUDIO_PES_BYTES
         ):
             self._flush_audio()
-        audio = self._audio
-        if not audio:
-            self._audio_pts = self._audio_next = pts
-        audio.append(data)
-        self._audio_bytes += size
+        if not self._audio:
+            self._audio_pts, self._audio_next = pts, pts
+        self._audio.append(data)
+        self._audio_bytes += len(data)
         self._audio_next += self._frame_ticks
 
     def end(self, end_dts: int) -> bytes:
