@@ -7,6 +7,7 @@ file system, POSIX ``rename(2)``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Protocol
@@ -58,34 +59,39 @@ class DirectoryStorage:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
 
-    def _target(self, name: str) -> Path:
+    def _target(self, name: str) -> str:
         if not name or "/" in name or name.startswith(".") or name != os.path.basename(name):
             raise ValueError(f"storage name {name!r} is not a plain file name")
-        return self.path / name
+        return os.path.join(self.path, name)
 
     def write(self, name: str, data: bytes) -> None:
         target = self._target(name)
         # One writer per directory (one stream's packager), so each file has one fixed temporary
         # name: no random names to make, and a leftover from a crash is simply overwritten.
-        temp = self.path / f"{self.TEMP_PREFIX}{name}"
+        temp = os.path.join(self.path, self.TEMP_PREFIX + name)
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            with os.fdopen(fd, "wb") as file:  # closes the descriptor whatever fails
+            try:
                 os.fchmod(fd, 0o644)  # whatever the umask: segments are served to others
-                file.write(data)
+                _write_all(fd, data)
+            finally:
+                os.close(fd)
             os.replace(temp, target)
         except BaseException:
-            temp.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
             raise
 
     def read(self, name: str) -> bytes | None:
         try:
-            return self._target(name).read_bytes()
+            with open(self._target(name), "rb") as file:
+                return file.read()
         except FileNotFoundError:
             return None
 
     def delete(self, name: str) -> None:
-        self._target(name).unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._target(name))
 
     def names(self) -> list[str]:
         return sorted(
@@ -93,3 +99,13 @@ class DirectoryStorage:
             for entry in self.path.iterdir()
             if entry.is_file() and not entry.name.startswith(self.TEMP_PREFIX)
         )
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd``: one ``os.write`` unless the kernel takes less (it may,
+    POSIX ``write(2)``), with no file object to make and flush."""
+    written = os.write(fd, data)
+    if written < len(data):
+        view = memoryview(data)
+        while written < len(view):
+            written += os.write(fd, view[written:])

@@ -79,11 +79,26 @@ def test_a_reader_of_the_old_file_keeps_the_old_bytes(tmp_path):
     assert storage.read("index.m3u8") == b"#EXTM3U\nnew, and longer\n"
 
 
+def test_short_writes_are_carried_on(tmp_path, monkeypatch):
+    real_write = os.write
+    calls = []
+
+    def short_write(fd: int, data: bytes) -> int:
+        calls.append(len(data))
+        return real_write(fd, bytes(data)[:1000])
+
+    monkeypatch.setattr(os, "write", short_write)
+    data = bytes(range(256)) * 10
+    DirectoryStorage(tmp_path).write("segment1.ts", data)
+    assert (tmp_path / "segment1.ts").read_bytes() == data
+    assert calls == [2560, 1560, 560]
+
+
 def open_descriptors() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-@pytest.mark.parametrize("failing", ["fchmod", "replace"])
+@pytest.mark.parametrize("failing", ["write", "fchmod", "replace"])
 def test_a_failed_write_closes_the_file_and_removes_the_temporary(tmp_path, monkeypatch, failing):
     storage = DirectoryStorage(tmp_path)
     storage.write("segment1.ts", b"old")
