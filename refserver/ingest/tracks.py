@@ -26,7 +26,7 @@ from wire.codec.nal import (
     is_irap,
     split_length_prefixed,
 )
-from wire.codec.stamp import Stamp, find_stamp
+from wire.codec.stamp import stamp_wallclock
 from wire.rtp import TimestampUnwrapper
 
 TICKS_PER_MS = 90
@@ -94,7 +94,7 @@ class FlvTracks:
             dts,
             nalus,
             keyframe,
-            wallclock_us=_stamp_wallclock(body),
+            wallclock_us=stamp_wallclock(body),
         )
 
     def audio_tag(self, timestamp: int, body: bytes) -> Frame | None:
@@ -153,15 +153,3 @@ class FlvTracks:
         if config != self.video:
             self.video = config
             self.changed = True
-
-
-def _stamp_wallclock(body: bytes) -> int | None:
-    """The capture time in the camsim SEI stamp, if the picture carries a written one."""
-    offset = find_stamp(body)
-    if offset < 0:
-        return None
-    try:
-        stamp = Stamp.parse(body, offset)
-    except CodecError:
-        return None
-    return stamp.wallclock_us if stamp.stamped else None

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from wire import speedups
 from wire.codec.bits import unescape_rbsp
 from wire.codec.errors import CodecError
 from wire.codec.nal import (
@@ -229,3 +230,21 @@ def write_frame_index(buf: bytearray | memoryview, offset: int, frame_index: int
     buf[start : start + FRAME_INDEX_BYTES] = _encode_7bit(
         frame_index, FRAME_INDEX_BYTES, "frame_index"
     )
+
+
+def _stamp_wallclock_py(buf: bytes | bytearray) -> int | None:
+    """The capture time written in the first stamp found in ``buf`` (any framing: an FLV tag,
+    a sample, a packet), or None when there is no stamp, it is malformed or its wallclock is
+    still 0. The reference of the compiled :func:`stamp_wallclock`."""
+    offset = find_stamp(buf)
+    if offset < 0:
+        return None
+    try:
+        stamp = Stamp.parse(buf, offset)
+    except CodecError:
+        return None
+    return stamp.wallclock_us if stamp.stamped else None
+
+
+_ext = speedups.extension("wire.codec._stamp")
+stamp_wallclock = _ext.stamp_wallclock if _ext is not None else _stamp_wallclock_py
