@@ -26,12 +26,12 @@ from refserver.hls import (
     AudioConfig,
     DirectoryStorage,
     Frame,
-    FrameKind,
     HlsOptions,
     HlsSegmenter,
     VideoConfig,
 )
 from refserver.hls.folders import ResumePoint, claim_stream_folder, expire_stream_folders
+from refserver.hls.media import VIDEO
 from refserver.hls.storage import Storage
 from refserver.hls.writeback import QueuedStorage, WriteQueue
 from wire.codec.errors import CodecError
@@ -105,11 +105,14 @@ class RateMeter:
 
     def add(self, size: int, now: float) -> None:
         second = math.floor(now)
-        if self._buckets and self._buckets[-1][0] == second:
-            self._buckets[-1][1] += size
-        else:
-            self._buckets.append([second, size])
-            self._trim(now)
+        buckets = self._buckets
+        if buckets:
+            last = buckets[-1]
+            if last[0] == second:
+                last[1] += size
+                return
+        buckets.append([second, size])
+        self._trim(now)
 
     def bits_per_second(self, now: float) -> float:
         self._trim(now)
@@ -242,7 +245,7 @@ class LiveStream:
         now = self.clock()
         stats.bytes += size
         stats.rate.add(size, now)
-        if frame.kind is FrameKind.VIDEO:
+        if frame.kind is VIDEO:
             stats.video_frames += 1
             if frame.wallclock_us is not None:
                 stats.latency.add(now - frame.wallclock_us / 1_000_000)

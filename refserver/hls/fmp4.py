@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from refserver.hls.media import (
     CLOCK_RATE,
+    VIDEO,
     AudioConfig,
     Frame,
-    FrameKind,
     VideoConfig,
     describe_object_type,
 )
@@ -72,7 +72,7 @@ class Fmp4SegmentWriter:
         self._audio_frames.clear()
 
     def add(self, frame: Frame) -> None:
-        if frame.kind is FrameKind.VIDEO:
+        if frame.kind is VIDEO:
             self._video_frames.append(frame)
         else:
             self._audio_frames.append(frame)

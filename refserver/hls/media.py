@@ -39,6 +39,12 @@ class FrameKind(StrEnum):
     AUDIO = "audio"
 
 
+VIDEO = FrameKind.VIDEO
+AUDIO = FrameKind.AUDIO
+"""The kinds as module constants for the per-frame paths: a member looked up on its enum class
+(``FrameKind.VIDEO``) costs about ten times a global's lookup."""
+
+
 @dataclass(frozen=True, slots=True)
 class VideoConfig:
     """A video track: codec and parameter sets (VPS for H.265, SPS, PPS) as NAL units."""
@@ -105,11 +111,11 @@ class Frame:
         keyframe: bool,
         wallclock_us: int | None = None,
     ) -> Frame:
-        return cls(FrameKind.VIDEO, pts, dts, keyframe, nalus, b"", wallclock_us)
+        return cls(VIDEO, pts, dts, keyframe, nalus, b"", wallclock_us)
 
     @classmethod
     def audio(cls, pts: int, data: bytes) -> Frame:
-        return cls(FrameKind.AUDIO, pts, pts, True, (), data, None)
+        return cls(AUDIO, pts, pts, True, (), data, None)
 
 
 _SETTERS = {field.name: getattr(Frame, field.name).__set__ for field in fields(Frame)}

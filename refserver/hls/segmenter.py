@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from refserver.hls.media import CLOCK_RATE, AudioConfig, Frame, FrameKind, VideoConfig
+from refserver.hls.media import CLOCK_RATE, VIDEO, AudioConfig, Frame, VideoConfig
 from refserver.hls.retention import Retention
 from refserver.hls.stats import HlsStats
 from refserver.hls.storage import Storage
@@ -218,7 +218,7 @@ class HlsSegmenter:
         """Add one frame, in decode order."""
         if self._ended:
             raise ValueError("HLS segmenter: frame pushed after finish(endlist=True)")
-        video = frame.kind is FrameKind.VIDEO
+        video = frame.kind is VIDEO
         if not video and self._audio is None and self.audio_left_out:
             return  # audio the format cannot carry, as the API and the log say
         if self._writer is None:

@@ -8,7 +8,7 @@ PES early so that every frame keeps its time.
 
 from __future__ import annotations
 
-from refserver.hls.media import AudioConfig, Frame, FrameKind, VideoConfig, describe_object_type
+from refserver.hls.media import VIDEO, AudioConfig, Frame, VideoConfig, describe_object_type
 from wire.codec.aac import AOT_AAC_LTP, AOT_AAC_MAIN, FREQUENCY_INDEX_ESCAPE, AudioSpecificConfig
 from wire.codec.nal import VideoCodec
 from wire.ts.muxer import TsMuxer
@@ -58,7 +58,7 @@ class TsSegmentWriter:
         self._parts = [self._muxer.tables()]
 
     def add(self, frame: Frame) -> None:
-        if frame.kind is FrameKind.VIDEO:
+        if frame.kind is VIDEO:
             self._parts.append(
                 self._muxer.video_access_unit(frame.nalus, frame.pts, frame.dts, frame.keyframe)
             )
