@@ -106,7 +106,7 @@ class CameraServer:
         self._connections: Counter[str] = Counter()  # admitted connections per peer address
         self._refusing = 0
         self._server: asyncio.Server | None = None
-        self.tap: Callable[[Callable[[], asyncio.Protocol]], Callable[[], Any]] | None = None
+        self.tap: Callable[[Callable[[], asyncio.BaseProtocol]], Callable[[], Any]] | None = None
         """Wraps the protocol factory to record connections (``--capture``, camsim.pcap.tap)."""
 
     @property

@@ -18,6 +18,7 @@ from typing import cast
 
 from refserver.pull.address import CameraAddress
 from refserver.pull.errors import PullError, Unreachable
+from wire.asyncio.pump import StreamPump
 from wire.asyncio.transport import ForwardingTransport
 from wire.rtsp import RemoteProtocolError, StatusCode
 from wire.rtsp.tunnel import TunnelRequest, encode_tunnel_data, parse_tunnel_response
@@ -57,7 +58,7 @@ class Link:
         self._writers = writers
         self._reader = reader  # what read the link until now, and may have seen its end
 
-    def attach(self, protocol: asyncio.Protocol) -> None:
+    def attach(self, protocol: StreamPump) -> None:
         """From now on ``protocol`` gets what the camera sends and writes to :attr:`transport`."""
         self.transport.set_protocol(protocol)
         protocol.connection_made(self.transport)
