@@ -3,6 +3,7 @@ both ways, the write-buffer cap, termination, and exceptions that end one connec
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import deque
 
@@ -16,7 +17,7 @@ from tests.unit.wire.asyncio.sessions import (
     FakeTransport,
     Line,
 )
-from wire.asyncio.pump import DEFAULT_MAX_WRITE_BUFFER, DatagramPump, StreamPump
+from wire.asyncio.pump import DEFAULT_MAX_WRITE_BUFFER, READ_SIZE, DatagramPump, StreamPump
 from wire.session import Cause, Termination
 
 
@@ -51,6 +52,39 @@ def test_read_feed_write_and_events_out() -> None:
     assert session.calls == [("data", 101.0), ("data", 101.0)]
     assert (pump.bytes_received, pump.bytes_sent) == (12, 24)
     assert pump.fields == {"connection": 7, "peer": "127.0.0.1:40000"}
+
+
+def read(pump: StreamPump, data: bytes) -> None:
+    """What a buffered transport does on a read: fill the pump's buffer, say how much."""
+    buffer = memoryview(pump.get_buffer(-1))
+    buffer[: len(data)] = data
+    pump.buffer_updated(len(data))
+
+
+def test_reads_into_the_shared_buffer_reach_the_session_as_their_own_bytes() -> None:
+    """Every read lands in the same buffer; what the session got from one read is not
+    overwritten by the next."""
+    loop = FakeLoop(now=100.0)
+    first, session, _, events = connected(loop)
+    second, *_ = connected(loop)
+    assert isinstance(first, asyncio.BufferedProtocol)
+    assert first.get_buffer(-1) is second.get_buffer(-1)
+    assert len(first.get_buffer(-1)) == READ_SIZE
+    kept: list[bytes] = []
+    received = session.receive_data
+
+    def keep(data: bytes, now: float) -> None:
+        kept.append(data)
+        received(data, now)
+
+    session.receive_data = keep  # type: ignore[method-assign]
+    read(first, b"hello\nwor")
+    read(second, b"XXXXXXXXXXXXXXXX")
+    read(first, b"ld\n")
+    assert kept == [b"hello\nwor", b"ld\n"]
+    assert all(type(data) is bytes for data in kept)
+    assert events == [Line("hello"), Line("world")]
+    assert first.bytes_received == 12
 
 
 def test_one_timer_follows_the_session_deadline() -> None:
