@@ -7,6 +7,7 @@ are not ``bytes`` go to the reference, whose big integers and slices handle them
 """
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.object cimport PyObject_GenericSetAttr
 
 from wire.payload.errors import PayloadError
 
@@ -20,6 +21,16 @@ cdef _load():
     from wire.payload.aac import AacUnit, _parse_aac_payload_py
 
     _aac_unit, _reference = AacUnit, _parse_aac_payload_py
+
+
+cdef object _unit(unsigned long long size, unsigned long long index, bytes data):
+    # An AacUnit (a frozen dataclass with slots), its fields set as its generated __init__ sets
+    # them, without the call: one per packet of every pulled camera's audio.
+    unit = _aac_unit.__new__(_aac_unit)
+    PyObject_GenericSetAttr(unit, "size", size)
+    PyObject_GenericSetAttr(unit, "index", index)
+    PyObject_GenericSetAttr(unit, "data", data)
+    return unit
 
 
 cdef inline unsigned long long _bits(
@@ -98,13 +109,13 @@ cdef list _parse(bytes payload, int size_length, int index_length, int index_del
             raise PayloadError(f"AAC payload: access unit {i} has AU-size 0")
         if count == 1 and size > <unsigned long long>data_length:
             # a fragment (§3.2.3)
-            return [_aac_unit(size, index, PyBytes_FromStringAndSize(<const char*>data, data_length))]
+            return [_unit(size, index, PyBytes_FromStringAndSize(<const char*>data, data_length))]
         if <unsigned long long>pos + size > <unsigned long long>data_length:
             raise PayloadError(
                 f"AAC payload: access unit {i} of {size} bytes overruns the payload "
                 f"({data_length - pos} bytes left)"
             )
-        units.append(_aac_unit(size, index, PyBytes_FromStringAndSize(<const char*>data + pos, size)))
+        units.append(_unit(size, index, PyBytes_FromStringAndSize(<const char*>data + pos, size)))
         pos += size
     if pos != data_length:
         raise PayloadError(f"AAC payload: {data_length - pos} bytes after the last access unit")

@@ -18,7 +18,6 @@ from wire.payload.errors import PayloadError
 from wire.payload.events import AudioAccessUnit, PacketLoss, PayloadDiscarded, PayloadEvent
 from wire.payload.packet import PayloadPacket
 from wire.rtp.packet import RtpPacket
-from wire.rtp.sequence import seq_diff
 
 # AAC-hbr (RFC 3640 §3.3.6): the fmtp values our SDP declares
 SIZE_LENGTH = 13
@@ -180,11 +179,17 @@ class AacDepacketizer:
         index_delta_length: int = INDEX_DELTA_LENGTH,
     ) -> None:
         self.samples_per_frame = samples_per_frame
-        self._lengths = {
+        self._lengths: dict[str, int] | None = {
             "size_length": size_length,
             "index_length": index_length,
             "index_delta_length": index_delta_length,
         }
+        if (size_length, index_length, index_delta_length) == (
+            SIZE_LENGTH,
+            INDEX_LENGTH,
+            INDEX_DELTA_LENGTH,
+        ):
+            self._lengths = None  # the parser's defaults: no keywords to pass per packet
         self.reset()
 
     def reset(self) -> None:
@@ -197,16 +202,21 @@ class AacDepacketizer:
     def receive(self, packet: RtpPacket) -> list[PayloadEvent]:
         events: list[PayloadEvent] = []
         seq = packet.sequence_number
-        if self._last_seq is not None:
-            delta = seq_diff(seq, self._last_seq)
+        last = self._last_seq
+        if last is not None:
+            delta = (seq - last) & 0xFFFF  # seq_diff, read only for 0 (a duplicate) and 1
             if delta == 0:
                 return events
             if delta != 1:
-                events.append(PacketLoss((self._last_seq + 1) & 0xFFFF, seq))
+                events.append(PacketLoss((last + 1) & 0xFFFF, seq))
                 self._drop_fragment(events, "fragmented access unit lost a fragment")
         self._last_seq = seq
+        lengths = self._lengths
         try:
-            units = parse_aac_payload(packet.payload, **self._lengths)
+            if lengths is None:
+                units = parse_aac_payload(packet.payload)
+            else:
+                units = parse_aac_payload(packet.payload, **lengths)
         except PayloadError as exc:
             self._drop_fragment(events, "fragmented access unit interrupted by a malformed packet")
             events.append(PayloadDiscarded(packet.timestamp, str(exc)))
