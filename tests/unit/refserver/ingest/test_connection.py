@@ -32,7 +32,7 @@ HIGH_WATER = 64 * 1024
 class MemoryTransport(asyncio.Transport):
     """Keeps what is written, as a socket whose peer never reads would: nothing drains."""
 
-    def __init__(self, protocol: asyncio.Protocol, peer: str = "127.0.0.1") -> None:
+    def __init__(self, protocol: asyncio.BaseProtocol, peer: str = "127.0.0.1") -> None:
         super().__init__()
         self.protocol = protocol
         self.peer = (peer, 40000)
