@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from datetime import UTC, datetime
 
 import pytest
@@ -8,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from refserver.hls import Frame, FrameKind, HlsOptions, HlsSegmenter, MemoryStorage, VideoConfig
+from refserver.hls.retention import Retention
 from refserver.hls.segmenter import MAX_AUDIO_LEAD
 from tests.unit.refserver.hls.streams import (
     AUDIO,
@@ -317,6 +319,39 @@ def test_removed_segments_are_kept_for_the_rfc_retention_time():
     assert "segment0.ts" not in recorder.storage.files
     assert "segment1.ts" in recorder.storage.files
     assert recorder.segmenter.stats.segments_deleted == 1
+
+
+def test_a_push_deletes_what_expired_by_its_time():
+    # As above, segment0 may be deleted from t = 28 s: the first frame pushed then deletes it,
+    # none before.
+    recorder = Recorder()
+    deadline = recorder.start + 14.0 + 2.0 + 12.0
+    frames = av_frames(30 * 16)
+    while "segment0.ts" not in recorder.storage.files:
+        recorder.push([next(frames)])
+    previous = recorder.clock.now
+    for frame in frames:
+        recorder.push([frame])
+        if "segment0.ts" not in recorder.storage.files:
+            break
+        previous = recorder.clock.now
+    assert previous < deadline <= recorder.clock.now
+    assert recorder.segmenter.stats.segments_deleted == 1
+    assert "segment1.ts" in recorder.storage.files
+
+
+def test_retention_knows_its_next_deadline():
+    retention = Retention()
+    assert retention.next_deadline == math.inf
+    assert retention.removed("b.ts", 2.0, now=100.0) == 102.0
+    assert retention.removed("a.ts", 1.0, now=100.0) == 101.0
+    assert retention.next_deadline == 101.0
+    assert retention.due(100.5) == []
+    assert retention.next_deadline == 101.0
+    assert retention.due(101.0) == ["a.ts"]
+    assert retention.next_deadline == 102.0
+    assert retention.due(200.0) == ["b.ts"]
+    assert retention.next_deadline == math.inf
 
 
 def test_program_date_time_from_the_sei_stamp():
