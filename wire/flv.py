@@ -12,10 +12,12 @@ Malformed input raises :class:`FlvError` (a ``ValueError``) and nothing else.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
-from wire import amf0
+from wire import amf0, speedups
 
 TAG_TYPE_AUDIO = 8
 TAG_TYPE_VIDEO = 9
@@ -97,6 +99,61 @@ _UNSUPPORTED_VIDEO_PACKET_TYPES = (VideoPacketType.MULTITRACK, VideoPacketType.M
 _UNSUPPORTED_AUDIO_PACKET_TYPES = (AudioPacketType.MULTITRACK, AudioPacketType.MOD_EX)
 
 
+def _parse_video_py(cls: type[VideoTag], data: bytes) -> VideoTag:
+    """Parse a video tag body as ``cls``; raises :class:`FlvError` when it is malformed (the
+    pure-Python :meth:`VideoTag.parse`, the reference of ``wire._flv``)."""
+    if not data:
+        raise FlvError("video tag: empty")
+    if data[0] & _EX_VIDEO_HEADER:
+        return cls._parse_enhanced(data)
+    frame_type, codec_id = data[0] >> 4, data[0] & 0x0F
+    if not 1 <= frame_type <= _FRAME_TYPE_COMMAND:
+        _check_frame_type(frame_type)
+    if codec_id not in _LEGACY_PACKETIZED_CODECS:
+        return cls(frame_type, None, data[1:], 0, codec_id)
+    if len(data) < 5:
+        raise FlvError(f"video tag: truncated AVC header, need 5 bytes, have {len(data)}")
+    packet_type = data[1]
+    if packet_type > _SEQUENCE_END:
+        raise FlvError(f"video tag: AVCPacketType {packet_type} is not 0, 1 or 2")
+    # The signed 24-bit composition time (annex E.4.3.1), read in place.
+    composition_time = int.from_bytes(data[2:5], "big", signed=True)
+    return cls(frame_type, packet_type, data[5:], composition_time, codec_id)
+
+
+def _parse_audio_py(cls: type[AudioTag], data: bytes) -> AudioTag:
+    """Parse an audio tag body as ``cls``; raises :class:`FlvError` when it is malformed (the
+    pure-Python :meth:`AudioTag.parse`, the reference of ``wire._flv``)."""
+    if not data:
+        raise FlvError("audio tag: empty")
+    sound_format = data[0] >> 4
+    if sound_format == SOUND_FORMAT_EX_HEADER:
+        packet_type = data[0] & 0x0F
+        if packet_type in _UNSUPPORTED_AUDIO_PACKET_TYPES or packet_type > AudioPacketType.MOD_EX:
+            raise FlvError(f"audio tag: enhanced AudioPacketType {packet_type} is not supported")
+        if len(data) < 5:
+            raise FlvError(f"audio tag: truncated FourCC, need 5 bytes, have {len(data)}")
+        fourcc = _decode_fourcc(data[1:5], "audio tag")
+        return cls(sound_format, data[5:], 0, 0, 0, packet_type, fourcc)
+    rate, size, channels = (data[0] >> 2) & 0x03, (data[0] >> 1) & 0x01, data[0] & 0x01
+    if sound_format != SOUND_FORMAT_AAC:
+        return cls(sound_format, data[1:], rate, size, channels)
+    if len(data) < 2:
+        raise FlvError("audio tag: truncated AAC header, need 2 bytes, have 1")
+    if data[1] > AAC_RAW:
+        raise FlvError(f"audio tag: AACPacketType {data[1]} is not 0 or 1")
+    return cls(sound_format, data[2:], rate, size, channels, data[1])
+
+
+_ext = speedups.extension("wire._flv")
+_parse_video: Callable[[type[VideoTag], bytes], VideoTag] = (
+    _ext.parse_video if _ext is not None else _parse_video_py
+)
+_parse_audio: Callable[[type[AudioTag], bytes], AudioTag] = (
+    _ext.parse_audio if _ext is not None else _parse_audio_py
+)
+
+
 @dataclass(frozen=True)
 class VideoTag:
     """A video tag body, legacy (``codec_id`` set) or Enhanced RTMP (``fourcc`` set).
@@ -147,25 +204,14 @@ class VideoTag:
             self.fourcc is not None or self.codec_id in _LEGACY_PACKETIZED_CODECS
         )
 
-    @classmethod
-    def parse(cls, data: bytes) -> VideoTag:
-        if not data:
-            raise FlvError("video tag: empty")
-        if data[0] & _EX_VIDEO_HEADER:
-            return cls._parse_enhanced(data)
-        frame_type, codec_id = data[0] >> 4, data[0] & 0x0F
-        if not 1 <= frame_type <= _FRAME_TYPE_COMMAND:
-            _check_frame_type(frame_type)
-        if codec_id not in _LEGACY_PACKETIZED_CODECS:
-            return cls(frame_type, None, data[1:], 0, codec_id)
-        if len(data) < 5:
-            raise FlvError(f"video tag: truncated AVC header, need 5 bytes, have {len(data)}")
-        packet_type = data[1]
-        if packet_type > _SEQUENCE_END:
-            raise FlvError(f"video tag: AVCPacketType {packet_type} is not 0, 1 or 2")
-        # The signed 24-bit composition time (annex E.4.3.1), read in place.
-        composition_time = int.from_bytes(data[2:5], "big", signed=True)
-        return cls(frame_type, packet_type, data[5:], composition_time, codec_id)
+    if TYPE_CHECKING:
+
+        @classmethod
+        def parse(cls, data: bytes) -> VideoTag:
+            """Parse a video tag body; raises :class:`FlvError` when it is malformed."""
+    else:
+        # The parser itself as the classmethod, without a call in between: one per message.
+        parse = classmethod(_parse_video)
 
     @classmethod
     def _parse_enhanced(cls, data: bytes) -> VideoTag:
@@ -264,32 +310,13 @@ class AudioTag:
             self.enhanced or self.sound_format == SOUND_FORMAT_AAC
         )
 
-    @classmethod
-    def parse(cls, data: bytes) -> AudioTag:
-        if not data:
-            raise FlvError("audio tag: empty")
-        sound_format = data[0] >> 4
-        if sound_format == SOUND_FORMAT_EX_HEADER:
-            packet_type = data[0] & 0x0F
-            if (
-                packet_type in _UNSUPPORTED_AUDIO_PACKET_TYPES
-                or packet_type > AudioPacketType.MOD_EX
-            ):
-                raise FlvError(
-                    f"audio tag: enhanced AudioPacketType {packet_type} is not supported"
-                )
-            if len(data) < 5:
-                raise FlvError(f"audio tag: truncated FourCC, need 5 bytes, have {len(data)}")
-            fourcc = _decode_fourcc(data[1:5], "audio tag")
-            return cls(sound_format, data[5:], 0, 0, 0, packet_type, fourcc)
-        rate, size, channels = (data[0] >> 2) & 0x03, (data[0] >> 1) & 0x01, data[0] & 0x01
-        if sound_format != SOUND_FORMAT_AAC:
-            return cls(sound_format, data[1:], rate, size, channels)
-        if len(data) < 2:
-            raise FlvError("audio tag: truncated AAC header, need 2 bytes, have 1")
-        if data[1] > AAC_RAW:
-            raise FlvError(f"audio tag: AACPacketType {data[1]} is not 0 or 1")
-        return cls(sound_format, data[2:], rate, size, channels, data[1])
+    if TYPE_CHECKING:
+
+        @classmethod
+        def parse(cls, data: bytes) -> AudioTag:
+            """Parse an audio tag body; raises :class:`FlvError` when it is malformed."""
+    else:
+        parse = classmethod(_parse_audio)
 
     def serialize(self) -> bytes:
         if self.enhanced:
