@@ -11,10 +11,13 @@ a message's payload is copied once into its ``bytes``.
 The buffer is a ``bytearray`` as in the reference. Its pointer is fetched again for each chunk and
 never held across a ``yield`` or a call into Python code that could resize it (a subclass's
 ``_apply_control``, a caller feeding more data while :meth:`ChunkReader.messages` is suspended).
+A ``bytes`` read that arrives with nothing buffered (the read before it ended on a chunk boundary,
+as when a publisher's writes arrive one per read) is parsed where it is, and only its unfinished
+end is copied into the buffer: one copy of every byte less.
 """
 
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
-from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcmp, memcpy
 
@@ -59,6 +62,28 @@ cdef inline void write_u32_be(unsigned char* p, uint32_t value) noexcept:
     p[3] = value & 0xFF
 
 
+cdef inline const unsigned char* _start(object source):
+    if type(source) is bytes:
+        return <const unsigned char*>PyBytes_AS_STRING(source)
+    return <const unsigned char*>PyByteArray_AS_STRING(source)
+
+
+cdef inline Py_ssize_t _size(object source):
+    if type(source) is bytes:
+        return PyBytes_GET_SIZE(source)
+    return PyByteArray_GET_SIZE(source)
+
+
+cdef _append(bytearray buffer, bytes data, Py_ssize_t offset):
+    """``buffer += data[offset:]`` without the slice."""
+    cdef Py_ssize_t have = PyByteArray_GET_SIZE(buffer)
+    cdef Py_ssize_t size = PyBytes_GET_SIZE(data) - offset
+    if size <= 0:
+        return
+    PyByteArray_Resize(buffer, have + size)
+    memcpy(PyByteArray_AS_STRING(buffer) + have, PyBytes_AS_STRING(data) + offset, size)
+
+
 cdef class _ReaderStream:
     """What a chunk stream's next chunk inherits, and the message it is assembling."""
 
@@ -94,6 +119,13 @@ cdef class ChunkReader:
     """Payload bytes of unfinished messages, all chunk streams together."""
     cdef object _completed
     """The message the last :meth:`_read_chunk` completed, or None."""
+    cdef object _direct
+    """The read a :meth:`messages` call is parsing in place, or None. A read that starts on a
+    chunk boundary (nothing buffered) is parsed where it is, and only its unfinished end is
+    copied into the buffer; meanwhile it counts as buffered, as in the reference."""
+    cdef unsigned long long _calls
+    cdef unsigned long long _direct_call
+    """Which :meth:`messages` call owns ``_direct``."""
 
     def __init__(
         self,
@@ -118,6 +150,9 @@ cdef class ChunkReader:
         self._buffer = bytearray()
         self._partial_bytes = 0
         self._completed = None
+        self._direct = None
+        self._calls = 0
+        self._direct_call = 0
 
     @property
     def chunk_size(self):
@@ -146,12 +181,23 @@ cdef class ChunkReader:
     def messages(self, data):
         """Like :meth:`receive_data`, but yields each message as it completes, so that the
         messages before an error in ``data`` can be handled before the error is raised."""
-        self._buffer += data
         cdef Py_ssize_t offset = 0
         cdef Py_ssize_t consumed
+        cdef unsigned long long call
+        self._take_direct()
+        self._calls += 1
+        call = self._calls
+        if type(data) is bytes and PyByteArray_GET_SIZE(self._buffer) == 0:
+            self._direct = data
+            self._direct_call = call
+        else:
+            self._buffer += data
         try:
             while True:
-                consumed = self._read_chunk(offset)
+                if self._direct is not None and self._direct_call == call:
+                    consumed = self._read_chunk(data, offset)
+                else:
+                    consumed = self._read_chunk(self._buffer, offset)
                 if consumed == 0:
                     break
                 offset += consumed
@@ -161,7 +207,12 @@ cdef class ChunkReader:
                     self._apply_control(message)
                     yield message
         finally:
-            del self._buffer[:offset]
+            if self._direct is not None and self._direct_call == call:
+                # Parsed in place: only what is left of the read is kept (the buffer is empty).
+                self._direct = None
+                _append(self._buffer, data, offset)
+            else:
+                del self._buffer[:offset]
         # Every complete chunk is consumed: what is left is the start of one chunk. It and the
         # unfinished messages are what the peer makes us hold.
         held = self._partial_bytes + PyByteArray_GET_SIZE(self._buffer)
@@ -174,7 +225,21 @@ cdef class ChunkReader:
     @property
     def has_partial(self):
         """True while part of a chunk or of a message is held, waiting for the rest."""
-        return PyByteArray_GET_SIZE(self._buffer) > 0 or self._partial_bytes > 0
+        return self._buffered() > 0 or self._partial_bytes > 0
+
+    cdef Py_ssize_t _buffered(self):
+        """The reference's buffer size: what is buffered and the read being parsed in place."""
+        cdef Py_ssize_t size = PyByteArray_GET_SIZE(self._buffer)
+        if self._direct is not None:
+            size += PyBytes_GET_SIZE(self._direct)
+        return size
+
+    cdef _take_direct(self):
+        """A read parsed in place goes into the buffer, where the reference has it: a call made
+        while another :meth:`messages` is suspended reads the buffer, and so does that one."""
+        if self._direct is not None:
+            self._buffer += self._direct
+            self._direct = None
 
     def bytes_to_complete(self):
         """A lower bound on the bytes still to come before the next message completes, when a
@@ -193,7 +258,7 @@ cdef class ChunkReader:
             if stream.in_progress:
                 payload = stream.length - PyByteArray_GET_SIZE(stream.partial)
                 chunks = (payload + self.peer_chunk_size - 1) // self.peer_chunk_size
-                need = payload + chunks - PyByteArray_GET_SIZE(self._buffer)
+                need = payload + chunks - self._buffered()
                 if not found or need < wanted:
                     wanted = need
                 found = True
@@ -201,14 +266,13 @@ cdef class ChunkReader:
             return None
         return max(1, wanted)
 
-    cdef Py_ssize_t _read_chunk(self, Py_ssize_t start) except -1:
-        """Parse one chunk at ``start``: the bytes consumed, 0 if the chunk is partial. A
-        message the chunk completes is left in ``self._completed``."""
-        cdef Py_ssize_t end = PyByteArray_GET_SIZE(self._buffer)
+    cdef Py_ssize_t _read_chunk(self, object source, Py_ssize_t start) except -1:
+        """Parse one chunk at ``start`` of ``source`` (the buffer, or a read parsed in place):
+        the bytes consumed, 0 if the chunk is partial. A message the chunk completes is left in
+        ``self._completed``."""
+        cdef Py_ssize_t end = _size(source)
         # Valid until Python code runs that could resize the buffer.
-        cdef const unsigned char* buffer = <const unsigned char*>PyByteArray_AS_STRING(
-            self._buffer
-        )
+        cdef const unsigned char* buffer = _start(source)
         cdef Py_ssize_t pos = start
         cdef int fmt, csid
         cdef Py_ssize_t header_size, peeked, have, size
@@ -239,7 +303,7 @@ cdef class ChunkReader:
             pos += 2
         stream = self._stream_for(csid, fmt)
         # Creating a stream can run a garbage collection, and so finalizers: fetch again.
-        buffer = <const unsigned char*>PyByteArray_AS_STRING(self._buffer)
+        buffer = _start(source)
 
         if fmt != FMT_CONTINUATION and stream.in_progress:
             raise RtmpError(

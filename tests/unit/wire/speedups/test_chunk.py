@@ -427,3 +427,22 @@ def test_a_deep_copy_carries_on_alone(reader_type: Any) -> None:
 def test_chunk_reader_is_the_compiled_one_unless_disabled(reader_type: Any) -> None:
     expected = PyChunkReader if speedups.disabled() else reader_type
     assert ChunkReader is expected
+
+
+def test_a_read_fed_while_another_is_suspended_reads_the_same(reader_type: Any) -> None:
+    # A read that starts on a chunk boundary is parsed in place by the compiled reader; one fed
+    # while that is suspended must see the buffer the reference has (the first read whole).
+    writer = ChunkWriter()
+    first = writer.write(4, RtmpMessage(AUDIO, b"a", 1, 1)) + writer.write(
+        4, RtmpMessage(AUDIO, b"b", 2, 1)
+    )
+    second = writer.write(4, RtmpMessage(AUDIO, b"c", 3, 1)) + b"\x04"
+    seen = []
+    for kind in (PyChunkReader, reader_type):
+        reader = kind()
+        outer = reader.messages(first)
+        taken: list[object] = [next(outer), state(reader)]
+        taken += [*reader.messages(second), state(reader)]
+        taken += [*outer, state(reader), reader.receive_data(b""), state(reader)]
+        seen.append(taken)
+    assert seen[0] == seen[1]
