@@ -3,10 +3,17 @@
 The algorithms follow the RFC's reference C code line by line; the variable names are the
 RFC's. No clock: the caller passes each packet's arrival time in RTP clock units (for jitter)
 and ``now`` in seconds when a report block is due (for DLSR).
+
+``PyReceiverStatistics`` is the pure-Python reference; ``ReceiverStatistics`` is the compiled
+class of ``wire/rtp/_stats.pyx`` when it is built (same attributes, results and exceptions, see
+:mod:`wire.speedups`), this one otherwise.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from wire import speedups
 from wire.rtp.ntp import ntp_middle32, seconds_to_ntp_short
 from wire.rtp.rtcp import ReportBlock, RtcpSenderReport
 from wire.rtp.sequence import SEQ_MOD, TIMESTAMP_MOD
@@ -20,7 +27,7 @@ _LOST_MIN = -0x800000
 _HALF = TIMESTAMP_MOD // 2
 
 
-class ReceiverStatistics:
+class PyReceiverStatistics:
     """Reception state of one synchronization source, as seen by a receiver.
 
     ``update()`` per RTP packet, ``on_sender_report()`` per SR from the source, and
@@ -170,3 +177,11 @@ class ReceiverStatistics:
             d = abs((transit - self.transit + _HALF) % TIMESTAMP_MOD - _HALF)
             self.jitter += (d - self.jitter) / 16
         self.transit = transit
+
+
+# The compiled class when it is built: same constructor, attributes, results and exceptions.
+_ext = speedups.extension("wire.rtp._stats")
+if TYPE_CHECKING:
+    ReceiverStatistics = PyReceiverStatistics
+else:
+    ReceiverStatistics = _ext.ReceiverStatistics if _ext is not None else PyReceiverStatistics
