@@ -88,7 +88,10 @@ class FlvTracks:
                     keyframe = True
                     break
         else:
-            keyframe = any(is_irap(codec, nal) for nal in nalus if nal)
+            try:
+                keyframe = any(is_irap(codec, nal) for nal in nalus if nal)
+            except CodecError as exc:  # a NAL unit shorter than the H.265 header
+                raise IngestError(f"video tag: {exc}") from None
         return Frame.video(
             dts + tag.composition_time * TICKS_PER_MS,
             dts,

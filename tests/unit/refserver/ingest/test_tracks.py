@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from fractions import Fraction
 
 import pytest
@@ -141,6 +142,14 @@ def test_unreadable_coded_frame(plan: FlvPlan):
         tracks.video_tag(0, b"\x27\x01\x00\x00\x00\x00\x00\x01\x00")  # NAL length past the end
 
 
+def test_a_nal_unit_shorter_than_the_hevc_header_is_unreadable(hevc_plan: FlvPlan):
+    tracks = FlvTracks()
+    tracks.video_tag(0, hevc_plan.video_header)
+    body = b"\x91hvc1\x00\x00\x00" + b"\x00\x00\x00\x01\x26"  # a 1-byte NAL unit
+    with pytest.raises(IngestError, match=r"^video tag: H.265 NAL unit: shorter than its 2-byte"):
+        tracks.video_tag(0, body)
+
+
 def test_timestamps_unwrap_at_2_to_the_32():
     unwrap = TimestampUnwrapper().unwrap
     assert unwrap(0xFFFF_FFF0) == 0xFFFF_FFF0
@@ -160,3 +169,19 @@ def test_any_bytes_give_a_frame_none_or_ingest_error(body: bytes, video: bool):
             tracks.audio_tag(0, body)
     except IngestError:
         pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64), st.booleans(), st.booleans())
+def test_any_coded_frame_gives_a_frame_none_or_ingest_error(
+    plan: FlvPlan, hevc_plan: FlvPlan, body: bytes, hevc: bool, enhanced: bool
+):
+    """Past a sequence header, whatever follows a coded-frame header."""
+    tracks = FlvTracks()
+    tracks.video_tag(0, (hevc_plan if hevc else plan).video_header)
+    if enhanced:
+        header = b"\x91" + (b"hvc1" if hevc else b"avc1") + b"\x00\x00\x00"
+    else:
+        header = (b"\x1c" if hevc else b"\x17") + b"\x01\x00\x00\x00"
+    with contextlib.suppress(IngestError):
+        tracks.video_tag(0, header + body)
