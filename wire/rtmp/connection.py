@@ -234,11 +234,8 @@ class RtmpConnection(ABC):
         self._acknowledge()
 
     def _handle_message(self, message: RtmpMessage) -> None:
-        kind = message.type_id
-        # Media first: nearly every message is audio or video.
-        if kind in _MEDIA_TYPES:
-            self._handle_media(message)
-        elif kind == MessageType.ACKNOWLEDGEMENT:
+        kind = message.type_id  # not audio or video: _receive hands those to _handle_media
+        if kind == MessageType.ACKNOWLEDGEMENT:
             ack = Acknowledgement.parse(message.payload)
             self._events.append(AcknowledgementReceived(ack.sequence_number))
         elif kind == MessageType.USER_CONTROL:

@@ -227,15 +227,9 @@ class RtmpServerConnection(RtmpConnection):
         self._events.append(DataReceived(message.stream_id, message.timestamp, name, tuple(values)))
 
     def _handle_media(self, message: RtmpMessage) -> None:
-        # Runs for every message: the states are compared by identity against module constants
-        # (naming an enum member costs more than the rest of the check).
-        state, stream_id = self.state, message.stream_id
-        if (
-            state is not _PUBLISHING and state is not _PUBLISH_REQUESTED
-        ) or stream_id != self.active_stream_id:
-            self._check_publishing(message)
+        self._check_publishing(message)
         event_type = AudioReceived if message.type_id == _AUDIO else VideoReceived
-        self._events.append(event_type(stream_id, message.timestamp, message.payload))
+        self._events.append(event_type(message.stream_id, message.timestamp, message.payload))
 
     # -- commands ---------------------------------------------------------------------------------
 
@@ -339,7 +333,10 @@ class RtmpServerConnection(RtmpConnection):
     # -- internals --------------------------------------------------------------------------------
 
     def _check_publishing(self, message: RtmpMessage) -> None:
-        publishing = self.state in (ServerState.PUBLISH_REQUESTED, ServerState.PUBLISHING)
+        # Runs for every media message: the states are compared by identity against module
+        # constants (naming an enum member costs more than the rest of the check).
+        state = self.state
+        publishing = state is _PUBLISHING or state is _PUBLISH_REQUESTED
         if not publishing or message.stream_id != self.active_stream_id:
             kind = MessageType(message.type_id).name.lower()
             raise RemoteProtocolError(
