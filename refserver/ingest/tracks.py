@@ -18,12 +18,11 @@ from wire.codec.errors import CodecError
 from wire.codec.h264 import AvcDecoderConfigurationRecord
 from wire.codec.h265 import HevcDecoderConfigurationRecord
 from wire.codec.nal import (
-    H264_NAL_IDR,
     H265_NAL_PPS,
     H265_NAL_SPS,
     H265_NAL_VPS,
     VideoCodec,
-    is_irap,
+    has_irap,
     split_length_prefixed,
 )
 from wire.codec.stamp import stamp_wallclock
@@ -80,18 +79,10 @@ class FlvTracks:
         except CodecError as exc:
             raise IngestError(f"video tag: {exc}") from None
         dts = self._clock.unwrap(timestamp) * TICKS_PER_MS
-        if codec is _H264:
-            # is_irap() inline: the NAL units split above are never empty.
-            keyframe = False
-            for nal in nalus:
-                if nal[0] & 0x1F == H264_NAL_IDR:
-                    keyframe = True
-                    break
-        else:
-            try:
-                keyframe = any(is_irap(codec, nal) for nal in nalus if nal)
-            except CodecError as exc:  # a NAL unit shorter than the H.265 header
-                raise IngestError(f"video tag: {exc}") from None
+        try:
+            keyframe = has_irap(codec, nalus)
+        except CodecError as exc:  # a NAL unit shorter than the H.265 header
+            raise IngestError(f"video tag: {exc}") from None
         return Frame.video(
             dts + tag.composition_time * TICKS_PER_MS,
             dts,

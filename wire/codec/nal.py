@@ -73,6 +73,15 @@ def is_irap(codec: VideoCodec, nal: bytes) -> bool:
     return H265_NAL_BLA_W_LP <= kind <= H265_NAL_RSV_IRAP_23
 
 
+def has_irap(codec: VideoCodec, nal_units: Iterable[bytes]) -> bool:
+    """True when one of a picture's NAL units is a random access point (:func:`is_irap`);
+    empty units (a length prefix of 0) are skipped. Asked once per picture by ingest, so the
+    H.264 case reads the type in line rather than through a call per NAL unit."""
+    if codec is VideoCodec.H264:
+        return any(nal and nal[0] & 0x1F == H264_NAL_IDR for nal in nal_units)
+    return any(is_irap(codec, nal) for nal in nal_units if nal)
+
+
 def parameter_set_types(codec: VideoCodec) -> tuple[int, ...]:
     if codec is VideoCodec.H264:
         return (H264_NAL_SPS, H264_NAL_PPS)

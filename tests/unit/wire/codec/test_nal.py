@@ -11,6 +11,7 @@ from wire.codec.bits import BitReader, BitWriter, escape_rbsp, unescape_rbsp
 from wire.codec.errors import CodecError
 from wire.codec.nal import (
     VideoCodec,
+    has_irap,
     is_irap,
     is_vcl,
     join_annexb,
@@ -83,6 +84,19 @@ def test_vcl_and_irap_classification() -> None:
     assert not is_vcl(VideoCodec.H265, b"\x40\x01")  # VPS
     with pytest.raises(CodecError, match="shorter than its 2-byte header"):
         is_vcl(VideoCodec.H265, b"\x26")
+
+
+@given(st.sampled_from(list(VideoCodec)), st.lists(st.binary(min_size=2, max_size=4), max_size=6))
+def test_has_irap_is_is_irap_over_a_picture(codec: VideoCodec, nalus: list[bytes]) -> None:
+    assert has_irap(codec, nalus) == any(is_irap(codec, nal) for nal in nalus)
+    assert has_irap(codec, [b"", *nalus, b""]) == has_irap(codec, nalus)  # empty units skipped
+
+
+def test_has_irap_raises_for_a_unit_shorter_than_the_h265_header() -> None:
+    assert has_irap(VideoCodec.H264, [b"\x41", b"\x65"])
+    assert not has_irap(VideoCodec.H264, [b"\x67", b"\x41"])
+    with pytest.raises(CodecError, match="shorter than its 2-byte header"):
+        has_irap(VideoCodec.H265, [b"\x26"])
 
 
 @given(st.binary(max_size=100))
