@@ -291,7 +291,10 @@ def camera_reads(seconds: float) -> tuple[bytes, list[str], str, list[bytes]]:
                 sender.send_report(ntp_from_unix(1_700_000_000 + due), rtp_timestamp)
             next_report += SENDER_REPORT_INTERVAL
         ticks = loop_number * plan.tracks[burst.track].period_ticks + burst.ticks
-        senders[burst.track].deliver(burst.wire, ticks, due, burst.payload_octets)
+        # Stamped with a wallclock as a live camera does at send time: an unstamped SEI would
+        # make the packager read every stamp a second time, which no live pull does.
+        wire = Camera.stamped_wire(burst) if burst.stamped else burst.wire
+        senders[burst.track].deliver(wire, ticks, due, burst.payload_octets)
         reads.append(writes.take())
     return sdp, [track_control(s.track) for s in senders], rtp_info, reads
 

@@ -164,7 +164,7 @@ class Camera:
         subscribers = self._subscribers[burst.track]
         if subscribers:
             now = time.monotonic()  # the event loop's clock
-            packets = self._stamped(burst) if burst.stamped else burst.wire
+            packets = self.stamped_wire(burst) if burst.stamped else burst.wire
             ticks = loop_number * self._period_ticks[burst.track] + burst.ticks
             octets = burst.payload_octets
             position = (loop_number, index)
@@ -198,7 +198,7 @@ class Camera:
         return self.origin + loop_number * self._period + self._bursts[index].offset
 
     @staticmethod
-    def _stamped(burst: Burst) -> Wire:
+    def stamped_wire(burst: Burst) -> Wire:
         """The burst with the wallclock of now in its stamp (one copy per burst, not per client)."""
         wallclock_us = time.time_ns() // 1000
         wire = list(burst.wire)
