@@ -170,12 +170,13 @@ def _read_ff_coded(rbsp: bytes, pos: int, field: str) -> tuple[int, int]:
             return value, pos
 
 
-def read_stamp_nalus(codec: VideoCodec, nalus: Iterable[bytes]) -> Stamp | None:
+def _read_stamp_nalus_py(codec: VideoCodec, nalus: Iterable[bytes]) -> Stamp | None:
     """The stamp among an access unit's NAL units (e.g. from an RTP depacketizer), if any.
 
     Only SEI NAL units are looked at. The stamp needs no emulation prevention, so it is found by
     its UUID and decoded in place without unescaping or walking the SEI messages: this runs on
     every frame an observer sees. :func:`parse_sei` checks an SEI's structure when that matters.
+    The reference of the compiled :func:`read_stamp_nalus`.
     """
     for nal in nalus:
         if _is_sei(codec, nal):
@@ -248,3 +249,4 @@ def _stamp_wallclock_py(buf: bytes | bytearray) -> int | None:
 
 _ext = speedups.extension("wire.codec._stamp")
 stamp_wallclock = _ext.stamp_wallclock if _ext is not None else _stamp_wallclock_py
+read_stamp_nalus = _ext.read_stamp_nalus if _ext is not None else _read_stamp_nalus_py

@@ -1,11 +1,17 @@
-"""The compiled stamp reader (``wire.codec._stamp.stamp_wallclock``) against its reference,
-``_stamp_wallclock_py`` (``find_stamp`` then ``Stamp.parse``).
+"""The compiled stamp readers (``wire.codec._stamp``) against their references.
 
-Both get the same buffers and must give the same answer (the wallclock, or None) or raise the
-same exception (type and text): FLV video tag bodies and Annex B access units carrying a stamp
-that camsim wrote (H.264 and H.265, written or not, wallclocks up to 70 bits), the same with bytes
+``stamp_wallclock`` against ``_stamp_wallclock_py`` (``find_stamp`` then ``Stamp.parse``): both get
+the same buffers and must give the same answer (the wallclock, or None) or raise the same
+exception (type and text): FLV video tag bodies and Annex B access units carrying a stamp that
+camsim wrote (H.264 and H.265, written or not, wallclocks up to 70 bits), the same with bytes
 changed, cut short or repeated, arbitrary bytes with the UUID dropped in, and arbitrary bytes, as
 ``bytes`` and as ``bytearray``.
+
+``read_stamp_nalus`` against ``_read_stamp_nalus_py``: the same access units split into NAL units
+(stamps damaged the same ways, SEI and other NAL unit types, stamps in a NAL unit that is not an
+SEI, NAL units as ``bytes``, ``bytearray`` or ``memoryview``, given as a tuple or an iterator),
+read as H.264 and as H.265; the stamp returned must be equal and a ``Stamp``, and an exception
+the same type and text.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from hypothesis import strategies as st
 
 from tests.unit.wire.speedups.conftest import compiled
 from wire import speedups
+from wire.codec.errors import CodecError
 from wire.codec.nal import VideoCodec, join_annexb, join_length_prefixed
 from wire.codec.stamp import (
     MAX_FRAME_INDEX,
@@ -26,8 +33,10 @@ from wire.codec.stamp import (
     SEI_PAYLOAD_SIZE,
     STAMP_UUID,
     Stamp,
+    _read_stamp_nalus_py,
     _stamp_wallclock_py,
     find_stamp,
+    read_stamp_nalus,
     stamp_sei_nal,
     stamp_wallclock,
 )
@@ -148,3 +157,90 @@ def test_targeted(fast: Reader, buf: bytes, expected: int | None) -> None:
 def test_selection() -> None:
     expected = "compiled" if speedups.extension("wire.codec._stamp") else "pure"
     assert (stamp_wallclock is not _stamp_wallclock_py) == (expected == "compiled")
+    assert (read_stamp_nalus is not _read_stamp_nalus_py) == (expected == "compiled")
+
+
+NalReader = Callable[[VideoCodec, Any], Stamp | None]
+
+
+@pytest.fixture(scope="module")
+def fast_nalus() -> NalReader:
+    reader: NalReader = compiled("wire.codec._stamp").read_stamp_nalus
+    return reader
+
+
+def nal_outcome(read: NalReader, codec: VideoCodec, nalus: list[Any], as_iterator: bool) -> object:
+    try:
+        stamp = read(codec, iter(nalus) if as_iterator else tuple(nalus))
+    except Exception as exc:  # any exception is part of the behaviour compared
+        return ("raised", type(exc), str(exc))
+    return ("returned", type(stamp), stamp)
+
+
+SEI_HEADERS = {
+    VideoCodec.H264: [b"\x06", b"\x26", b"\x86"],  # type 6 whatever nal_ref_idc and F
+    VideoCodec.H265: [b"\x4e\x01", b"\x50\x01", b"\x4f\x01", b"\xce\x01"],  # 39, 40, odd, F
+}
+
+
+@st.composite
+def nal_lists(draw: st.DrawFn) -> tuple[VideoCodec, list[Any]]:
+    """NAL units around stamps, damaged or whole, under SEI headers of either codec or none."""
+    codec = draw(codecs)
+    nalus: list[Any] = []
+    for _ in range(draw(st.integers(0, 4))):
+        kind = draw(st.sampled_from(["stamp", "damaged", "reheaded", "headed", "other", "short"]))
+        if kind in ("stamp", "damaged", "reheaded"):
+            written = draw(codecs)
+            sei = stamp_sei_nal(written, draw(st.integers(0, MAX_FRAME_INDEX)), draw(wallclocks))
+            if kind == "reheaded":  # another SEI header (suffix SEI, other bits) on the message
+                header = draw(st.sampled_from(SEI_HEADERS[written]))
+                sei = header + sei[2 if written is VideoCodec.H265 else 1 :]
+            nal = draw(damaged(st.just(sei))) if kind == "damaged" else sei
+        elif kind == "headed":  # an SEI header of either codec before anything, the UUID too
+            header = draw(st.sampled_from(SEI_HEADERS[draw(codecs)]))
+            nal = header + draw(st.one_of(with_uuid(), st.binary(max_size=60)))
+        elif kind == "other":
+            nal = draw(st.binary(min_size=1, max_size=60))
+        else:
+            nal = draw(st.binary(max_size=1))
+        form = draw(st.sampled_from([bytes, bytes, bytes, bytearray, memoryview]))
+        nalus.append(form(nal))
+    return codec, nalus
+
+
+@settings(max_examples=800, deadline=None)
+@given(case=nal_lists(), as_iterator=st.booleans())
+def test_read_stamp_nalus(
+    fast_nalus: NalReader, case: tuple[VideoCodec, list[Any]], as_iterator: bool
+) -> None:
+    codec, nalus = case
+    expected = nal_outcome(_read_stamp_nalus_py, codec, nalus, as_iterator)
+    assert nal_outcome(fast_nalus, codec, nalus, as_iterator) == expected
+
+
+@pytest.mark.parametrize("codec", [VideoCodec.H264, VideoCodec.H265])
+def test_read_stamp_nalus_targeted(fast_nalus: NalReader, codec: VideoCodec) -> None:
+    stamp = stamp_sei_nal(codec, 42, MAX_WALLCLOCK_US)
+    other = VideoCodec.H265 if codec is VideoCodec.H264 else VideoCodec.H264
+    slice_nal = b"\x65" + bytes(40) if codec is VideoCodec.H264 else b"\x26\x01" + bytes(40)
+    suffix = SEI_HEADERS[codec][1]
+    unmarked = bytearray(stamp)
+    unmarked[-2] &= 0x7F  # the last wallclock byte loses its marker bit
+    cases: list[tuple[list[Any], object]] = [
+        ([], None),
+        ([slice_nal], None),
+        ([slice_nal, stamp], Stamp(42, MAX_WALLCLOCK_US)),
+        ([stamp_sei_nal(other, 42, 9)], None),  # the other codec's SEI header
+        ([suffix + stamp[len(suffix) :]], Stamp(42, MAX_WALLCLOCK_US)),  # H.265: a suffix SEI
+        ([stamp[:-2], stamp], Stamp(42, MAX_WALLCLOCK_US)),  # the first has no room for it
+        ([bytes(unmarked)], CodecError),
+        ([memoryview(stamp)], AttributeError),  # find_stamp needs bytes.find
+    ]
+    for nalus, expected in cases:
+        for read in (_read_stamp_nalus_py, fast_nalus):
+            if isinstance(expected, type):
+                with pytest.raises(expected):
+                    read(codec, nalus)
+            else:
+                assert read(codec, nalus) == expected
