@@ -8,7 +8,8 @@ The references are the pure-Python functions and class of the same names with ``
 the reference, whose slices keep its type.
 """
 
-from cpython.bytearray cimport PyByteArray_GET_SIZE
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
+from libc.string cimport memcpy
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 
 from wire.codec.errors import CodecError
@@ -402,6 +403,8 @@ cdef class NalDepacketizer:
             if length < 2 or (p[0] & 0x1F) != FU_A:
                 return False
             fu_header = p[1]
+            if self._continue_fragment(fu_header, fu_header & 0x1F, p + 2, length - 2, events):
+                return True
             header[0] = (p[0] & 0xE0) | (fu_header & 0x1F)
             data = PyBytes_FromStringAndSize(<const char*>p + 2, length - 2)
             head = PyBytes_FromStringAndSize(<const char*>header, 1)
@@ -409,11 +412,37 @@ cdef class NalDepacketizer:
             if length < 3 or ((p[0] >> 1) & 0x3F) != FU:
                 return False
             fu_header = p[2]
+            if self._continue_fragment(fu_header, fu_header & 0x3F, p + 3, length - 3, events):
+                return True
             header[0] = (p[0] & 0x81) | ((fu_header & 0x3F) << 1)
             header[1] = p[1]
             data = PyBytes_FromStringAndSize(<const char*>p + 3, length - 3)
             head = PyBytes_FromStringAndSize(<const char*>header, 2)
         self._add_fragment(head, data, fu_header & FU_START, fu_header & FU_END, events)
+        return True
+
+    cdef bint _continue_fragment(
+        self, unsigned char fu_header, int kind, const unsigned char* data, Py_ssize_t size,
+        list events
+    ) except -1:
+        """A middle or end fragment of the NAL unit being reassembled, appended in place (no
+        header or data object made); False when :meth:`_add_fragment` must decide instead: a
+        start fragment, no fragment in progress, another NAL unit type, or a limit reached."""
+        cdef Py_ssize_t held
+        fragment = self._fragment
+        if fu_header & FU_START or fragment is None or self._oversized:
+            return False
+        if kind != self._fragment_type:
+            return False
+        held = PyByteArray_GET_SIZE(fragment)
+        if held + size + self._size > self.max_access_unit_size:
+            return False
+        PyByteArray_Resize(fragment, held + size)
+        memcpy(PyByteArray_AS_STRING(fragment) + held, data, size)
+        if fu_header & FU_END:
+            nal = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(fragment), held + size)
+            self._fragment = None
+            self._add_nal(nal, events)
         return True
 
     cdef _add_fragment(self, header, data, start, end, list events):

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from tests.unit.wire.speedups.conftest import compiled
 from wire.codec.nal import VideoCodec
 from wire.payload import (
+    PayloadDiscarded,
     PayloadEvent,
     VideoAccessUnit,
     packetize_aac,
@@ -307,6 +308,25 @@ def test_a_unit_of_exactly_the_limit_is_kept_alike(
     assert events_of(fast, packets) == events
     kept = [e for step in events for e in step if isinstance(e, VideoAccessUnit)]
     assert len(kept) == (0 if slack < 0 else 1)
+
+
+@pytest.mark.parametrize("direct", [True, False])
+@pytest.mark.parametrize("slack", [-1, 0, 1])
+def test_a_fragment_reaching_the_limit_then_cut_off_is_judged_alike(
+    video: ModuleType, slack: int, direct: bool
+) -> None:
+    """The limit is met by a middle fragment, and the unit's end never comes: the limit is
+    judged on the fragment that crosses it, not on the unit's end."""
+    idr = b"\x65" + bytes(range(1, 250)) * 4
+    payloads = packetize_h264([idr], 100)
+    held = 1 + sum(len(p.payload) - 2 for p in payloads[:3])  # the NAL header, three fragments
+    packets = [RtpPacket(96, i, 90000, 1, p.payload, False) for i, p in enumerate(payloads[:3])]
+    packets.append(RtpPacket(96, 3, 93000, 1, b"\x41\x9a", True))  # the next picture
+    pure, fast = depacketizers(video, VideoCodec.H264, held + slack, direct=direct)
+    events = events_of(pure, packets)
+    assert events_of(fast, packets) == events
+    discarded = [e.reason for step in events for e in step if isinstance(e, PayloadDiscarded)]
+    assert ("access unit exceeds" in discarded[0]) == (slack < 0), discarded
 
 
 @pytest.mark.parametrize("direct", [True, False])
