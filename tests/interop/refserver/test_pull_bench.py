@@ -15,12 +15,14 @@ import pytest
 from benchmarks.refserver_pull_vs_ffmpeg import (
     CPU_RATIO_TARGET,
     GAP_LIMIT,
+    MAX_ROUNDS,
     RSS_SLOPE_LIMIT,
     Phase,
     PlaylistWatch,
     Report,
     Rss,
     StreamResult,
+    out_of_bounds,
     run,
 )
 from wire.hls import MediaPlaylist, MediaSegment, render
@@ -166,6 +168,43 @@ def test_every_target_can_be_missed() -> None:
     assert f"refserver cam1 behind: {GAP_LIMIT + 1:.1f} s without a new segment" in (
         report.format()
     )
+
+
+def test_rounds_are_judged_by_their_median_ratio() -> None:
+    rounds = ((phase("refserver", 30.0), phase("ffmpeg", 24.0)),  # 1.25: a slow minute
+              (phase("refserver", 16.0), phase("ffmpeg", 24.0)))  # fmt: skip
+    report = Report(1, phase("refserver", 12.0), phase("ffmpeg", 24.0), later=rounds)
+    assert report.cpu_ratios == pytest.approx([0.5, 1.25, 2 / 3])
+    assert report.cpu_ratio == pytest.approx(2 / 3)
+    assert report.missed_targets() == []
+    text = report.format()
+    assert "CPU refserver / ffmpeg: 0.50, 1.25, 0.67 by round, median 0.67" in text
+    assert "ffmpeg 3" in text
+    assert "refserver 3 RSS MB" in text
+    assert report.to_json()["cpu_ratios"] == [0.5, 1.25, 0.667]
+    assert len(report.to_json()["later_rounds"]) == 2
+
+
+def test_any_round_can_miss_the_stream_and_memory_targets() -> None:
+    late = phase("refserver", 12.0, gap=GAP_LIMIT + 1, slope=RSS_SLOPE_LIMIT + 2)
+    rounds = ((late, phase("ffmpeg", 24.0)), (phase("refserver", 40.0), phase("ffmpeg", 24.0)))
+    report = Report(1, phase("refserver", 36.0), phase("ffmpeg", 24.0), later=rounds)
+    assert report.missed_targets() == [
+        f"CPU ratio median 1.50 > {CPU_RATIO_TARGET}",
+        "1 of 1 refserver streams fell behind",
+        f"refserver RSS grows {RSS_SLOPE_LIMIT + 2} MB/min > {RSS_SLOPE_LIMIT}",
+    ]
+    assert f"refserver 2 cam1 behind: {GAP_LIMIT + 1:.1f} s without a new segment" in (
+        report.format()
+    )
+
+
+def test_the_rounds_are_bounded() -> None:
+    assert out_of_bounds(50, 60.0, 60.0, 10.0, rounds=MAX_ROUNDS) is None
+    assert (
+        out_of_bounds(50, 60.0, 60.0, 10.0, rounds=0) == f"--rounds must be within 1..{MAX_ROUNDS}"
+    )
+    assert out_of_bounds(50, 60.0, 60.0, 10.0, rounds=MAX_ROUNDS + 1) is not None
 
 
 # -- the benchmark ------------------------------------------------------------------------------
