@@ -14,7 +14,8 @@ peer, socket or scheduler noise:
   describes), SETUP per track and PLAY are answered by a scripted camera, then the attempt gets
   the bytes a camsim camera writes on its RTSP connection, one ``receive_data`` per burst (one
   access unit's ``$``-framed RTP packets, and the RTCP sender reports every 5 s), prepared once
-  before the clock starts. Each frame goes to the stream's HLS packager as
+  before the clock starts. The camera writes a wallclock in every picture's SEI stamp as it
+  sends, as a live camsim camera does. Each frame goes to the stream's HLS packager as
   :class:`~refserver.pull.source.PullSource` hands it (synchronously here too).
 
 The figure is CPU microseconds per second of one stream's media; times 20 (the live benchmark's
@@ -24,6 +25,7 @@ functions that hold the time (cProfile, own time first) and ``--flame FILE`` wri
 flame graph of the same run when py-spy is installed::
 
     python -m benchmarks.hotpaths ingest --seconds 60
+    python -m benchmarks.hotpaths pull --repeat 7       # each run, then their median
     python -m benchmarks.hotpaths ingest --profile
     python -m benchmarks.hotpaths pull --profile
     CAMSIM_NO_EXTENSIONS=1 python -m benchmarks.hotpaths ingest    # the pure-Python reference
@@ -39,6 +41,7 @@ import json
 import os
 import pstats
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -333,6 +336,18 @@ def run_pull(seconds: float, profile: pstats.Stats | None = None) -> Figures:
 
 
 RUNS = {"ingest": run_ingest, "pull": run_pull}
+MAX_REPEAT = 50
+
+
+def summary(runs: list[Figures]) -> str:
+    """The median of several runs of one path, with their range: on a shared machine one run
+    is a tenth off now and then, which a change to a hot path is smaller than."""
+    figures = sorted(f.us_per_media_second for f in runs)
+    return (
+        f"{runs[0].path} ({runs[0].implementation}): median of {len(runs)} runs "
+        f"{statistics.median(figures):,.0f} µs of CPU per second of one stream's media "
+        f"(min {figures[0]:,.0f}, max {figures[-1]:,.0f})"
+    )
 
 
 def print_profile(stats: pstats.Stats, limit: int) -> str:
@@ -361,15 +376,30 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="print cProfile's top functions")
     parser.add_argument("--limit", type=int, default=30, help="functions --profile prints")
     parser.add_argument("--flame", type=Path, help="write a py-spy flame graph SVG here")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help=f"runs, each printed, then their median (at most "
+        f"{MAX_REPEAT})",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     seconds = min(args.seconds, MAX_SECONDS)
+    if not 1 <= args.repeat <= MAX_REPEAT:
+        parser.error(f"--repeat must be within 1..{MAX_REPEAT}")
     if args.flame is not None:
         flame(args.path, seconds, args.flame)
         return
     stats = pstats.Stats() if args.profile else None
-    figures = RUNS[args.path](seconds, stats)
-    print(json.dumps(figures.to_json(), indent=2) if args.json else figures.format())
+    runs = []
+    for _ in range(args.repeat):
+        figures = RUNS[args.path](seconds, stats)
+        runs.append(figures)
+        if not args.json:
+            print(figures.format(), flush=True)
+    if args.json:
+        output: object = [f.to_json() for f in runs] if args.repeat > 1 else runs[0].to_json()
+        print(json.dumps(output, indent=2))
+    elif args.repeat > 1:
+        print(summary(runs))
     if stats is not None:
         print(print_profile(stats, args.limit))
 

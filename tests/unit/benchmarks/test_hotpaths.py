@@ -7,7 +7,7 @@ import pstats
 
 import pytest
 
-from benchmarks.hotpaths import RUNS, Figures
+from benchmarks.hotpaths import RUNS, Figures, summary
 
 pytestmark = pytest.mark.slow
 
@@ -25,3 +25,11 @@ def test_a_short_run_gives_figures_and_a_profile(path: str) -> None:
     assert figures.implementation in ("compiled", "pure", "mixed")
     entry = "receive_data"
     assert any(name == entry for (_, _, name) in stats.stats)  # type: ignore[attr-defined]
+
+
+def test_repeated_runs_are_summed_up_by_their_median() -> None:
+    runs = [Figures("pull", "compiled", 2.0, 100, cpu) for cpu in (0.004, 0.0036, 0.005)]
+    assert summary(runs) == (
+        "pull (compiled): median of 3 runs 2,000 µs of CPU per second of one stream's media "
+        "(min 1,800, max 2,500)"
+    )
