@@ -163,10 +163,16 @@ class Fed(Protocol):
 
     def next_event(self) -> object | None: ...
 
+    def data_to_send(self) -> bytes: ...
+
+    def get_timer(self) -> float | None: ...
+
 
 def feed(session: Fed, reads: list[bytes], profile: pstats.Stats | None) -> float:
-    """CPU seconds ``session`` takes for ``reads``, one a millisecond, its events drained;
-    with ``profile``, cProfile's figures of the same are added to it."""
+    """CPU seconds ``session`` takes for ``reads``, one a millisecond, with what
+    :class:`~wire.asyncio.pump.StreamPump` asks after every read (its events drained, its
+    bytes to send, its deadline); with ``profile``, cProfile's figures of the same are added
+    to it."""
     profiler = cProfile.Profile()
     started = time.process_time()
     if profile is not None:
@@ -175,6 +181,8 @@ def feed(session: Fed, reads: list[bytes], profile: pstats.Stats | None) -> floa
         session.receive_data(data, now * 1e-3)
         while session.next_event() is not None:
             pass
+        session.data_to_send()
+        session.get_timer()
     if profile is not None:
         profiler.disable()
         profile.add(profiler)
