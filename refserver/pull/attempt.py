@@ -325,12 +325,17 @@ class PullAttempt:
             watch = self._played_at + self.probe
         else:
             watch = None
-        for deadline in (self.connection.get_timer(), self._next_report, watch):
-            if deadline is not None and (due is None or deadline < due):
-                due = deadline
-        for stream in self._udp.values():
-            if stream.gap_since and (due is None or stream.gap_since + GAP_WAIT < due):
-                due = stream.gap_since + GAP_WAIT
+        keepalive, report = self.connection.get_timer(), self._next_report
+        if keepalive is not None and (due is None or keepalive < due):
+            due = keepalive
+        if report is not None and (due is None or report < due):
+            due = report
+        if watch is not None and (due is None or watch < due):
+            due = watch
+        if self._udp:
+            for stream in self._udp.values():
+                if stream.gap_since and (due is None or stream.gap_since + GAP_WAIT < due):
+                    due = stream.gap_since + GAP_WAIT
         return due
 
     def handle_timer(self, now: float) -> None:
@@ -668,7 +673,14 @@ class PullAttempt:
                     packet = RtpPacket.parse(event.payload)
                 except RtpError:
                     continue
-                self._deliver_one(track, packet, now)
+                if not self._announced:
+                    self._deliver_one(track, packet, now)
+                    continue
+                # _deliver_one's usual case, spelled out: every packet of every camera.
+                self._last_media = now
+                frames = track.receive(packet, now)
+                if frames:
+                    self._frames(track, frames)
             elif isinstance(event, ResponseReceived):
                 for warning in event.warnings:
                     self.sink.warning(f"{event.request.method} answer: {warning}")
@@ -726,8 +738,11 @@ class PullAttempt:
                 self._announce()
             return
         frames = track.receive(packet, now)
-        if not frames:  # most packets complete nothing
-            return
+        if frames:  # most packets complete nothing
+            self._frames(track, frames)
+
+    def _frames(self, track: Track, frames: list[Frame]) -> None:
+        """What ``track``'s last packet completed, to the sink (or the transcoder first)."""
         for frame in frames:
             size = track.take_payload_bytes()
             transcoder = track.transcoder

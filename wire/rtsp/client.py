@@ -96,6 +96,8 @@ class RtspClientConnection(RtspConnection):
         self.url = url
         self.base_url: str | None = None
         self.session: SessionHeader | None = None
+        self._timed_session: SessionHeader | None = None  # the session _keepalive_every is of
+        self._keepalive_every = 0.0
         self.state = SessionState.INIT
         self.public: Public | None = None
         self._next_cseq = 1
@@ -187,9 +189,15 @@ class RtspClientConnection(RtspConnection):
 
     def get_timer(self) -> float | None:
         """When the next keepalive is due, or None without a session."""
-        if self._closed or self.session is None:
+        # Asked after every read of a playing session: the interval is worked out once per
+        # Session header (a frozen value) rather than each time.
+        session = self.session
+        if self._closed or session is None:
             return None
-        return self._last_exchange + keepalive_interval(self.session.effective_timeout)
+        if session is not self._timed_session:
+            self._timed_session = session
+            self._keepalive_every = keepalive_interval(session.effective_timeout)
+        return self._last_exchange + self._keepalive_every
 
     def handle_timer(self, now: float) -> None:
         """Send a keepalive when one is due."""

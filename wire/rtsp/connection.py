@@ -85,6 +85,8 @@ class RtspConnection(ABC):
 
     def data_to_send(self) -> bytes:
         """Bytes to write to the peer, emptying the buffer."""
+        if not self._output:  # asked after every read; most reads are answered by nothing
+            return b""
         data = bytes(self._output)
         self._output.clear()
         return data

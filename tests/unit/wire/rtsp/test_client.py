@@ -288,6 +288,17 @@ def test_keepalive_uses_get_parameter_when_public_lists_it() -> None:
     assert client.get_timer() == 71.0
 
 
+def test_keepalive_follows_the_timeout_of_a_later_setup() -> None:
+    client = playing_client(timeout="60")
+    assert client.get_timer() == 40.0
+    cseq = client.setup(f"{URL}/trackID=1", TransportSpec(lower_transport="TCP"))
+    reply(client, f"RTSP/1.0 200 OK\nCSeq: {cseq}\nSession: abc;timeout=20\n\n", 12.0)
+    assert client.get_timer() == 22.0  # the new Session header's interval, 10 s
+    client.teardown()
+    reply(client, f"RTSP/1.0 200 OK\nCSeq: {cseq + 1}\n\n", 13.0)
+    assert client.get_timer() is None
+
+
 def test_keepalive_falls_back_to_options_and_follows_short_timeouts() -> None:
     client = playing_client(timeout="6")
     assert client.get_timer() == 11.0
