@@ -41,7 +41,9 @@ class RtspConnection(ABC):
             if frames:
                 self._events.extend(frames)
                 progressed = True
-                continue
+                if reader.has_partial:
+                    continue
+                break  # the read ended on a frame's end, as a camera's burst does
             try:
                 message = reader.next_message()
             except RemoteProtocolError as error:
