@@ -67,6 +67,7 @@ from wire.rtp.sequence import seq_diff
 from wire.rtsp import (
     ClientConfig,
     ConnectionTerminated,
+    Event,
     InterleavedFrameReceived,
     MalformedResponse,
     PortRange,
@@ -662,8 +663,17 @@ class PullAttempt:
 
     def _dispatch(self, now: float) -> None:
         connection = self.connection
+        while self._termination is None and (events := connection.next_events()):
+            self._handle(events, now)
+
+    def _handle(self, events: list[Event], now: float) -> None:
+        """The connection's events, in order, until one ends the attempt (those after it
+        are left: nothing reads them once it has ended)."""
+        connection = self.connection
         rtp = self._rtp
-        while self._termination is None and (event := connection.next_event()) is not None:
+        for event in events:
+            if self._termination is not None:
+                return
             if isinstance(event, InterleavedFrameReceived):  # by far the most frequent
                 track = rtp.get(event.channel)
                 if track is None:

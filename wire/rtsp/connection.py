@@ -85,6 +85,17 @@ class RtspConnection(ABC):
         """The oldest pending event, or None."""
         return self._events.popleft() if self._events else None
 
+    def next_events(self) -> list[Event]:
+        """Every pending event, oldest first (``[]`` when there is none): what
+        :meth:`next_event` would return one by one, for a caller that takes a read's events
+        at once (a camera's burst is one event per RTP packet)."""
+        events = self._events
+        if not events:
+            return []
+        taken = list(events)
+        events.clear()
+        return taken
+
     def data_to_send(self) -> bytes:
         """Bytes to write to the peer, emptying the buffer."""
         if not self._output:  # asked after every read; most reads are answered by nothing

@@ -223,6 +223,25 @@ def test_interleaved_frames_and_server_requests() -> None:
     assert client.data_to_send() == b"RTSP/1.0 200 OK\r\nCSeq: 5\r\n\r\n"
 
 
+@given(st.lists(st.integers(0, 3), max_size=8), st.booleans(), st.booleans())
+def test_next_events_gives_what_next_event_gives_one_by_one(channels, request_, split) -> None:
+    data = b"".join(b"$" + bytes((c, 0, 1, 0x80 + c)) for c in channels)
+    if request_:
+        data += b"GET_PARAMETER rtsp://h/ RTSP/1.0\r\nCSeq: 5\r\n\r\n$\x01\x00\x01\x81"
+    reads = [data[: len(data) // 2], data[len(data) // 2 :]] if split else [data]
+    one_by_one, at_once = RtspClientConnection(URL), RtspClientConnection(URL)
+    expected, taken = [], []
+    for read in reads:
+        one_by_one.receive_data(read, 0.0)
+        expected += events_of(one_by_one)
+        at_once.receive_data(read, 0.0)
+        taken += at_once.next_events()
+        assert at_once.next_events() == []
+        assert at_once.next_event() is None
+    assert taken == expected
+    assert len(taken) == len(channels) + 2 * request_
+
+
 CHALLENGE = 'WWW-Authenticate: Digest realm="cam", nonce="n1"'
 
 
