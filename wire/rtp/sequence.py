@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from wire import speedups
+
 SEQ_MOD = 1 << 16
 TIMESTAMP_MOD = 1 << 32
 
@@ -25,7 +29,7 @@ def timestamp_diff(a: int, b: int) -> int:
     return ((a - b + 0x8000_0000) & 0xFFFF_FFFF) - 0x8000_0000
 
 
-class TimestampUnwrapper:
+class PyTimestampUnwrapper:
     """Extends 32-bit RTP timestamps into a monotonic-where-possible integer timeline.
 
     Each timestamp is taken as the nearest value to the previous one (a step of less than 2^31
@@ -48,3 +52,11 @@ class TimestampUnwrapper:
 
     def reset(self) -> None:
         self._last = None
+
+
+# The compiled class when it is built (wire/rtp/_timeline.pyx): the same code without the frames.
+_ext = speedups.extension("wire.rtp._timeline")
+if TYPE_CHECKING:
+    TimestampUnwrapper = PyTimestampUnwrapper
+else:
+    TimestampUnwrapper = _ext.TimestampUnwrapper if _ext is not None else PyTimestampUnwrapper

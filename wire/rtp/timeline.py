@@ -14,13 +14,16 @@ step after the last timestamp, as if the jump never happened, instead of opening
 
 from __future__ import annotations
 
-from wire.rtp.sequence import TimestampUnwrapper, seq_diff
+from typing import TYPE_CHECKING
+
+from wire import speedups
+from wire.rtp.sequence import PyTimestampUnwrapper, seq_diff
 
 MAX_STEP_SECONDS = 10.0
 """Longer than any pause a camera recovers from: a media timeout ends the session first."""
 
 
-class RtpTimeline:
+class PyRtpTimeline:
     """Timestamps of one stream in, ticks since the stream's start (same clock) out.
 
     Call :meth:`announce` with the stream's ``RTP-Info`` (optional), :meth:`first_packet`
@@ -37,7 +40,7 @@ class RtpTimeline:
 
     def reset(self) -> None:
         """A new session: no announcement, no packet seen."""
-        self._unwrapper = TimestampUnwrapper()
+        self._unwrapper = PyTimestampUnwrapper()
         self._announced: tuple[int, int | None] | None = None
         self._origin: int | None = None
         self._last: int | None = None
@@ -85,3 +88,11 @@ class RtpTimeline:
                 self._step = step
         self._last = unwrapped
         return unwrapped - self._origin
+
+
+# The compiled class when it is built (wire/rtp/_timeline.pyx): the same code without the frames.
+_ext = speedups.extension("wire.rtp._timeline")
+if TYPE_CHECKING:
+    RtpTimeline = PyRtpTimeline
+else:
+    RtpTimeline = _ext.RtpTimeline if _ext is not None else PyRtpTimeline
