@@ -156,6 +156,8 @@ class RtmpConnection(ABC):
 
     def data_to_send(self) -> bytes:
         """Bytes to write to the peer; the connection forgets them once returned."""
+        if not self._outbox:  # asked after every read; most reads are answered by nothing
+            return b""
         data = bytes(self._outbox)
         self._outbox.clear()
         return data
