@@ -89,11 +89,13 @@ cdef class RtpTimeline:
             return
         announced = self._announced
         if announced is not None:
+            # Once per session; wire.rtp.sequence loads this module, so it is read here.
+            from wire.rtp.sequence import seq_diff
+
             rtptime, announced_seq = announced
             start = self._unwrapper.unwrap(rtptime)
             offset = self._unwrapper.unwrap(timestamp) - start
-            # seq_diff(seq, announced_seq) == 0
-            agrees = announced_seq is None or ((seq - announced_seq + 0x8000) & 0xFFFF) == 0x8000
+            agrees = announced_seq is None or seq_diff(seq, announced_seq) == 0
             if agrees and 0 <= offset <= self.max_step:
                 self._origin = start
                 return

@@ -84,6 +84,17 @@ def timestamp(value: Any, previous: int) -> Any:
         ("ticks", ("near", 3000)),
     ],
 )
+@example(  # an RTP-Info the first packet agrees with, then one that came too late
+    clock_rate=90_000,
+    max_step=MAX_STEP_SECONDS,
+    program=[
+        ("announce", 1_000_000, 7),
+        ("first", 7, 1_045_000),
+        ("ticks", 1_045_000),
+        ("announce", 2_000_000, 8),
+        ("ticks", ("near", 3000)),
+    ],
+)
 @given(
     clock_rate=st.one_of(
         st.sampled_from([90_000, 48_000, 44_100, 8_000, 1]),
