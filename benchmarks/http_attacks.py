@@ -272,7 +272,8 @@ async def _occupy(
             except (OSError, RuntimeError):
                 return
         try:
-            data = await asyncio.wait_for(reader.read(4096), min(remaining, 5.0))
+            async with asyncio.timeout(min(remaining, 5.0)):
+                data = await reader.read(4096)
         except TimeoutError:
             continue
         except OSError:

@@ -133,7 +133,8 @@ async def _read_tickets(
         if remaining <= 0:
             return
         try:
-            data = await asyncio.wait_for(reader.read(READ_SIZE), remaining)
+            async with asyncio.timeout(remaining):
+                data = await reader.read(READ_SIZE)
         except TimeoutError:
             return
         if not data:

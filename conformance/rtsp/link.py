@@ -184,7 +184,8 @@ class RtspLink:
         deadline = time.monotonic() + self.connect_timeout
         while (answered := parse_tunnel_response(received)) is None:
             try:
-                data = await asyncio.wait_for(reader.read(READ_SIZE), deadline - time.monotonic())
+                async with asyncio.timeout(deadline - time.monotonic()):
+                    data = await reader.read(READ_SIZE)
             except TimeoutError:
                 raise LinkError("no answer to the HTTP tunnel's GET") from None
             if not data:

@@ -162,7 +162,8 @@ async def _open_tunnel(
     received = b""
     try:
         while (answered := parse_tunnel_response(received)) is None:
-            data = await asyncio.wait_for(reader.read(READ_SIZE), timeout)
+            async with asyncio.timeout(timeout):
+                data = await reader.read(READ_SIZE)
             if not data:
                 raise Unreachable("the camera closed the HTTP tunnel before answering its GET")
             received += data

@@ -11,6 +11,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -36,6 +37,8 @@ def cameras(sample: Path, *fault: str) -> Iterator[tuple[int, str]]:
     try:
         assert process.stdout is not None
         started = json.loads(process.stdout.readline())
+        # The status lines that follow are read and dropped: a full pipe would stop the cameras.
+        threading.Thread(target=process.stdout.read, name="camsim-stdout", daemon=True).start()
         yield port, started["urls"][0]
     finally:
         process.send_signal(signal.SIGINT)
@@ -53,7 +56,8 @@ def frames_pulled(url: str, out: Path, *faults: str, udp: bool = False) -> int:
 
     async def pull() -> None:
         with suppress(TimeoutError):
-            await asyncio.wait_for(puller.run(), PULL_SECONDS)
+            async with asyncio.timeout(PULL_SECONDS):
+                await puller.run()
 
     asyncio.run(pull())
     return puller.frames

@@ -771,7 +771,10 @@ class Exchange:
         if timeout <= 0:
             raise SessionEnded("no answer in time")
         try:
-            data = await asyncio.wait_for(self.reader.read(READ_SIZE), timeout)
+            # Not asyncio.wait_for: on Python 3.11 it returns a read that completed in the same
+            # loop pass as a cancellation of this task, and the cancellation is lost.
+            async with asyncio.timeout(timeout):
+                data = await self.reader.read(READ_SIZE)
         except TimeoutError:
             return []
         loop = asyncio.get_running_loop()
