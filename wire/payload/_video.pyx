@@ -11,6 +11,7 @@ the reference, whose slices keep its type.
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from libc.string cimport memcpy
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.object cimport PyObject_GenericSetAttr
 
 from wire.codec.errors import CodecError
 from wire.codec.nal import VideoCodec
@@ -37,6 +38,16 @@ _INTERLEAVED_ONLY = {STAP_B: "STAP-B", MTAP16: "MTAP16", MTAP24: "MTAP24", FU_B:
 
 cdef object _H264 = VideoCodec.H264
 cdef object _H265 = VideoCodec.H265
+
+
+cdef object _access_unit(tuple nal_units, object timestamp, bint keyframe):
+    # A VideoAccessUnit (a frozen dataclass with slots), its fields set as its generated
+    # __init__ sets them, without the call: one per picture of every pulled camera.
+    unit = VideoAccessUnit.__new__(VideoAccessUnit)
+    PyObject_GenericSetAttr(unit, "nal_units", nal_units)
+    PyObject_GenericSetAttr(unit, "timestamp", timestamp)
+    PyObject_GenericSetAttr(unit, "keyframe", True if keyframe else False)
+    return unit
 
 
 cdef object _reference(str module, str name):
@@ -351,7 +362,7 @@ cdef class NalDepacketizer:
         elif not self._has_vcl or self._timestamp is None:
             return  # parameter sets and SEI wait for the slices they belong with
         else:
-            events.append(VideoAccessUnit(tuple(self._nals), self._timestamp, self._keyframe))
+            events.append(_access_unit(tuple(self._nals), self._timestamp, self._keyframe))
         self._clear()
 
     cdef _clear(self):

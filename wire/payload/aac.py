@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from wire import speedups
 from wire.payload.errors import PayloadError
@@ -163,8 +163,9 @@ class _ParseAacPayload(Protocol):
     ) -> list[AacUnit]: ...
 
 
-class AacDepacketizer:
-    """AAC access units from ``mpeg4-generic`` RTP packets, with timestamps per unit.
+class PyAacDepacketizer:
+    """AAC access units from ``mpeg4-generic`` RTP packets, with timestamps per unit (the
+    pure-Python reference of ``wire.payload._aac.AacDepacketizer``).
 
     ``receive`` never raises for bad input: malformed payloads and incomplete fragmented units
     become :class:`PayloadDiscarded`, sequence gaps :class:`PacketLoss`.
@@ -261,7 +262,12 @@ class AacDepacketizer:
             self._abandoned = (self._fragment_timestamp, self._fragment_size)
 
 
+# The compiled implementations when built (wire/payload/_aac.pyx), else the references above.
 _ext = speedups.extension("wire.payload._aac")
 parse_aac_payload: _ParseAacPayload = (
     _ext.parse_aac_payload if _ext is not None else _parse_aac_payload_py
 )
+if TYPE_CHECKING:
+    AacDepacketizer = PyAacDepacketizer
+else:
+    AacDepacketizer = _ext.AacDepacketizer if _ext is not None else PyAacDepacketizer

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from tests.unit.wire.speedups.conftest import compiled
 from wire.codec.nal import VideoCodec
 from wire.payload import (
+    AudioAccessUnit,
+    PacketLoss,
     PayloadDiscarded,
     PayloadEvent,
     VideoAccessUnit,
@@ -22,7 +24,7 @@ from wire.payload import (
     packetize_h264,
     packetize_h265,
 )
-from wire.payload.aac import _parse_aac_payload_py
+from wire.payload.aac import PyAacDepacketizer, _parse_aac_payload_py
 from wire.payload.h264 import _parse_h264_payload_py
 from wire.payload.h265 import _parse_h265_payload_py
 from wire.payload.video import (
@@ -346,3 +348,97 @@ def test_truncated_fragmentation_units_are_discarded_alike(
         packets = [RtpPacket(96, i, 90000, 1, p, False) for i, p in enumerate(payloads)]
         pure, fast = depacketizers(video, codec, 1 << 20, direct=direct)
         assert events_of(fast, packets) == events_of(pure, packets)
+
+
+# -- the AAC depacketizer --------------------------------------------------------------------------
+
+
+@st.composite
+def aac_streams(draw: st.DrawFn) -> list[RtpPacket]:
+    """Access units packetized at any size (several to a packet, or one split over several),
+    then lost, repeated, reordered, cut short, garbled, or given as a bytearray."""
+    max_payload = draw(st.integers(5, 400))
+    seq = draw(st.integers(0, 0xFFFF))
+    timestamp = draw(st.integers(0, 0xFFFF_FFFF))
+    packets: list[RtpPacket] = []
+    for _ in range(draw(st.integers(1, 6))):
+        units = draw(st.lists(st.binary(min_size=1, max_size=300), min_size=1, max_size=4))
+        for packetized in packetize_aac(units, max_payload):
+            packets.append(RtpPacket(97, seq, timestamp, 1, packetized.payload, packetized.marker))
+            seq = (seq + 1) & 0xFFFF
+        step = draw(st.sampled_from([1024, 0, 2048, 0xFFFF_FC00]))
+        timestamp = (timestamp + step) & 0xFFFF_FFFF
+    damaged: list[RtpPacket] = []
+    for packet in packets:
+        actions = ["keep"] * 6 + ["drop", "repeat", "swap", "garble", "cut", "bytearray", "late"]
+        action = draw(st.sampled_from(actions))
+        if action == "drop":
+            continue
+        payload: Any = packet.payload
+        if action == "garble":
+            payload = draw(st.binary(max_size=30))
+        elif action == "cut":
+            payload = payload[: draw(st.integers(0, max(len(payload) - 1, 0)))]
+        elif action == "bytearray":
+            payload = bytearray(payload)
+        marker = packet.marker if action != "late" else not packet.marker
+        damaged.append(RtpPacket(97, packet.sequence_number, packet.timestamp, 1, payload, marker))
+        if action == "repeat":
+            damaged.append(damaged[-1])
+        if action == "swap" and len(damaged) > 1:
+            damaged[-1], damaged[-2] = damaged[-2], damaged[-1]
+    return damaged
+
+
+def aac_events(depacketizer: Any, packets: Sequence[RtpPacket]) -> list[tuple[str, Any]]:
+    """Each packet's events with their types, or what receiving it raised."""
+    return [outcome(depacketizer.receive, packet) for packet in packets]
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    packets=aac_streams(),
+    samples=st.sampled_from([1024, 960, 2048, 0]),
+    lengths=st.sampled_from([{}, {"size_length": 13, "index_length": 3}]) | LENGTHS,
+)
+def test_aac_depacketizers_emit_the_same_events(
+    aac: ModuleType, packets: list[RtpPacket], samples: int, lengths: dict[str, int]
+) -> None:
+    pure = PyAacDepacketizer(samples_per_frame=samples, **lengths)
+    fast = aac.AacDepacketizer(samples_per_frame=samples, **lengths)
+    assert aac_events(fast, packets) == aac_events(pure, packets)
+    assert fast.samples_per_frame == pure.samples_per_frame
+    pure.reset()
+    fast.reset()
+    assert aac_events(fast, packets[::-1]) == aac_events(pure, packets[::-1])
+
+
+def test_aac_fragments_lost_repeated_and_resumed_alike(aac: ModuleType) -> None:
+    """A unit over four packets: whole; with its middle lost (the rest is skipped, and the next
+    unit comes whole); with a fragment repeated; with its last fragment missing the marker."""
+    unit, after = bytes(range(256)) * 3, b"next unit"
+    fragments = [p.payload for p in packetize_aac([unit], 200)]
+    assert len(fragments) == 4
+    whole = [RtpPacket(97, i, 5000, 1, f, i == 3) for i, f in enumerate(fragments)]
+    tail = [RtpPacket(97, 4, 6024, 1, packetize_aac([after], 200)[0].payload, True)]
+    for packets in (
+        whole + tail,
+        [whole[0], whole[2], whole[3], *tail],
+        [whole[0], whole[1], whole[1], whole[2], whole[3], *tail],
+        [*whole[:3], RtpPacket(97, 3, 5000, 1, fragments[3], False), *tail],
+    ):
+        events = aac_events(PyAacDepacketizer(), packets)
+        assert aac_events(aac.AacDepacketizer(), packets) == events
+        units = [e for kind, step in events if kind == "returned" for _, e in step]
+        assert AudioAccessUnit(after, 6024) in units
+    lost = aac_events(aac.AacDepacketizer(), [whole[0], whole[2], whole[3], *tail])
+    skipped = PayloadDiscarded(5000, "fragmented access unit lost a fragment")
+    assert ("returned", [(PacketLoss, PacketLoss(1, 2)), (PayloadDiscarded, skipped)]) in lost
+
+
+def test_the_aac_depacketizer_is_the_compiled_one_when_built(aac: ModuleType) -> None:
+    from wire import speedups
+    from wire.payload import AacDepacketizer
+
+    expected = PyAacDepacketizer if speedups.disabled() else aac.AacDepacketizer
+    assert AacDepacketizer is expected
