@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterator
 from fractions import Fraction
+from itertools import count
 from pathlib import Path
-from typing import cast
 
 import av
 import numpy as np
 import pytest
-from av.sidedata.sidedata import SideData
 
 from camsim.media.loader import load
 from camsim.media.spec import H264Profile, SampleSpec
@@ -19,14 +18,26 @@ from wire.codec.nal import VideoCodec
 from wire.codec.stamp import STAMP_UUID, Stamp
 
 
+def side_data_entries(frame: av.VideoFrame) -> Iterator[bytes]:
+    """Every side data entry of a decoded picture, in order, several of one type included.
+
+    Only an integer position reaches each entry in every PyAV release: iterating the container
+    yields the entries before 18.1.1 and their types from it on, its length counts types from
+    18.1.1, and a slice works only from 18.1.1.
+    """
+    for position in count():
+        try:
+            yield bytes(frame.side_data[position])
+        except IndexError:
+            return
+
+
 def decoded_stamp_indexes(path: Path) -> list[int]:
     """Frame indexes from the SEI side data FFmpeg's decoder attaches to each decoded picture."""
     indexes = []
     with av.open(str(path)) as container:
         for frame in container.decode(video=0):
-            # Iterating the container yields every side data entry (several may share a type).
-            for side_data in cast("Iterable[SideData]", frame.side_data):
-                data = bytes(side_data)
+            for data in side_data_entries(frame):
                 if data.startswith(STAMP_UUID):
                     indexes.append(Stamp.parse(data).frame_index)
     return indexes
