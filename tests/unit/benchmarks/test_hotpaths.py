@@ -4,10 +4,11 @@ reach the packager, and the figure is per second of media."""
 from __future__ import annotations
 
 import pstats
+import time
 
 import pytest
 
-from benchmarks.hotpaths import RUNS, Figures, summary
+from benchmarks.hotpaths import RUNS, CacheEvictor, Figures, summary
 
 pytestmark = pytest.mark.slow
 
@@ -33,3 +34,36 @@ def test_repeated_runs_are_summed_up_by_their_median() -> None:
         "pull (compiled): median of 3 runs 2,000 µs of CPU per second of one stream's media "
         "(min 1,800, max 2,500)"
     )
+
+
+def burn(seconds: float) -> None:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def test_a_cold_run_times_the_reads_and_not_what_runs_between_them() -> None:
+    calls: list[None] = []
+
+    def between() -> None:
+        calls.append(None)
+        burn(0.002)
+
+    figures = RUNS["ingest"](2.0, None, between)
+    assert len(calls) == figures.reads  # once before every read
+    burned = 0.002 * figures.reads
+    assert 0 < figures.cpu_seconds < burned / 2
+
+
+def test_the_evictor_writes_every_cache_line_of_its_memory_each_time() -> None:
+    evictor = CacheEvictor(0.25)
+    memory = evictor._memory
+    assert len(memory) == 2**18
+    evictor()
+    first = bytes(memory[:: CacheEvictor.LINE])
+    evictor()
+    second = bytes(memory[:: CacheEvictor.LINE])
+    assert len(set(first)) == len(set(second)) == 1
+    assert first != second  # a new value each call, so each call writes every line
+    with pytest.raises(ValueError, match="positive"):
+        CacheEvictor(0)
