@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
+from wire import speedups
 from wire.codec.errors import CodecError
 
 
@@ -73,10 +74,11 @@ def is_irap(codec: VideoCodec, nal: bytes) -> bool:
     return H265_NAL_BLA_W_LP <= kind <= H265_NAL_RSV_IRAP_23
 
 
-def has_irap(codec: VideoCodec, nal_units: Iterable[bytes]) -> bool:
+def _has_irap_py(codec: VideoCodec, nal_units: Iterable[bytes]) -> bool:
     """True when one of a picture's NAL units is a random access point (:func:`is_irap`);
     empty units (a length prefix of 0) are skipped. Asked once per picture by ingest, so the
-    H.264 case reads the type in line rather than through a call per NAL unit."""
+    H.264 case reads the type in line rather than through a call per NAL unit. The reference of
+    ``wire.codec._nal.has_irap``."""
     if codec is VideoCodec.H264:
         return any(nal and nal[0] & 0x1F == H264_NAL_IDR for nal in nal_units)
     return any(is_irap(codec, nal) for nal in nal_units if nal)
@@ -114,8 +116,9 @@ def split_annexb(data: bytes) -> list[bytes]:
         start = nxt + 3
 
 
-def split_length_prefixed(data: bytes, length_size: int = 4) -> list[bytes]:
-    """Split a length-prefixed (AVCC/HVCC) sample into NAL units."""
+def _split_length_prefixed_py(data: bytes, length_size: int = 4) -> list[bytes]:
+    """Split a length-prefixed (AVCC/HVCC) sample into NAL units. The reference of
+    ``wire.codec._nal.split_length_prefixed``."""
     if length_size not in (1, 2, 4):
         raise CodecError(f"length-prefixed: unsupported length size {length_size}")
     nals: list[bytes] = []
@@ -162,3 +165,10 @@ def join_length_prefixed(nals: Iterable[bytes], length_size: int = 4) -> bytes:
 def looks_like_annexb(data: bytes) -> bool:
     """Heuristic used by loaders: does this sample start with a start code?"""
     return data.startswith((b"\x00\x00\x01", b"\x00\x00\x00\x01"))
+
+
+_ext = speedups.extension("wire.codec._nal")
+split_length_prefixed = (
+    _ext.split_length_prefixed if _ext is not None else _split_length_prefixed_py
+)
+has_irap = _ext.has_irap if _ext is not None else _has_irap_py
