@@ -212,47 +212,32 @@ def feed(
     :class:`~wire.asyncio.pump.StreamPump` asks after every read (its events drained, its
     bytes to send, its deadline); with ``profile``, cProfile's figures of the same are added
     to it. ``between`` (a :class:`CacheEvictor`) runs before every read, outside the time
-    measured."""
-    profiler = cProfile.Profile()
-    if between is not None:
-        return _feed_between(session, reads, profiler if profile is not None else None, between)
-    started = time.process_time()
-    if profile is not None:
-        profiler.enable()
-    for now, data in enumerate(reads):
-        session.receive_data(data, now * 1e-3)
-        while session.next_event() is not None:
-            pass
-        session.data_to_send()
-        session.get_timer()
-    if profile is not None:
-        profiler.disable()
-        profile.add(profiler)
-    return time.process_time() - started
-
-
-def _feed_between(
-    session: Fed,
-    reads: list[bytes],
-    profiler: cProfile.Profile | None,
-    between: Callable[[], object],
-) -> float:
-    """:func:`feed` with ``between`` before every read: the clock is read around each read."""
+    measured and the profile."""
+    profiler = cProfile.Profile() if profile is not None else None
     clock = time.process_time
     cpu = 0.0
+    if profiler is not None:
+        profiler.enable()
+    started = clock()
     for now, data in enumerate(reads):
-        between()
-        started = clock()
-        if profiler is not None:
-            profiler.enable()
+        if between is not None:
+            if profiler is not None:
+                profiler.disable()
+            cpu += clock() - started
+            between()
+            started = clock()
+            if profiler is not None:
+                profiler.enable()
         session.receive_data(data, now * 1e-3)
         while session.next_event() is not None:
             pass
         session.data_to_send()
         session.get_timer()
-        if profiler is not None:
-            profiler.disable()
-        cpu += clock() - started
+    cpu += clock() - started
+    if profiler is not None:
+        profiler.disable()
+        assert profile is not None
+        profile.add(profiler)
     return cpu
 
 
