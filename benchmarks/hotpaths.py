@@ -457,7 +457,7 @@ def main() -> None:
     if not 1 <= args.repeat <= MAX_REPEAT:
         parser.error(f"--repeat must be within 1..{MAX_REPEAT}")
     if args.cold is not None and not 0 < args.cold <= MAX_COLD_MIB:
-        parser.error(f"--cold must be within 0..{MAX_COLD_MIB} MiB")
+        parser.error(f"--cold must be more than 0 and at most {MAX_COLD_MIB} MiB")
     if args.flame is not None:
         flame(args.path, seconds, args.flame, args.cold)
         return
