@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.camera_vs_gst import Server, camsim_server, cpu_seconds, rss_mb
+from benchmarks.memory import RSS_SLOPE_LIMIT, Rss
 from benchmarks.refserver_vs_nginx import REFSERVER, event_loop_of, refserver_process
 from camsim.media.make import default_sample
 from tests.integration.camera.harness import free_ports
@@ -65,14 +66,11 @@ WINDOW_SEGMENTS = 6
 GAP_SLACK = 1.0
 GAP_LIMIT = 2 * SEGMENT_SECONDS + GAP_SLACK
 """Seconds between new segments beyond which a stream has fallen behind."""
-RSS_SLOPE_LIMIT = 1.0
-"""MB per minute of refserver's RSS after the first minute; more is a leak."""
 CPU_RATIO_TARGET = 0.75
 """refserver's CPU for N pulls over that of N FFmpeg processes doing the same work."""
 POLL_SECONDS = 0.25
 STARTUP_TIMEOUT = 90.0
 STOP_TIMEOUT = 20.0
-RSS_SETTLE = 60.0
 MAX_CAMERAS = 200
 MAX_SECONDS = 3600.0
 MAX_ROUNDS = 10
@@ -168,37 +166,6 @@ class PlaylistWatch:
             self.skipped,
             self.restarts,
             self.ended,
-        )
-
-
-@dataclass(frozen=True)
-class Rss:
-    """refserver's resident memory over a window, in MB."""
-
-    start: float
-    minimum: float
-    maximum: float
-    end: float
-    slope: float
-    """MB per minute after ``settle`` seconds."""
-    settle: float
-
-    @classmethod
-    def from_samples(cls, samples: Sequence[tuple[float, float]], settle: float) -> Rss:
-        """``samples`` are (seconds into the window, MB)."""
-        later = [s for s in samples if s[0] >= settle]
-        if len(later) < 2:
-            later = list(samples)
-        minutes = [t / 60 for t, _ in later]
-        sizes = [mb for _, mb in later]
-        slope = statistics.linear_regression(minutes, sizes).slope if len(later) > 1 else 0.0
-        return cls(
-            start=samples[0][1],
-            minimum=min(sizes),
-            maximum=max(sizes),
-            end=samples[-1][1],
-            slope=round(slope, 3),
-            settle=settle,
         )
 
 
@@ -343,12 +310,7 @@ class Report:
         for number, (ours, _) in enumerate(self.rounds, 1):
             rss = ours.rss
             if rss is not None:
-                lines.append(
-                    f"refserver{f' {number}' if numbered else ''} RSS MB: start {rss.start:.1f}, "
-                    f"after {rss.settle:.0f} s min {rss.minimum:.1f} max {rss.maximum:.1f}, "
-                    f"end {rss.end:.1f}, slope {rss.slope:+.3f} MB/min "
-                    f"(limit {RSS_SLOPE_LIMIT:g})"
-                )
+                lines.append(f"refserver{f' {number}' if numbered else ''} RSS MB: {rss.format()}")
         for label, phase in phases:
             for stream in phase.behind():
                 why = "; ".join(stream.problems()) or "no segment"
@@ -411,7 +373,7 @@ def observe(
         fleet_clients=status["clients"] if status is not None else None,
         fleet_late_packets=status["late_packets"] - late_before if status is not None else None,
         streams=tuple(w.result(ended) for w in watches),
-        rss=Rss.from_samples(rss, min(RSS_SETTLE, seconds / 2)) if rss else None,
+        rss=Rss.over(rss, seconds) if rss else None,
     )
 
 

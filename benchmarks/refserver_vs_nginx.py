@@ -19,7 +19,10 @@ frame index, and the latency is the listing time minus when FFmpeg sent that fra
 time plus the frame's media time, as ``-re`` paces). FFmpeg's start-up delay is in both figures
 alike. The first frame's latency (which includes the segment's own duration) is reported too.
 
-Memory: the refserver's RSS, sampled once a second: first, last and peak.
+Memory: the refserver's RSS, sampled once a second over the measured window: at its start and
+end, the least and most after the first minute (or the first half of a shorter window), and the
+slope of a least-squares line through those later samples in MB per minute
+(:mod:`benchmarks.memory`): the figure that tells a server still warming up from one that leaks.
 
 Loop lag: refserver runs under :mod:`benchmarks.loopstall`, a callback every 10 ms in its event
 loop measuring its own lateness; the longest stall and the p99 lateness over the measured window
@@ -44,6 +47,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from benchmarks.loopstall import LoopLag, idle_peer, probed, summarise
+from benchmarks.memory import Rss
 from camsim.media.make import default_sample
 from camsim.media.spec import DEFAULT_SPEC
 from tests.interop.encoder.nginx_rtmp import NginxRtmp
@@ -99,7 +103,7 @@ class ServerResult:
     cpu_seconds: float
     seconds: float
     latency: dict[str, float | int | None]
-    rss_mb: dict[str, float] | None = None
+    rss: Rss | None = None
 
     @property
     def core_percent(self) -> float:
@@ -143,11 +147,8 @@ class Result:
                 f"{lat['segments']} segments)"
             )
         lines.append(f"  CPU refserver / nginx: {self.cpu_ratio:.2f}")
-        if self.refserver.rss_mb is not None:
-            rss = self.refserver.rss_mb
-            lines.append(
-                f"  refserver RSS MB: first {rss['first']}, last {rss['last']}, peak {rss['peak']}"
-            )
+        if self.refserver.rss is not None:
+            lines.append(f"  refserver RSS MB: {self.refserver.rss.format()}")
         for name, lag in (self.loop_lag or {}).items():
             lines.append(
                 f"  {name} loop lag: longest stall {lag.max_ms} ms, p99 {lag.p99_ms} ms, "
@@ -338,8 +339,8 @@ def run(
             cpu_start: dict[str, float] = {}
             measured_from = 0.0
             window_start = 0.0
-            rss: list[int] = []
-            next_rss = began
+            rss: list[tuple[float, float]] = []
+            next_rss = began + warmup
             while time.monotonic() - began < warmup + seconds:
                 now_mono = time.monotonic()
                 if not cpu_start and now_mono - began >= warmup:
@@ -347,8 +348,8 @@ def run(
                     measured_from = now_mono
                     window_start = time.time()
                     latencies = {server: Latencies() for server in watchers}
-                if now_mono >= next_rss:
-                    rss.append(rss_bytes(refserver.pid))
+                if cpu_start and now_mono >= next_rss:
+                    rss.append((now_mono - measured_from, round(rss_bytes(refserver.pid) / 1e6, 1)))
                     next_rss += 1
                 for watcher in (*watchers["refserver"], *watchers["nginx"]):
                     watcher.poll()
@@ -373,7 +374,6 @@ def run(
             "refserver": summarise(folder / "refserver-lag.json", *window),
             "idle": summarise(folder / "idle-lag.json", *window),
         }
-    mb = [round(r / 1e6, 1) for r in rss]
     return Result(
         streams=streams,
         seconds=elapsed,
@@ -382,7 +382,7 @@ def run(
             cpu["refserver"],
             elapsed,
             latencies["refserver"].summary(),
-            {"first": mb[0], "last": mb[-1], "peak": max(mb)},
+            Rss.over(rss, elapsed) if rss else None,
         ),
         nginx=ServerResult("nginx", cpu["nginx"], elapsed, latencies["nginx"].summary()),
         loop_lag=loop_lag,

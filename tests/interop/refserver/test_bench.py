@@ -20,6 +20,6 @@ def test_refserver_cost_and_latency_against_nginx_rtmp(capsys: pytest.CaptureFix
     assert isinstance(theirs["last_frame_p50"], float)
     # Listing times are sampled every POLL_SECONDS for both servers alike.
     assert ours["last_frame_p50"] <= theirs["last_frame_p50"] + POLL_SECONDS
-    assert result.refserver.rss_mb is not None
-    assert result.refserver.rss_mb["last"] <= 1.5 * result.refserver.rss_mb["first"]
+    assert result.refserver.rss is not None
+    assert result.refserver.rss.end <= 1.5 * result.refserver.rss.start
     assert result.cpu_ratio <= 1.5, result.format()

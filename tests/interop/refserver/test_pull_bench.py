@@ -12,15 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.memory import RSS_SLOPE_LIMIT, Rss
 from benchmarks.refserver_pull_vs_ffmpeg import (
     CPU_RATIO_TARGET,
     GAP_LIMIT,
     MAX_ROUNDS,
-    RSS_SLOPE_LIMIT,
     Phase,
     PlaylistWatch,
     Report,
-    Rss,
     StreamResult,
     out_of_bounds,
     run,
