@@ -5,7 +5,12 @@ servers at once through FFmpeg's ``tee`` muxer, so both receive exactly the same
 same moments. Both package 2 s segments (the sample's GOP is 2 s)::
 
     python -m benchmarks.refserver_vs_nginx --streams 20 --seconds 60 [--merge-reads]
-        [--loop auto|asyncio|uvloop]
+        [--loop auto|asyncio|uvloop] [--rounds N]
+
+``--rounds N`` runs the whole measurement N times, each with fresh servers and pushes, prints
+every round and then the median of the rounds' CPU ratios: one 60 s window moves by about a
+tenth of the ratio from one run to the next on a shared machine, which is as much as most
+single changes are worth.
 
 ``--loop`` is refserver's own flag (which event loop it runs); the loop it said it runs is in
 the report.
@@ -60,6 +65,9 @@ POLL_SECONDS = 0.05
 SEGMENT_SECONDS = 2
 TS_PACKET_SIZE = 188
 REFSERVER = (sys.executable, "-c", "from refserver.cli import main; main()")
+CPU_RATIO_TARGET = 1.5
+"""refserver's CPU over the nginx-rtmp worker's for the same pushes, at most."""
+MAX_ROUNDS = 10
 
 
 def cpu_seconds(pid: int) -> float:
@@ -154,6 +162,58 @@ class Result:
                 f"  {name} loop lag: longest stall {lag.max_ms} ms, p99 {lag.p99_ms} ms, "
                 f"p50 {lag.p50_ms} ms ({lag.probes} probes)"
             )
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Rounds:
+    """The results of ``--rounds``: each round's, and the verdict on their median ratio."""
+
+    results: tuple[Result, ...]
+
+    @property
+    def cpu_ratios(self) -> list[float]:
+        return [round(result.cpu_ratio, 2) for result in self.results]
+
+    @property
+    def cpu_ratio(self) -> float:
+        return statistics.median(self.cpu_ratios)
+
+    @property
+    def latency_behind(self) -> list[float | None]:
+        """Seconds refserver's HLS latency p50 is behind nginx-rtmp's, by round (negative:
+        ahead), None where a server listed no segment."""
+        behind: list[float | None] = []
+        for result in self.results:
+            ours = result.refserver.latency["last_frame_p50"]
+            theirs = result.nginx.latency["last_frame_p50"]
+            if ours is None or theirs is None:
+                behind.append(None)
+            else:
+                behind.append(round(ours - theirs, 3))
+        return behind
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "rounds": [result.to_json() for result in self.results],
+            "cpu_ratios": self.cpu_ratios,
+            "cpu_ratio_median": self.cpu_ratio,
+            "latency_p50_behind": self.latency_behind,
+            "target": CPU_RATIO_TARGET,
+        }
+
+    def format(self) -> str:
+        lines = []
+        for number, result in enumerate(self.results, 1):
+            lines += [f"round {number}: " + result.format()]
+        ratios = ", ".join(f"{ratio:.2f}" for ratio in self.cpu_ratios)
+        behind = ", ".join("-" if b is None else f"{1000 * b:+.0f}" for b in self.latency_behind)
+        verdict = "met" if self.cpu_ratio <= CPU_RATIO_TARGET else "missed"
+        lines.append(
+            f"CPU refserver / nginx: {ratios} by round, median {self.cpu_ratio:.2f} "
+            f"(target <= {CPU_RATIO_TARGET:g}: {verdict}); HLS latency p50 behind nginx-rtmp "
+            f"by round (ms): {behind}"
+        )
         return "\n".join(lines)
 
 
@@ -402,17 +462,27 @@ def main() -> None:
     parser.add_argument(
         "--loop", choices=LOOP_CHOICES, default=DEFAULT_LOOP, help="refserver --loop"
     )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help=f"measurements, then their median (1..{MAX_ROUNDS})"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run(
-        args.streams,
-        args.seconds,
-        args.warmup,
-        merge_reads=args.merge_reads,
-        disk_delay=args.disk_delay,
-        loop=args.loop,
-    )
-    print(json.dumps(result.to_json(), indent=2) if args.json else result.format())
+    if not 1 <= args.rounds <= MAX_ROUNDS:
+        parser.error(f"--rounds must be within 1..{MAX_ROUNDS}")
+    results = []
+    for _ in range(args.rounds):
+        results.append(
+            run(
+                args.streams,
+                args.seconds,
+                args.warmup,
+                merge_reads=args.merge_reads,
+                disk_delay=args.disk_delay,
+                loop=args.loop,
+            )
+        )
+    report: Result | Rounds = results[0] if args.rounds == 1 else Rounds(tuple(results))
+    print(json.dumps(report.to_json(), indent=2) if args.json else report.format())
 
 
 if __name__ == "__main__":
