@@ -399,8 +399,7 @@ def run(
             cpu_start: dict[str, float] = {}
             measured_from = 0.0
             window_start = 0.0
-            rss: list[tuple[float, float]] = []
-            next_rss = began + warmup
+            rss: list[tuple[float, float]] = []  # (seconds into the window, MB), once a second
             while time.monotonic() - began < warmup + seconds:
                 now_mono = time.monotonic()
                 if not cpu_start and now_mono - began >= warmup:
@@ -408,9 +407,8 @@ def run(
                     measured_from = now_mono
                     window_start = time.time()
                     latencies = {server: Latencies() for server in watchers}
-                if cpu_start and now_mono >= next_rss:
+                if cpu_start and now_mono - measured_from >= len(rss):
                     rss.append((now_mono - measured_from, round(rss_bytes(refserver.pid) / 1e6, 1)))
-                    next_rss += 1
                 for watcher in (*watchers["refserver"], *watchers["nginx"]):
                     watcher.poll()
                 # Read the new segments now, while both servers still have them on disk.
